@@ -1,0 +1,84 @@
+//! FIT files (Garmin's binary activity format), decoded by the `fitparser` crate.
+//!
+//! A workout is the sequence of `record` messages: timestamp, heart_rate, enhanced_speed or
+//! speed (m/s), distance (m), enhanced_altitude or altitude (m), position_lat/position_long
+//! (semicircles). The sport comes from the `sport` or `session` messages.
+
+use super::Sample;
+use anyhow::{Result, anyhow};
+use fitparser::profile::MesgNum;
+use fitparser::{FitDataRecord, Value};
+
+/// Degrees per semicircle: FIT stores positions as 2^31 semicircles per 180 degrees.
+const DEGREES_PER_SEMICIRCLE: f64 = 180.0 / 2_147_483_648.0;
+/// km/h per m/s.
+const KMH_PER_MS: f64 = 3.6;
+
+/// A numeric field value as f64 (`None` for strings, arrays and invalid values).
+fn number(value: &Value) -> Option<f64> {
+    match value {
+        Value::Timestamp(t) => Some(t.timestamp_millis() as f64 / 1000.0),
+        Value::Byte(v) | Value::Enum(v) | Value::UInt8(v) | Value::UInt8z(v) => Some(f64::from(*v)),
+        Value::SInt8(v) => Some(f64::from(*v)),
+        Value::SInt16(v) => Some(f64::from(*v)),
+        Value::UInt16(v) | Value::UInt16z(v) => Some(f64::from(*v)),
+        Value::SInt32(v) => Some(f64::from(*v)),
+        Value::UInt32(v) | Value::UInt32z(v) => Some(f64::from(*v)),
+        Value::Float32(v) => Some(f64::from(*v)),
+        Value::Float64(v) => Some(*v),
+        Value::SInt64(v) => Some(*v as f64),
+        Value::UInt64(v) | Value::UInt64z(v) => Some(*v as f64),
+        _ => None,
+    }
+}
+
+/// The value of the first of `names` that the message carries.
+fn field(record: &FitDataRecord, names: &[&str]) -> Option<f64> {
+    names.iter().find_map(|name| {
+        record
+            .fields()
+            .iter()
+            .find(|f| f.name() == *name)
+            .and_then(|f| number(f.value()))
+    })
+}
+
+/// Decodes a FIT file into its sport and samples.
+pub fn read(bytes: &[u8]) -> Result<(String, Vec<Sample>)> {
+    let records = fitparser::from_bytes(bytes)
+        .map_err(|err| anyhow!("not a valid FIT file (truncated or corrupt?): {err}"))?;
+    let mut sports: Vec<String> = Vec::new();
+    let mut samples = Vec::new();
+    for record in &records {
+        match record.kind() {
+            MesgNum::Record => {
+                let Some(time_s) = field(record, &["timestamp"]) else {
+                    continue;
+                };
+                samples.push(Sample {
+                    time_s,
+                    heart_rate: field(record, &["heart_rate"]),
+                    speed_kmh: field(record, &["enhanced_speed", "speed"]).map(|v| v * KMH_PER_MS),
+                    distance_m: field(record, &["distance"]),
+                    altitude_m: field(record, &["enhanced_altitude", "altitude"]),
+                    latitude: field(record, &["position_lat"]).map(|v| v * DEGREES_PER_SEMICIRCLE),
+                    longitude: field(record, &["position_long"])
+                        .map(|v| v * DEGREES_PER_SEMICIRCLE),
+                });
+            }
+            MesgNum::Sport | MesgNum::Session => {
+                let sport = record.fields().iter().find(|f| f.name() == "sport");
+                if let Some(sport) = sport.map(|f| f.value().to_string())
+                    && !sports.contains(&sport)
+                {
+                    sports.push(sport);
+                }
+            }
+            _ => {}
+        }
+    }
+    if samples.is_empty() {
+        return Err(anyhow!("the FIT file has no timestamped record messages"));
+    }
+    Ok((sports.join("/"), samples))
+}

@@ -1,0 +1,258 @@
+//! Raw workouts: the records a device wrote, before resampling.
+//!
+//! Each reader turns one file format into [`Workout`]s. [`read_inputs`] walks files and folders,
+//! reads every workout it recognises and reports the ones it had to skip, with the reason.
+
+mod fit;
+mod fitrec;
+mod xml;
+
+use anyhow::{Context, Result, bail};
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+/// Heart-rate samples outside this range (bpm) are sensor dropouts: masked, never trained on.
+pub const HEART_RATE_VALID_BPM: std::ops::RangeInclusive<f64> = 30.0..=240.0;
+
+/// One recorded sample. Every channel is optional because devices record different subsets.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Sample {
+    /// Seconds since the Unix epoch.
+    pub time_s: f64,
+    /// Beats per minute as recorded (dropouts are filtered later, not here).
+    pub heart_rate: Option<f64>,
+    /// Speed in km/h.
+    pub speed_kmh: Option<f64>,
+    /// Distance covered since the start of the recording, in metres.
+    pub distance_m: Option<f64>,
+    /// Altitude in metres.
+    pub altitude_m: Option<f64>,
+    /// Latitude in degrees.
+    pub latitude: Option<f64>,
+    /// Longitude in degrees.
+    pub longitude: Option<f64>,
+}
+
+/// A person's sex as the model's `gender` feature encodes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Gender {
+    /// Encoded as 1.
+    Male,
+    /// Encoded as 0.
+    Female,
+    /// Encoded as 0.5.
+    Unknown,
+}
+
+impl Gender {
+    /// The value of the `gender` feature.
+    pub fn feature_value(self) -> f64 {
+        match self {
+            Gender::Male => 1.0,
+            Gender::Female => 0.0,
+            Gender::Unknown => 0.5,
+        }
+    }
+}
+
+/// One workout as read from a file.
+#[derive(Debug, Clone)]
+pub struct Workout {
+    /// Where it came from: a file, or `file:line` for FitRec JSON lines.
+    pub source: String,
+    /// Stable identifier (the FitRec id, else a hash of the file name).
+    pub workout_id: i64,
+    /// Stable identifier of the person (the FitRec userId, else a hash of the folder name).
+    pub user_id: i64,
+    /// The person's sex, where the format records it.
+    pub gender: Gender,
+    /// The sport as the file names it (free text).
+    pub sport: String,
+    /// Samples in recording order.
+    pub samples: Vec<Sample>,
+}
+
+impl Workout {
+    /// Seconds since the Unix epoch of the first sample (0 for an empty workout).
+    pub fn start_time(&self) -> f64 {
+        self.samples.first().map_or(0.0, |s| s.time_s)
+    }
+
+    /// Checks that every recorded value is a finite number, naming the first one that is not.
+    pub fn check_finite(&self) -> Result<()> {
+        for (i, s) in self.samples.iter().enumerate() {
+            let channels = [
+                ("timestamp", Some(s.time_s)),
+                ("heart_rate", s.heart_rate),
+                ("speed", s.speed_kmh),
+                ("distance", s.distance_m),
+                ("altitude", s.altitude_m),
+                ("latitude", s.latitude),
+                ("longitude", s.longitude),
+            ];
+            for (name, value) in channels {
+                if let Some(v) = value.filter(|v| !v.is_finite()) {
+                    bail!("{name} of sample {i} is {v}, not a finite number");
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A file or workout that was passed over, and why.
+#[derive(Debug, Clone)]
+pub struct Skipped {
+    /// The file, or `file:line`.
+    pub source: String,
+    /// Why it was passed over.
+    pub reason: String,
+}
+
+impl fmt::Display for Skipped {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.source, self.reason)
+    }
+}
+
+/// The formats hrcast reads, recognised by file extension.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// Garmin FIT (binary).
+    Fit,
+    /// Garmin Training Center XML.
+    Tcx,
+    /// GPS Exchange format, heart rate from Garmin's TrackPointExtension.
+    Gpx,
+    /// FitRec/Endomondo JSON lines (one Python-dict literal per line).
+    FitRec,
+}
+
+impl Format {
+    /// The format of a file, from its extension; `None` for files hrcast does not read.
+    pub fn of(path: &Path) -> Option<Format> {
+        let ext = path.extension()?.to_str()?.to_ascii_lowercase();
+        match ext.as_str() {
+            "fit" => Some(Format::Fit),
+            "tcx" => Some(Format::Tcx),
+            "gpx" => Some(Format::Gpx),
+            "json" | "jsonl" => Some(Format::FitRec),
+            _ => None,
+        }
+    }
+}
+
+/// Stable 63-bit FNV-1a hash, used to give files without identifiers stable ids.
+pub fn stable_id(text: &str) -> i64 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in text.bytes() {
+        hash ^= u64::from(byte);
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+    }
+    (hash >> 1) as i64
+}
+
+/// Everything [`read_inputs`] found.
+#[derive(Debug, Default)]
+pub struct ReadResult {
+    /// Workouts read, in file order.
+    pub workouts: Vec<Workout>,
+    /// Files and workouts passed over, with the reason.
+    pub skipped: Vec<Skipped>,
+    /// Number of workout files looked at.
+    pub files: usize,
+}
+
+/// Lists the workout files under `path` (itself if it is a file), sorted, recursing into folders.
+fn workout_files(path: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
+    let meta =
+        std::fs::metadata(path).with_context(|| format!("cannot read {}", path.display()))?;
+    if meta.is_file() {
+        out.push(path.to_path_buf());
+        return Ok(());
+    }
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(path)
+        .with_context(|| format!("cannot read folder {}", path.display()))?
+        .map(|entry| entry.map(|e| e.path()))
+        .collect::<std::io::Result<_>>()
+        .with_context(|| format!("cannot read folder {}", path.display()))?;
+    entries.sort();
+    for entry in entries {
+        if entry.is_dir() {
+            workout_files(&entry, out)?;
+        } else if Format::of(&entry).is_some() {
+            out.push(entry);
+        }
+    }
+    Ok(())
+}
+
+/// Reads one file into workouts. FitRec files may hold many; a bad line is reported in `skipped`.
+pub fn read_file(path: &Path, skipped: &mut Vec<Skipped>) -> Result<Vec<Workout>> {
+    let format = Format::of(path).with_context(|| {
+        "not a workout file (expected .fit, .tcx, .gpx, .json or .jsonl)".to_string()
+    })?;
+    let bytes = std::fs::read(path).context("cannot read the file")?;
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        bail!("the file is empty");
+    }
+    let source = path.display().to_string();
+    let user_id = stable_id(
+        &path
+            .parent()
+            .and_then(Path::file_name)
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+    );
+    let workout_id = stable_id(&path.file_name().unwrap_or_default().to_string_lossy());
+    let file_workout = |sport: String, samples: Vec<Sample>| Workout {
+        source: source.clone(),
+        workout_id,
+        user_id,
+        gender: Gender::Unknown,
+        sport,
+        samples,
+    };
+    Ok(match format {
+        Format::Fit => {
+            let (sport, samples) = fit::read(&bytes)?;
+            vec![file_workout(sport, samples)]
+        }
+        Format::Tcx => {
+            let (sport, samples) = xml::read_tcx(&bytes)?;
+            vec![file_workout(sport, samples)]
+        }
+        Format::Gpx => {
+            let (sport, samples) = xml::read_gpx(&bytes)?;
+            vec![file_workout(sport, samples)]
+        }
+        Format::FitRec => fitrec::read(&bytes, &source, skipped)?,
+    })
+}
+
+/// Reads every workout in `inputs` (files or folders). A file that cannot be read is skipped with
+/// its reason; an input path that does not exist, or a folder without workout files, is an error.
+pub fn read_inputs(inputs: &[PathBuf]) -> Result<ReadResult> {
+    let mut result = ReadResult::default();
+    for input in inputs {
+        let mut files = Vec::new();
+        workout_files(input, &mut files)?;
+        if files.is_empty() {
+            bail!(
+                "{}: no workout files (.fit, .tcx, .gpx, .json, .jsonl) in this folder",
+                input.display()
+            );
+        }
+        for file in files {
+            result.files += 1;
+            match read_file(&file, &mut result.skipped) {
+                Ok(workouts) => result.workouts.extend(workouts),
+                Err(err) => result.skipped.push(Skipped {
+                    source: file.display().to_string(),
+                    reason: format!("{err:#}"),
+                }),
+            }
+        }
+    }
+    Ok(result)
+}

@@ -1,0 +1,344 @@
+//! From a raw workout to the model's input: a uniform time grid and the 11 features of SPEC §3.
+//!
+//! Resampling ([`resample`]): the grid starts at the first sample and steps by `interval_s`.
+//! Each channel is interpolated linearly between the two recorded samples around a grid time.
+//! A gap between recorded samples longer than [`max_gap_s`] is a pause or a sensor loss: heart
+//! rate there is unknown (masked) and speed is zero, while distance and altitude are interpolated
+//! across it. Heart-rate samples outside [`crate::data::HEART_RATE_VALID_BPM`] are dropouts and
+//! are removed before interpolation, so they end up masked too.
+//!
+//! Speed comes from the device's speed channel; else from differences of its distance channel;
+//! else from the distance along its positions (haversine); else it is zero. Distance comes from
+//! the distance channel, else positions, else the integral of speed.
+//!
+//! Features at grid step `k` (Δ = `interval_s`, `v` speed, `a` altitude; a reference before the
+//! start repeats the first value, and a rolling mean at the start averages the steps it has):
+//!
+//! | # | name | value |
+//! | --- | --- | --- |
+//! | 1 | `speed` | `v[k]` km/h |
+//! | 2 | `altitude` | `a[k]` m |
+//! | 3 | `gender` | 1 male, 0 female, 0.5 unknown |
+//! | 4 | `speed_lag_2` | `v[max(k-2, 0)]` |
+//! | 5 | `altitude_lag_30` | `a[max(k-30, 0)]` |
+//! | 6 | `speed_derivative` | `(v[k] - v[k-1]) / Δ`, 0 at `k = 0` |
+//! | 7 | `altitude_derivative` | `(a[k] - a[k-1]) / Δ`, 0 at `k = 0` |
+//! | 8 | `rolling_speed_10` | mean of `v[max(k-9, 0)..=k]` |
+//! | 9 | `rolling_speed_60` | mean of `v[max(k-59, 0)..=k]` |
+//! | 10 | `time_elapsed` | `k Δ / 60` minutes |
+//! | 11 | `distance` | km since the first step |
+
+use crate::data::{HEART_RATE_VALID_BPM, Sample, Workout};
+use anyhow::{Result, bail};
+
+/// The 11 features, in checkpoint order.
+pub const FEATURE_NAMES: [&str; 11] = [
+    "speed",
+    "altitude",
+    "gender",
+    "speed_lag_2",
+    "altitude_lag_30",
+    "speed_derivative",
+    "altitude_derivative",
+    "rolling_speed_10",
+    "rolling_speed_60",
+    "time_elapsed",
+    "distance",
+];
+
+/// Number of features in a processed data file.
+pub const NUM_FEATURES: usize = FEATURE_NAMES.len();
+
+/// The named feature sets of `--features` and `ablate`, in the order `ablate` trains them.
+pub const FEATURE_SETS: [(&str, &[&str]); 5] = [
+    ("baseline", &["speed", "altitude", "gender"]),
+    (
+        "lags",
+        &["speed", "altitude", "gender", "speed_lag_2", "altitude_lag_30"],
+    ),
+    (
+        "derivatives",
+        &["speed", "altitude", "gender", "speed_derivative"],
+    ),
+    (
+        "rolling",
+        &["speed", "altitude", "gender", "rolling_speed_10"],
+    ),
+    ("all", &FEATURE_NAMES),
+];
+
+/// Steps back for `speed_lag_2`.
+const SPEED_LAG_STEPS: usize = 2;
+/// Steps back for `altitude_lag_30`.
+const ALTITUDE_LAG_STEPS: usize = 30;
+/// Window of `rolling_speed_10`, in steps.
+const ROLLING_SHORT_STEPS: usize = 10;
+/// Window of `rolling_speed_60`, in steps.
+const ROLLING_LONG_STEPS: usize = 60;
+/// km/h per m/s.
+const KMH_PER_MS: f64 = 3.6;
+/// Mean Earth radius for the haversine distance, in metres.
+const EARTH_RADIUS_M: f64 = 6_371_000.0;
+/// A channel counts as recorded when at least this share of samples carries it.
+const CHANNEL_PRESENT_SHARE: f64 = 0.5;
+
+/// Parses a `--features` value: `all`, a set name, or a comma list of feature and set names.
+/// Returns indices into [`FEATURE_NAMES`] in checkpoint order, without repeats.
+pub fn parse_feature_list(spec: &str) -> Result<Vec<usize>> {
+    let mut chosen = [false; NUM_FEATURES];
+    for name in spec.split(',').map(str::trim) {
+        if let Some((_, members)) = FEATURE_SETS.iter().find(|(set, _)| *set == name) {
+            for member in *members {
+                chosen[feature_index(member).expect("feature sets name known features")] = true;
+            }
+        } else if let Some(index) = feature_index(name) {
+            chosen[index] = true;
+        } else {
+            let sets: Vec<&str> = FEATURE_SETS.iter().map(|(s, _)| *s).collect();
+            bail!(
+                "unknown feature {name:?}: features are {} and sets are {}",
+                FEATURE_NAMES.join(", "),
+                sets.join(", ")
+            );
+        }
+    }
+    Ok((0..NUM_FEATURES).filter(|&i| chosen[i]).collect())
+}
+
+/// The position of a feature in [`FEATURE_NAMES`].
+pub fn feature_index(name: &str) -> Option<usize> {
+    FEATURE_NAMES.iter().position(|n| *n == name)
+}
+
+/// The longest gap between recorded samples (seconds) that is interpolated across for heart
+/// rate and speed; a longer gap is a pause or a sensor loss. Devices that record "smart" leave
+/// gaps of up to 8 s, FitRec about 10 s.
+pub fn max_gap_s(interval_s: f64) -> f64 {
+    (3.0 * interval_s).max(30.0)
+}
+
+/// A workout on a uniform grid: features, heart rate and which steps carry a valid heart rate.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Sequence {
+    /// `[steps, NUM_FEATURES]`, row-major, raw units.
+    pub features: Vec<f32>,
+    /// Heart rate in bpm, 0 where not valid.
+    pub heart_rate: Vec<f32>,
+    /// Whether the step carries a valid heart rate.
+    pub valid: Vec<bool>,
+}
+
+impl Sequence {
+    /// Number of grid steps.
+    pub fn len(&self) -> usize {
+        self.heart_rate.len()
+    }
+
+    /// Whether the sequence has no steps.
+    pub fn is_empty(&self) -> bool {
+        self.heart_rate.is_empty()
+    }
+
+    /// Number of steps with a valid heart rate.
+    pub fn valid_steps(&self) -> usize {
+        self.valid.iter().filter(|v| **v).count()
+    }
+}
+
+/// Linear interpolation of `points` (time, value; sorted by time) at each grid time. A grid time
+/// outside the points, or inside a gap longer than `max_gap`, gets `None`.
+fn interpolate(points: &[(f64, f64)], grid: &[f64], max_gap: f64) -> Vec<Option<f64>> {
+    let mut j = 0;
+    grid.iter()
+        .map(|&t| {
+            while j + 1 < points.len() && points[j + 1].0 <= t {
+                j += 1;
+            }
+            let (t0, v0) = *points.get(j)?;
+            if t == t0 {
+                return Some(v0);
+            }
+            let (t1, v1) = *points.get(j + 1)?;
+            (t0 < t && t1 - t0 <= max_gap).then(|| v0 + (v1 - v0) * (t - t0) / (t1 - t0))
+        })
+        .collect()
+}
+
+/// Interpolation without a gap limit, holding the first and last values outside the points.
+fn interpolate_held(points: &[(f64, f64)], grid: &[f64]) -> Vec<f64> {
+    let first = points.first().map_or(0.0, |p| p.1);
+    let last = points.last().map_or(0.0, |p| p.1);
+    interpolate(points, grid, f64::INFINITY)
+        .into_iter()
+        .zip(grid)
+        .map(|(v, &t)| v.unwrap_or(if points.is_empty() || t < points[0].0 { first } else { last }))
+        .collect()
+}
+
+/// Great-circle distance in metres between two positions in degrees.
+fn haversine_m(lat0: f64, lon0: f64, lat1: f64, lon1: f64) -> f64 {
+    let (p0, p1) = (lat0.to_radians(), lat1.to_radians());
+    let dp = p1 - p0;
+    let dl = (lon1 - lon0).to_radians();
+    let a = (dp / 2.0).sin().powi(2) + p0.cos() * p1.cos() * (dl / 2.0).sin().powi(2);
+    2.0 * EARTH_RADIUS_M * a.sqrt().asin()
+}
+
+/// Cumulative distance along the recorded positions, as (time, metres) points.
+fn distance_from_positions(samples: &[Sample]) -> Vec<(f64, f64)> {
+    let mut out = Vec::new();
+    let mut total = 0.0;
+    let mut previous: Option<(f64, f64)> = None;
+    for s in samples {
+        if let (Some(lat), Some(lon)) = (s.latitude, s.longitude) {
+            if let Some((plat, plon)) = previous {
+                total += haversine_m(plat, plon, lat, lon);
+            }
+            previous = Some((lat, lon));
+            out.push((s.time_s, total));
+        }
+    }
+    out
+}
+
+/// The (time, value) points of one channel.
+fn channel(samples: &[Sample], get: impl Fn(&Sample) -> Option<f64>) -> Vec<(f64, f64)> {
+    samples
+        .iter()
+        .filter_map(|s| get(s).map(|v| (s.time_s, v)))
+        .collect()
+}
+
+/// Resamples a workout onto a grid of `interval_s` seconds and derives its features.
+pub fn resample(workout: &Workout, interval_s: f64) -> Result<Sequence> {
+    workout.check_finite()?;
+    let mut samples = workout.samples.clone();
+    samples.sort_by(|a, b| a.time_s.total_cmp(&b.time_s));
+    samples.dedup_by(|b, a| a.time_s == b.time_s);
+    let Some(first) = samples.first() else {
+        bail!("the workout has no samples");
+    };
+    let start = first.time_s;
+    let duration = samples.last().map_or(0.0, |s| s.time_s) - start;
+    let steps = (duration / interval_s).floor() as usize + 1;
+    let grid: Vec<f64> = (0..steps).map(|k| start + k as f64 * interval_s).collect();
+    let max_gap = max_gap_s(interval_s);
+    let present = |points: &Vec<(f64, f64)>| {
+        !points.is_empty() && points.len() as f64 >= CHANNEL_PRESENT_SHARE * samples.len() as f64
+    };
+
+    let heart_rate = interpolate(
+        &channel(&samples, |s| {
+            s.heart_rate.filter(|hr| HEART_RATE_VALID_BPM.contains(hr))
+        }),
+        &grid,
+        max_gap,
+    );
+    if heart_rate.iter().all(Option::is_none) {
+        bail!("no heart rate: the workout records no heart-rate value between 30 and 240 bpm");
+    }
+
+    let altitude = interpolate_held(&channel(&samples, |s| s.altitude_m), &grid);
+    let recorded_distance = channel(&samples, |s| s.distance_m);
+    let position_distance = distance_from_positions(&samples);
+    let distance_points = if present(&recorded_distance) {
+        Some(recorded_distance)
+    } else if present(&position_distance) {
+        Some(position_distance)
+    } else {
+        None
+    };
+    let recorded_speed = channel(&samples, |s| s.speed_kmh);
+    let distance_m: Option<Vec<f64>> = distance_points.map(|p| interpolate_held(&p, &grid));
+    let speed: Vec<f64> = if present(&recorded_speed) {
+        interpolate(&recorded_speed, &grid, max_gap)
+            .into_iter()
+            .map(|v| v.unwrap_or(0.0).max(0.0))
+            .collect()
+    } else if let Some(d) = &distance_m {
+        (0..steps)
+            .map(|k| {
+                let (a, b) = if k == 0 { (0, 1.min(steps - 1)) } else { (k - 1, k) };
+                ((d[b] - d[a]) / interval_s * KMH_PER_MS).max(0.0)
+            })
+            .collect()
+    } else {
+        vec![0.0; steps]
+    };
+    let distance_m = distance_m.unwrap_or_else(|| {
+        let mut total = 0.0;
+        speed
+            .iter()
+            .enumerate()
+            .map(|(k, v)| {
+                if k > 0 {
+                    total += v / KMH_PER_MS * interval_s;
+                }
+                total
+            })
+            .collect()
+    });
+
+    let gender = workout.gender.feature_value();
+    let rolling = |k: usize, window: usize| {
+        let from = (k + 1).saturating_sub(window);
+        speed[from..=k].iter().sum::<f64>() / (k + 1 - from) as f64
+    };
+    let mut features = Vec::with_capacity(steps * NUM_FEATURES);
+    for k in 0..steps {
+        let prev = k.saturating_sub(1);
+        let row = [
+            speed[k],
+            altitude[k],
+            gender,
+            speed[k.saturating_sub(SPEED_LAG_STEPS)],
+            altitude[k.saturating_sub(ALTITUDE_LAG_STEPS)],
+            (speed[k] - speed[prev]) / interval_s,
+            (altitude[k] - altitude[prev]) / interval_s,
+            rolling(k, ROLLING_SHORT_STEPS),
+            rolling(k, ROLLING_LONG_STEPS),
+            k as f64 * interval_s / 60.0,
+            (distance_m[k] - distance_m[0]) / 1000.0,
+        ];
+        features.extend(row.iter().map(|&v| v as f32));
+    }
+    Ok(Sequence {
+        features,
+        heart_rate: heart_rate.iter().map(|hr| hr.unwrap_or(0.0) as f32).collect(),
+        valid: heart_rate.iter().map(Option::is_some).collect(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn interpolation_respects_gaps() {
+        let points = [(0.0, 0.0), (10.0, 10.0), (100.0, 0.0)];
+        let grid = [0.0, 5.0, 10.0, 50.0, 100.0, 105.0];
+        let got = interpolate(&points, &grid, 30.0);
+        assert_eq!(got, vec![Some(0.0), Some(5.0), Some(10.0), None, Some(0.0), None]);
+        let held = interpolate_held(&points, &[-1.0, 55.0, 200.0]);
+        assert_eq!(held, vec![0.0, 5.0, 0.0]);
+    }
+
+    #[test]
+    fn haversine_of_one_degree_of_latitude() {
+        let d = haversine_m(45.0, 7.0, 46.0, 7.0);
+        assert!((d - 111_194.9).abs() < 1.0, "{d}");
+    }
+
+    #[test]
+    fn feature_lists() {
+        assert_eq!(parse_feature_list("all").unwrap(), (0..11).collect::<Vec<_>>());
+        assert_eq!(parse_feature_list("baseline").unwrap(), vec![0, 1, 2]);
+        assert_eq!(parse_feature_list("lags").unwrap(), vec![0, 1, 2, 3, 4]);
+        assert_eq!(
+            parse_feature_list("distance, speed,speed").unwrap(),
+            vec![0, 10]
+        );
+        let err = parse_feature_list("speed,heartbeat").unwrap_err().to_string();
+        assert!(err.contains("\"heartbeat\""), "{err}");
+    }
+}
