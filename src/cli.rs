@@ -84,7 +84,9 @@ pub struct PrepareArgs {
 fn positive_seconds(text: &str) -> Result<f64, String> {
     match text.parse::<f64>() {
         Ok(v) if v.is_finite() && v > 0.0 => Ok(v),
-        _ => Err(format!("expected a positive number of seconds, got {text:?}")),
+        _ => Err(format!(
+            "expected a positive number of seconds, got {text:?}"
+        )),
     }
 }
 
@@ -102,8 +104,14 @@ fn non_negative(text: &str) -> Result<f64, String> {
     }
 }
 
-fn feature_list(text: &str) -> Result<Vec<usize>, String> {
-    parse_feature_list(text).map_err(|e| e.to_string())
+/// A `--features` value: indices into [`crate::features::FEATURE_NAMES`], in checkpoint order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FeatureList(pub Vec<usize>);
+
+fn feature_list(text: &str) -> Result<FeatureList, String> {
+    parse_feature_list(text)
+        .map(FeatureList)
+        .map_err(|e| e.to_string())
 }
 
 /// The recurrent cell.
@@ -173,7 +181,7 @@ pub struct TrainArgs {
     pub use_masking: bool,
     /// `all`, a feature set (baseline, lags, derivatives, rolling) or a comma list of names.
     #[arg(long, default_value = "all", value_parser = feature_list)]
-    pub features: Vec<usize>,
+    pub features: FeatureList,
     /// Folder with train/val/test.safetensors.
     #[arg(long, default_value = "DATA/processed")]
     pub data: PathBuf,

@@ -73,18 +73,32 @@ impl Split {
         let tensors: Vec<(&str, TensorView)> = vec![
             (
                 "features",
-                TensorView::new(Dtype::F32, vec![n, t, NUM_FEATURES], bytemuck::cast_slice(&self.features))?,
+                TensorView::new(
+                    Dtype::F32,
+                    vec![n, t, NUM_FEATURES],
+                    bytemuck::cast_slice(&self.features),
+                )?,
             ),
             (
                 "heart_rate",
-                TensorView::new(Dtype::F32, vec![n, t, 1], bytemuck::cast_slice(&self.heart_rate))?,
+                TensorView::new(
+                    Dtype::F32,
+                    vec![n, t, 1],
+                    bytemuck::cast_slice(&self.heart_rate),
+                )?,
             ),
             (
                 "mask",
                 TensorView::new(Dtype::F32, vec![n, t, 1], bytemuck::cast_slice(&self.mask))?,
             ),
-            ("length", TensorView::new(Dtype::I64, vec![n], bytemuck::cast_slice(&self.length))?),
-            ("user_id", TensorView::new(Dtype::I64, vec![n], bytemuck::cast_slice(&self.user_id))?),
+            (
+                "length",
+                TensorView::new(Dtype::I64, vec![n], bytemuck::cast_slice(&self.length))?,
+            ),
+            (
+                "user_id",
+                TensorView::new(Dtype::I64, vec![n], bytemuck::cast_slice(&self.user_id))?,
+            ),
             (
                 "workout_id",
                 TensorView::new(Dtype::I64, vec![n], bytemuck::cast_slice(&self.workout_id))?,
@@ -92,7 +106,10 @@ impl Split {
         ];
         let metadata = HashMap::from([
             ("format".to_string(), DATA_FORMAT.to_string()),
-            ("feature_names".to_string(), serde_json::to_string(&FEATURE_NAMES)?),
+            (
+                "feature_names".to_string(),
+                serde_json::to_string(&FEATURE_NAMES)?,
+            ),
             ("interval_s".to_string(), self.interval_s.to_string()),
             ("source".to_string(), self.source.clone()),
         ]);
@@ -101,32 +118,49 @@ impl Split {
 
     /// Reads and checks a processed data file.
     pub fn read(path: &Path) -> Result<Split> {
-        let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
-        Split::from_bytes(&bytes).with_context(|| format!("{} is not a hrcast data file", path.display()))
+        let bytes =
+            std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+        Split::from_bytes(&bytes)
+            .with_context(|| format!("{} is not a hrcast data file", path.display()))
     }
 
     /// Parses and checks the safetensors bytes of a split.
     pub fn from_bytes(bytes: &[u8]) -> Result<Split> {
         let (_, header) = SafeTensors::read_metadata(bytes)?;
         let meta = header.metadata().clone().unwrap_or_default();
-        let get = |key: &str| meta.get(key).ok_or_else(|| anyhow!("metadata {key:?} is missing"));
+        let get = |key: &str| {
+            meta.get(key)
+                .ok_or_else(|| anyhow!("metadata {key:?} is missing"))
+        };
         let format = get("format")?;
-        ensure!(format == DATA_FORMAT, "format is {format:?}, expected {DATA_FORMAT:?}");
+        ensure!(
+            format == DATA_FORMAT,
+            "format is {format:?}, expected {DATA_FORMAT:?}"
+        );
         let names: Vec<String> = serde_json::from_str(get("feature_names")?)?;
         ensure!(
             names == FEATURE_NAMES,
             "it has the features {names:?}, expected the {NUM_FEATURES} features {FEATURE_NAMES:?}"
         );
-        let interval_s: f64 = get("interval_s")?.parse().context("interval_s is not a number")?;
+        let interval_s: f64 = get("interval_s")?
+            .parse()
+            .context("interval_s is not a number")?;
         let tensors = SafeTensors::deserialize(bytes)?;
         let shape_of = |name: &str| -> Result<Vec<usize>> {
-            Ok(tensors.tensor(name).map_err(|_| anyhow!("tensor {name:?} is missing"))?.shape().to_vec())
+            Ok(tensors
+                .tensor(name)
+                .map_err(|_| anyhow!("tensor {name:?} is missing"))?
+                .shape()
+                .to_vec())
         };
         let shape = shape_of("features")?;
         let [n, t, f] = shape[..] else {
             bail!("features has shape {shape:?}, expected [N, T, {NUM_FEATURES}]");
         };
-        ensure!(f == NUM_FEATURES, "features has {f} features per step, expected {NUM_FEATURES}");
+        ensure!(
+            f == NUM_FEATURES,
+            "features has {f} features per step, expected {NUM_FEATURES}"
+        );
         for (name, expected) in [
             ("heart_rate", vec![n, t, 1]),
             ("mask", vec![n, t, 1]),
@@ -135,16 +169,27 @@ impl Split {
             ("workout_id", vec![n]),
         ] {
             let got = shape_of(name)?;
-            ensure!(got == expected, "{name} has shape {got:?}, expected {expected:?}");
+            ensure!(
+                got == expected,
+                "{name} has shape {got:?}, expected {expected:?}"
+            );
         }
         let f32s = |name: &str| -> Result<Vec<f32>> {
             let view = tensors.tensor(name)?;
-            ensure!(view.dtype() == Dtype::F32, "{name} is {:?}, expected F32", view.dtype());
+            ensure!(
+                view.dtype() == Dtype::F32,
+                "{name} is {:?}, expected F32",
+                view.dtype()
+            );
             Ok(bytemuck::pod_collect_to_vec(view.data()))
         };
         let i64s = |name: &str| -> Result<Vec<i64>> {
             let view = tensors.tensor(name)?;
-            ensure!(view.dtype() == Dtype::I64, "{name} is {:?}, expected I64", view.dtype());
+            ensure!(
+                view.dtype() == Dtype::I64,
+                "{name} is {:?}, expected I64",
+                view.dtype()
+            );
             Ok(bytemuck::pod_collect_to_vec(view.data()))
         };
         Ok(Split {

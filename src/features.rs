@@ -54,7 +54,13 @@ pub const FEATURE_SETS: [(&str, &[&str]); 5] = [
     ("baseline", &["speed", "altitude", "gender"]),
     (
         "lags",
-        &["speed", "altitude", "gender", "speed_lag_2", "altitude_lag_30"],
+        &[
+            "speed",
+            "altitude",
+            "gender",
+            "speed_lag_2",
+            "altitude_lag_30",
+        ],
     ),
     (
         "derivatives",
@@ -171,7 +177,13 @@ fn interpolate_held(points: &[(f64, f64)], grid: &[f64]) -> Vec<f64> {
     interpolate(points, grid, f64::INFINITY)
         .into_iter()
         .zip(grid)
-        .map(|(v, &t)| v.unwrap_or(if points.is_empty() || t < points[0].0 { first } else { last }))
+        .map(|(v, &t)| {
+            v.unwrap_or(if points.is_empty() || t < points[0].0 {
+                first
+            } else {
+                last
+            })
+        })
         .collect()
 }
 
@@ -258,7 +270,11 @@ pub fn resample(workout: &Workout, interval_s: f64) -> Result<Sequence> {
     } else if let Some(d) = &distance_m {
         (0..steps)
             .map(|k| {
-                let (a, b) = if k == 0 { (0, 1.min(steps - 1)) } else { (k - 1, k) };
+                let (a, b) = if k == 0 {
+                    (0, 1.min(steps - 1))
+                } else {
+                    (k - 1, k)
+                };
                 ((d[b] - d[a]) / interval_s * KMH_PER_MS).max(0.0)
             })
             .collect()
@@ -304,7 +320,10 @@ pub fn resample(workout: &Workout, interval_s: f64) -> Result<Sequence> {
     }
     Ok(Sequence {
         features,
-        heart_rate: heart_rate.iter().map(|hr| hr.unwrap_or(0.0) as f32).collect(),
+        heart_rate: heart_rate
+            .iter()
+            .map(|hr| hr.unwrap_or(0.0) as f32)
+            .collect(),
         valid: heart_rate.iter().map(Option::is_some).collect(),
     })
 }
@@ -318,7 +337,10 @@ mod tests {
         let points = [(0.0, 0.0), (10.0, 10.0), (100.0, 0.0)];
         let grid = [0.0, 5.0, 10.0, 50.0, 100.0, 105.0];
         let got = interpolate(&points, &grid, 30.0);
-        assert_eq!(got, vec![Some(0.0), Some(5.0), Some(10.0), None, Some(0.0), None]);
+        assert_eq!(
+            got,
+            vec![Some(0.0), Some(5.0), Some(10.0), None, Some(0.0), None]
+        );
         let held = interpolate_held(&points, &[-1.0, 55.0, 200.0]);
         assert_eq!(held, vec![0.0, 5.0, 0.0]);
     }
@@ -331,14 +353,19 @@ mod tests {
 
     #[test]
     fn feature_lists() {
-        assert_eq!(parse_feature_list("all").unwrap(), (0..11).collect::<Vec<_>>());
+        assert_eq!(
+            parse_feature_list("all").unwrap(),
+            (0..11).collect::<Vec<_>>()
+        );
         assert_eq!(parse_feature_list("baseline").unwrap(), vec![0, 1, 2]);
         assert_eq!(parse_feature_list("lags").unwrap(), vec![0, 1, 2, 3, 4]);
         assert_eq!(
             parse_feature_list("distance, speed,speed").unwrap(),
             vec![0, 10]
         );
-        let err = parse_feature_list("speed,heartbeat").unwrap_err().to_string();
+        let err = parse_feature_list("speed,heartbeat")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("\"heartbeat\""), "{err}");
     }
 }

@@ -61,10 +61,16 @@ pub fn parse_split(text: &str) -> Result<[f64; 3]> {
         .collect::<Result<_, _>>()
         .map_err(|_| anyhow::anyhow!("expected three numbers like 0.8,0.1,0.1, got {text:?}"))?;
     let [train, val, test] = shares[..] else {
-        bail!("expected three shares (train,val,test), got {}", shares.len());
+        bail!(
+            "expected three shares (train,val,test), got {}",
+            shares.len()
+        );
     };
     ensure!(
-        [train, val, test].iter().all(|s| s.is_finite() && *s >= 0.0) && train > 0.0,
+        [train, val, test]
+            .iter()
+            .all(|s| s.is_finite() && *s >= 0.0)
+            && train > 0.0,
         "shares must be non-negative and the train share above 0, got {text:?}"
     );
     ensure!(
@@ -150,7 +156,10 @@ fn assign(groups: &[Vec<usize>], windows: &[usize], split: [f64; 3], out: &mut [
 }
 
 fn split_workouts(prepared: &[Prepared], options: &PrepareOptions) -> Vec<usize> {
-    let windows: Vec<usize> = prepared.iter().map(|p| p.windows(options.seq_len)).collect();
+    let windows: Vec<usize> = prepared
+        .iter()
+        .map(|p| p.windows(options.seq_len))
+        .collect();
     let mut by_user: BTreeMap<i64, Vec<usize>> = BTreeMap::new();
     for (i, p) in prepared.iter().enumerate() {
         by_user.entry(p.workout.user_id).or_default().push(i);
@@ -165,7 +174,10 @@ fn split_workouts(prepared: &[Prepared], options: &PrepareOptions) -> Vec<usize>
         SplitBy::Time => {
             for mut workouts in by_user.into_values() {
                 workouts.sort_by(|&a, &b| {
-                    prepared[a].workout.start_time().total_cmp(&prepared[b].workout.start_time())
+                    prepared[a]
+                        .workout
+                        .start_time()
+                        .total_cmp(&prepared[b].workout.start_time())
                 });
                 let groups: Vec<Vec<usize>> = workouts.into_iter().map(|w| vec![w]).collect();
                 assign(&groups, &windows, options.split, &mut out);
@@ -176,18 +188,32 @@ fn split_workouts(prepared: &[Prepared], options: &PrepareOptions) -> Vec<usize>
 }
 
 /// Appends a workout's windows to a split: consecutive windows of `seq_len` steps, the last one
-/// padded with zeros and masked.
+/// padded with zeros and masked. A window without any valid heart rate teaches nothing and is
+/// left out.
 fn push_windows(split: &mut Split, p: &Prepared) {
     let t = split.seq_len;
     let seq = &p.sequence;
     for start in (0..seq.len()).step_by(t) {
         let end = (start + t).min(seq.len());
+        if !seq.valid[start..end].contains(&true) {
+            continue;
+        }
         let pad = t - (end - start);
-        split.features.extend_from_slice(&seq.features[start * NUM_FEATURES..end * NUM_FEATURES]);
-        split.features.extend(std::iter::repeat_n(0.0, pad * NUM_FEATURES));
-        split.heart_rate.extend_from_slice(&seq.heart_rate[start..end]);
+        split
+            .features
+            .extend_from_slice(&seq.features[start * NUM_FEATURES..end * NUM_FEATURES]);
+        split
+            .features
+            .extend(std::iter::repeat_n(0.0, pad * NUM_FEATURES));
+        split
+            .heart_rate
+            .extend_from_slice(&seq.heart_rate[start..end]);
         split.heart_rate.extend(std::iter::repeat_n(0.0, pad));
-        split.mask.extend(seq.valid[start..end].iter().map(|&v| if v { 1.0 } else { 0.0 }));
+        split.mask.extend(
+            seq.valid[start..end]
+                .iter()
+                .map(|&v| if v { 1.0 } else { 0.0 }),
+        );
         split.mask.extend(std::iter::repeat_n(0.0, pad));
         split.length.push((end - start) as i64);
         split.user_id.push(p.workout.user_id);
@@ -231,10 +257,12 @@ pub fn prepare(options: &PrepareOptions) -> Result<Summary> {
         }
     }
     if prepared.is_empty() {
+        let reasons: Vec<String> = summary.skipped.iter().map(|s| format!("\n  {s}")).collect();
         bail!(
-            "nothing usable: all {} workouts in {} files were skipped",
+            "nothing usable: all {} workouts in {} files were skipped:{}",
             summary.workouts_read,
-            summary.files
+            summary.files,
+            reasons.concat()
         );
     }
     summary.workouts_kept = prepared.len();

@@ -159,7 +159,10 @@ impl Route {
 
     /// (altitude, grade) at a distance.
     fn at(&self, d: f64) -> (f64, f64) {
-        let i = self.segments.partition_point(|s| s.0 <= d).saturating_sub(1);
+        let i = self
+            .segments
+            .partition_point(|s| s.0 <= d)
+            .saturating_sub(1);
         let (d0, a0, g) = self.segments[i];
         ((a0 + g * (d - d0)).max(0.0), g)
     }
@@ -244,14 +247,22 @@ fn simulate(person: &Person, sport: Sport, start_s: f64, rng: &mut StdRng) -> Re
         } else {
             let v = effort * threshold / (1.0 + sport.grade_cost() * grade).max(0.3);
             let v = v * (1.0 + 0.03 * speed_noise);
-            if sport == Sport::Bike { v.min(MAX_BIKE_KMH) } else { v }
+            if sport == Sport::Bike {
+                v.min(MAX_BIKE_KMH)
+            } else {
+                v
+            }
         };
         v += (wanted - v) * DT_S / SPEED_TAU_S;
         let load = (v * (1.0 + sport.grade_cost() * grade) / threshold).max(0.0);
         let reserve = person.hr_max - person.hr_rest;
         let target = (person.hr_rest + reserve * (0.15 + 0.72 * load)).min(person.hr_max)
             + person.drift_bpm_per_h * (t / 3600.0) * load;
-        let tau = if target > hr { person.tau_on } else { person.tau_off };
+        let tau = if target > hr {
+            person.tau_on
+        } else {
+            person.tau_off
+        };
         hr += (target - hr) * DT_S / tau;
 
         let step_m = v / 3.6 * DT_S;
@@ -261,15 +272,24 @@ fn simulate(person: &Person, sport: Sport, start_s: f64, rng: &mut StdRng) -> Re
         lon += step_m * heading.sin() / (METRES_PER_DEGREE * lat.to_radians().cos());
 
         if t >= next_record {
-            let dropped = dropouts.iter().any(|&(s, len)| second >= s && second < s + len);
+            let dropped = dropouts
+                .iter()
+                .any(|&(s, len)| second >= s && second < s + len);
             let gps = 3.0 / METRES_PER_DEGREE;
             rec.timestamp.push(start_s + t);
-            rec.heart_rate.push(if dropped { 0.0 } else { (hr + 1.5 * unit.sample(rng)).round() });
+            rec.heart_rate.push(if dropped {
+                0.0
+            } else {
+                (hr + 1.5 * unit.sample(rng)).round()
+            });
             rec.speed.push(v);
             rec.altitude.push(altitude + 0.5 * unit.sample(rng));
             rec.latitude.push(lat + gps * unit.sample(rng));
             rec.longitude.push(lon + gps * unit.sample(rng));
-            next_record = t + (base_interval + rng.random_range(-1.0..2.0)).clamp(1.0, 8.0).round();
+            next_record = t
+                + (base_interval + rng.random_range(-1.0..2.0))
+                    .clamp(1.0, 8.0)
+                    .round();
         }
     }
     rec
@@ -296,7 +316,11 @@ pub fn generate(users: usize, workouts_per_user: usize, seed: u64) -> String {
         let person = Person::draw(u as i64 + 1, &mut rng);
         let mut start = FIRST_START_S + rng.random_range(0.0..30.0) * 86_400.0;
         for w in 0..workouts_per_user {
-            let sport = if rng.random_bool(0.55) { Sport::Run } else { Sport::Bike };
+            let sport = if rng.random_bool(0.55) {
+                Sport::Run
+            } else {
+                Sport::Bike
+            };
             let with_speed = rng.random_bool(0.75);
             let rec = simulate(&person, sport, start.round(), &mut rng);
             let id = person.id * 100_000 + w as i64;
@@ -327,8 +351,14 @@ pub fn generate(users: usize, workouts_per_user: usize, seed: u64) -> String {
 /// Runs `hrcast synth` and returns the path written.
 pub fn synth(options: &SynthOptions) -> Result<PathBuf> {
     ensure!(options.users > 0, "--users must be at least 1");
-    ensure!(options.workouts_per_user > 0, "--workouts-per-user must be at least 1");
+    ensure!(
+        options.workouts_per_user > 0,
+        "--workouts-per-user must be at least 1"
+    );
     let path = Path::new(&options.out).join(SYNTH_FILE_NAME);
-    atomic::write(&path, generate(options.users, options.workouts_per_user, options.seed).into_bytes())?;
+    atomic::write(
+        &path,
+        generate(options.users, options.workouts_per_user, options.seed).into_bytes(),
+    )?;
     Ok(path)
 }

@@ -44,7 +44,10 @@ impl Line {
         ];
         for (name, values) in channels {
             if let Some(values) = values.filter(|v| v.len() != n) {
-                bail!("'{name}' has {} values but 'timestamp' has {n}", values.len());
+                bail!(
+                    "'{name}' has {} values but 'timestamp' has {n}",
+                    values.len()
+                );
             }
         }
         let at = |values: &Option<Vec<f64>>, i: usize| values.as_ref().map(|v| v[i]);

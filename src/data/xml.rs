@@ -159,7 +159,11 @@ pub fn read_tcx(bytes: &[u8]) -> Result<(String, Vec<Sample>)> {
             .with_context(|| format!("track point {i}"))
         })
         .collect::<Result<Vec<_>>>()?;
-    let sport = doc.outside.get("Activity@Sport").cloned().unwrap_or_default();
+    let sport = doc
+        .outside
+        .get("Activity@Sport")
+        .cloned()
+        .unwrap_or_default();
     Ok((sport, samples))
 }
 
