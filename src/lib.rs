@@ -11,6 +11,8 @@ pub mod atomic;
 pub mod cli;
 pub mod data;
 pub mod dataset;
+pub mod engine;
 pub mod features;
+pub mod model;
 pub mod prepare;
 pub mod synth;

@@ -1,0 +1,231 @@
+//! The CPU engine's autodiff against central finite differences in f64, on random shapes:
+//! both cells, 1 to 3 layers, bidirectional, batch 1, masks with length-1 sequences, dropout,
+//! and the unmasked loss. Plus the semantics of the reverse direction.
+//!
+//! Tolerance: with step ε = 1e-6 the central difference has truncation error O(ε²) ≈ 1e-12 and
+//! rounding error O(1e-16 / ε) ≈ 1e-10 relative to the loss, so autodiff and finite differences
+//! must agree to `1e-7 + 1e-5 |g|`.
+
+use hrcast::engine::cpu::{self, DropoutStep};
+use hrcast::model::{Batch, Cell, ModelConfig, Params};
+use rand::rngs::StdRng;
+use rand::{RngExt, SeedableRng};
+
+fn config(
+    cell: Cell,
+    input: usize,
+    hidden: usize,
+    layers: usize,
+    bidirectional: bool,
+    dropout: f64,
+) -> ModelConfig {
+    ModelConfig {
+        model: cell,
+        input_size: input,
+        hidden_size: hidden,
+        num_layers: layers,
+        dropout,
+        bidirectional,
+        features: Vec::new(),
+    }
+}
+
+/// A random batch whose sequences have the given valid lengths (mask 1 on the valid prefix,
+/// with a random dropout hole inside the longer ones).
+fn random_batch(rng: &mut StdRng, inputs: usize, steps: usize, lengths: &[usize]) -> Batch<f64> {
+    let b = lengths.len();
+    let mut mask = vec![0.0; b * steps];
+    for (seq, &len) in lengths.iter().enumerate() {
+        for t in 0..len {
+            mask[seq * steps + t] = if len > 3 && t == len / 2 { 0.0 } else { 1.0 };
+        }
+    }
+    Batch {
+        batch: b,
+        steps,
+        inputs,
+        x: (0..b * steps * inputs)
+            .map(|_| rng.random_range(-2.0..2.0))
+            .collect(),
+        y: (0..b * steps)
+            .map(|_| rng.random_range(-1.5..1.5))
+            .collect(),
+        mask,
+        lengths: lengths.to_vec(),
+    }
+}
+
+fn gradcheck(
+    config: &ModelConfig,
+    batch: &Batch<f64>,
+    use_masking: bool,
+    dropout: Option<DropoutStep>,
+    seed: u64,
+) {
+    let mut params: Params<f64> = Params::init(config, seed);
+    let (_, grads, _) = cpu::loss_and_gradients(config, &params, batch, use_masking, dropout);
+    let mut rng = StdRng::seed_from_u64(seed + 1);
+    let eps = 1e-6;
+    for i in 0..params.values.len() {
+        let n = params.values[i].len();
+        // Every entry of small tensors, a random sample of large ones.
+        let picks: Vec<usize> = if n <= 12 {
+            (0..n).collect()
+        } else {
+            (0..12).map(|_| rng.random_range(0..n)).collect()
+        };
+        for j in picks {
+            let original = params.values[i][j];
+            params.values[i][j] = original + eps;
+            let (plus, _, _) =
+                cpu::loss_and_gradients(config, &params, batch, use_masking, dropout);
+            params.values[i][j] = original - eps;
+            let (minus, _, _) =
+                cpu::loss_and_gradients(config, &params, batch, use_masking, dropout);
+            params.values[i][j] = original;
+            let fd = (plus - minus) / (2.0 * eps);
+            let g = grads[i][j];
+            assert!(
+                (fd - g).abs() <= 1e-7 + 1e-5 * g.abs(),
+                "{:?}: d loss / d {}[{j}]: autodiff {g:e}, finite difference {fd:e}",
+                config,
+                params.names[i]
+            );
+        }
+    }
+}
+
+#[test]
+fn lstm_one_layer_batch_one() {
+    let mut rng = StdRng::seed_from_u64(1);
+    let c = config(Cell::Lstm, 3, 5, 1, false, 0.0);
+    gradcheck(&c, &random_batch(&mut rng, 3, 9, &[9]), true, None, 10);
+}
+
+#[test]
+fn gru_one_layer_batch_one() {
+    let mut rng = StdRng::seed_from_u64(2);
+    let c = config(Cell::Gru, 4, 3, 1, false, 0.0);
+    gradcheck(&c, &random_batch(&mut rng, 4, 8, &[8]), true, None, 11);
+}
+
+#[test]
+fn lstm_three_layers_masked_with_length_one_sequences() {
+    let mut rng = StdRng::seed_from_u64(3);
+    let c = config(Cell::Lstm, 5, 7, 3, false, 0.0);
+    gradcheck(
+        &c,
+        &random_batch(&mut rng, 5, 6, &[6, 1, 4, 1]),
+        true,
+        None,
+        12,
+    );
+}
+
+#[test]
+fn gru_three_layers_masked_with_length_one_sequences() {
+    let mut rng = StdRng::seed_from_u64(4);
+    let c = config(Cell::Gru, 5, 6, 3, false, 0.0);
+    gradcheck(
+        &c,
+        &random_batch(&mut rng, 5, 7, &[1, 7, 3]),
+        true,
+        None,
+        13,
+    );
+}
+
+#[test]
+fn bidirectional_lstm_two_layers_with_dropout() {
+    let mut rng = StdRng::seed_from_u64(5);
+    let c = config(Cell::Lstm, 4, 5, 2, true, 0.3);
+    let dropout = Some(DropoutStep { seed: 9, step: 3 });
+    gradcheck(
+        &c,
+        &random_batch(&mut rng, 4, 6, &[6, 2, 1]),
+        true,
+        dropout,
+        14,
+    );
+}
+
+#[test]
+fn bidirectional_gru_two_layers_unmasked_loss() {
+    let mut rng = StdRng::seed_from_u64(6);
+    let c = config(Cell::Gru, 3, 4, 2, true, 0.0);
+    gradcheck(&c, &random_batch(&mut rng, 3, 5, &[5, 3]), false, None, 15);
+}
+
+#[test]
+fn bidirectional_gru_three_layers_batch_one() {
+    let mut rng = StdRng::seed_from_u64(7);
+    let c = config(Cell::Gru, 2, 3, 3, true, 0.0);
+    gradcheck(&c, &random_batch(&mut rng, 2, 6, &[4]), true, None, 16);
+}
+
+/// The reverse direction starts at each sequence's own last valid step: on the valid prefix, a
+/// padded sequence predicts exactly what the same sequence alone, cut to its length, predicts,
+/// whatever its padding holds.
+#[test]
+fn reverse_direction_starts_at_each_sequences_last_valid_step() {
+    for cell in [Cell::Lstm, Cell::Gru] {
+        let mut rng = StdRng::seed_from_u64(8);
+        let c = config(cell, 3, 4, 2, true, 0.0);
+        let params: Params<f64> = Params::init(&c, 17);
+        let (steps, lengths) = (7, [7usize, 3, 1]);
+        let batch = random_batch(&mut rng, 3, steps, &lengths);
+        let pred = cpu::predict(&c, &params, &batch);
+        for (seq, &len) in lengths.iter().enumerate() {
+            let alone = Batch {
+                batch: 1,
+                steps: len,
+                inputs: 3,
+                x: batch.x[seq * steps * 3..(seq * steps + len) * 3].to_vec(),
+                y: batch.y[seq * steps..seq * steps + len].to_vec(),
+                mask: vec![1.0; len],
+                lengths: vec![len],
+            };
+            let want = cpu::predict(&c, &params, &alone);
+            for t in 0..len {
+                let got = pred[seq * steps + t];
+                assert!(
+                    (got - want[t]).abs() < 1e-12,
+                    "{cell:?} seq {seq} step {t}: {got} vs {}",
+                    want[t]
+                );
+            }
+        }
+    }
+}
+
+/// Dropout is inverted, differs between steps, is off in evaluation, and keeps 1 - p of units.
+#[test]
+fn dropout_changes_training_but_not_prediction() {
+    let mut rng = StdRng::seed_from_u64(9);
+    let c = config(Cell::Lstm, 3, 16, 2, false, 0.5);
+    let params: Params<f64> = Params::init(&c, 18);
+    let batch = random_batch(&mut rng, 3, 10, &[10, 10]);
+    let step = |s| {
+        cpu::loss_and_gradients(
+            &c,
+            &params,
+            &batch,
+            true,
+            Some(DropoutStep { seed: 1, step: s }),
+        )
+        .0
+    };
+    let (none, _, _) = cpu::loss_and_gradients(&c, &params, &batch, true, None);
+    assert_ne!(step(1), step(2));
+    assert_eq!(step(1), step(1));
+    assert_ne!(step(1), none);
+    let no_dropout = config(Cell::Lstm, 3, 16, 2, false, 0.0);
+    let (off, _, _) = cpu::loss_and_gradients(
+        &no_dropout,
+        &params,
+        &batch,
+        true,
+        Some(DropoutStep { seed: 1, step: 1 }),
+    );
+    assert_eq!(off, none);
+}
