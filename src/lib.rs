@@ -15,4 +15,5 @@ pub mod engine;
 pub mod features;
 pub mod model;
 pub mod prepare;
+pub mod schedule;
 pub mod synth;

@@ -66,7 +66,7 @@ fn gradcheck(
     let (_, grads, _) = cpu::loss_and_gradients(config, &params, batch, use_masking, dropout);
     let mut rng = StdRng::seed_from_u64(seed + 1);
     let eps = 1e-6;
-    for i in 0..params.values.len() {
+    for (i, grad) in grads.iter().enumerate() {
         let n = params.values[i].len();
         // Every entry of small tensors, a random sample of large ones.
         let picks: Vec<usize> = if n <= 12 {
@@ -84,7 +84,7 @@ fn gradcheck(
                 cpu::loss_and_gradients(config, &params, batch, use_masking, dropout);
             params.values[i][j] = original;
             let fd = (plus - minus) / (2.0 * eps);
-            let g = grads[i][j];
+            let g = grad[j];
             assert!(
                 (fd - g).abs() <= 1e-7 + 1e-5 * g.abs(),
                 "{:?}: d loss / d {}[{j}]: autodiff {g:e}, finite difference {fd:e}",
