@@ -45,3 +45,15 @@ pub fn write_all(files: &[(PathBuf, Vec<u8>)]) -> Result<()> {
 pub fn write(path: &Path, bytes: Vec<u8>) -> Result<()> {
     write_all(&[(path.to_path_buf(), bytes)])
 }
+
+/// Creates a folder if needed and checks that files can be written in it; the error names the
+/// flag that chose the folder.
+pub fn writable_folder(dir: &Path, flag: &str) -> Result<()> {
+    fs::create_dir_all(dir)
+        .with_context(|| format!("{flag} {}: cannot create the folder", dir.display()))?;
+    let probe = dir.join(format!(".hrcast-write-test-{}", std::process::id()));
+    fs::write(&probe, b"")
+        .with_context(|| format!("{flag} {}: the folder is not writable", dir.display()))?;
+    let _ = fs::remove_file(probe);
+    Ok(())
+}

@@ -1,11 +1,13 @@
 //! The command line (SPEC §2). Flags are kebab-case; the PyTorch tool's underscore spellings are
 //! accepted as aliases.
 
+use crate::engine::Device;
 use crate::features::parse_feature_list;
+use crate::model::Cell;
 use crate::prepare::{self, PrepareOptions, SplitBy, parse_split};
 use crate::synth::{self, SynthOptions};
 use anyhow::{Result, bail};
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 
 /// Heart-rate prediction with LSTM and GRU models on any GPU (wgpu) or the CPU.
@@ -114,38 +116,20 @@ fn feature_list(text: &str) -> Result<FeatureList, String> {
         .map_err(|e| e.to_string())
 }
 
-/// The recurrent cell.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum ModelKind {
-    /// Long short-term memory (gates i, f, g, o).
-    Lstm,
-    /// Gated recurrent unit (gates r, z, n).
-    Gru,
-}
-
-/// Where the math runs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum DeviceChoice {
-    /// A hardware GPU, else a software adapter, else the CPU engine.
-    Auto,
-    /// A GPU adapter (hardware or software); an error where there is none.
-    Gpu,
-    /// The CPU engine.
-    Cpu,
-}
-
-/// `hrcast train` options (SPEC §2), defaults of the reference configuration.
-#[derive(Debug, Args)]
+/// `hrcast train` options (SPEC §2), defaults of the reference configuration. Architecture
+/// flags are optional so that, with `--init` or `--resume`, one that contradicts the
+/// checkpoint can be told from one left at its default.
+#[derive(Debug, Clone, Args)]
 pub struct TrainArgs {
-    /// Recurrent cell.
-    #[arg(long, value_enum, default_value_t = ModelKind::Lstm)]
-    pub model: ModelKind,
-    /// Hidden units per direction and layer.
-    #[arg(long, alias = "hidden_size", default_value_t = 128, value_parser = clap::value_parser!(u32).range(1..))]
-    pub hidden_size: u32,
-    /// Recurrent layers.
-    #[arg(long, alias = "num_layers", default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..))]
-    pub num_layers: u32,
+    /// Recurrent cell [default: lstm].
+    #[arg(long, value_enum)]
+    pub model: Option<Cell>,
+    /// Hidden units per direction and layer [default: 128].
+    #[arg(long, alias = "hidden_size", value_parser = clap::value_parser!(u32).range(1..))]
+    pub hidden_size: Option<u32>,
+    /// Recurrent layers [default: 2].
+    #[arg(long, alias = "num_layers", value_parser = clap::value_parser!(u32).range(1..))]
+    pub num_layers: Option<u32>,
     /// Dropout between recurrent layers.
     #[arg(long, default_value_t = 0.3, value_parser = unit_interval)]
     pub dropout: f64,
@@ -161,7 +145,7 @@ pub struct TrainArgs {
     /// L2 weight decay added to the gradient.
     #[arg(long, alias = "weight_decay", default_value_t = 1e-4, value_parser = non_negative)]
     pub weight_decay: f64,
-    /// Global gradient-norm clip.
+    /// Global gradient-norm clip (0: none).
     #[arg(long, alias = "grad_clip", default_value_t = 1.0, value_parser = non_negative)]
     pub grad_clip: f64,
     /// Maximum epochs.
@@ -179,22 +163,23 @@ pub struct TrainArgs {
     /// Masked MSE (true) or the plain mean over all steps (false).
     #[arg(long, alias = "use_masking", default_value_t = true, action = clap::ArgAction::Set)]
     pub use_masking: bool,
-    /// `all`, a feature set (baseline, lags, derivatives, rolling) or a comma list of names.
-    #[arg(long, default_value = "all", value_parser = feature_list)]
-    pub features: FeatureList,
-    /// Folder with train/val/test.safetensors.
+    /// `all`, a feature set (baseline, lags, derivatives, rolling) or a comma list of names
+    /// [default: all].
+    #[arg(long, value_parser = feature_list)]
+    pub features: Option<FeatureList>,
+    /// Folder with train/val/test.safetensors (made from synthetic data when empty).
     #[arg(long, default_value = "DATA/processed")]
     pub data: PathBuf,
     /// Seed of initialisation, shuffling and dropout.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
     /// Where the math runs.
-    #[arg(long, value_enum, default_value_t = DeviceChoice::Auto)]
-    pub device: DeviceChoice,
-    /// Start from this checkpoint's weights (fine-tuning).
+    #[arg(long, value_enum, default_value_t = Device::Auto)]
+    pub device: Device,
+    /// Start from this checkpoint's weights and normalization (fine-tuning).
     #[arg(long, conflicts_with = "resume")]
     pub init: Option<PathBuf>,
-    /// Continue the run saved in this checkpoint.
+    /// Continue the run saved in this checkpoint (weights, optimizer, scheduler, epoch).
     #[arg(long)]
     pub resume: Option<PathBuf>,
     /// Checkpoint folder.
@@ -224,8 +209,8 @@ pub struct EvaluateArgs {
     #[arg(long, alias = "hr_max", default_value_t = 190.0, value_parser = non_negative)]
     pub hr_max: f64,
     /// Where the math runs.
-    #[arg(long, value_enum, default_value_t = DeviceChoice::Auto)]
-    pub device: DeviceChoice,
+    #[arg(long, value_enum, default_value_t = Device::Auto)]
+    pub device: Device,
 }
 
 /// `hrcast predict`.
@@ -257,11 +242,11 @@ pub struct AblateArgs {
 #[derive(Debug, Args)]
 pub struct BenchArgs {
     /// Where the math runs.
-    #[arg(long, value_enum, default_value_t = DeviceChoice::Auto)]
-    pub device: DeviceChoice,
+    #[arg(long, value_enum, default_value_t = Device::Auto)]
+    pub device: Device,
     /// Recurrent cell.
-    #[arg(long, value_enum, default_value_t = ModelKind::Lstm)]
-    pub model: ModelKind,
+    #[arg(long, value_enum, default_value_t = Cell::Lstm)]
+    pub model: Cell,
     /// Windows per batch.
     #[arg(long, alias = "batch_size", default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..))]
     pub batch_size: u32,
@@ -328,8 +313,23 @@ pub fn run() -> Result<()> {
             }
             print!("{summary}");
         }
-        Command::Train(_) => bail!(not_available("train")),
-        Command::Evaluate(_) => bail!(not_available("evaluate")),
+        Command::Train(args) => {
+            crate::train::train(&args)?;
+        }
+        Command::Evaluate(args) => {
+            let metrics = crate::evaluate::evaluate(&crate::evaluate::EvaluateOptions {
+                checkpoint: args.checkpoint,
+                data: args.data,
+                out: args.out.clone(),
+                hr_max: args.hr_max,
+                device: args.device,
+            })?;
+            print!("{}", crate::evaluate::table(&metrics));
+            println!(
+                "wrote metrics, predictions and plots to {}",
+                args.out.display()
+            );
+        }
         Command::Predict(_) => bail!(not_available("predict")),
         Command::Ablate(args) => {
             for set in args.sets.split(',') {

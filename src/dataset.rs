@@ -12,10 +12,14 @@
 //! Metadata: `format` = [`DATA_FORMAT`], `feature_names` (JSON list), `interval_s`, `source`.
 
 use crate::features::{FEATURE_NAMES, NUM_FEATURES};
+use crate::model::{Batch, Normalization};
 use anyhow::{Context, Result, anyhow, bail, ensure};
 use safetensors::{Dtype, SafeTensors, tensor::TensorView};
 use std::collections::HashMap;
 use std::path::Path;
+
+/// A standard deviation below this counts as a constant feature (normalized by 1).
+const MIN_STD: f64 = 1e-6;
 
 /// The `format` metadata of a processed data file.
 pub const DATA_FORMAT: &str = "hrcast-data/1";
@@ -204,5 +208,71 @@ impl Split {
             interval_s,
             source: meta.get("source").cloned().unwrap_or_default(),
         })
+    }
+}
+
+impl Split {
+    /// Z-scoring statistics of the selected features and of heart rate over the valid steps of
+    /// this (training) split; population standard deviations, 1 where a value is constant.
+    pub fn normalization(&self, features: &[usize]) -> Normalization {
+        let valid: Vec<usize> = (0..self.n * self.seq_len)
+            .filter(|&i| self.mask[i] > 0.0)
+            .collect();
+        let stats = |value: &dyn Fn(usize) -> f64| {
+            let n = valid.len().max(1) as f64;
+            let mean = valid.iter().map(|&i| value(i)).sum::<f64>() / n;
+            let var = valid
+                .iter()
+                .map(|&i| (value(i) - mean).powi(2))
+                .sum::<f64>()
+                / n;
+            let std = var.sqrt();
+            (mean, if std > MIN_STD { std } else { 1.0 })
+        };
+        let (feature_mean, feature_std) = features
+            .iter()
+            .map(|&f| stats(&|i| f64::from(self.features[i * NUM_FEATURES + f])))
+            .unzip();
+        let (hr_mean, hr_std) = stats(&|i| f64::from(self.heart_rate[i]));
+        Normalization {
+            feature_mean,
+            feature_std,
+            hr_mean,
+            hr_std,
+        }
+    }
+
+    /// The windows `rows` as a normalized batch of the selected features. Padding steps are 0
+    /// in `x` and `y` and masked.
+    pub fn batch(&self, rows: &[usize], features: &[usize], norm: &Normalization) -> Batch<f32> {
+        let (t, f) = (self.seq_len, features.len());
+        let mut batch = Batch {
+            batch: rows.len(),
+            steps: t,
+            inputs: f,
+            x: vec![0.0; rows.len() * t * f],
+            y: vec![0.0; rows.len() * t],
+            mask: vec![0.0; rows.len() * t],
+            lengths: rows
+                .iter()
+                .map(|&r| self.length[r].max(0) as usize)
+                .collect(),
+        };
+        for (b, &r) in rows.iter().enumerate() {
+            for step in 0..batch.lengths[b].min(t) {
+                let (src, dst) = (r * t + step, b * t + step);
+                for (j, &feature) in features.iter().enumerate() {
+                    let raw = f64::from(self.features[src * NUM_FEATURES + feature]);
+                    batch.x[dst * f + j] =
+                        ((raw - norm.feature_mean[j]) / norm.feature_std[j]) as f32;
+                }
+                if self.mask[src] > 0.0 {
+                    batch.mask[dst] = 1.0;
+                    batch.y[dst] =
+                        ((f64::from(self.heart_rate[src]) - norm.hr_mean) / norm.hr_std) as f32;
+                }
+            }
+        }
+        batch
     }
 }

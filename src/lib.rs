@@ -8,12 +8,16 @@
 //! - [`cli`] is the command line.
 
 pub mod atomic;
+pub mod checkpoint;
 pub mod cli;
 pub mod data;
 pub mod dataset;
 pub mod engine;
+pub mod evaluate;
 pub mod features;
 pub mod model;
+pub mod plot;
 pub mod prepare;
 pub mod schedule;
 pub mod synth;
+pub mod train;

@@ -1,5 +1,159 @@
 //! The compute engines that run the model: [`cpu`] (reverse-mode autodiff, the oracle and the
-//! fallback). Both share [`rng`], so that dropout masks agree between engines.
+//! fallback). Engines share [`rng`], so that dropout masks agree between them, and implement
+//! [`Engine`], which the training workflow drives.
 
 pub mod cpu;
 pub mod rng;
+
+use crate::model::{Batch, ModelConfig, Params};
+use cpu::optim::{AdamConfig, AdamState, clip_grad_norm};
+
+/// The hyper-parameters of one training step.
+#[derive(Debug, Clone, Copy)]
+pub struct StepConfig {
+    /// Learning rate.
+    pub lr: f64,
+    /// L2 penalty added to the gradient.
+    pub weight_decay: f64,
+    /// Global gradient-norm clip (0: none).
+    pub grad_clip: f64,
+    /// Masked MSE (else the plain mean over all steps).
+    pub use_masking: bool,
+    /// The run's seed (dropout masks).
+    pub seed: u64,
+}
+
+/// Training figures summed over the steps since they were last taken.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct TrainSums {
+    /// Sum of the batches' losses.
+    pub loss: f64,
+    /// Number of batches.
+    pub batches: u64,
+    /// Sum of |prediction - target| over valid steps, in normalized units.
+    pub abs_error: f64,
+    /// Number of valid steps.
+    pub valid_steps: f64,
+}
+
+/// What the training workflow needs from an engine.
+pub trait Engine {
+    /// A description for the log (engine, adapter, backend).
+    fn describe(&self) -> String;
+    /// One training step: forward, loss, backward, clipping, Adam.
+    fn train_step(&mut self, batch: &Batch<f32>, step: &StepConfig);
+    /// The figures summed since the last call, then reset.
+    fn take_train_sums(&mut self) -> TrainSums;
+    /// Predictions (normalized units, batch-first `[B, T]`) without dropout.
+    fn predict(&mut self, batch: &Batch<f32>) -> Vec<f32>;
+    /// The current parameters.
+    fn params(&self) -> Params<f32>;
+    /// The optimizer state.
+    fn optimizer(&self) -> AdamState<f32>;
+}
+
+/// The CPU engine as an [`Engine`], in f32.
+pub struct CpuEngine {
+    config: ModelConfig,
+    params: Params<f32>,
+    adam: AdamState<f32>,
+    sums: TrainSums,
+}
+
+impl CpuEngine {
+    /// An engine holding these parameters and optimizer state.
+    pub fn new(config: ModelConfig, params: Params<f32>, adam: AdamState<f32>) -> Self {
+        CpuEngine {
+            config,
+            params,
+            adam,
+            sums: TrainSums::default(),
+        }
+    }
+}
+
+impl Engine for CpuEngine {
+    fn describe(&self) -> String {
+        let threads = std::thread::available_parallelism().map_or(1, |p| p.get());
+        format!("CPU engine (f32, reverse-mode autodiff, {threads} threads for large GEMMs)")
+    }
+
+    fn train_step(&mut self, batch: &Batch<f32>, step: &StepConfig) {
+        let dropout = Some(cpu::DropoutStep {
+            seed: step.seed,
+            step: self.adam.step + 1,
+        });
+        let (loss, mut grads, pred) =
+            cpu::loss_and_gradients(&self.config, &self.params, batch, step.use_masking, dropout);
+        if step.grad_clip > 0.0 {
+            clip_grad_norm(&mut grads, step.grad_clip);
+        }
+        self.adam.step(
+            &AdamConfig::new(step.lr, step.weight_decay),
+            &mut self.params.values,
+            &grads,
+        );
+        self.sums.loss += f64::from(loss);
+        self.sums.batches += 1;
+        for ((p, y), m) in pred.iter().zip(&batch.y).zip(&batch.mask) {
+            if *m > 0.0 {
+                self.sums.abs_error += f64::from((p - y).abs());
+                self.sums.valid_steps += 1.0;
+            }
+        }
+    }
+
+    fn take_train_sums(&mut self) -> TrainSums {
+        std::mem::take(&mut self.sums)
+    }
+
+    fn predict(&mut self, batch: &Batch<f32>) -> Vec<f32> {
+        cpu::predict(&self.config, &self.params, batch)
+    }
+
+    fn params(&self) -> Params<f32> {
+        self.params.clone()
+    }
+
+    fn optimizer(&self) -> AdamState<f32> {
+        self.adam.clone()
+    }
+}
+
+/// Where the user asked the math to run (`--device`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Device {
+    /// A hardware GPU, else a software adapter, else the CPU engine.
+    Auto,
+    /// A GPU adapter (hardware or software); an error where there is none.
+    Gpu,
+    /// The CPU engine.
+    Cpu,
+}
+
+/// Builds the engine `device` asks for, with these parameters and optimizer state. Returns the
+/// engine and a line for the log saying what was picked and why.
+pub fn select(
+    device: Device,
+    config: &ModelConfig,
+    params: Params<f32>,
+    adam: AdamState<f32>,
+) -> anyhow::Result<(Box<dyn Engine>, String)> {
+    let cpu = CpuEngine::new(config.clone(), params, adam);
+    match device {
+        Device::Gpu => anyhow::bail!(
+            "--device gpu: this build of hrcast has no GPU engine yet; use --device cpu or auto"
+        ),
+        Device::Auto => {
+            let why = format!(
+                "device auto: no GPU engine in this build, using the {}",
+                cpu.describe()
+            );
+            Ok((Box::new(cpu), why))
+        }
+        Device::Cpu => {
+            let why = format!("device cpu: {}", cpu.describe());
+            Ok((Box::new(cpu), why))
+        }
+    }
+}

@@ -1,0 +1,319 @@
+//! `hrcast evaluate` (SPEC §8): a checkpoint's predictions on a processed data file, measured
+//! on the valid (masked) steps in bpm.
+//!
+//! - MAE = mean |ŷ - y|, RMSE = sqrt(mean (ŷ - y)²), R² = 1 - SS_res / SS_tot with SS_tot about
+//!   the mean of the evaluated targets;
+//! - per-timestep MAE (by step index inside the window) and per-user MAE;
+//! - zone accuracy: the share of steps whose predicted zone equals the true one, zones by the
+//!   fraction of `--hr-max`: below 0.6, 0.6-0.7, 0.7-0.8, 0.8-0.9, from 0.9.
+//!
+//! Files in `--out`: metrics.json, predictions.csv, per_user.csv, per_timestep_mae.csv,
+//! sample_predictions.png, scatter.png, error_by_timestep.png.
+
+use crate::atomic;
+use crate::checkpoint::Checkpoint;
+use crate::dataset::Split;
+use crate::engine::cpu::optim::AdamState;
+use crate::engine::{self, Device, Engine};
+use crate::plot::{self, Chart, Series};
+use crate::train::feature_indices;
+use anyhow::{Context, Result};
+use plotters::style::RGBColor;
+use serde::Serialize;
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+/// Upper bounds of the heart-rate zones, as fractions of the maximal heart rate.
+const ZONE_BOUNDS: [f64; 4] = [0.6, 0.7, 0.8, 0.9];
+/// Windows per evaluation batch.
+const EVAL_BATCH: usize = 16;
+/// Windows drawn in sample_predictions.png.
+const SAMPLE_WINDOWS: usize = 6;
+/// Points drawn at most in scatter.png.
+const SCATTER_POINTS: usize = 20_000;
+const ACTUAL: RGBColor = RGBColor(31, 119, 180);
+const PREDICTED: RGBColor = RGBColor(214, 39, 40);
+
+/// `hrcast evaluate` options.
+#[derive(Debug, Clone)]
+pub struct EvaluateOptions {
+    /// Checkpoint to evaluate.
+    pub checkpoint: PathBuf,
+    /// Processed data file.
+    pub data: PathBuf,
+    /// Output folder.
+    pub out: PathBuf,
+    /// Maximal heart rate for the zones.
+    pub hr_max: f64,
+    /// Where the math runs.
+    pub device: Device,
+}
+
+/// The figures of metrics.json.
+#[derive(Debug, Clone, Serialize)]
+pub struct Metrics {
+    /// Mean absolute error, bpm.
+    pub mae: f64,
+    /// Root mean squared error, bpm.
+    pub rmse: f64,
+    /// Coefficient of determination.
+    pub r2: f64,
+    /// Share of steps in the right zone.
+    pub zone_accuracy: f64,
+    /// Valid steps evaluated.
+    pub n_steps: usize,
+    /// Workouts evaluated.
+    pub n_workouts: usize,
+    /// The checkpoint.
+    pub checkpoint: String,
+    /// The data file.
+    pub data: String,
+}
+
+/// The zone (0 to 4) of a heart rate.
+pub fn zone(hr: f64, hr_max: f64) -> usize {
+    ZONE_BOUNDS
+        .iter()
+        .take_while(|&&b| hr >= b * hr_max)
+        .count()
+}
+
+/// Predictions of a checkpoint for every window of a split, in bpm, `[n, seq_len]`.
+pub fn predict_split(engine: &mut dyn Engine, ck: &Checkpoint, split: &Split) -> Result<Vec<f32>> {
+    let features = feature_indices(&ck.config)?;
+    let norm = &ck.normalization;
+    let rows: Vec<usize> = (0..split.n).collect();
+    let mut out = Vec::with_capacity(split.n * split.seq_len);
+    for chunk in rows.chunks(EVAL_BATCH) {
+        let batch = split.batch(chunk, &features, norm);
+        out.extend(
+            engine
+                .predict(&batch)
+                .iter()
+                .map(|&z| (f64::from(z) * norm.hr_std + norm.hr_mean) as f32),
+        );
+    }
+    Ok(out)
+}
+
+/// The engine `device` picks, holding a checkpoint's weights.
+pub fn engine_for(ck: &Checkpoint, device: Device) -> Result<Box<dyn Engine>> {
+    let adam = AdamState::new(ck.params.values.iter().map(Vec::len));
+    Ok(engine::select(device, &ck.config, ck.params.clone(), adam)?.0)
+}
+
+/// Runs `hrcast evaluate`: writes the files and returns the metrics.
+pub fn evaluate(options: &EvaluateOptions) -> Result<Metrics> {
+    let ck = Checkpoint::load(&options.checkpoint).context("--checkpoint")?;
+    let split = Split::read(&options.data).context("--data")?;
+    atomic::writable_folder(&options.out, "--out")?;
+    if (split.interval_s - ck.interval_s).abs() > 1e-9 {
+        eprintln!(
+            "warning: {} is sampled every {} s but the model was trained at {} s",
+            options.data.display(),
+            split.interval_s,
+            ck.interval_s
+        );
+    }
+    let mut engine = engine_for(&ck, options.device)?;
+    let pred = predict_split(engine.as_mut(), &ck, &split)?;
+    let t = split.seq_len;
+
+    let (mut abs, mut sq, mut zones_right, mut n) = (0.0, 0.0, 0usize, 0usize);
+    let mut actual_sum = 0.0;
+    let mut per_step = vec![(0.0f64, 0usize); t];
+    let mut per_user: BTreeMap<i64, (f64, usize)> = BTreeMap::new();
+    let mut workouts = BTreeSet::new();
+    let mut csv = String::from("window,workout_id,user_id,step,actual,predicted\n");
+    for row in 0..split.n {
+        for step in 0..t {
+            let i = row * t + step;
+            if split.mask[i] <= 0.0 {
+                continue;
+            }
+            let (y, p) = (f64::from(split.heart_rate[i]), f64::from(pred[i]));
+            let e = p - y;
+            abs += e.abs();
+            sq += e * e;
+            actual_sum += y;
+            n += 1;
+            zones_right += usize::from(zone(y, options.hr_max) == zone(p, options.hr_max));
+            per_step[step].0 += e.abs();
+            per_step[step].1 += 1;
+            let u = per_user.entry(split.user_id[row]).or_default();
+            u.0 += e.abs();
+            u.1 += 1;
+            workouts.insert(split.workout_id[row]);
+            let _ = writeln!(
+                csv,
+                "{row},{},{},{step},{y:.2},{p:.2}",
+                split.workout_id[row], split.user_id[row]
+            );
+        }
+    }
+    anyhow::ensure!(
+        n > 0,
+        "--data {}: no valid step to evaluate",
+        options.data.display()
+    );
+    let mean = actual_sum / n as f64;
+    let ss_tot: f64 = (0..split.n * t)
+        .filter(|&i| split.mask[i] > 0.0)
+        .map(|i| (f64::from(split.heart_rate[i]) - mean).powi(2))
+        .sum();
+    let metrics = Metrics {
+        mae: abs / n as f64,
+        rmse: (sq / n as f64).sqrt(),
+        r2: if ss_tot > 0.0 {
+            1.0 - sq / ss_tot
+        } else {
+            f64::NAN
+        },
+        zone_accuracy: zones_right as f64 / n as f64,
+        n_steps: n,
+        n_workouts: workouts.len(),
+        checkpoint: options.checkpoint.display().to_string(),
+        data: options.data.display().to_string(),
+    };
+
+    let out = &options.out;
+    let mut users = String::from("user_id,n_steps,mae\n");
+    for (user, (e, count)) in &per_user {
+        let _ = writeln!(users, "{user},{count},{:.4}", e / *count as f64);
+    }
+    let mut steps = String::from("step,n_steps,mae\n");
+    let mut step_points = Vec::new();
+    for (step, (e, count)) in per_step.iter().enumerate().filter(|(_, (_, c))| *c > 0) {
+        let _ = writeln!(steps, "{step},{count},{:.4}", e / *count as f64);
+        step_points.push((step as f64, e / *count as f64));
+    }
+    atomic::write_all(&[
+        (
+            out.join("metrics.json"),
+            serde_json::to_vec_pretty(&metrics)?,
+        ),
+        (out.join("predictions.csv"), csv.into_bytes()),
+        (out.join("per_user.csv"), users.into_bytes()),
+        (out.join("per_timestep_mae.csv"), steps.into_bytes()),
+    ])?;
+    plots(out, &split, &pred, &step_points, &metrics)?;
+    Ok(metrics)
+}
+
+fn plots(
+    out: &Path,
+    split: &Split,
+    pred: &[f32],
+    step_points: &[(f64, f64)],
+    metrics: &Metrics,
+) -> Result<()> {
+    let t = split.seq_len;
+    let minutes = |step: usize| step as f64 * split.interval_s / 60.0;
+    let picks: Vec<usize> = (0..SAMPLE_WINDOWS.min(split.n))
+        .map(|k| k * split.n / SAMPLE_WINDOWS.min(split.n))
+        .collect();
+    let samples: Vec<Chart> = picks
+        .iter()
+        .map(|&row| {
+            let len = split.length[row] as usize;
+            let actual = (0..t)
+                .filter(|&s| split.mask[row * t + s] > 0.0)
+                .map(|s| (minutes(s), f64::from(split.heart_rate[row * t + s])))
+                .collect();
+            let predicted = (0..t)
+                .map(|s| (minutes(s), f64::from(pred[row * t + s])))
+                .collect();
+            Chart {
+                title: format!("window {row} (workout {})", split.workout_id[row]),
+                x_label: "minutes into the window",
+                y_label: "heart rate (bpm)",
+                series: vec![
+                    Series {
+                        label: "actual",
+                        points: actual,
+                        color: ACTUAL,
+                    },
+                    Series {
+                        label: "predicted",
+                        points: predicted,
+                        color: PREDICTED,
+                    },
+                ],
+                markers: if len < t {
+                    vec![(minutes(len), "padding starts")]
+                } else {
+                    Vec::new()
+                },
+                scatter: false,
+            }
+        })
+        .collect();
+    plot::save(&out.join("sample_predictions.png"), &samples, 3)?;
+
+    let valid: Vec<usize> = (0..split.n * t).filter(|&i| split.mask[i] > 0.0).collect();
+    let stride = valid.len().div_ceil(SCATTER_POINTS).max(1);
+    let points: Vec<(f64, f64)> = valid
+        .iter()
+        .step_by(stride)
+        .map(|&i| (f64::from(split.heart_rate[i]), f64::from(pred[i])))
+        .collect();
+    let (lo, hi) = points.iter().fold((f64::MAX, f64::MIN), |(l, h), p| {
+        (l.min(p.0).min(p.1), h.max(p.0).max(p.1))
+    });
+    plot::save(
+        &out.join("scatter.png"),
+        &[Chart {
+            title: format!(
+                "Predicted vs actual (MAE {:.2} bpm, R² {:.3})",
+                metrics.mae, metrics.r2
+            ),
+            x_label: "actual heart rate (bpm)",
+            y_label: "predicted heart rate (bpm)",
+            series: vec![
+                Series {
+                    label: "valid steps",
+                    points,
+                    color: ACTUAL,
+                },
+                Series {
+                    label: "predicted = actual",
+                    points: vec![(lo, lo), (hi, hi)],
+                    color: PREDICTED,
+                },
+            ],
+            markers: Vec::new(),
+            scatter: true,
+        }],
+        1,
+    )?;
+    plot::save(
+        &out.join("error_by_timestep.png"),
+        &[Chart {
+            title: "Mean absolute error by step inside the window".into(),
+            x_label: "step",
+            y_label: "MAE (bpm)",
+            series: vec![Series {
+                label: "MAE",
+                points: step_points.to_vec(),
+                color: PREDICTED,
+            }],
+            markers: Vec::new(),
+            scatter: false,
+        }],
+        1,
+    )
+}
+
+/// The printed table of `hrcast evaluate`.
+pub fn table(m: &Metrics) -> String {
+    format!(
+        "| metric | value |\n| --- | --- |\n| MAE | {:.2} bpm |\n| RMSE | {:.2} bpm |\n| R² | {:.3} |\n| zone accuracy | {:.1} % |\n| steps | {} |\n| workouts | {} |\n",
+        m.mae,
+        m.rmse,
+        m.r2,
+        100.0 * m.zone_accuracy,
+        m.n_steps,
+        m.n_workouts
+    )
+}
