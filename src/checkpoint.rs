@@ -7,7 +7,7 @@
 use crate::atomic;
 use crate::engine::cpu::optim::AdamState;
 use crate::model::{ModelConfig, Normalization, Params};
-use anyhow::{Context, Result, anyhow, bail, ensure};
+use anyhow::{Context, Result, anyhow, ensure};
 use safetensors::{Dtype, SafeTensors, tensor::TensorView};
 use std::collections::HashMap;
 use std::path::Path;
@@ -175,9 +175,7 @@ impl Checkpoint {
             .get("interval_s")
             .and_then(|v| v.parse().ok())
             .unwrap_or(5.0);
-        if !(interval_s > 0.0) {
-            bail!("metadata \"interval_s\" must be positive");
-        }
+        ensure!(interval_s > 0.0, "metadata \"interval_s\" must be positive");
         Ok(Checkpoint {
             config,
             normalization,

@@ -127,7 +127,7 @@ pub fn evaluate(options: &EvaluateOptions) -> Result<Metrics> {
     let mut workouts = BTreeSet::new();
     let mut csv = String::from("window,workout_id,user_id,step,actual,predicted\n");
     for row in 0..split.n {
-        for step in 0..t {
+        for (step, step_sums) in per_step.iter_mut().enumerate() {
             let i = row * t + step;
             if split.mask[i] <= 0.0 {
                 continue;
@@ -139,8 +139,8 @@ pub fn evaluate(options: &EvaluateOptions) -> Result<Metrics> {
             actual_sum += y;
             n += 1;
             zones_right += usize::from(zone(y, options.hr_max) == zone(p, options.hr_max));
-            per_step[step].0 += e.abs();
-            per_step[step].1 += 1;
+            step_sums.0 += e.abs();
+            step_sums.1 += 1;
             let u = per_user.entry(split.user_id[row]).or_default();
             u.0 += e.abs();
             u.1 += 1;
