@@ -9,6 +9,7 @@ use crate::synth::{self, SynthOptions};
 use anyhow::{Result, bail};
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
+use std::process::ExitCode;
 
 /// Heart-rate prediction with LSTM and GRU models on any GPU (wgpu) or the CPU.
 #[derive(Debug, Parser)]
@@ -206,7 +207,7 @@ pub struct EvaluateArgs {
     #[arg(long, default_value = "results")]
     pub out: PathBuf,
     /// Maximal heart rate for the zones.
-    #[arg(long, alias = "hr_max", default_value_t = 190.0, value_parser = non_negative)]
+    #[arg(long, alias = "hr_max", default_value_t = crate::evaluate::DEFAULT_HR_MAX, value_parser = non_negative)]
     pub hr_max: f64,
     /// Where the math runs.
     #[arg(long, value_enum, default_value_t = Device::Auto)]
@@ -222,9 +223,12 @@ pub struct PredictArgs {
     /// Raw workout file (FIT, TCX, GPX, FitRec JSON lines).
     #[arg(long)]
     pub input: PathBuf,
-    /// CSV file to write.
+    /// CSV file to write [default: results/<input name>_predictions.csv].
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// Where the math runs.
+    #[arg(long, value_enum, default_value_t = Device::Auto)]
+    pub device: Device,
 }
 
 /// `hrcast ablate`.
@@ -270,13 +274,16 @@ pub struct BenchArgs {
 /// The error of a subcommand that is specified but not built yet.
 fn not_available(command: &str) -> anyhow::Error {
     anyhow::anyhow!(
-        "`hrcast {command}` is not available yet in this version of hrcast (it needs the \
-         training engine); `hrcast synth` and `hrcast prepare` are"
+        "`hrcast {command}` is not available yet in this version of hrcast (it needs the GPU \
+         engine); training, evaluation and prediction run on the CPU engine"
     )
 }
 
-/// Parses the command line and runs the command.
-pub fn run() -> Result<()> {
+/// The exit status of a run that Ctrl-C ended (128 + SIGINT), after saving its state.
+const EXIT_INTERRUPTED: u8 = 130;
+
+/// Parses the command line and runs the command; the exit status on success.
+pub fn run() -> Result<ExitCode> {
     let cli = Cli::parse();
     match cli.command {
         Command::Synth(args) => {
@@ -314,7 +321,9 @@ pub fn run() -> Result<()> {
             print!("{summary}");
         }
         Command::Train(args) => {
-            crate::train::train(&args)?;
+            if crate::train::train(&args)?.interrupted {
+                return Ok(ExitCode::from(EXIT_INTERRUPTED));
+            }
         }
         Command::Evaluate(args) => {
             let metrics = crate::evaluate::evaluate(&crate::evaluate::EvaluateOptions {
@@ -330,15 +339,28 @@ pub fn run() -> Result<()> {
                 args.out.display()
             );
         }
-        Command::Predict(_) => bail!(not_available("predict")),
-        Command::Ablate(args) => {
-            for set in args.sets.split(',') {
-                parse_feature_list(set)?;
+        Command::Predict(args) => {
+            let p = crate::predict::predict(
+                &args.checkpoint,
+                &args.input,
+                args.out.as_deref(),
+                args.device,
+            )?;
+            match p.mae {
+                Some(mae) => println!(
+                    "wrote {} ({} steps; MAE {mae:.2} bpm against the recorded heart rate)",
+                    p.path.display(),
+                    p.steps
+                ),
+                None => println!("wrote {} ({} steps)", p.path.display(), p.steps),
             }
-            bail!(not_available("ablate"))
+        }
+        Command::Ablate(args) => {
+            crate::ablate::ablate(&args.sets, &args.train)?;
+            println!("wrote {}", args.train.results.join("ablation.md").display());
         }
         Command::Devices => bail!(not_available("devices")),
         Command::Bench(_) => bail!(not_available("bench")),
     }
-    Ok(())
+    Ok(ExitCode::SUCCESS)
 }

@@ -261,11 +261,8 @@ impl Split {
         for (b, &r) in rows.iter().enumerate() {
             for step in 0..batch.lengths[b].min(t) {
                 let (src, dst) = (r * t + step, b * t + step);
-                for (j, &feature) in features.iter().enumerate() {
-                    let raw = f64::from(self.features[src * NUM_FEATURES + feature]);
-                    batch.x[dst * f + j] =
-                        ((raw - norm.feature_mean[j]) / norm.feature_std[j]) as f32;
-                }
+                let raw = &self.features[src * NUM_FEATURES..(src + 1) * NUM_FEATURES];
+                norm.features(raw, features, &mut batch.x[dst * f..(dst + 1) * f]);
                 if self.mask[src] > 0.0 {
                     batch.mask[dst] = 1.0;
                     batch.y[dst] =

@@ -24,6 +24,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
+/// The default `--hr-max`, bpm.
+pub const DEFAULT_HR_MAX: f64 = 190.0;
 /// Upper bounds of the heart-rate zones, as fractions of the maximal heart rate.
 const ZONE_BOUNDS: [f64; 4] = [0.6, 0.7, 0.8, 0.9];
 /// Windows per evaluation batch.

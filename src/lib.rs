@@ -7,6 +7,7 @@
 //! - [`prepare`] windows, masks and splits sequences and writes them with [`dataset`];
 //! - [`cli`] is the command line.
 
+pub mod ablate;
 pub mod atomic;
 pub mod checkpoint;
 pub mod cli;
@@ -17,6 +18,7 @@ pub mod evaluate;
 pub mod features;
 pub mod model;
 pub mod plot;
+pub mod predict;
 pub mod prepare;
 pub mod schedule;
 pub mod synth;

@@ -173,6 +173,26 @@ pub struct Normalization {
     pub hr_std: f64,
 }
 
+impl Normalization {
+    /// Z-scores the selected features of one raw step (all [`crate::features::NUM_FEATURES`])
+    /// into `out` (one value per selected feature).
+    pub fn features(&self, raw: &[f32], features: &[usize], out: &mut [f32]) {
+        for (j, &f) in features.iter().enumerate() {
+            out[j] = ((f64::from(raw[f]) - self.feature_mean[j]) / self.feature_std[j]) as f32;
+        }
+    }
+
+    /// Z-scores a heart rate.
+    pub fn heart_rate(&self, bpm: f32) -> f32 {
+        ((f64::from(bpm) - self.hr_mean) / self.hr_std) as f32
+    }
+
+    /// A z-scored heart rate back in bpm.
+    pub fn bpm(&self, z: f32) -> f32 {
+        (f64::from(z) * self.hr_std + self.hr_mean) as f32
+    }
+}
+
 /// A batch the engines train on, batch-first and already normalized.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Batch<T> {

@@ -12,101 +12,10 @@ use hrcast::engine::cpu::optim::{AdamConfig, AdamState, clip_grad_norm};
 use hrcast::engine::cpu::scalar::Scalar;
 use hrcast::engine::cpu::tape::Tape;
 use hrcast::engine::cpu::{self, to_batch_first};
-use hrcast::model::{Batch, Cell, ModelConfig, Params};
-use safetensors::{Dtype, SafeTensors};
-use std::collections::HashMap;
+use hrcast::model::{Batch, Cell, Params};
 
-const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/pytorch");
-
-struct Fixture {
-    bytes: Vec<u8>,
-}
-
-impl Fixture {
-    fn open(name: &str) -> Fixture {
-        Fixture {
-            bytes: std::fs::read(format!("{FIXTURES}/{name}.safetensors")).unwrap(),
-        }
-    }
-
-    fn st(&self) -> SafeTensors<'_> {
-        SafeTensors::deserialize(&self.bytes).unwrap()
-    }
-
-    fn meta(&self) -> HashMap<String, String> {
-        SafeTensors::read_metadata(&self.bytes)
-            .unwrap()
-            .1
-            .metadata()
-            .clone()
-            .unwrap()
-    }
-
-    fn tensor<T: Scalar>(&self, name: &str) -> Vec<T> {
-        let st = self.st();
-        let view = st
-            .tensor(name)
-            .unwrap_or_else(|_| panic!("fixture lacks {name}"));
-        match view.dtype() {
-            Dtype::F32 => bytemuck::pod_collect_to_vec::<u8, f32>(view.data())
-                .iter()
-                .map(|&v| T::of(f64::from(v)))
-                .collect(),
-            Dtype::F64 => bytemuck::pod_collect_to_vec::<u8, f64>(view.data())
-                .iter()
-                .map(|&v| T::of(v))
-                .collect(),
-            other => panic!("{name}: unexpected {other:?}"),
-        }
-    }
-
-    fn config(&self) -> ModelConfig {
-        let meta = self.meta();
-        let num = |k: &str| meta[k].parse::<usize>().unwrap();
-        ModelConfig {
-            model: if meta["cell"] == "LSTM" {
-                Cell::Lstm
-            } else {
-                Cell::Gru
-            },
-            input_size: num("input_size"),
-            hidden_size: num("hidden_size"),
-            num_layers: num("num_layers"),
-            dropout: 0.0,
-            bidirectional: false,
-            features: Vec::new(),
-        }
-    }
-
-    fn params<T: Scalar>(&self, config: &ModelConfig, prefix: &str) -> Params<T> {
-        let mut p = Params::zeros(config);
-        for (name, values) in p.names.iter().zip(&mut p.values) {
-            *values = self.tensor(&format!("{prefix}{name}"));
-        }
-        p
-    }
-
-    fn batch<T: Scalar>(&self) -> Batch<T> {
-        let meta = self.meta();
-        let lengths: Vec<usize> = meta["lengths"]
-            .split(',')
-            .map(|v| v.parse().unwrap())
-            .collect();
-        let (b, t) = (
-            meta["batch"].parse().unwrap(),
-            meta["seq_len"].parse().unwrap(),
-        );
-        Batch {
-            batch: b,
-            steps: t,
-            inputs: meta["input_size"].parse().unwrap(),
-            x: self.tensor("x"),
-            y: self.tensor("y"),
-            mask: self.tensor("mask"),
-            lengths,
-        }
-    }
-}
+mod common;
+use common::Fixture;
 
 /// `max |got - want| <= tol · max(‖want‖∞, 1e-3)`, with a message naming the tensor.
 fn assert_close<T: Scalar>(got: &[T], want: &[T], tol: f64, what: &str) {

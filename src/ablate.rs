@@ -1,0 +1,100 @@
+//! `hrcast ablate`: one model per feature set (SPEC §3), trained with the same seed, split and
+//! options, each evaluated on the test split; a table of MAE, RMSE, R², parameters and training
+//! time in `<results>/ablation.md` and `<results>/ablation.csv`. Each set's checkpoints, curves
+//! and evaluation files go to `<results>/ablation/<set>/`.
+
+use crate::atomic;
+use crate::cli::{FeatureList, TrainArgs};
+use crate::evaluate::{self, EvaluateOptions};
+use crate::features::parse_feature_list;
+use crate::train;
+use anyhow::{Context, Result};
+use std::fmt::Write as _;
+
+/// One row of the ablation table.
+#[derive(Debug, Clone)]
+pub struct AblationRow {
+    /// Feature set name (or list).
+    pub set: String,
+    /// Number of input features.
+    pub inputs: usize,
+    /// Test MAE, bpm.
+    pub mae: f64,
+    /// Test RMSE, bpm.
+    pub rmse: f64,
+    /// Test R².
+    pub r2: f64,
+    /// Trainable parameters.
+    pub params: usize,
+    /// Training wall time, seconds.
+    pub seconds: f64,
+    /// Epochs trained.
+    pub epochs: u64,
+}
+
+/// Runs `hrcast ablate` over the comma-separated `sets`.
+pub fn ablate(sets: &str, base: &TrainArgs) -> Result<Vec<AblationRow>> {
+    let sets: Vec<(String, Vec<usize>)> = sets
+        .split(',')
+        .map(|s| {
+            Ok((
+                s.trim().to_string(),
+                parse_feature_list(s).with_context(|| format!("--sets {s}"))?,
+            ))
+        })
+        .collect::<Result<_>>()?;
+    atomic::writable_folder(&base.results, "--results")?;
+    let mut rows = Vec::new();
+    for (name, features) in sets {
+        let dir = base.results.join("ablation").join(&name);
+        println!("== feature set {name} ({} features) ==", features.len());
+        let args = TrainArgs {
+            features: Some(FeatureList(features.clone())),
+            checkpoints: dir.join("checkpoints"),
+            results: dir.clone(),
+            init: None,
+            resume: None,
+            ..base.clone()
+        };
+        let report = train::train(&args)?;
+        let metrics = evaluate::evaluate(&EvaluateOptions {
+            checkpoint: report.best_checkpoint.clone(),
+            data: base.data.join("test.safetensors"),
+            out: dir,
+            hr_max: evaluate::DEFAULT_HR_MAX,
+            device: base.device,
+        })?;
+        rows.push(AblationRow {
+            set: name,
+            inputs: features.len(),
+            mae: metrics.mae,
+            rmse: metrics.rmse,
+            r2: metrics.r2,
+            params: report.params,
+            seconds: report.seconds,
+            epochs: report.epochs,
+        });
+    }
+    let mut md = String::from(
+        "| feature set | inputs | test MAE (bpm) | test RMSE (bpm) | test R² | parameters | epochs | training time (s) |\n| --- | --- | --- | --- | --- | --- | --- | --- |\n",
+    );
+    let mut csv = String::from("set,inputs,mae,rmse,r2,params,epochs,train_seconds\n");
+    for r in &rows {
+        let _ = writeln!(
+            md,
+            "| {} | {} | {:.2} | {:.2} | {:.3} | {} | {} | {:.1} |",
+            r.set, r.inputs, r.mae, r.rmse, r.r2, r.params, r.epochs, r.seconds
+        );
+        let _ = writeln!(
+            csv,
+            "{},{},{:.4},{:.4},{:.4},{},{},{:.2}",
+            r.set, r.inputs, r.mae, r.rmse, r.r2, r.params, r.epochs, r.seconds
+        );
+    }
+    atomic::write_all(&[
+        (base.results.join("ablation.md"), md.clone().into_bytes()),
+        (base.results.join("ablation.csv"), csv.into_bytes()),
+    ])?;
+    print!("{md}");
+    Ok(rows)
+}

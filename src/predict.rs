@@ -1,0 +1,109 @@
+//! `hrcast predict`: a checkpoint's heart-rate prediction for one raw workout file (FIT, TCX,
+//! GPX or FitRec JSON lines), as a CSV of `time_s,actual,predicted` (actual is empty where the
+//! file has no valid heart rate). The workout is resampled at the checkpoint's interval, its
+//! features are z-scored with the checkpoint's statistics, and the whole workout runs as one
+//! sequence, however long (no windows).
+
+use crate::atomic;
+use crate::checkpoint::Checkpoint;
+use crate::data;
+use crate::engine::{Device, Engine};
+use crate::evaluate::engine_for;
+use crate::features::{self, NUM_FEATURES};
+use crate::model::Batch;
+use crate::train::feature_indices;
+use anyhow::{Context, Result, bail};
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+/// Predicted heart rate (bpm) for one sequence of raw features (`[steps, NUM_FEATURES]`).
+pub fn predict_sequence(engine: &mut dyn Engine, ck: &Checkpoint, raw: &[f32]) -> Result<Vec<f32>> {
+    let features = feature_indices(&ck.config)?;
+    let steps = raw.len() / NUM_FEATURES;
+    let f = features.len();
+    let mut batch = Batch {
+        batch: 1,
+        steps,
+        inputs: f,
+        x: vec![0.0; steps * f],
+        y: vec![0.0; steps],
+        mask: vec![1.0; steps],
+        lengths: vec![steps],
+    };
+    for (step, row) in raw.chunks(NUM_FEATURES).enumerate() {
+        ck.normalization
+            .features(row, &features, &mut batch.x[step * f..(step + 1) * f]);
+    }
+    Ok(engine
+        .predict(&batch)
+        .iter()
+        .map(|&z| ck.normalization.bpm(z))
+        .collect())
+}
+
+/// What `hrcast predict` wrote.
+#[derive(Debug)]
+pub struct Prediction {
+    /// The CSV file.
+    pub path: PathBuf,
+    /// Grid steps predicted.
+    pub steps: usize,
+    /// MAE (bpm) over the steps with a valid recorded heart rate, if any.
+    pub mae: Option<f64>,
+}
+
+/// Runs `hrcast predict`.
+pub fn predict(
+    checkpoint: &Path,
+    input: &Path,
+    out: Option<&Path>,
+    device: Device,
+) -> Result<Prediction> {
+    let ck = Checkpoint::load(checkpoint).context("--checkpoint")?;
+    let mut skipped = Vec::new();
+    let workouts = data::read_file(input, &mut skipped)
+        .with_context(|| format!("--input {}", input.display()))?;
+    let Some(workout) = workouts.first() else {
+        bail!("--input {}: no workout in the file", input.display());
+    };
+    if workouts.len() > 1 {
+        eprintln!(
+            "warning: {} holds {} workouts; predicting the first",
+            input.display(),
+            workouts.len()
+        );
+    }
+    let seq = features::resample(workout, ck.interval_s)
+        .with_context(|| format!("--input {}", input.display()))?;
+    let path = match out {
+        Some(p) => p.to_path_buf(),
+        None => {
+            let stem = input.file_stem().unwrap_or_default().to_string_lossy();
+            PathBuf::from("results").join(format!("{stem}_predictions.csv"))
+        }
+    };
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        atomic::writable_folder(dir, "--out")?;
+    }
+    let mut engine = engine_for(&ck, device)?;
+    let pred = predict_sequence(engine.as_mut(), &ck, &seq.features)?;
+    let mut csv = String::from("time_s,actual,predicted\n");
+    let (mut abs, mut n) = (0.0, 0usize);
+    for (k, p) in pred.iter().enumerate() {
+        let time = k as f64 * ck.interval_s;
+        if seq.valid[k] {
+            let y = seq.heart_rate[k];
+            abs += f64::from((p - y).abs());
+            n += 1;
+            let _ = writeln!(csv, "{time},{y:.2},{p:.2}");
+        } else {
+            let _ = writeln!(csv, "{time},,{p:.2}");
+        }
+    }
+    atomic::write(&path, csv.into_bytes())?;
+    Ok(Prediction {
+        path,
+        steps: pred.len(),
+        mae: (n > 0).then(|| abs / n as f64),
+    })
+}
