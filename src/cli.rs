@@ -275,7 +275,7 @@ pub struct BenchArgs {
 fn not_available(command: &str) -> anyhow::Error {
     anyhow::anyhow!(
         "`hrcast {command}` is not available yet in this version of hrcast (it needs the GPU \
-         engine); training, evaluation and prediction run on the CPU engine"
+         engine's benchmark); training, evaluation and prediction run on both engines"
     )
 }
 
@@ -359,7 +359,7 @@ pub fn run() -> Result<ExitCode> {
             crate::ablate::ablate(&args.sets, &args.train)?;
             println!("wrote {}", args.train.results.join("ablation.md").display());
         }
-        Command::Devices => bail!(not_available("devices")),
+        Command::Devices => print!("{}", crate::engine::gpu::devices_report()),
         Command::Bench(_) => bail!(not_available("bench")),
     }
     Ok(ExitCode::SUCCESS)

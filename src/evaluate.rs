@@ -89,12 +89,7 @@ pub fn predict_split(engine: &mut dyn Engine, ck: &Checkpoint, split: &Split) ->
     let mut out = Vec::with_capacity(split.n * split.seq_len);
     for chunk in rows.chunks(EVAL_BATCH) {
         let batch = split.batch(chunk, &features, norm);
-        out.extend(
-            engine
-                .predict(&batch)
-                .iter()
-                .map(|&z| (f64::from(z) * norm.hr_std + norm.hr_mean) as f32),
-        );
+        out.extend(engine.predict(&batch)?.iter().map(|&z| norm.bpm(z)));
     }
     Ok(out)
 }

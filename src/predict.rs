@@ -35,7 +35,7 @@ pub fn predict_sequence(engine: &mut dyn Engine, ck: &Checkpoint, raw: &[f32]) -
             .features(row, &features, &mut batch.x[step * f..(step + 1) * f]);
     }
     Ok(engine
-        .predict(&batch)
+        .predict(&batch)?
         .iter()
         .map(|&z| ck.normalization.bpm(z))
         .collect())

@@ -272,12 +272,12 @@ pub fn validate(
     norm: &Normalization,
     batch_size: usize,
     use_masking: bool,
-) -> (f64, f64) {
+) -> Result<(f64, f64)> {
     let (mut sq, mut abs, mut valid, mut all) = (0.0f64, 0.0f64, 0.0f64, 0.0f64);
     let rows: Vec<usize> = (0..split.n).collect();
     for chunk in rows.chunks(batch_size) {
         let batch = split.batch(chunk, features, norm);
-        let pred = engine.predict(&batch);
+        let pred = engine.predict(&batch)?;
         for ((p, y), m) in pred.iter().zip(&batch.y).zip(&batch.mask) {
             let e = f64::from(p - y);
             let weight = if use_masking { f64::from(*m) } else { 1.0 };
@@ -289,7 +289,7 @@ pub fn validate(
             }
         }
     }
-    (sq / all.max(1.0), abs / valid.max(1.0) * norm.hr_std)
+    Ok((sq / all.max(1.0), abs / valid.max(1.0) * norm.hr_std))
 }
 
 /// Runs `hrcast train`.
@@ -403,11 +403,11 @@ pub fn train(args: &TrainArgs) -> Result<TrainReport> {
                 val_loss: f64,
                 val_mae: f64|
      -> Result<()> {
-        let adam = engine.optimizer();
+        let adam = engine.optimizer()?;
         Checkpoint {
             config: config.clone(),
             normalization: normalization.clone(),
-            params: engine.params(),
+            params: engine.params()?,
             step: adam.step,
             optimizer: Some(adam),
             epoch: state.epochs_done,
@@ -448,10 +448,10 @@ pub fn train(args: &TrainArgs) -> Result<TrainReport> {
         bar.set_position(state.next_batch as u64);
         for b in state.next_batch..n_batches {
             let rows = &order[b * batch_size..((b + 1) * batch_size).min(train_split.n)];
-            engine.train_step(&train_split.batch(rows, &features, &normalization), &step);
+            engine.train_step(&train_split.batch(rows, &features, &normalization), &step)?;
             bar.inc(1);
             if INTERRUPTED.load(Ordering::SeqCst) && b + 1 < n_batches {
-                let sums = engine.take_train_sums();
+                let sums = engine.take_train_sums()?;
                 state.next_batch = b + 1;
                 state.partial_loss += sums.loss;
                 state.partial_batches += sums.batches;
@@ -476,7 +476,7 @@ pub fn train(args: &TrainArgs) -> Result<TrainReport> {
             ));
             break;
         }
-        let sums = engine.take_train_sums();
+        let sums = engine.take_train_sums()?;
         let sums = TrainSums {
             loss: sums.loss + state.partial_loss,
             batches: sums.batches + state.partial_batches,
@@ -490,7 +490,7 @@ pub fn train(args: &TrainArgs) -> Result<TrainReport> {
             &normalization,
             batch_size,
             args.use_masking,
-        );
+        )?;
         let record = EpochRecord {
             epoch,
             train_loss: sums.loss / sums.batches.max(1) as f64,

@@ -1,8 +1,9 @@
 //! The compute engines that run the model: [`cpu`] (reverse-mode autodiff, the oracle and the
-//! fallback). Engines share [`rng`], so that dropout masks agree between them, and implement
+//! fallback) and [`gpu`] (WGSL compute shaders on wgpu). Engines share [`rng`], so that dropout masks agree between them, and implement
 //! [`Engine`], which the training workflow drives.
 
 pub mod cpu;
+pub mod gpu;
 pub mod rng;
 
 use crate::model::{Batch, ModelConfig, Params};
@@ -41,15 +42,15 @@ pub trait Engine {
     /// A description for the log (engine, adapter, backend).
     fn describe(&self) -> String;
     /// One training step: forward, loss, backward, clipping, Adam.
-    fn train_step(&mut self, batch: &Batch<f32>, step: &StepConfig);
+    fn train_step(&mut self, batch: &Batch<f32>, step: &StepConfig) -> anyhow::Result<()>;
     /// The figures summed since the last call, then reset.
-    fn take_train_sums(&mut self) -> TrainSums;
+    fn take_train_sums(&mut self) -> anyhow::Result<TrainSums>;
     /// Predictions (normalized units, batch-first `[B, T]`) without dropout.
-    fn predict(&mut self, batch: &Batch<f32>) -> Vec<f32>;
+    fn predict(&mut self, batch: &Batch<f32>) -> anyhow::Result<Vec<f32>>;
     /// The current parameters.
-    fn params(&self) -> Params<f32>;
+    fn params(&self) -> anyhow::Result<Params<f32>>;
     /// The optimizer state.
-    fn optimizer(&self) -> AdamState<f32>;
+    fn optimizer(&self) -> anyhow::Result<AdamState<f32>>;
 }
 
 /// The CPU engine as an [`Engine`], in f32.
@@ -78,7 +79,7 @@ impl Engine for CpuEngine {
         format!("CPU engine (f32, reverse-mode autodiff, {threads} threads for large GEMMs)")
     }
 
-    fn train_step(&mut self, batch: &Batch<f32>, step: &StepConfig) {
+    fn train_step(&mut self, batch: &Batch<f32>, step: &StepConfig) -> anyhow::Result<()> {
         let dropout = Some(cpu::DropoutStep {
             seed: step.seed,
             step: self.adam.step + 1,
@@ -101,22 +102,23 @@ impl Engine for CpuEngine {
                 self.sums.valid_steps += 1.0;
             }
         }
+        Ok(())
     }
 
-    fn take_train_sums(&mut self) -> TrainSums {
-        std::mem::take(&mut self.sums)
+    fn take_train_sums(&mut self) -> anyhow::Result<TrainSums> {
+        Ok(std::mem::take(&mut self.sums))
     }
 
-    fn predict(&mut self, batch: &Batch<f32>) -> Vec<f32> {
-        cpu::predict(&self.config, &self.params, batch)
+    fn predict(&mut self, batch: &Batch<f32>) -> anyhow::Result<Vec<f32>> {
+        Ok(cpu::predict(&self.config, &self.params, batch))
     }
 
-    fn params(&self) -> Params<f32> {
-        self.params.clone()
+    fn params(&self) -> anyhow::Result<Params<f32>> {
+        Ok(self.params.clone())
     }
 
-    fn optimizer(&self) -> AdamState<f32> {
-        self.adam.clone()
+    fn optimizer(&self) -> anyhow::Result<AdamState<f32>> {
+        Ok(self.adam.clone())
     }
 }
 
@@ -139,19 +141,37 @@ pub fn select(
     params: Params<f32>,
     adam: AdamState<f32>,
 ) -> anyhow::Result<(Box<dyn Engine>, String)> {
-    let cpu = CpuEngine::new(config.clone(), params, adam);
+    use anyhow::Context;
+    let gpu_engine = |params: &Params<f32>, adam: &AdamState<f32>| -> anyhow::Result<Box<dyn Engine>> {
+        let gpu = gpu::Gpu::open_best()?;
+        Ok(Box::new(gpu::engine::GpuEngine::new(gpu, config, params, adam)?))
+    };
     match device {
-        Device::Gpu => anyhow::bail!(
-            "--device gpu: this build of hrcast has no GPU engine yet; use --device cpu or auto"
-        ),
+        Device::Gpu => {
+            let engine = gpu_engine(&params, &adam).context("--device gpu")?;
+            let why = format!("device gpu: {}", engine.describe());
+            Ok((engine, why))
+        }
         Device::Auto => {
-            let why = format!(
-                "device auto: no GPU engine in this build, using the {}",
-                cpu.describe()
-            );
-            Ok((Box::new(cpu), why))
+            if gpu::adapters().is_empty() {
+                let cpu = CpuEngine::new(config.clone(), params, adam);
+                let why = format!("device auto: no GPU adapter found, using the {}", cpu.describe());
+                return Ok((Box::new(cpu), why));
+            }
+            match gpu_engine(&params, &adam) {
+                Ok(engine) => {
+                    let why = format!("device auto: {}", engine.describe());
+                    Ok((engine, why))
+                }
+                Err(err) => {
+                    let cpu = CpuEngine::new(config.clone(), params, adam);
+                    let why = format!("device auto: the GPU engine cannot run this model ({err:#}), using the {}", cpu.describe());
+                    Ok((Box::new(cpu), why))
+                }
+            }
         }
         Device::Cpu => {
+            let cpu = CpuEngine::new(config.clone(), params, adam);
             let why = format!("device cpu: {}", cpu.describe());
             Ok((Box::new(cpu), why))
         }

@@ -1,0 +1,80 @@
+// Matrix multiply: every GEMM of a training step.
+//
+//   C[m, n] = accumulate ? C[m, n] + Σ_k A(m, k) B(k, n)
+//                        : Σ_k A(m, k) B(k, n) + (has_bias ? bias[n] : 0)
+//
+// with k running over this dispatch's chunk [k_start, k_start + k_count). Long sums (a weight
+// gradient sums over all T·B rows) are split into chunks of at most K_CHUNK by the host, the
+// first chunk writing, the others accumulating, so that no invocation loops more than the
+// software adapters allow (SPEC §9: 65,535 iterations per invocation).
+//
+// Operands are read through strides, so one kernel serves every use:
+//   A(m, k) = a[a_off + m·a_rs + k·a_cs]     (a_rs = 1, a_cs = rows: A read transposed)
+//   B(k, n) = b[b_off + k·b_rs + n·b_cs]
+//   C(m, n) = c[c_off + m·c_rs + n]
+// Uses: the input projections X W_ihᵀ + b_ih of all steps at once, the head out·wᵀ + b, the
+// input gradients dX = dA W_ih, the weight gradients dW = dAᵀ X, the bias gradients 1ᵀ dA.
+//
+// Dispatch: workgroups of 8 × 8 invocations, each computing a TILE × TILE block of C:
+// (ceil(n / 32), ceil(m / 32), 1).
+
+const TILE: u32 = 4u;
+
+struct Dims {
+    m: u32, n: u32, k_start: u32, k_count: u32,
+    a_off: u32, a_rs: u32, a_cs: u32, b_off: u32,
+    b_rs: u32, b_cs: u32, c_off: u32, c_rs: u32,
+    accumulate: u32, has_bias: u32, bias_off: u32, _pad: u32,
+}
+
+@group(0) @binding(0) var<uniform> d: Dims;
+@group(0) @binding(1) var<storage, read> a: array<f32>;
+@group(0) @binding(2) var<storage, read> b: array<f32>;
+@group(0) @binding(3) var<storage, read_write> c: array<f32>;
+@group(0) @binding(4) var<storage, read> bias: array<f32>;
+
+@compute @workgroup_size(8, 8, 1)
+fn matmul(@builtin(global_invocation_id) gid: vec3<u32>) {
+    let m0 = gid.y * TILE;
+    let n0 = gid.x * TILE;
+    if (m0 >= d.m || n0 >= d.n) {
+        return;
+    }
+    var acc: array<array<f32, 4>, 4>;
+    // Rows and columns past the edge read the last valid one and are not written.
+    var a_row: array<u32, 4>;
+    var b_col: array<u32, 4>;
+    for (var i = 0u; i < TILE; i++) {
+        a_row[i] = d.a_off + min(m0 + i, d.m - 1u) * d.a_rs;
+        b_col[i] = d.b_off + min(n0 + i, d.n - 1u) * d.b_cs;
+    }
+    for (var kk = 0u; kk < d.k_count; kk++) {
+        let k = d.k_start + kk;
+        let a_k = k * d.a_cs;
+        let b_k = k * d.b_rs;
+        let av = vec4<f32>(a[a_row[0] + a_k], a[a_row[1] + a_k], a[a_row[2] + a_k], a[a_row[3] + a_k]);
+        let bv = vec4<f32>(b[b_col[0] + b_k], b[b_col[1] + b_k], b[b_col[2] + b_k], b[b_col[3] + b_k]);
+        acc[0][0] += av.x * bv.x; acc[0][1] += av.x * bv.y; acc[0][2] += av.x * bv.z; acc[0][3] += av.x * bv.w;
+        acc[1][0] += av.y * bv.x; acc[1][1] += av.y * bv.y; acc[1][2] += av.y * bv.z; acc[1][3] += av.y * bv.w;
+        acc[2][0] += av.z * bv.x; acc[2][1] += av.z * bv.y; acc[2][2] += av.z * bv.z; acc[2][3] += av.z * bv.w;
+        acc[3][0] += av.w * bv.x; acc[3][1] += av.w * bv.y; acc[3][2] += av.w * bv.z; acc[3][3] += av.w * bv.w;
+    }
+    for (var i = 0u; i < TILE; i++) {
+        if (m0 + i >= d.m) {
+            break;
+        }
+        for (var j = 0u; j < TILE; j++) {
+            if (n0 + j >= d.n) {
+                break;
+            }
+            let at = d.c_off + (m0 + i) * d.c_rs + n0 + j;
+            if (d.accumulate != 0u) {
+                c[at] += acc[i][j];
+            } else if (d.has_bias != 0u) {
+                c[at] = acc[i][j] + bias[d.bias_off + n0 + j];
+            } else {
+                c[at] = acc[i][j];
+            }
+        }
+    }
+}

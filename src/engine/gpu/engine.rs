@@ -1,0 +1,565 @@
+//! [`GpuEngine`]: the model's parameters, gradients and Adam moments live in GPU buffers, flat
+//! in state_dict order. For each batch shape a [`Plan`] holds the activation buffers and the
+//! list of dispatches of one training step (or one evaluation); a step uploads the batch and
+//! the step's uniform, records the dispatches in one compute pass and submits, reading nothing
+//! back. Loss and MAE sums accumulate on the GPU and are read once per epoch.
+
+use super::Gpu;
+use super::kernels::*;
+use crate::engine::cpu::optim::AdamState;
+use crate::engine::{Engine, StepConfig, TrainSums, rng};
+use crate::model::{Batch, Cell, ModelConfig, Params};
+use anyhow::{Result, bail, ensure};
+use std::collections::HashMap;
+use wgpu::util::DeviceExt;
+
+/// A plan is made per (batch, steps, training, masked loss).
+type PlanKey = (usize, usize, bool, bool);
+
+/// One recorded dispatch.
+struct Dispatch {
+    kernel: Kernel,
+    groups: Vec<wgpu::BindGroup>,
+    workgroups: [u32; 3],
+}
+
+/// Buffers and dispatches for one batch shape.
+struct Plan {
+    x: wgpu::Buffer,
+    y: wgpu::Buffer,
+    mask: wgpu::Buffer,
+    lengths: wgpu::Buffer,
+    pred: wgpu::Buffer,
+    dispatches: Vec<Dispatch>,
+}
+
+/// Counters of what one training step issues, counted as it is recorded.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StepCounts {
+    /// Compute dispatches.
+    pub dispatches: usize,
+    /// Queue submits.
+    pub submits: usize,
+    /// Buffers read back to the host.
+    pub readbacks: usize,
+}
+
+/// The GPU engine.
+pub struct GpuEngine {
+    gpu: Gpu,
+    kernels: Kernels,
+    config: ModelConfig,
+    names: Vec<String>,
+    shapes: Vec<Vec<usize>>,
+    offsets: Vec<usize>,
+    n_params: usize,
+    params: wgpu::Buffer,
+    grads: wgpu::Buffer,
+    m: wgpu::Buffer,
+    v: wgpu::Buffer,
+    sums: wgpu::Buffer,
+    stats: wgpu::Buffer,
+    norm: wgpu::Buffer,
+    step_uniform: wgpu::Buffer,
+    adam_step: u64,
+    plans: HashMap<PlanKey, Plan>,
+    last_counts: StepCounts,
+}
+
+const F32: u64 = 4;
+
+fn storage(gpu: &Gpu, label: &str, floats: usize) -> wgpu::Buffer {
+    gpu.device.create_buffer(&wgpu::BufferDescriptor {
+        label: Some(label),
+        size: (floats.max(4) as u64) * F32,
+        usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_DST | wgpu::BufferUsages::COPY_SRC,
+        mapped_at_creation: false,
+    })
+}
+
+fn storage_init(gpu: &Gpu, label: &str, data: &[f32]) -> wgpu::Buffer {
+    let mut padded = data.to_vec();
+    padded.resize(data.len().max(4), 0.0);
+    gpu.device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+        label: Some(label),
+        contents: bytemuck::cast_slice(&padded),
+        usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_DST | wgpu::BufferUsages::COPY_SRC,
+    })
+}
+
+fn uniform<T: bytemuck::Pod>(gpu: &Gpu, value: &T) -> wgpu::Buffer {
+    gpu.device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+        label: Some("dims"),
+        contents: bytemuck::bytes_of(value),
+        usage: wgpu::BufferUsages::UNIFORM,
+    })
+}
+
+/// A 2-D grid of workgroups covering `n` elements, 256 per workgroup.
+fn grid(n: usize) -> [u32; 3] {
+    let groups = (n as u32).div_ceil(ELEMENTWISE_WG).max(1);
+    let x = groups.min(MAX_GROUPS);
+    [x, groups.div_ceil(x), 1]
+}
+
+/// Where a matmul operand lives: a buffer, an offset and two strides (see matmul.wgsl).
+#[derive(Clone, Copy)]
+struct Operand<'a> {
+    buffer: &'a wgpu::Buffer,
+    off: usize,
+    rs: usize,
+    cs: usize,
+}
+
+fn op(buffer: &wgpu::Buffer, off: usize, rs: usize, cs: usize) -> Operand<'_> {
+    Operand { buffer, off, rs, cs }
+}
+
+/// Recording context: the engine's device, pipelines and persistent buffers.
+struct Recorder<'a> {
+    e: &'a GpuEngine,
+    out: Vec<Dispatch>,
+}
+
+impl Recorder<'_> {
+    /// A bind group of `buffers` at consecutive bindings from `first` (the bindings an entry
+    /// point uses, as its automatic layout holds them).
+    fn bind(&self, kernel: Kernel, group: u32, first: u32, buffers: &[&wgpu::Buffer]) -> wgpu::BindGroup {
+        let layout = self.e.kernels.get(kernel).get_bind_group_layout(group);
+        let entries: Vec<wgpu::BindGroupEntry> = buffers
+            .iter()
+            .enumerate()
+            .map(|(i, b)| wgpu::BindGroupEntry { binding: first + i as u32, resource: b.as_entire_binding() })
+            .collect();
+        self.e.gpu.device.create_bind_group(&wgpu::BindGroupDescriptor { label: None, layout: &layout, entries: &entries })
+    }
+
+    fn push(&mut self, kernel: Kernel, groups: Vec<wgpu::BindGroup>, workgroups: [u32; 3]) {
+        self.out.push(Dispatch { kernel, groups, workgroups });
+    }
+
+    /// `C[m, n] (+)= A B (+ bias)`, split into chunks of K_CHUNK along k.
+    #[allow(clippy::too_many_arguments)]
+    fn matmul(
+        &mut self,
+        m: usize,
+        n: usize,
+        k: usize,
+        a: Operand,
+        b: Operand,
+        c: Operand,
+        bias: Option<usize>,
+        accumulate: bool,
+    ) {
+        let chunks = (k as u32).div_ceil(K_CHUNK).max(1);
+        for chunk in 0..chunks {
+            let k_start = chunk * K_CHUNK;
+            let dims = MatmulDims {
+                m: m as u32,
+                n: n as u32,
+                k_start,
+                k_count: (k as u32 - k_start.min(k as u32)).min(K_CHUNK),
+                a_off: a.off as u32,
+                a_rs: a.rs as u32,
+                a_cs: a.cs as u32,
+                b_off: b.off as u32,
+                b_rs: b.rs as u32,
+                b_cs: b.cs as u32,
+                c_off: c.off as u32,
+                c_rs: c.rs as u32,
+                accumulate: u32::from(accumulate || chunk > 0),
+                has_bias: u32::from(bias.is_some()),
+                bias_off: bias.unwrap_or(0) as u32,
+                pad: 0,
+            };
+            let u = uniform(&self.e.gpu, &dims);
+            let group = self.bind(Kernel::Matmul, 0, 0, &[&u, a.buffer, b.buffer, c.buffer, &self.e.params]);
+            let workgroups = [(n as u32).div_ceil(MATMUL_BLOCK), (m as u32).div_ceil(MATMUL_BLOCK), 1];
+            self.push(Kernel::Matmul, vec![group], workgroups);
+        }
+    }
+}
+
+/// Activations of one direction of one layer.
+struct DirectionBuffers {
+    xw: wgpu::Buffer,
+    cell: wgpu::Buffer,
+    gates: wgpu::Buffer,
+    d_xw: wgpu::Buffer,
+    d_hw: Option<wgpu::Buffer>,
+    carry: wgpu::Buffer,
+}
+
+impl GpuEngine {
+    /// Uploads a model and its optimizer state to `gpu`. Fails with a clear message where the
+    /// model does not fit the kernels or the adapter.
+    pub fn new(gpu: Gpu, config: &ModelConfig, params: &Params<f32>, adam: &AdamState<f32>) -> Result<GpuEngine> {
+        ensure!(
+            config.hidden_size <= MAX_HIDDEN,
+            "hidden size {} exceeds the GPU engine's maximum of {MAX_HIDDEN}; use --device cpu",
+            config.hidden_size
+        );
+        ensure!(
+            config.num_layers <= MAX_LAYERS,
+            "{} layers exceed the GPU engine's maximum of {MAX_LAYERS}; use --device cpu",
+            config.num_layers
+        );
+        let kernels = Kernels::new(&gpu)?;
+        let mut offsets = Vec::new();
+        let mut total = 0;
+        for v in &params.values {
+            offsets.push(total);
+            total += v.len();
+        }
+        let flat = |values: &[Vec<f32>]| values.concat();
+        let engine = GpuEngine {
+            params: storage_init(&gpu, "params", &flat(&params.values)),
+            grads: storage(&gpu, "grads", total),
+            m: storage_init(&gpu, "adam m", &flat(&adam.exp_avg)),
+            v: storage_init(&gpu, "adam v", &flat(&adam.exp_avg_sq)),
+            sums: storage(&gpu, "epoch sums", 4),
+            stats: storage(&gpu, "loss stats", 4),
+            norm: storage(&gpu, "grad norm", 4),
+            step_uniform: gpu.device.create_buffer(&wgpu::BufferDescriptor {
+                label: Some("step"),
+                size: std::mem::size_of::<StepUniform>() as u64,
+                usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
+                mapped_at_creation: false,
+            }),
+            kernels,
+            config: config.clone(),
+            names: params.names.clone(),
+            shapes: params.shapes.clone(),
+            offsets,
+            n_params: total,
+            adam_step: adam.step,
+            plans: HashMap::new(),
+            last_counts: StepCounts::default(),
+            gpu,
+        };
+        Ok(engine)
+    }
+
+    /// The adapter this engine runs on.
+    pub fn adapter(&self) -> &wgpu::AdapterInfo {
+        &self.gpu.info
+    }
+
+    /// What the last training step issued.
+    pub fn last_step_counts(&self) -> StepCounts {
+        self.last_counts
+    }
+
+    /// Steps one recurrence dispatch may cover under the loop budget.
+    fn steps_per_dispatch(&self, backward: bool) -> usize {
+        let h = self.config.hidden_size;
+        let units = h.div_ceil(RECURRENCE_WG);
+        let inner = if backward { self.config.model.gates() * h } else { h };
+        (LOOP_BUDGET / (units * (inner + 3) + 4)).max(1)
+    }
+
+    fn check_size(&self, what: &str, floats: usize, batch: usize) -> Result<()> {
+        let bytes = floats as u64 * F32;
+        let limit = self.gpu.limits.max_storage_buffer_binding_size as u64;
+        if bytes > limit {
+            bail!(
+                "a batch of {batch} windows needs {} MiB for {what}, more than this adapter's {} MiB per buffer; use a smaller --batch-size",
+                bytes >> 20,
+                limit >> 20
+            );
+        }
+        Ok(())
+    }
+
+    /// Builds the plan of a batch shape: buffers and dispatches.
+    fn plan(&self, (batch, steps, training, use_masking): PlanKey) -> Result<Plan> {
+        let c = &self.config;
+        let (h, g, dirs, layers) = (c.hidden_size, c.model.gates(), c.directions(), c.num_layers);
+        let rows = batch * steps;
+        let width = h * dirs;
+        self.check_size("gates", rows * 4 * h, batch)?;
+        self.check_size("layer outputs", rows * width.max(c.input_size), batch)?;
+        let gpu = &self.gpu;
+        let x = storage(gpu, "x", rows * c.input_size);
+        let y = storage(gpu, "y", rows);
+        let mask = storage(gpu, "mask", rows);
+        let lengths = storage(gpu, "lengths", batch);
+        let pred = storage(gpu, "pred", rows);
+        let d_pred = storage(gpu, "d_pred", rows);
+        let ones = storage_init(gpu, "ones", &vec![1.0; rows]);
+        let dropout = training && c.dropout > 0.0;
+        // Per layer: its output, its input (x, the previous output, or that after dropout),
+        // and the gradients of both.
+        let outs: Vec<wgpu::Buffer> = (0..layers).map(|_| storage(gpu, "out", rows * width)).collect();
+        let dropped: Vec<Option<wgpu::Buffer>> =
+            (0..layers).map(|l| (dropout && l > 0).then(|| storage(gpu, "dropped", rows * width))).collect();
+        let d_outs: Vec<Option<wgpu::Buffer>> =
+            (0..layers).map(|_| training.then(|| storage(gpu, "d_out", rows * width))).collect();
+        let d_dropped: Vec<Option<wgpu::Buffer>> =
+            (0..layers).map(|l| (dropout && l > 0).then(|| storage(gpu, "d_dropped", rows * width))).collect();
+        let dir_buffers: Vec<Vec<DirectionBuffers>> = (0..layers)
+            .map(|_| {
+                (0..dirs)
+                    .map(|_| DirectionBuffers {
+                        xw: storage(gpu, "xw", rows * g * h),
+                        cell: storage(gpu, "cell", if c.model == Cell::Lstm { rows * h } else { 4 }),
+                        gates: storage(gpu, "gates", rows * 4 * h),
+                        d_xw: storage(gpu, "d_xw", if training { rows * g * h } else { 4 }),
+                        d_hw: (training && c.model == Cell::Gru).then(|| storage(gpu, "d_hw", rows * g * h)),
+                        carry: storage(gpu, "carry", batch * 2 * h),
+                    })
+                    .collect()
+            })
+            .collect();
+        let input_of = |l: usize| -> &wgpu::Buffer {
+            if l == 0 {
+                &x
+            } else {
+                dropped[l].as_ref().unwrap_or(&outs[l - 1])
+            }
+        };
+        let d_input_of = |l: usize| -> &wgpu::Buffer {
+            d_dropped[l].as_ref().unwrap_or_else(|| d_outs[l - 1].as_ref().expect("training"))
+        };
+
+        let mut rec = Recorder { e: self, out: Vec::new() };
+        let param = |l: usize, d: usize, k: usize| self.offsets[(l * dirs + d) * 4 + k];
+        let head_w = self.offsets[layers * dirs * 4];
+        let head_b = head_w + width;
+        let (fwd_kernel, bwd_kernel) = match c.model {
+            Cell::Lstm => (Kernel::LstmForward, Kernel::LstmBackward),
+            Cell::Gru => (Kernel::GruForward, Kernel::GruBackward),
+        };
+        let chunks = |per: usize| -> Vec<(usize, usize)> {
+            (0..steps).step_by(per).map(|s| (s, per.min(steps - s))).collect()
+        };
+        let rec_dims = |l: usize, d: usize, s_start: usize, s_count: usize| RecurrenceDims {
+            batch: batch as u32,
+            steps: steps as u32,
+            hidden: h as u32,
+            s_start: s_start as u32,
+            s_count: s_count as u32,
+            reverse: d as u32,
+            w_hh_off: param(l, d, 1) as u32,
+            b_hh_off: param(l, d, 3) as u32,
+            out_stride: width as u32,
+            out_col: (d * h) as u32,
+            pad: [0; 2],
+        };
+
+        // ---- forward
+        for l in 0..layers {
+            let i_l = c.layer_input(l);
+            if l > 0 && let Some(dst) = &dropped[l] {
+                let dims = DropoutDims { batch: batch as u32, steps: steps as u32, width: width as u32, layer: (l - 1) as u32 };
+                let u = uniform(gpu, &dims);
+                let group = rec.bind(Kernel::Dropout, 0, 0, &[&u, &self.step_uniform, &outs[l - 1], dst]);
+                rec.push(Kernel::Dropout, vec![group], grid(rows * width));
+            }
+            for (d, db) in dir_buffers[l].iter().enumerate() {
+                rec.matmul(
+                    rows,
+                    g * h,
+                    i_l,
+                    op(input_of(l), 0, i_l, 1),
+                    op(&self.params, param(l, d, 0), 1, i_l),
+                    op(&db.xw, 0, g * h, 1),
+                    Some(param(l, d, 2)),
+                    false,
+                );
+                for (s_start, s_count) in chunks(self.steps_per_dispatch(false)) {
+                    let u = uniform(gpu, &rec_dims(l, d, s_start, s_count));
+                    let buffers: Vec<&wgpu::Buffer> = match c.model {
+                        Cell::Lstm => vec![&u, &self.params, &lengths, &db.xw, &outs[l], &db.cell, &db.gates],
+                        Cell::Gru => vec![&u, &self.params, &lengths, &db.xw, &outs[l], &db.gates],
+                    };
+                    let group = rec.bind(fwd_kernel, 0, 0, &buffers);
+                    rec.push(fwd_kernel, vec![group], [batch as u32, 1, 1]);
+                }
+            }
+        }
+        let top = &outs[layers - 1];
+        rec.matmul(rows, 1, width, op(top, 0, width, 1), op(&self.params, head_w, 1, 0), op(&pred, 0, 1, 1), Some(head_b), false);
+
+        if training {
+            // ---- loss
+            let u = uniform(gpu, &CountDims { n: rows as u32, flag: u32::from(use_masking), pad: [0; 2] });
+            let base = rec.bind(Kernel::LossReduce, 0, 0, &[&u, &pred, &y, &mask]);
+            let sums = rec.bind(Kernel::LossReduce, 1, 0, &[&self.stats, &self.sums]);
+            rec.push(Kernel::LossReduce, vec![base, sums], [1, 1, 1]);
+            let base = rec.bind(Kernel::LossGrad, 0, 0, &[&u, &pred, &y, &mask]);
+            let grad = rec.bind(Kernel::LossGrad, 1, 2, &[&self.stats, &d_pred]);
+            rec.push(Kernel::LossGrad, vec![base, grad], grid(rows));
+            // ---- head
+            let d_top = d_outs[layers - 1].as_ref().expect("training");
+            rec.matmul(rows, width, 1, op(&d_pred, 0, 1, 0), op(&self.params, head_w, 0, 1), op(d_top, 0, width, 1), None, false);
+            rec.matmul(1, width, rows, op(&d_pred, 0, 0, 1), op(top, 0, width, 1), op(&self.grads, head_w, width, 1), None, false);
+            rec.matmul(1, 1, rows, op(&ones, 0, 0, 1), op(&d_pred, 0, 1, 1), op(&self.grads, head_b, 1, 1), None, false);
+            // ---- layers, top down
+            for l in (0..layers).rev() {
+                let i_l = c.layer_input(l);
+                let d_out = d_outs[l].as_ref().expect("training");
+                for (d, db) in dir_buffers[l].iter().enumerate() {
+                    let mut dispatch_chunks = chunks(self.steps_per_dispatch(true));
+                    dispatch_chunks.reverse();
+                    for (s_start, s_count) in dispatch_chunks {
+                        let u = uniform(gpu, &rec_dims(l, d, s_start, s_count));
+                        let base = rec.bind(bwd_kernel, 0, 0, &[&u, &self.params, &lengths]);
+                        let rest: Vec<&wgpu::Buffer> = match (c.model, &db.d_hw) {
+                            (Cell::Gru, Some(d_hw)) => vec![&outs[l], &db.gates, d_out, &db.d_xw, d_hw, &db.carry],
+                            _ => vec![&db.cell, &db.gates, d_out, &db.d_xw, &db.carry],
+                        };
+                        let group = rec.bind(bwd_kernel, 1, 0, &rest);
+                        rec.push(bwd_kernel, vec![base, group], [batch as u32, 1, 1]);
+                    }
+                    let d_hw = db.d_hw.as_ref().unwrap_or(&db.d_xw);
+                    // dW_ih = d_xwᵀ X, db_ih = 1ᵀ d_xw
+                    rec.matmul(g * h, i_l, rows, op(&db.d_xw, 0, 1, g * h), op(input_of(l), 0, i_l, 1), op(&self.grads, param(l, d, 0), i_l, 1), None, false);
+                    rec.matmul(1, g * h, rows, op(&ones, 0, 0, 1), op(&db.d_xw, 0, g * h, 1), op(&self.grads, param(l, d, 2), g * h, 1), None, false);
+                    // dW_hh = Σ_s d_hw[s]ᵀ h[s - 1]: rows of step t paired with rows of the
+                    // previous step in processing order (t - 1 forward, t + 1 reverse).
+                    let (a_off, b_row) = if d == 0 { (batch * g * h, 0) } else { (0, batch) };
+                    rec.matmul(
+                        g * h,
+                        h,
+                        rows - batch,
+                        op(d_hw, a_off, 1, g * h),
+                        op(&outs[l], b_row * width + d * h, width, 1),
+                        op(&self.grads, param(l, d, 1), h, 1),
+                        None,
+                        false,
+                    );
+                    rec.matmul(1, g * h, rows, op(&ones, 0, 0, 1), op(d_hw, 0, g * h, 1), op(&self.grads, param(l, d, 3), g * h, 1), None, false);
+                    // dX = d_xw W_ih, summed over directions
+                    if l > 0 {
+                        rec.matmul(rows, i_l, g * h, op(&db.d_xw, 0, g * h, 1), op(&self.params, param(l, d, 0), i_l, 1), op(d_input_of(l), 0, i_l, 1), None, d > 0);
+                    }
+                }
+                if l > 0 && let Some(src) = &d_dropped[l] {
+                    let dims = DropoutDims { batch: batch as u32, steps: steps as u32, width: width as u32, layer: (l - 1) as u32 };
+                    let u = uniform(gpu, &dims);
+                    let dst = d_outs[l - 1].as_ref().expect("training");
+                    let group = rec.bind(Kernel::Dropout, 0, 0, &[&u, &self.step_uniform, src, dst]);
+                    rec.push(Kernel::Dropout, vec![group], grid(rows * width));
+                }
+            }
+            // ---- clipping and Adam
+            let u = uniform(gpu, &CountDims { n: self.n_params as u32, flag: 0, pad: [0; 2] });
+            let base = rec.bind(Kernel::GradNorm, 0, 0, &[&u, &self.grads]);
+            let norm = rec.bind(Kernel::GradNorm, 1, 0, &[&self.norm]);
+            rec.push(Kernel::GradNorm, vec![base, norm], [1, 1, 1]);
+            let base = rec.bind(Kernel::AdamStep, 0, 0, &[&u, &self.grads, &self.step_uniform]);
+            let update = rec.bind(Kernel::AdamStep, 1, 1, &[&self.norm, &self.params, &self.m, &self.v]);
+            rec.push(Kernel::AdamStep, vec![base, update], grid(self.n_params));
+        }
+        Ok(Plan { x, y, mask, lengths, pred, dispatches: rec.out })
+    }
+
+    /// Uploads a batch and records its plan's dispatches; returns the plan's key.
+    fn run(&mut self, batch: &Batch<f32>, training: bool, use_masking: bool) -> Result<PlanKey> {
+        let key = (batch.batch, batch.steps, training, use_masking);
+        if !self.plans.contains_key(&key) {
+            let plan = self.gpu.checked("preparing the GPU buffers", || self.plan(key))??;
+            self.plans.insert(key, plan);
+        }
+        let plan = &self.plans[&key];
+        let (b, t) = (batch.batch, batch.steps);
+        let q = &self.gpu.queue;
+        q.write_buffer(&plan.x, 0, bytemuck::cast_slice(&crate::engine::cpu::to_time_major(&batch.x, b, t, batch.inputs)));
+        q.write_buffer(&plan.y, 0, bytemuck::cast_slice(&crate::engine::cpu::to_time_major(&batch.y, b, t, 1)));
+        q.write_buffer(&plan.mask, 0, bytemuck::cast_slice(&crate::engine::cpu::to_time_major(&batch.mask, b, t, 1)));
+        let lengths: Vec<u32> = batch.lengths.iter().map(|&l| l as u32).collect();
+        q.write_buffer(&plan.lengths, 0, bytemuck::cast_slice(&lengths));
+        let mut encoder = self.gpu.device.create_command_encoder(&Default::default());
+        {
+            let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor { label: Some("step"), timestamp_writes: None });
+            for d in &plan.dispatches {
+                pass.set_pipeline(self.kernels.get(d.kernel));
+                for (i, g) in d.groups.iter().enumerate() {
+                    pass.set_bind_group(i as u32, g, &[]);
+                }
+                let [x, y, z] = d.workgroups;
+                pass.dispatch_workgroups(x, y, z);
+            }
+        }
+        q.submit([encoder.finish()]);
+        let _ = self.gpu.device.poll(wgpu::PollType::Poll);
+        Ok(key)
+    }
+
+    fn read_f32(&self, buffer: &wgpu::Buffer, floats: usize) -> Result<Vec<f32>> {
+        Ok(bytemuck::pod_collect_to_vec(&self.gpu.read(buffer, floats as u64 * F32)?))
+    }
+
+    fn unflatten(&self, flat: &[f32]) -> Vec<Vec<f32>> {
+        self.offsets
+            .iter()
+            .zip(&self.shapes)
+            .map(|(&o, s)| flat[o..o + s.iter().product::<usize>()].to_vec())
+            .collect()
+    }
+}
+
+impl Engine for GpuEngine {
+    fn describe(&self) -> String {
+        format!(
+            "GPU engine on {} ({})",
+            super::describe(&self.gpu.info),
+            if super::is_software(&self.gpu.info) { "software adapter" } else { "hardware adapter" }
+        )
+    }
+
+    fn train_step(&mut self, batch: &Batch<f32>, step: &StepConfig) -> Result<()> {
+        self.adam_step += 1;
+        let t = self.adam_step as i32;
+        let (beta1, beta2) = (0.9f64, 0.999f64);
+        let mut seeds = [0u32; MAX_LAYERS];
+        for (l, s) in seeds.iter_mut().enumerate() {
+            *s = rng::dropout_seed(step.seed, self.adam_step, l as u32);
+        }
+        let uniform = StepUniform {
+            seeds,
+            step_size: (step.lr / (1.0 - beta1.powi(t))) as f32,
+            bias2_sqrt: (1.0 - beta2.powi(t)).sqrt() as f32,
+            weight_decay: step.weight_decay as f32,
+            clip: step.grad_clip as f32,
+            beta1: beta1 as f32,
+            beta2: beta2 as f32,
+            eps: 1e-8,
+            dropout: self.config.dropout as f32,
+        };
+        self.gpu.queue.write_buffer(&self.step_uniform, 0, bytemuck::bytes_of(&uniform));
+        let key = self.run(batch, true, step.use_masking)?;
+        self.last_counts = StepCounts { dispatches: self.plans[&key].dispatches.len(), submits: 1, readbacks: 0 };
+        Ok(())
+    }
+
+    fn take_train_sums(&mut self) -> Result<TrainSums> {
+        let s = self.read_f32(&self.sums, 4)?;
+        self.gpu.queue.write_buffer(&self.sums, 0, bytemuck::cast_slice(&[0.0f32; 4]));
+        Ok(TrainSums {
+            loss: f64::from(s[0]),
+            batches: s[1] as u64,
+            abs_error: f64::from(s[2]),
+            valid_steps: f64::from(s[3]),
+        })
+    }
+
+    fn predict(&mut self, batch: &Batch<f32>) -> Result<Vec<f32>> {
+        let key = self.run(batch, false, true)?;
+        let rows = batch.batch * batch.steps;
+        let pred = self.read_f32(&self.plans[&key].pred, rows)?;
+        Ok(crate::engine::cpu::to_batch_first(&pred, batch.batch, batch.steps, 1))
+    }
+
+    fn params(&self) -> Result<Params<f32>> {
+        let flat = self.read_f32(&self.params, self.n_params)?;
+        Ok(Params { names: self.names.clone(), shapes: self.shapes.clone(), values: self.unflatten(&flat) })
+    }
+
+    fn optimizer(&self) -> Result<AdamState<f32>> {
+        let m = self.read_f32(&self.m, self.n_params)?;
+        let v = self.read_f32(&self.v, self.n_params)?;
+        Ok(AdamState { step: self.adam_step, exp_avg: self.unflatten(&m), exp_avg_sq: self.unflatten(&v) })
+    }
+}

@@ -1,0 +1,115 @@
+//! The GPU engine against the CPU engine, on whatever adapter wgpu finds (lavapipe in CI).
+//! With CI=true a missing adapter fails the tests; elsewhere they say loudly that they skipped.
+//!
+//! Tolerances. Both engines compute in f32 but sum in different orders (the GPU kernels in
+//! blocks of 4 along one axis, the CPU GEMM in its own order), so each result differs by a few
+//! ulps of its scale, and the differences grow through the T steps of the recurrence. Forward
+//! values are compared to 2e-5 of each tensor's scale, gradients (through the loss and the whole
+//! backward pass) to 1e-4; parameters after Adam steps to 2e-5 absolute (an Adam step moves a
+//! parameter by about lr = 5e-4, so this is 4 % of a step, while a wrong gradient sign or a
+//! missing term moves it by a whole step or more).
+
+use hrcast::engine::cpu::optim::AdamState;
+use hrcast::engine::gpu::Gpu;
+use hrcast::engine::gpu::engine::GpuEngine;
+use hrcast::engine::{CpuEngine, Engine, StepConfig};
+use hrcast::model::{Batch, Cell, ModelConfig, Params};
+use rand::rngs::StdRng;
+use rand::{RngExt, SeedableRng};
+
+/// The GPU, or None (with a loud message) where there is none and CI is not set.
+fn gpu() -> Option<Gpu> {
+    match Gpu::open_best() {
+        Ok(gpu) => Some(gpu),
+        Err(err) if std::env::var("CI").as_deref() != Ok("true") => {
+            eprintln!("SKIPPED: no GPU adapter ({err:#}); CI=true makes this a failure");
+            None
+        }
+        Err(err) => panic!("CI=true but no GPU adapter: {err:#}"),
+    }
+}
+
+fn config(cell: Cell, input: usize, hidden: usize, layers: usize, bidirectional: bool, dropout: f64) -> ModelConfig {
+    ModelConfig {
+        model: cell,
+        input_size: input,
+        hidden_size: hidden,
+        num_layers: layers,
+        dropout,
+        bidirectional,
+        features: (0..input).map(|i| format!("f{i}")).collect(),
+    }
+}
+
+fn random_batch(rng: &mut StdRng, inputs: usize, steps: usize, lengths: &[usize]) -> Batch<f32> {
+    let b = lengths.len();
+    let mut mask = vec![0.0; b * steps];
+    for (seq, &len) in lengths.iter().enumerate() {
+        for t in 0..len {
+            mask[seq * steps + t] = if len > 3 && t == len / 2 { 0.0 } else { 1.0 };
+        }
+    }
+    Batch {
+        batch: b,
+        steps,
+        inputs,
+        x: (0..b * steps * inputs).map(|_| rng.random_range(-2.0..2.0)).collect(),
+        y: (0..b * steps).map(|_| rng.random_range(-1.5..1.5)).collect(),
+        mask,
+        lengths: lengths.to_vec(),
+    }
+}
+
+fn scale(v: &[f32]) -> f32 {
+    v.iter().fold(1e-3f32, |m, x| m.max(x.abs()))
+}
+
+fn assert_close(got: &[f32], want: &[f32], tol: f32, what: &str) {
+    assert_eq!(got.len(), want.len(), "{what}: sizes");
+    let s = scale(want);
+    let err = got.iter().zip(want).fold(0.0f32, |m, (a, b)| m.max((a - b).abs()));
+    assert!(err <= tol * s, "{what}: max error {err:e} > {tol:e} x scale {s:e}");
+}
+
+/// Trains `steps` steps on both engines from the same weights and compares predictions,
+/// losses and parameters after every step.
+fn compare(gpu: Gpu, c: &ModelConfig, batch: &Batch<f32>, steps: usize, what: &str) {
+    let params: Params<f32> = Params::init(c, 7);
+    let adam = AdamState::new(params.values.iter().map(Vec::len));
+    let mut cpu = CpuEngine::new(c.clone(), params.clone(), adam.clone());
+    let mut gpu = GpuEngine::new(gpu, c, &params, &adam).unwrap();
+    let valid = |v: Vec<f32>| -> Vec<f32> { v.iter().zip(&batch.mask).map(|(p, m)| if *m > 0.0 { *p } else { 0.0 }).collect() };
+    assert_close(&valid(gpu.predict(batch).unwrap()), &valid(cpu.predict(batch).unwrap()), 2e-5, &format!("{what}: predictions"));
+    let step = StepConfig { lr: 5e-4, weight_decay: 1e-4, grad_clip: 1.0, use_masking: true, seed: 3 };
+    for s in 1..=steps {
+        cpu.train_step(batch, &step).unwrap();
+        gpu.train_step(batch, &step).unwrap();
+        let (pc, pg) = (cpu.params().unwrap(), gpu.params().unwrap());
+        for ((name, a), b) in pc.names.iter().zip(&pg.values).zip(&pc.values) {
+            let err = a.iter().zip(b).fold(0.0f32, |m, (x, y)| m.max((x - y).abs()));
+            assert!(err <= 2e-5, "{what}: {name} after step {s}: max error {err:e}");
+        }
+    }
+    let (sc, sg) = (cpu.take_train_sums().unwrap(), gpu.take_train_sums().unwrap());
+    assert_eq!(sg.batches, steps as u64, "{what}: batches counted on the GPU");
+    assert!((sc.loss - sg.loss).abs() <= 1e-4 * sc.loss.abs().max(1.0), "{what}: loss sums {} vs {}", sc.loss, sg.loss);
+    assert!((sc.valid_steps - sg.valid_steps).abs() < 0.5, "{what}: valid steps");
+    assert!((sc.abs_error - sg.abs_error).abs() <= 1e-4 * sc.abs_error.max(1.0), "{what}: abs error sums");
+    assert_eq!(gpu.last_step_counts().readbacks, 0, "a training step reads nothing back");
+}
+
+#[test]
+fn lstm_two_layers_matches_the_cpu_engine() {
+    let Some(g) = gpu() else { return };
+    let mut rng = StdRng::seed_from_u64(1);
+    let c = config(Cell::Lstm, 11, 7, 2, false, 0.0);
+    compare(g, &c, &random_batch(&mut rng, 11, 9, &[9, 4, 1]), 3, "lstm 2x7");
+}
+
+#[test]
+fn gru_two_layers_matches_the_cpu_engine() {
+    let Some(g) = gpu() else { return };
+    let mut rng = StdRng::seed_from_u64(2);
+    let c = config(Cell::Gru, 5, 9, 2, false, 0.0);
+    compare(g, &c, &random_batch(&mut rng, 5, 8, &[8, 1, 5]), 3, "gru 2x9");
+}
