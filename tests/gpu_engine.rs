@@ -29,7 +29,14 @@ fn gpu() -> Option<Gpu> {
     }
 }
 
-fn config(cell: Cell, input: usize, hidden: usize, layers: usize, bidirectional: bool, dropout: f64) -> ModelConfig {
+fn config(
+    cell: Cell,
+    input: usize,
+    hidden: usize,
+    layers: usize,
+    bidirectional: bool,
+    dropout: f64,
+) -> ModelConfig {
     ModelConfig {
         model: cell,
         input_size: input,
@@ -53,8 +60,12 @@ fn random_batch(rng: &mut StdRng, inputs: usize, steps: usize, lengths: &[usize]
         batch: b,
         steps,
         inputs,
-        x: (0..b * steps * inputs).map(|_| rng.random_range(-2.0..2.0)).collect(),
-        y: (0..b * steps).map(|_| rng.random_range(-1.5..1.5)).collect(),
+        x: (0..b * steps * inputs)
+            .map(|_| rng.random_range(-2.0..2.0))
+            .collect(),
+        y: (0..b * steps)
+            .map(|_| rng.random_range(-1.5..1.5))
+            .collect(),
         mask,
         lengths: lengths.to_vec(),
     }
@@ -67,8 +78,14 @@ fn scale(v: &[f32]) -> f32 {
 fn assert_close(got: &[f32], want: &[f32], tol: f32, what: &str) {
     assert_eq!(got.len(), want.len(), "{what}: sizes");
     let s = scale(want);
-    let err = got.iter().zip(want).fold(0.0f32, |m, (a, b)| m.max((a - b).abs()));
-    assert!(err <= tol * s, "{what}: max error {err:e} > {tol:e} x scale {s:e}");
+    let err = got
+        .iter()
+        .zip(want)
+        .fold(0.0f32, |m, (a, b)| m.max((a - b).abs()));
+    assert!(
+        err <= tol * s,
+        "{what}: max error {err:e} > {tol:e} x scale {s:e}"
+    );
 }
 
 /// Trains `steps` steps on both engines from the same weights and compares predictions,
@@ -78,24 +95,67 @@ fn compare(gpu: Gpu, c: &ModelConfig, batch: &Batch<f32>, steps: usize, what: &s
     let adam = AdamState::new(params.values.iter().map(Vec::len));
     let mut cpu = CpuEngine::new(c.clone(), params.clone(), adam.clone());
     let mut gpu = GpuEngine::new(gpu, c, &params, &adam).unwrap();
-    let valid = |v: Vec<f32>| -> Vec<f32> { v.iter().zip(&batch.mask).map(|(p, m)| if *m > 0.0 { *p } else { 0.0 }).collect() };
-    assert_close(&valid(gpu.predict(batch).unwrap()), &valid(cpu.predict(batch).unwrap()), 2e-5, &format!("{what}: predictions"));
-    let step = StepConfig { lr: 5e-4, weight_decay: 1e-4, grad_clip: 1.0, use_masking: true, seed: 3 };
+    let valid = |v: Vec<f32>| -> Vec<f32> {
+        v.iter()
+            .zip(&batch.mask)
+            .map(|(p, m)| if *m > 0.0 { *p } else { 0.0 })
+            .collect()
+    };
+    assert_close(
+        &valid(gpu.predict(batch).unwrap()),
+        &valid(cpu.predict(batch).unwrap()),
+        2e-5,
+        &format!("{what}: predictions"),
+    );
+    let step = StepConfig {
+        lr: 5e-4,
+        weight_decay: 1e-4,
+        grad_clip: 1.0,
+        use_masking: true,
+        seed: 3,
+    };
     for s in 1..=steps {
         cpu.train_step(batch, &step).unwrap();
         gpu.train_step(batch, &step).unwrap();
         let (pc, pg) = (cpu.params().unwrap(), gpu.params().unwrap());
         for ((name, a), b) in pc.names.iter().zip(&pg.values).zip(&pc.values) {
-            let err = a.iter().zip(b).fold(0.0f32, |m, (x, y)| m.max((x - y).abs()));
-            assert!(err <= 2e-5, "{what}: {name} after step {s}: max error {err:e}");
+            let err = a
+                .iter()
+                .zip(b)
+                .fold(0.0f32, |m, (x, y)| m.max((x - y).abs()));
+            assert!(
+                err <= 2e-5,
+                "{what}: {name} after step {s}: max error {err:e}"
+            );
         }
     }
-    let (sc, sg) = (cpu.take_train_sums().unwrap(), gpu.take_train_sums().unwrap());
-    assert_eq!(sg.batches, steps as u64, "{what}: batches counted on the GPU");
-    assert!((sc.loss - sg.loss).abs() <= 1e-4 * sc.loss.abs().max(1.0), "{what}: loss sums {} vs {}", sc.loss, sg.loss);
-    assert!((sc.valid_steps - sg.valid_steps).abs() < 0.5, "{what}: valid steps");
-    assert!((sc.abs_error - sg.abs_error).abs() <= 1e-4 * sc.abs_error.max(1.0), "{what}: abs error sums");
-    assert_eq!(gpu.last_step_counts().readbacks, 0, "a training step reads nothing back");
+    let (sc, sg) = (
+        cpu.take_train_sums().unwrap(),
+        gpu.take_train_sums().unwrap(),
+    );
+    assert_eq!(
+        sg.batches, steps as u64,
+        "{what}: batches counted on the GPU"
+    );
+    assert!(
+        (sc.loss - sg.loss).abs() <= 1e-4 * sc.loss.abs().max(1.0),
+        "{what}: loss sums {} vs {}",
+        sc.loss,
+        sg.loss
+    );
+    assert!(
+        (sc.valid_steps - sg.valid_steps).abs() < 0.5,
+        "{what}: valid steps"
+    );
+    assert!(
+        (sc.abs_error - sg.abs_error).abs() <= 1e-4 * sc.abs_error.max(1.0),
+        "{what}: abs error sums"
+    );
+    assert_eq!(
+        gpu.last_step_counts().readbacks,
+        0,
+        "a training step reads nothing back"
+    );
 }
 
 #[test]
@@ -103,7 +163,13 @@ fn lstm_two_layers_matches_the_cpu_engine() {
     let Some(g) = gpu() else { return };
     let mut rng = StdRng::seed_from_u64(1);
     let c = config(Cell::Lstm, 11, 7, 2, false, 0.0);
-    compare(g, &c, &random_batch(&mut rng, 11, 9, &[9, 4, 1]), 3, "lstm 2x7");
+    compare(
+        g,
+        &c,
+        &random_batch(&mut rng, 11, 9, &[9, 4, 1]),
+        3,
+        "lstm 2x7",
+    );
 }
 
 #[test]
@@ -111,5 +177,189 @@ fn gru_two_layers_matches_the_cpu_engine() {
     let Some(g) = gpu() else { return };
     let mut rng = StdRng::seed_from_u64(2);
     let c = config(Cell::Gru, 5, 9, 2, false, 0.0);
-    compare(g, &c, &random_batch(&mut rng, 5, 8, &[8, 1, 5]), 3, "gru 2x9");
+    compare(
+        g,
+        &c,
+        &random_batch(&mut rng, 5, 8, &[8, 1, 5]),
+        3,
+        "gru 2x9",
+    );
+}
+
+#[test]
+fn hidden_size_one_and_batch_one() {
+    let Some(g) = gpu() else { return };
+    let mut rng = StdRng::seed_from_u64(3);
+    let c = config(Cell::Lstm, 3, 1, 1, false, 0.0);
+    compare(g, &c, &random_batch(&mut rng, 3, 6, &[6]), 2, "lstm h1 b1");
+    let Some(g) = gpu() else { return };
+    let c = config(Cell::Gru, 3, 1, 2, false, 0.0);
+    compare(g, &c, &random_batch(&mut rng, 3, 5, &[3]), 2, "gru h1 b1");
+}
+
+#[test]
+fn bidirectional_layers_with_length_one_sequences() {
+    let Some(g) = gpu() else { return };
+    let mut rng = StdRng::seed_from_u64(4);
+    let c = config(Cell::Lstm, 4, 7, 2, true, 0.0);
+    compare(
+        g,
+        &c,
+        &random_batch(&mut rng, 4, 9, &[9, 1, 5, 2]),
+        3,
+        "bidirectional lstm",
+    );
+    let Some(g) = gpu() else { return };
+    let c = config(Cell::Gru, 4, 5, 3, true, 0.0);
+    compare(
+        g,
+        &c,
+        &random_batch(&mut rng, 4, 7, &[1, 7, 3]),
+        3,
+        "bidirectional gru, 3 layers",
+    );
+}
+
+#[test]
+fn dropout_masks_agree_with_the_cpu_engine() {
+    let Some(g) = gpu() else { return };
+    let mut rng = StdRng::seed_from_u64(5);
+    let c = config(Cell::Lstm, 5, 12, 3, false, 0.3);
+    compare(
+        g,
+        &c,
+        &random_batch(&mut rng, 5, 8, &[8, 6]),
+        3,
+        "lstm dropout",
+    );
+    let Some(g) = gpu() else { return };
+    let c = config(Cell::Gru, 5, 6, 2, true, 0.5);
+    compare(
+        g,
+        &c,
+        &random_batch(&mut rng, 5, 6, &[6, 2, 4]),
+        2,
+        "bidirectional gru dropout",
+    );
+}
+
+#[test]
+fn hidden_sizes_128_and_256_split_the_time_loop() {
+    let Some(g) = gpu() else { return };
+    let mut rng = StdRng::seed_from_u64(6);
+    let c = config(Cell::Lstm, 11, 128, 1, false, 0.0);
+    compare(
+        g,
+        &c,
+        &random_batch(&mut rng, 11, 30, &[30, 17, 1]),
+        2,
+        "lstm h128",
+    );
+    let Some(g) = gpu() else { return };
+    // Backward: 4 units per invocation x 3 x 256 inner iterations: about 19 steps per dispatch.
+    let c = config(Cell::Gru, 11, 256, 1, false, 0.0);
+    compare(
+        g,
+        &c,
+        &random_batch(&mut rng, 11, 45, &[45, 20]),
+        1,
+        "gru h256",
+    );
+}
+
+#[test]
+fn sequences_of_1500_steps_stay_under_the_loop_cap() {
+    let Some(g) = gpu() else { return };
+    let mut rng = StdRng::seed_from_u64(7);
+    let c = config(Cell::Lstm, 11, 64, 2, false, 0.0);
+    compare(
+        g,
+        &c,
+        &random_batch(&mut rng, 11, 1500, &[1500, 1100]),
+        1,
+        "lstm 1500 steps",
+    );
+    let Some(g) = gpu() else { return };
+    let c = config(Cell::Gru, 11, 32, 1, true, 0.0);
+    compare(
+        g,
+        &c,
+        &random_batch(&mut rng, 11, 1500, &[1500, 700]),
+        1,
+        "bidirectional gru 1500 steps",
+    );
+}
+
+#[test]
+fn long_weight_gradient_sums_are_split_into_chunks() {
+    // 40 x 450 = 18,000 rows: the weight gradients sum over more than K_CHUNK rows.
+    let Some(g) = gpu() else { return };
+    let mut rng = StdRng::seed_from_u64(8);
+    let lengths: Vec<usize> = (0..40).map(|i| 450 - i * 7).collect();
+    let c = config(Cell::Lstm, 11, 4, 1, false, 0.0);
+    compare(
+        g,
+        &c,
+        &random_batch(&mut rng, 11, 450, &lengths),
+        1,
+        "18,000 rows",
+    );
+}
+
+#[test]
+fn the_unmasked_loss_matches() {
+    let Some(g) = gpu() else { return };
+    let mut rng = StdRng::seed_from_u64(9);
+    let c = config(Cell::Gru, 3, 6, 1, false, 0.0);
+    let batch = random_batch(&mut rng, 3, 7, &[7, 3]);
+    let params: Params<f32> = Params::init(&c, 7);
+    let adam = AdamState::new(params.values.iter().map(Vec::len));
+    let mut cpu = CpuEngine::new(c.clone(), params.clone(), adam.clone());
+    let mut gpu = GpuEngine::new(g, &c, &params, &adam).unwrap();
+    let step = StepConfig {
+        lr: 5e-4,
+        weight_decay: 1e-4,
+        grad_clip: 0.0,
+        use_masking: false,
+        seed: 3,
+    };
+    cpu.train_step(&batch, &step).unwrap();
+    gpu.train_step(&batch, &step).unwrap();
+    let (sc, sg) = (
+        cpu.take_train_sums().unwrap(),
+        gpu.take_train_sums().unwrap(),
+    );
+    assert!(
+        (sc.loss - sg.loss).abs() < 1e-5,
+        "{} vs {}",
+        sc.loss,
+        sg.loss
+    );
+    for (a, b) in cpu
+        .params()
+        .unwrap()
+        .values
+        .iter()
+        .zip(&gpu.params().unwrap().values)
+    {
+        assert_close(b, a, 1e-4, "params after an unmasked, unclipped step");
+    }
+}
+
+#[test]
+fn every_shader_parses_and_validates_with_naga() {
+    for (name, source) in hrcast::engine::gpu::kernels::SHADERS {
+        let module = naga::front::wgsl::parse_str(source)
+            .unwrap_or_else(|e| panic!("{name}: {}", e.emit_to_string(source)));
+        naga::valid::Validator::new(
+            naga::valid::ValidationFlags::all(),
+            naga::valid::Capabilities::empty(),
+        )
+        .validate(&module)
+        .unwrap_or_else(|e| panic!("{name}: {e:?}"));
+        assert!(
+            source.starts_with("//"),
+            "{name} opens with a comment giving its equations"
+        );
+    }
 }

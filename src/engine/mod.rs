@@ -142,10 +142,13 @@ pub fn select(
     adam: AdamState<f32>,
 ) -> anyhow::Result<(Box<dyn Engine>, String)> {
     use anyhow::Context;
-    let gpu_engine = |params: &Params<f32>, adam: &AdamState<f32>| -> anyhow::Result<Box<dyn Engine>> {
-        let gpu = gpu::Gpu::open_best()?;
-        Ok(Box::new(gpu::engine::GpuEngine::new(gpu, config, params, adam)?))
-    };
+    let gpu_engine =
+        |params: &Params<f32>, adam: &AdamState<f32>| -> anyhow::Result<Box<dyn Engine>> {
+            let gpu = gpu::Gpu::open_best()?;
+            Ok(Box::new(gpu::engine::GpuEngine::new(
+                gpu, config, params, adam,
+            )?))
+        };
     match device {
         Device::Gpu => {
             let engine = gpu_engine(&params, &adam).context("--device gpu")?;
@@ -155,7 +158,10 @@ pub fn select(
         Device::Auto => {
             if gpu::adapters().is_empty() {
                 let cpu = CpuEngine::new(config.clone(), params, adam);
-                let why = format!("device auto: no GPU adapter found, using the {}", cpu.describe());
+                let why = format!(
+                    "device auto: no GPU adapter found, using the {}",
+                    cpu.describe()
+                );
                 return Ok((Box::new(cpu), why));
             }
             match gpu_engine(&params, &adam) {
@@ -165,7 +171,10 @@ pub fn select(
                 }
                 Err(err) => {
                     let cpu = CpuEngine::new(config.clone(), params, adam);
-                    let why = format!("device auto: the GPU engine cannot run this model ({err:#}), using the {}", cpu.describe());
+                    let why = format!(
+                        "device auto: the GPU engine cannot run this model ({err:#}), using the {}",
+                        cpu.describe()
+                    );
                     Ok((Box::new(cpu), why))
                 }
             }

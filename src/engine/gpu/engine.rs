@@ -72,7 +72,9 @@ fn storage(gpu: &Gpu, label: &str, floats: usize) -> wgpu::Buffer {
     gpu.device.create_buffer(&wgpu::BufferDescriptor {
         label: Some(label),
         size: (floats.max(4) as u64) * F32,
-        usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_DST | wgpu::BufferUsages::COPY_SRC,
+        usage: wgpu::BufferUsages::STORAGE
+            | wgpu::BufferUsages::COPY_DST
+            | wgpu::BufferUsages::COPY_SRC,
         mapped_at_creation: false,
     })
 }
@@ -80,19 +82,23 @@ fn storage(gpu: &Gpu, label: &str, floats: usize) -> wgpu::Buffer {
 fn storage_init(gpu: &Gpu, label: &str, data: &[f32]) -> wgpu::Buffer {
     let mut padded = data.to_vec();
     padded.resize(data.len().max(4), 0.0);
-    gpu.device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
-        label: Some(label),
-        contents: bytemuck::cast_slice(&padded),
-        usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_DST | wgpu::BufferUsages::COPY_SRC,
-    })
+    gpu.device
+        .create_buffer_init(&wgpu::util::BufferInitDescriptor {
+            label: Some(label),
+            contents: bytemuck::cast_slice(&padded),
+            usage: wgpu::BufferUsages::STORAGE
+                | wgpu::BufferUsages::COPY_DST
+                | wgpu::BufferUsages::COPY_SRC,
+        })
 }
 
 fn uniform<T: bytemuck::Pod>(gpu: &Gpu, value: &T) -> wgpu::Buffer {
-    gpu.device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
-        label: Some("dims"),
-        contents: bytemuck::bytes_of(value),
-        usage: wgpu::BufferUsages::UNIFORM,
-    })
+    gpu.device
+        .create_buffer_init(&wgpu::util::BufferInitDescriptor {
+            label: Some("dims"),
+            contents: bytemuck::bytes_of(value),
+            usage: wgpu::BufferUsages::UNIFORM,
+        })
 }
 
 /// A 2-D grid of workgroups covering `n` elements, 256 per workgroup.
@@ -112,7 +118,12 @@ struct Operand<'a> {
 }
 
 fn op(buffer: &wgpu::Buffer, off: usize, rs: usize, cs: usize) -> Operand<'_> {
-    Operand { buffer, off, rs, cs }
+    Operand {
+        buffer,
+        off,
+        rs,
+        cs,
+    }
 }
 
 /// Recording context: the engine's device, pipelines and persistent buffers.
@@ -124,18 +135,38 @@ struct Recorder<'a> {
 impl Recorder<'_> {
     /// A bind group of `buffers` at consecutive bindings from `first` (the bindings an entry
     /// point uses, as its automatic layout holds them).
-    fn bind(&self, kernel: Kernel, group: u32, first: u32, buffers: &[&wgpu::Buffer]) -> wgpu::BindGroup {
+    fn bind(
+        &self,
+        kernel: Kernel,
+        group: u32,
+        first: u32,
+        buffers: &[&wgpu::Buffer],
+    ) -> wgpu::BindGroup {
         let layout = self.e.kernels.get(kernel).get_bind_group_layout(group);
         let entries: Vec<wgpu::BindGroupEntry> = buffers
             .iter()
             .enumerate()
-            .map(|(i, b)| wgpu::BindGroupEntry { binding: first + i as u32, resource: b.as_entire_binding() })
+            .map(|(i, b)| wgpu::BindGroupEntry {
+                binding: first + i as u32,
+                resource: b.as_entire_binding(),
+            })
             .collect();
-        self.e.gpu.device.create_bind_group(&wgpu::BindGroupDescriptor { label: None, layout: &layout, entries: &entries })
+        self.e
+            .gpu
+            .device
+            .create_bind_group(&wgpu::BindGroupDescriptor {
+                label: None,
+                layout: &layout,
+                entries: &entries,
+            })
     }
 
     fn push(&mut self, kernel: Kernel, groups: Vec<wgpu::BindGroup>, workgroups: [u32; 3]) {
-        self.out.push(Dispatch { kernel, groups, workgroups });
+        self.out.push(Dispatch {
+            kernel,
+            groups,
+            workgroups,
+        });
     }
 
     /// `C[m, n] (+)= A B (+ bias)`, split into chunks of K_CHUNK along k.
@@ -173,8 +204,17 @@ impl Recorder<'_> {
                 pad: 0,
             };
             let u = uniform(&self.e.gpu, &dims);
-            let group = self.bind(Kernel::Matmul, 0, 0, &[&u, a.buffer, b.buffer, c.buffer, &self.e.params]);
-            let workgroups = [(n as u32).div_ceil(MATMUL_BLOCK), (m as u32).div_ceil(MATMUL_BLOCK), 1];
+            let group = self.bind(
+                Kernel::Matmul,
+                0,
+                0,
+                &[&u, a.buffer, b.buffer, c.buffer, &self.e.params],
+            );
+            let workgroups = [
+                (n as u32).div_ceil(MATMUL_BLOCK),
+                (m as u32).div_ceil(MATMUL_BLOCK),
+                1,
+            ];
             self.push(Kernel::Matmul, vec![group], workgroups);
         }
     }
@@ -193,7 +233,12 @@ struct DirectionBuffers {
 impl GpuEngine {
     /// Uploads a model and its optimizer state to `gpu`. Fails with a clear message where the
     /// model does not fit the kernels or the adapter.
-    pub fn new(gpu: Gpu, config: &ModelConfig, params: &Params<f32>, adam: &AdamState<f32>) -> Result<GpuEngine> {
+    pub fn new(
+        gpu: Gpu,
+        config: &ModelConfig,
+        params: &Params<f32>,
+        adam: &AdamState<f32>,
+    ) -> Result<GpuEngine> {
         ensure!(
             config.hidden_size <= MAX_HIDDEN,
             "hidden size {} exceeds the GPU engine's maximum of {MAX_HIDDEN}; use --device cpu",
@@ -254,7 +299,11 @@ impl GpuEngine {
     fn steps_per_dispatch(&self, backward: bool) -> usize {
         let h = self.config.hidden_size;
         let units = h.div_ceil(RECURRENCE_WG);
-        let inner = if backward { self.config.model.gates() * h } else { h };
+        let inner = if backward {
+            self.config.model.gates() * h
+        } else {
+            h
+        };
         (LOOP_BUDGET / (units * (inner + 3) + 4)).max(1)
     }
 
@@ -290,22 +339,32 @@ impl GpuEngine {
         let dropout = training && c.dropout > 0.0;
         // Per layer: its output, its input (x, the previous output, or that after dropout),
         // and the gradients of both.
-        let outs: Vec<wgpu::Buffer> = (0..layers).map(|_| storage(gpu, "out", rows * width)).collect();
-        let dropped: Vec<Option<wgpu::Buffer>> =
-            (0..layers).map(|l| (dropout && l > 0).then(|| storage(gpu, "dropped", rows * width))).collect();
-        let d_outs: Vec<Option<wgpu::Buffer>> =
-            (0..layers).map(|_| training.then(|| storage(gpu, "d_out", rows * width))).collect();
-        let d_dropped: Vec<Option<wgpu::Buffer>> =
-            (0..layers).map(|l| (dropout && l > 0).then(|| storage(gpu, "d_dropped", rows * width))).collect();
+        let outs: Vec<wgpu::Buffer> = (0..layers)
+            .map(|_| storage(gpu, "out", rows * width))
+            .collect();
+        let dropped: Vec<Option<wgpu::Buffer>> = (0..layers)
+            .map(|l| (dropout && l > 0).then(|| storage(gpu, "dropped", rows * width)))
+            .collect();
+        let d_outs: Vec<Option<wgpu::Buffer>> = (0..layers)
+            .map(|_| training.then(|| storage(gpu, "d_out", rows * width)))
+            .collect();
+        let d_dropped: Vec<Option<wgpu::Buffer>> = (0..layers)
+            .map(|l| (dropout && l > 0).then(|| storage(gpu, "d_dropped", rows * width)))
+            .collect();
         let dir_buffers: Vec<Vec<DirectionBuffers>> = (0..layers)
             .map(|_| {
                 (0..dirs)
                     .map(|_| DirectionBuffers {
                         xw: storage(gpu, "xw", rows * g * h),
-                        cell: storage(gpu, "cell", if c.model == Cell::Lstm { rows * h } else { 4 }),
+                        cell: storage(
+                            gpu,
+                            "cell",
+                            if c.model == Cell::Lstm { rows * h } else { 4 },
+                        ),
                         gates: storage(gpu, "gates", rows * 4 * h),
                         d_xw: storage(gpu, "d_xw", if training { rows * g * h } else { 4 }),
-                        d_hw: (training && c.model == Cell::Gru).then(|| storage(gpu, "d_hw", rows * g * h)),
+                        d_hw: (training && c.model == Cell::Gru)
+                            .then(|| storage(gpu, "d_hw", rows * g * h)),
                         carry: storage(gpu, "carry", batch * 2 * h),
                     })
                     .collect()
@@ -319,10 +378,15 @@ impl GpuEngine {
             }
         };
         let d_input_of = |l: usize| -> &wgpu::Buffer {
-            d_dropped[l].as_ref().unwrap_or_else(|| d_outs[l - 1].as_ref().expect("training"))
+            d_dropped[l]
+                .as_ref()
+                .unwrap_or_else(|| d_outs[l - 1].as_ref().expect("training"))
         };
 
-        let mut rec = Recorder { e: self, out: Vec::new() };
+        let mut rec = Recorder {
+            e: self,
+            out: Vec::new(),
+        };
         let param = |l: usize, d: usize, k: usize| self.offsets[(l * dirs + d) * 4 + k];
         let head_w = self.offsets[layers * dirs * 4];
         let head_b = head_w + width;
@@ -331,7 +395,10 @@ impl GpuEngine {
             Cell::Gru => (Kernel::GruForward, Kernel::GruBackward),
         };
         let chunks = |per: usize| -> Vec<(usize, usize)> {
-            (0..steps).step_by(per).map(|s| (s, per.min(steps - s))).collect()
+            (0..steps)
+                .step_by(per)
+                .map(|s| (s, per.min(steps - s)))
+                .collect()
         };
         let rec_dims = |l: usize, d: usize, s_start: usize, s_count: usize| RecurrenceDims {
             batch: batch as u32,
@@ -350,10 +417,22 @@ impl GpuEngine {
         // ---- forward
         for l in 0..layers {
             let i_l = c.layer_input(l);
-            if l > 0 && let Some(dst) = &dropped[l] {
-                let dims = DropoutDims { batch: batch as u32, steps: steps as u32, width: width as u32, layer: (l - 1) as u32 };
+            if l > 0
+                && let Some(dst) = &dropped[l]
+            {
+                let dims = DropoutDims {
+                    batch: batch as u32,
+                    steps: steps as u32,
+                    width: width as u32,
+                    layer: (l - 1) as u32,
+                };
                 let u = uniform(gpu, &dims);
-                let group = rec.bind(Kernel::Dropout, 0, 0, &[&u, &self.step_uniform, &outs[l - 1], dst]);
+                let group = rec.bind(
+                    Kernel::Dropout,
+                    0,
+                    0,
+                    &[&u, &self.step_uniform, &outs[l - 1], dst],
+                );
                 rec.push(Kernel::Dropout, vec![group], grid(rows * width));
             }
             for (d, db) in dir_buffers[l].iter().enumerate() {
@@ -370,7 +449,15 @@ impl GpuEngine {
                 for (s_start, s_count) in chunks(self.steps_per_dispatch(false)) {
                     let u = uniform(gpu, &rec_dims(l, d, s_start, s_count));
                     let buffers: Vec<&wgpu::Buffer> = match c.model {
-                        Cell::Lstm => vec![&u, &self.params, &lengths, &db.xw, &outs[l], &db.cell, &db.gates],
+                        Cell::Lstm => vec![
+                            &u,
+                            &self.params,
+                            &lengths,
+                            &db.xw,
+                            &outs[l],
+                            &db.cell,
+                            &db.gates,
+                        ],
                         Cell::Gru => vec![&u, &self.params, &lengths, &db.xw, &outs[l], &db.gates],
                     };
                     let group = rec.bind(fwd_kernel, 0, 0, &buffers);
@@ -379,11 +466,27 @@ impl GpuEngine {
             }
         }
         let top = &outs[layers - 1];
-        rec.matmul(rows, 1, width, op(top, 0, width, 1), op(&self.params, head_w, 1, 0), op(&pred, 0, 1, 1), Some(head_b), false);
+        rec.matmul(
+            rows,
+            1,
+            width,
+            op(top, 0, width, 1),
+            op(&self.params, head_w, 1, 0),
+            op(&pred, 0, 1, 1),
+            Some(head_b),
+            false,
+        );
 
         if training {
             // ---- loss
-            let u = uniform(gpu, &CountDims { n: rows as u32, flag: u32::from(use_masking), pad: [0; 2] });
+            let u = uniform(
+                gpu,
+                &CountDims {
+                    n: rows as u32,
+                    flag: u32::from(use_masking),
+                    pad: [0; 2],
+                },
+            );
             let base = rec.bind(Kernel::LossReduce, 0, 0, &[&u, &pred, &y, &mask]);
             let sums = rec.bind(Kernel::LossReduce, 1, 0, &[&self.stats, &self.sums]);
             rec.push(Kernel::LossReduce, vec![base, sums], [1, 1, 1]);
@@ -392,9 +495,36 @@ impl GpuEngine {
             rec.push(Kernel::LossGrad, vec![base, grad], grid(rows));
             // ---- head
             let d_top = d_outs[layers - 1].as_ref().expect("training");
-            rec.matmul(rows, width, 1, op(&d_pred, 0, 1, 0), op(&self.params, head_w, 0, 1), op(d_top, 0, width, 1), None, false);
-            rec.matmul(1, width, rows, op(&d_pred, 0, 0, 1), op(top, 0, width, 1), op(&self.grads, head_w, width, 1), None, false);
-            rec.matmul(1, 1, rows, op(&ones, 0, 0, 1), op(&d_pred, 0, 1, 1), op(&self.grads, head_b, 1, 1), None, false);
+            rec.matmul(
+                rows,
+                width,
+                1,
+                op(&d_pred, 0, 1, 0),
+                op(&self.params, head_w, 0, 1),
+                op(d_top, 0, width, 1),
+                None,
+                false,
+            );
+            rec.matmul(
+                1,
+                width,
+                rows,
+                op(&d_pred, 0, 0, 1),
+                op(top, 0, width, 1),
+                op(&self.grads, head_w, width, 1),
+                None,
+                false,
+            );
+            rec.matmul(
+                1,
+                1,
+                rows,
+                op(&ones, 0, 0, 1),
+                op(&d_pred, 0, 1, 1),
+                op(&self.grads, head_b, 1, 1),
+                None,
+                false,
+            );
             // ---- layers, top down
             for l in (0..layers).rev() {
                 let i_l = c.layer_input(l);
@@ -406,7 +536,9 @@ impl GpuEngine {
                         let u = uniform(gpu, &rec_dims(l, d, s_start, s_count));
                         let base = rec.bind(bwd_kernel, 0, 0, &[&u, &self.params, &lengths]);
                         let rest: Vec<&wgpu::Buffer> = match (c.model, &db.d_hw) {
-                            (Cell::Gru, Some(d_hw)) => vec![&outs[l], &db.gates, d_out, &db.d_xw, d_hw, &db.carry],
+                            (Cell::Gru, Some(d_hw)) => {
+                                vec![&outs[l], &db.gates, d_out, &db.d_xw, d_hw, &db.carry]
+                            }
                             _ => vec![&db.cell, &db.gates, d_out, &db.d_xw, &db.carry],
                         };
                         let group = rec.bind(bwd_kernel, 1, 0, &rest);
@@ -414,11 +546,33 @@ impl GpuEngine {
                     }
                     let d_hw = db.d_hw.as_ref().unwrap_or(&db.d_xw);
                     // dW_ih = d_xwᵀ X, db_ih = 1ᵀ d_xw
-                    rec.matmul(g * h, i_l, rows, op(&db.d_xw, 0, 1, g * h), op(input_of(l), 0, i_l, 1), op(&self.grads, param(l, d, 0), i_l, 1), None, false);
-                    rec.matmul(1, g * h, rows, op(&ones, 0, 0, 1), op(&db.d_xw, 0, g * h, 1), op(&self.grads, param(l, d, 2), g * h, 1), None, false);
+                    rec.matmul(
+                        g * h,
+                        i_l,
+                        rows,
+                        op(&db.d_xw, 0, 1, g * h),
+                        op(input_of(l), 0, i_l, 1),
+                        op(&self.grads, param(l, d, 0), i_l, 1),
+                        None,
+                        false,
+                    );
+                    rec.matmul(
+                        1,
+                        g * h,
+                        rows,
+                        op(&ones, 0, 0, 1),
+                        op(&db.d_xw, 0, g * h, 1),
+                        op(&self.grads, param(l, d, 2), g * h, 1),
+                        None,
+                        false,
+                    );
                     // dW_hh = Σ_s d_hw[s]ᵀ h[s - 1]: rows of step t paired with rows of the
                     // previous step in processing order (t - 1 forward, t + 1 reverse).
-                    let (a_off, b_row) = if d == 0 { (batch * g * h, 0) } else { (0, batch) };
+                    let (a_off, b_row) = if d == 0 {
+                        (batch * g * h, 0)
+                    } else {
+                        (0, batch)
+                    };
                     rec.matmul(
                         g * h,
                         h,
@@ -429,50 +583,122 @@ impl GpuEngine {
                         None,
                         false,
                     );
-                    rec.matmul(1, g * h, rows, op(&ones, 0, 0, 1), op(d_hw, 0, g * h, 1), op(&self.grads, param(l, d, 3), g * h, 1), None, false);
+                    rec.matmul(
+                        1,
+                        g * h,
+                        rows,
+                        op(&ones, 0, 0, 1),
+                        op(d_hw, 0, g * h, 1),
+                        op(&self.grads, param(l, d, 3), g * h, 1),
+                        None,
+                        false,
+                    );
                     // dX = d_xw W_ih, summed over directions
                     if l > 0 {
-                        rec.matmul(rows, i_l, g * h, op(&db.d_xw, 0, g * h, 1), op(&self.params, param(l, d, 0), i_l, 1), op(d_input_of(l), 0, i_l, 1), None, d > 0);
+                        rec.matmul(
+                            rows,
+                            i_l,
+                            g * h,
+                            op(&db.d_xw, 0, g * h, 1),
+                            op(&self.params, param(l, d, 0), i_l, 1),
+                            op(d_input_of(l), 0, i_l, 1),
+                            None,
+                            d > 0,
+                        );
                     }
                 }
-                if l > 0 && let Some(src) = &d_dropped[l] {
-                    let dims = DropoutDims { batch: batch as u32, steps: steps as u32, width: width as u32, layer: (l - 1) as u32 };
+                if l > 0
+                    && let Some(src) = &d_dropped[l]
+                {
+                    let dims = DropoutDims {
+                        batch: batch as u32,
+                        steps: steps as u32,
+                        width: width as u32,
+                        layer: (l - 1) as u32,
+                    };
                     let u = uniform(gpu, &dims);
                     let dst = d_outs[l - 1].as_ref().expect("training");
-                    let group = rec.bind(Kernel::Dropout, 0, 0, &[&u, &self.step_uniform, src, dst]);
+                    let group =
+                        rec.bind(Kernel::Dropout, 0, 0, &[&u, &self.step_uniform, src, dst]);
                     rec.push(Kernel::Dropout, vec![group], grid(rows * width));
                 }
             }
             // ---- clipping and Adam
-            let u = uniform(gpu, &CountDims { n: self.n_params as u32, flag: 0, pad: [0; 2] });
+            let u = uniform(
+                gpu,
+                &CountDims {
+                    n: self.n_params as u32,
+                    flag: 0,
+                    pad: [0; 2],
+                },
+            );
             let base = rec.bind(Kernel::GradNorm, 0, 0, &[&u, &self.grads]);
             let norm = rec.bind(Kernel::GradNorm, 1, 0, &[&self.norm]);
             rec.push(Kernel::GradNorm, vec![base, norm], [1, 1, 1]);
-            let base = rec.bind(Kernel::AdamStep, 0, 0, &[&u, &self.grads, &self.step_uniform]);
-            let update = rec.bind(Kernel::AdamStep, 1, 1, &[&self.norm, &self.params, &self.m, &self.v]);
+            let base = rec.bind(
+                Kernel::AdamStep,
+                0,
+                0,
+                &[&u, &self.grads, &self.step_uniform],
+            );
+            let update = rec.bind(
+                Kernel::AdamStep,
+                1,
+                1,
+                &[&self.norm, &self.params, &self.m, &self.v],
+            );
             rec.push(Kernel::AdamStep, vec![base, update], grid(self.n_params));
         }
-        Ok(Plan { x, y, mask, lengths, pred, dispatches: rec.out })
+        Ok(Plan {
+            x,
+            y,
+            mask,
+            lengths,
+            pred,
+            dispatches: rec.out,
+        })
     }
 
     /// Uploads a batch and records its plan's dispatches; returns the plan's key.
     fn run(&mut self, batch: &Batch<f32>, training: bool, use_masking: bool) -> Result<PlanKey> {
         let key = (batch.batch, batch.steps, training, use_masking);
         if !self.plans.contains_key(&key) {
-            let plan = self.gpu.checked("preparing the GPU buffers", || self.plan(key))??;
+            let plan = self
+                .gpu
+                .checked("preparing the GPU buffers", || self.plan(key))??;
             self.plans.insert(key, plan);
         }
         let plan = &self.plans[&key];
         let (b, t) = (batch.batch, batch.steps);
         let q = &self.gpu.queue;
-        q.write_buffer(&plan.x, 0, bytemuck::cast_slice(&crate::engine::cpu::to_time_major(&batch.x, b, t, batch.inputs)));
-        q.write_buffer(&plan.y, 0, bytemuck::cast_slice(&crate::engine::cpu::to_time_major(&batch.y, b, t, 1)));
-        q.write_buffer(&plan.mask, 0, bytemuck::cast_slice(&crate::engine::cpu::to_time_major(&batch.mask, b, t, 1)));
+        q.write_buffer(
+            &plan.x,
+            0,
+            bytemuck::cast_slice(&crate::engine::cpu::to_time_major(
+                &batch.x,
+                b,
+                t,
+                batch.inputs,
+            )),
+        );
+        q.write_buffer(
+            &plan.y,
+            0,
+            bytemuck::cast_slice(&crate::engine::cpu::to_time_major(&batch.y, b, t, 1)),
+        );
+        q.write_buffer(
+            &plan.mask,
+            0,
+            bytemuck::cast_slice(&crate::engine::cpu::to_time_major(&batch.mask, b, t, 1)),
+        );
         let lengths: Vec<u32> = batch.lengths.iter().map(|&l| l as u32).collect();
         q.write_buffer(&plan.lengths, 0, bytemuck::cast_slice(&lengths));
         let mut encoder = self.gpu.device.create_command_encoder(&Default::default());
         {
-            let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor { label: Some("step"), timestamp_writes: None });
+            let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                label: Some("step"),
+                timestamp_writes: None,
+            });
             for d in &plan.dispatches {
                 pass.set_pipeline(self.kernels.get(d.kernel));
                 for (i, g) in d.groups.iter().enumerate() {
@@ -488,7 +714,9 @@ impl GpuEngine {
     }
 
     fn read_f32(&self, buffer: &wgpu::Buffer, floats: usize) -> Result<Vec<f32>> {
-        Ok(bytemuck::pod_collect_to_vec(&self.gpu.read(buffer, floats as u64 * F32)?))
+        Ok(bytemuck::pod_collect_to_vec(
+            &self.gpu.read(buffer, floats as u64 * F32)?,
+        ))
     }
 
     fn unflatten(&self, flat: &[f32]) -> Vec<Vec<f32>> {
@@ -505,7 +733,11 @@ impl Engine for GpuEngine {
         format!(
             "GPU engine on {} ({})",
             super::describe(&self.gpu.info),
-            if super::is_software(&self.gpu.info) { "software adapter" } else { "hardware adapter" }
+            if super::is_software(&self.gpu.info) {
+                "software adapter"
+            } else {
+                "hardware adapter"
+            }
         )
     }
 
@@ -528,15 +760,23 @@ impl Engine for GpuEngine {
             eps: 1e-8,
             dropout: self.config.dropout as f32,
         };
-        self.gpu.queue.write_buffer(&self.step_uniform, 0, bytemuck::bytes_of(&uniform));
+        self.gpu
+            .queue
+            .write_buffer(&self.step_uniform, 0, bytemuck::bytes_of(&uniform));
         let key = self.run(batch, true, step.use_masking)?;
-        self.last_counts = StepCounts { dispatches: self.plans[&key].dispatches.len(), submits: 1, readbacks: 0 };
+        self.last_counts = StepCounts {
+            dispatches: self.plans[&key].dispatches.len(),
+            submits: 1,
+            readbacks: 0,
+        };
         Ok(())
     }
 
     fn take_train_sums(&mut self) -> Result<TrainSums> {
         let s = self.read_f32(&self.sums, 4)?;
-        self.gpu.queue.write_buffer(&self.sums, 0, bytemuck::cast_slice(&[0.0f32; 4]));
+        self.gpu
+            .queue
+            .write_buffer(&self.sums, 0, bytemuck::cast_slice(&[0.0f32; 4]));
         Ok(TrainSums {
             loss: f64::from(s[0]),
             batches: s[1] as u64,
@@ -549,17 +789,30 @@ impl Engine for GpuEngine {
         let key = self.run(batch, false, true)?;
         let rows = batch.batch * batch.steps;
         let pred = self.read_f32(&self.plans[&key].pred, rows)?;
-        Ok(crate::engine::cpu::to_batch_first(&pred, batch.batch, batch.steps, 1))
+        Ok(crate::engine::cpu::to_batch_first(
+            &pred,
+            batch.batch,
+            batch.steps,
+            1,
+        ))
     }
 
     fn params(&self) -> Result<Params<f32>> {
         let flat = self.read_f32(&self.params, self.n_params)?;
-        Ok(Params { names: self.names.clone(), shapes: self.shapes.clone(), values: self.unflatten(&flat) })
+        Ok(Params {
+            names: self.names.clone(),
+            shapes: self.shapes.clone(),
+            values: self.unflatten(&flat),
+        })
     }
 
     fn optimizer(&self) -> Result<AdamState<f32>> {
         let m = self.read_f32(&self.m, self.n_params)?;
         let v = self.read_f32(&self.v, self.n_params)?;
-        Ok(AdamState { step: self.adam_step, exp_avg: self.unflatten(&m), exp_avg_sq: self.unflatten(&v) })
+        Ok(AdamState {
+            step: self.adam_step,
+            exp_avg: self.unflatten(&m),
+            exp_avg_sq: self.unflatten(&v),
+        })
     }
 }

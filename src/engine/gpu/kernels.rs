@@ -9,7 +9,10 @@ pub const SHADERS: [(&str, &str); 6] = [
     ("matmul.wgsl", include_str!("../../../shaders/matmul.wgsl")),
     ("lstm.wgsl", include_str!("../../../shaders/lstm.wgsl")),
     ("gru.wgsl", include_str!("../../../shaders/gru.wgsl")),
-    ("elementwise.wgsl", include_str!("../../../shaders/elementwise.wgsl")),
+    (
+        "elementwise.wgsl",
+        include_str!("../../../shaders/elementwise.wgsl"),
+    ),
     ("loss.wgsl", include_str!("../../../shaders/loss.wgsl")),
     ("adam.wgsl", include_str!("../../../shaders/adam.wgsl")),
 ];
@@ -100,26 +103,32 @@ impl Kernels {
         let mut modules = Vec::new();
         for (name, source) in SHADERS {
             let module = gpu.checked(&format!("compiling shaders/{name}"), || {
-                gpu.device.create_shader_module(wgpu::ShaderModuleDescriptor {
-                    label: Some(name),
-                    source: wgpu::ShaderSource::Wgsl(source.into()),
-                })
+                gpu.device
+                    .create_shader_module(wgpu::ShaderModuleDescriptor {
+                        label: Some(name),
+                        source: wgpu::ShaderSource::Wgsl(source.into()),
+                    })
             })?;
             modules.push((name, module));
         }
         let mut pipelines = Vec::new();
         for kernel in Kernel::ALL {
             let (file, entry) = kernel.source();
-            let module = &modules.iter().find(|(n, _)| *n == file).expect("every kernel's file is listed").1;
+            let module = &modules
+                .iter()
+                .find(|(n, _)| *n == file)
+                .expect("every kernel's file is listed")
+                .1;
             let pipeline = gpu.checked(&format!("building {entry} of shaders/{file}"), || {
-                gpu.device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
-                    label: Some(entry),
-                    layout: None,
-                    module,
-                    entry_point: Some(entry),
-                    compilation_options: Default::default(),
-                    cache: None,
-                })
+                gpu.device
+                    .create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+                        label: Some(entry),
+                        layout: None,
+                        module,
+                        entry_point: Some(entry),
+                        compilation_options: Default::default(),
+                        cache: None,
+                    })
             })?;
             pipelines.push((kernel, pipeline));
         }
@@ -128,7 +137,12 @@ impl Kernels {
 
     /// The pipeline of a kernel.
     pub fn get(&self, kernel: Kernel) -> &wgpu::ComputePipeline {
-        &self.pipelines.iter().find(|(k, _)| *k == kernel).expect("every kernel is compiled").1
+        &self
+            .pipelines
+            .iter()
+            .find(|(k, _)| *k == kernel)
+            .expect("every kernel is compiled")
+            .1
     }
 }
 

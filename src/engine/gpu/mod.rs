@@ -94,7 +94,12 @@ impl Gpu {
         device.on_uncaptured_error(std::sync::Arc::new(|err| {
             eprintln!("error: the GPU reported: {err}");
         }));
-        Ok(Gpu { device, queue, info, limits })
+        Ok(Gpu {
+            device,
+            queue,
+            info,
+            limits,
+        })
     }
 
     /// Runs `f` inside validation and out-of-memory error scopes, turning what they catch into
@@ -133,7 +138,10 @@ impl Gpu {
         rx.recv()
             .map_err(|_| anyhow!("the GPU read-back was dropped"))?
             .map_err(|e| anyhow!("cannot read GPU memory back: {e}"))?;
-        let data = staging.get_mapped_range(..).map_err(|e| anyhow!("cannot map GPU memory: {e:?}"))?.to_vec();
+        let data = staging
+            .get_mapped_range(..)
+            .map_err(|e| anyhow!("cannot map GPU memory: {e:?}"))?
+            .to_vec();
         staging.unmap();
         Ok(data)
     }
@@ -159,7 +167,11 @@ pub fn devices_report() -> String {
     out.push_str(&format!(
         "--device auto takes {} ({} adapter)\n",
         best.name,
-        if is_software(&best) { "software" } else { "hardware" }
+        if is_software(&best) {
+            "software"
+        } else {
+            "hardware"
+        }
     ));
     out
 }
