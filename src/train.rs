@@ -462,6 +462,15 @@ pub fn train(args: &TrainArgs) -> Result<TrainReport> {
             }
         }
         bar.finish_and_clear();
+        if epoch == 1 || state.history.is_empty() {
+            let counts = engine.step_counts();
+            if counts.dispatches > 0 {
+                log.line(&format!(
+                    "one training step: {} dispatches, {} submit, {} read-backs",
+                    counts.dispatches, counts.submits, counts.readbacks
+                ));
+            }
+        }
         if interrupted {
             let last = state
                 .history

@@ -51,6 +51,21 @@ pub trait Engine {
     fn params(&self) -> anyhow::Result<Params<f32>>;
     /// The optimizer state.
     fn optimizer(&self) -> anyhow::Result<AdamState<f32>>;
+    /// What the last training step issued to a GPU (all zero on the CPU engine).
+    fn step_counts(&self) -> StepCounts {
+        StepCounts::default()
+    }
+}
+
+/// What one training step issues to a GPU, counted by the engine as it records the step.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StepCounts {
+    /// Compute dispatches.
+    pub dispatches: usize,
+    /// Queue submits.
+    pub submits: usize,
+    /// Buffers read back to the host.
+    pub readbacks: usize,
 }
 
 /// The CPU engine as an [`Engine`], in f32.

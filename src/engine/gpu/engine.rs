@@ -7,7 +7,7 @@
 use super::Gpu;
 use super::kernels::*;
 use crate::engine::cpu::optim::AdamState;
-use crate::engine::{Engine, StepConfig, TrainSums, rng};
+use crate::engine::{Engine, StepConfig, StepCounts, TrainSums, rng};
 use crate::model::{Batch, Cell, ModelConfig, Params};
 use anyhow::{Result, bail, ensure};
 use std::collections::HashMap;
@@ -31,17 +31,6 @@ struct Plan {
     lengths: wgpu::Buffer,
     pred: wgpu::Buffer,
     dispatches: Vec<Dispatch>,
-}
-
-/// Counters of what one training step issues, counted as it is recorded.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct StepCounts {
-    /// Compute dispatches.
-    pub dispatches: usize,
-    /// Queue submits.
-    pub submits: usize,
-    /// Buffers read back to the host.
-    pub readbacks: usize,
 }
 
 /// The GPU engine.
@@ -288,11 +277,6 @@ impl GpuEngine {
     /// The adapter this engine runs on.
     pub fn adapter(&self) -> &wgpu::AdapterInfo {
         &self.gpu.info
-    }
-
-    /// What the last training step issued.
-    pub fn last_step_counts(&self) -> StepCounts {
-        self.last_counts
     }
 
     /// Steps one recurrence dispatch may cover under the loop budget.
@@ -804,6 +788,10 @@ impl Engine for GpuEngine {
             shapes: self.shapes.clone(),
             values: self.unflatten(&flat),
         })
+    }
+
+    fn step_counts(&self) -> StepCounts {
+        self.last_counts
     }
 
     fn optimizer(&self) -> Result<AdamState<f32>> {
