@@ -462,7 +462,7 @@ pub fn train(args: &TrainArgs) -> Result<TrainReport> {
             }
         }
         bar.finish_and_clear();
-        if epoch == 1 || state.history.is_empty() {
+        if state.history.is_empty() {
             let counts = engine.step_counts();
             if counts.dispatches > 0 {
                 log.line(&format!(

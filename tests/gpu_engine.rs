@@ -151,10 +151,11 @@ fn compare(gpu: Gpu, c: &ModelConfig, batch: &Batch<f32>, steps: usize, what: &s
         (sc.abs_error - sg.abs_error).abs() <= 1e-4 * sc.abs_error.max(1.0),
         "{what}: abs error sums"
     );
+    let counts = gpu.step_counts();
     assert_eq!(
-        gpu.last_step_counts().readbacks,
-        0,
-        "a training step reads nothing back"
+        (counts.submits, counts.readbacks),
+        (1, 0),
+        "{what}: one submit and no read-back per step"
     );
 }
 
@@ -362,4 +363,82 @@ fn every_shader_parses_and_validates_with_naga() {
             "{name} opens with a comment giving its equations"
         );
     }
+}
+
+#[test]
+fn devices_and_train_on_the_gpu_from_the_command_line() {
+    if gpu().is_none() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_hrcast"))
+            .current_dir(dir.path())
+            .args(args)
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(
+            out.status.success(),
+            "{args:?}: {}\n{text}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        text
+    };
+    let devices = run(&["devices"]);
+    assert!(devices.contains("--device auto takes"), "{devices}");
+    run(&[
+        "synth",
+        "--out",
+        "raw",
+        "--users",
+        "4",
+        "--workouts-per-user",
+        "2",
+    ]);
+    run(&[
+        "prepare",
+        "--input",
+        "raw",
+        "--out",
+        "processed",
+        "--seq-len",
+        "40",
+        "--split",
+        "0.5,0.25,0.25",
+    ]);
+    let common = [
+        "train",
+        "--data",
+        "processed",
+        "--hidden-size",
+        "5",
+        "--epochs",
+        "2",
+        "--dropout",
+        "0.2",
+    ];
+    let on_gpu = run(&[&common[..], &["--device", "gpu", "--checkpoints", "g"]].concat());
+    assert!(on_gpu.contains("device gpu: GPU engine on"), "{on_gpu}");
+    assert!(
+        on_gpu.contains("dispatches, 1 submit, 0 read-backs"),
+        "{on_gpu}"
+    );
+    run(&[&common[..], &["--device", "cpu", "--checkpoints", "c"]].concat());
+    // The same run on both engines: the same weights to f32 tolerance (dropout included).
+    let g = hrcast::checkpoint::Checkpoint::load(&dir.path().join("g/last.safetensors")).unwrap();
+    let c = hrcast::checkpoint::Checkpoint::load(&dir.path().join("c/last.safetensors")).unwrap();
+    for (a, b) in g.params.values.iter().zip(&c.params.values) {
+        let err = a
+            .iter()
+            .zip(b)
+            .fold(0.0f32, |m, (x, y)| m.max((x - y).abs()));
+        assert!(err <= 5e-5, "weights after two epochs differ by {err:e}");
+    }
+    assert!(
+        (g.val_loss - c.val_loss).abs() <= 1e-4 * c.val_loss,
+        "{} vs {}",
+        g.val_loss,
+        c.val_loss
+    );
 }

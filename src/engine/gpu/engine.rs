@@ -293,7 +293,7 @@ impl GpuEngine {
 
     fn check_size(&self, what: &str, floats: usize, batch: usize) -> Result<()> {
         let bytes = floats as u64 * F32;
-        let limit = self.gpu.limits.max_storage_buffer_binding_size as u64;
+        let limit = self.gpu.limits.max_storage_buffer_binding_size;
         if bytes > limit {
             bail!(
                 "a batch of {batch} windows needs {} MiB for {what}, more than this adapter's {} MiB per buffer; use a smaller --batch-size",
