@@ -6,7 +6,7 @@ use crate::features::parse_feature_list;
 use crate::model::Cell;
 use crate::prepare::{self, PrepareOptions, SplitBy, parse_split};
 use crate::synth::{self, SynthOptions};
-use anyhow::{Result, bail};
+use anyhow::Result;
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -271,14 +271,6 @@ pub struct BenchArgs {
     pub json: bool,
 }
 
-/// The error of a subcommand that is specified but not built yet.
-fn not_available(command: &str) -> anyhow::Error {
-    anyhow::anyhow!(
-        "`hrcast {command}` is not available yet in this version of hrcast (it needs the GPU \
-         engine's benchmark); training, evaluation and prediction run on both engines"
-    )
-}
-
 /// The exit status of a run that Ctrl-C ended (128 + SIGINT), after saving its state.
 const EXIT_INTERRUPTED: u8 = 130;
 
@@ -360,7 +352,14 @@ pub fn run() -> Result<ExitCode> {
             println!("wrote {}", args.train.results.join("ablation.md").display());
         }
         Command::Devices => print!("{}", crate::engine::gpu::devices_report()),
-        Command::Bench(_) => bail!(not_available("bench")),
+        Command::Bench(args) => {
+            let report = crate::bench::bench(&args)?;
+            if args.json {
+                println!("{}", serde_json::to_string(&report)?);
+            } else {
+                print!("{}", crate::bench::table(&report));
+            }
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

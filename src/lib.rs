@@ -9,6 +9,7 @@
 
 pub mod ablate;
 pub mod atomic;
+pub mod bench;
 pub mod checkpoint;
 pub mod cli;
 pub mod data;

@@ -55,6 +55,17 @@ pub trait Engine {
     fn step_counts(&self) -> StepCounts {
         StepCounts::default()
     }
+    /// The adapter's name and backend ("CPU" and "none" for the CPU engine).
+    fn adapter(&self) -> (String, String) {
+        ("CPU".into(), "none".into())
+    }
+    /// Waits until all submitted work is done (for timing; reads nothing back).
+    fn finish(&self) -> anyhow::Result<()> {
+        Ok(())
+    }
+    /// The best f32 GEMM rate this engine's device reaches, GFLOP/s, on an `n × n × n`
+    /// product timed `repeats` times after a warm-up.
+    fn gemm_gflops(&self, n: usize, repeats: usize) -> anyhow::Result<f64>;
 }
 
 /// What one training step issues to a GPU, counted by the engine as it records the step.
@@ -134,6 +145,20 @@ impl Engine for CpuEngine {
 
     fn optimizer(&self) -> anyhow::Result<AdamState<f32>> {
         Ok(self.adam.clone())
+    }
+
+    fn gemm_gflops(&self, n: usize, repeats: usize) -> anyhow::Result<f64> {
+        use cpu::scalar::Scalar;
+        let a: Vec<f32> = (0..n * n).map(|i| (i % 7) as f32 * 0.1).collect();
+        let mut c = vec![0.0f32; n * n];
+        f32::gemm(n, n, n, &a, false, &a, true, 0.0, &mut c);
+        let mut best = f64::MAX;
+        for _ in 0..repeats {
+            let start = std::time::Instant::now();
+            f32::gemm(n, n, n, &a, false, &a, true, 0.0, &mut c);
+            best = best.min(start.elapsed().as_secs_f64());
+        }
+        Ok(2.0 * (n as f64).powi(3) / best / 1e9)
     }
 }
 

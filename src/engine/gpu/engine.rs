@@ -274,11 +274,6 @@ impl GpuEngine {
         Ok(engine)
     }
 
-    /// The adapter this engine runs on.
-    pub fn adapter(&self) -> &wgpu::AdapterInfo {
-        &self.gpu.info
-    }
-
     /// Steps one recurrence dispatch may cover under the loop budget.
     fn steps_per_dispatch(&self, backward: bool) -> usize {
         let h = self.config.hidden_size;
@@ -677,13 +672,19 @@ impl GpuEngine {
         );
         let lengths: Vec<u32> = batch.lengths.iter().map(|&l| l as u32).collect();
         q.write_buffer(&plan.lengths, 0, bytemuck::cast_slice(&lengths));
+        self.submit(&plan.dispatches);
+        Ok(key)
+    }
+
+    /// Records `dispatches` in one compute pass and submits it (one submit, no waiting).
+    fn submit(&self, dispatches: &[Dispatch]) {
         let mut encoder = self.gpu.device.create_command_encoder(&Default::default());
         {
             let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
                 label: Some("step"),
                 timestamp_writes: None,
             });
-            for d in &plan.dispatches {
+            for d in dispatches {
                 pass.set_pipeline(self.kernels.get(d.kernel));
                 for (i, g) in d.groups.iter().enumerate() {
                     pass.set_bind_group(i as u32, g, &[]);
@@ -692,9 +693,8 @@ impl GpuEngine {
                 pass.dispatch_workgroups(x, y, z);
             }
         }
-        q.submit([encoder.finish()]);
+        self.gpu.queue.submit([encoder.finish()]);
         let _ = self.gpu.device.poll(wgpu::PollType::Poll);
-        Ok(key)
     }
 
     fn read_f32(&self, buffer: &wgpu::Buffer, floats: usize) -> Result<Vec<f32>> {
@@ -792,6 +792,58 @@ impl Engine for GpuEngine {
 
     fn step_counts(&self) -> StepCounts {
         self.last_counts
+    }
+
+    fn adapter(&self) -> (String, String) {
+        (
+            self.gpu.info.name.clone(),
+            format!("{:?}", self.gpu.info.backend).to_lowercase(),
+        )
+    }
+
+    fn finish(&self) -> Result<()> {
+        self.gpu
+            .device
+            .poll(wgpu::PollType::wait_indefinitely())
+            .map_err(|e| anyhow::anyhow!("waiting for the GPU failed (device lost?): {e}"))?;
+        Ok(())
+    }
+
+    fn gemm_gflops(&self, n: usize, repeats: usize) -> Result<f64> {
+        let gpu = &self.gpu;
+        let a = storage_init(
+            gpu,
+            "gemm a",
+            &(0..n * n).map(|i| (i % 7) as f32 * 0.1).collect::<Vec<_>>(),
+        );
+        let c = storage(gpu, "gemm c", n * n);
+        let mut rec = Recorder {
+            e: self,
+            out: Vec::new(),
+        };
+        rec.matmul(
+            n,
+            n,
+            n,
+            op(&a, 0, n, 1),
+            op(&a, 0, 1, n),
+            op(&c, 0, n, 1),
+            None,
+            false,
+        );
+        let dispatches = rec.out;
+        let run = || {
+            self.submit(&dispatches);
+            self.finish()
+        };
+        run()?;
+        let mut best = f64::MAX;
+        for _ in 0..repeats {
+            let start = std::time::Instant::now();
+            run()?;
+            best = best.min(start.elapsed().as_secs_f64());
+        }
+        Ok(2.0 * (n as f64).powi(3) / best / 1e9)
     }
 
     fn optimizer(&self) -> Result<AdamState<f32>> {

@@ -1,0 +1,201 @@
+//! `hrcast bench`: times training steps and evaluation batches of one configuration on one
+//! engine, on random data, after warm-up.
+//!
+//! FLOP count of a training step (multiply-adds count 2): the forward pass is, per layer and
+//! direction, `2 B T G H (I_l + H)` for the input and recurrent products plus `2 B T W` for the
+//! head (G gates, H hidden, I_l layer inputs, W = H × directions); backward costs twice the
+//! forward (gradients of the inputs and of the weights), so a step is 3 × forward. Evaluation is
+//! 1 × forward. The adapter's best GEMM rate is measured in the same run on a 1024³ product.
+
+use crate::cli::BenchArgs;
+use crate::engine::cpu::optim::AdamState;
+use crate::engine::{self, StepConfig};
+use crate::model::{Batch, ModelConfig, Params};
+use anyhow::Result;
+use rand::rngs::StdRng;
+use rand::{RngExt, SeedableRng};
+use serde::Serialize;
+use std::time::Instant;
+
+/// Inputs per step (the 11 features).
+const INPUTS: usize = 11;
+/// Untimed steps first (pipeline compilation, buffer creation, caches).
+const WARMUP: usize = 2;
+/// Size of the GEMM that measures the device's best rate.
+const GEMM_N: usize = 1024;
+
+/// What `hrcast bench --json` prints.
+#[derive(Debug, Serialize)]
+pub struct BenchReport {
+    pub device: String,
+    pub adapter: String,
+    pub backend: String,
+    pub model: String,
+    pub batch_size: usize,
+    pub seq_len: usize,
+    pub hidden_size: usize,
+    pub num_layers: usize,
+    pub steps: usize,
+    pub ms_per_step: f64,
+    pub ms_per_step_min: f64,
+    pub ms_per_step_max: f64,
+    pub timesteps_per_s: f64,
+    pub gflops: f64,
+    pub gemm_gflops: f64,
+    pub dispatches_per_step: usize,
+    pub submits_per_step: usize,
+    pub readbacks_per_step: usize,
+    pub eval_ms_per_batch: f64,
+    pub eval_ms_per_batch_min: f64,
+    pub eval_ms_per_batch_max: f64,
+}
+
+/// Median, min and max of timings in ms.
+fn stats(mut ms: Vec<f64>) -> (f64, f64, f64) {
+    ms.sort_by(f64::total_cmp);
+    let median = if ms.len() % 2 == 1 {
+        ms[ms.len() / 2]
+    } else {
+        (ms[ms.len() / 2 - 1] + ms[ms.len() / 2]) / 2.0
+    };
+    (median, ms[0], ms[ms.len() - 1])
+}
+
+/// FLOPs of one forward pass (see the module documentation).
+pub fn forward_flops(c: &ModelConfig, batch: usize, steps: usize) -> f64 {
+    let (b, t, g, h) = (
+        batch as f64,
+        steps as f64,
+        c.model.gates() as f64,
+        c.hidden_size as f64,
+    );
+    let mut flops = 2.0 * b * t * (h * c.directions() as f64);
+    for l in 0..c.num_layers {
+        flops += c.directions() as f64 * 2.0 * b * t * g * h * (c.layer_input(l) as f64 + h);
+    }
+    flops
+}
+
+/// Runs `hrcast bench`.
+pub fn bench(args: &BenchArgs) -> Result<BenchReport> {
+    let config = ModelConfig {
+        model: args.model,
+        input_size: INPUTS,
+        hidden_size: args.hidden_size as usize,
+        num_layers: args.num_layers as usize,
+        dropout: 0.3,
+        bidirectional: false,
+        features: crate::features::FEATURE_NAMES
+            .iter()
+            .map(|s| s.to_string())
+            .collect(),
+    };
+    let (b, t) = (args.batch_size as usize, args.seq_len as usize);
+    let mut rng = StdRng::seed_from_u64(0);
+    let batch = Batch {
+        batch: b,
+        steps: t,
+        inputs: INPUTS,
+        x: (0..b * t * INPUTS)
+            .map(|_| rng.random_range(-1.0f32..1.0))
+            .collect(),
+        y: (0..b * t).map(|_| rng.random_range(-1.0f32..1.0)).collect(),
+        mask: vec![1.0; b * t],
+        lengths: vec![t; b],
+    };
+    let params: Params<f32> = Params::init(&config, 0);
+    let adam = AdamState::new(params.values.iter().map(Vec::len));
+    let (mut engine, device) = engine::select(args.device, &config, params, adam)?;
+    let step = StepConfig {
+        lr: 5e-4,
+        weight_decay: 1e-4,
+        grad_clip: 1.0,
+        use_masking: true,
+        seed: 0,
+    };
+    let n = args.steps as usize;
+
+    let mut train_ms = Vec::new();
+    for i in 0..WARMUP + n {
+        let start = Instant::now();
+        engine.train_step(&batch, &step)?;
+        engine.finish()?;
+        if i >= WARMUP {
+            train_ms.push(start.elapsed().as_secs_f64() * 1e3);
+        }
+    }
+    let counts = engine.step_counts();
+    let mut eval_ms = Vec::new();
+    for i in 0..WARMUP + n {
+        let start = Instant::now();
+        engine.predict(&batch)?;
+        if i >= WARMUP {
+            eval_ms.push(start.elapsed().as_secs_f64() * 1e3);
+        }
+    }
+    let gemm_gflops = engine.gemm_gflops(GEMM_N, 3)?;
+    let (ms, ms_min, ms_max) = stats(train_ms);
+    let (eval, eval_min, eval_max) = stats(eval_ms);
+    let (adapter, backend) = engine.adapter();
+    Ok(BenchReport {
+        device: device
+            .split(':')
+            .next()
+            .unwrap_or_default()
+            .trim_start_matches("device ")
+            .to_string(),
+        adapter,
+        backend,
+        model: config.model.module().to_string(),
+        batch_size: b,
+        seq_len: t,
+        hidden_size: config.hidden_size,
+        num_layers: config.num_layers,
+        steps: n,
+        ms_per_step: ms,
+        ms_per_step_min: ms_min,
+        ms_per_step_max: ms_max,
+        timesteps_per_s: (b * t) as f64 / (ms / 1e3),
+        gflops: 3.0 * forward_flops(&config, b, t) / (ms / 1e3) / 1e9,
+        gemm_gflops,
+        dispatches_per_step: counts.dispatches,
+        submits_per_step: counts.submits,
+        readbacks_per_step: counts.readbacks,
+        eval_ms_per_batch: eval,
+        eval_ms_per_batch_min: eval_min,
+        eval_ms_per_batch_max: eval_max,
+    })
+}
+
+/// The human-readable report.
+pub fn table(r: &BenchReport) -> String {
+    format!(
+        "{} on {} ({}), {} B={} T={} H={} L={}, {} timed steps\n\
+         training step  {:.1} ms median (min {:.1}, max {:.1}), {:.0} timesteps/s, {:.2} GFLOP/s\n\
+         evaluation     {:.1} ms per batch median (min {:.1}, max {:.1})\n\
+         best GEMM      {:.2} GFLOP/s (1024^3, same run); step/GEMM = {:.2}\n\
+         per step       {} dispatches, {} submits, {} read-backs\n",
+        r.device,
+        r.adapter,
+        r.backend,
+        r.model,
+        r.batch_size,
+        r.seq_len,
+        r.hidden_size,
+        r.num_layers,
+        r.steps,
+        r.ms_per_step,
+        r.ms_per_step_min,
+        r.ms_per_step_max,
+        r.timesteps_per_s,
+        r.gflops,
+        r.eval_ms_per_batch,
+        r.eval_ms_per_batch_min,
+        r.eval_ms_per_batch_max,
+        r.gemm_gflops,
+        r.gflops / r.gemm_gflops,
+        r.dispatches_per_step,
+        r.submits_per_step,
+        r.readbacks_per_step
+    )
+}
