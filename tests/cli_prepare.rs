@@ -405,14 +405,47 @@ fn impossible_flag_values_name_the_flag() {
 }
 
 #[test]
-fn commands_not_built_yet_say_so() {
-    for args in [
-        vec!["train"],
-        vec!["devices"],
-        vec!["bench"],
-        vec!["evaluate", "--checkpoint", "x"],
+fn bench_prints_one_json_object_with_the_counted_figures() {
+    let out = hrcast(&[
+        "bench",
+        "--device",
+        "cpu",
+        "--hidden-size",
+        "8",
+        "--seq-len",
+        "20",
+        "--batch-size",
+        "2",
+        "--steps",
+        "2",
+        "--json",
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert_eq!(stdout.lines().count(), 1, "{stdout}");
+    let report: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    for key in [
+        "device",
+        "adapter",
+        "backend",
+        "model",
+        "batch_size",
+        "seq_len",
+        "hidden_size",
+        "num_layers",
+        "ms_per_step",
+        "timesteps_per_s",
+        "gflops",
+        "gemm_gflops",
+        "dispatches_per_step",
+        "submits_per_step",
+        "readbacks_per_step",
+        "eval_ms_per_batch",
     ] {
-        let out = hrcast(&args);
-        assert_fails_with(&out, &["not available yet"]);
+        assert!(report.get(key).is_some(), "missing {key}: {stdout}");
     }
+    assert_eq!(report["device"], "cpu");
+    assert_eq!(report["seq_len"], 20);
+    assert!(report["ms_per_step"].as_f64().unwrap() > 0.0);
+    assert!(report["gemm_gflops"].as_f64().unwrap() > 0.0);
 }

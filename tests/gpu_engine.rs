@@ -385,6 +385,27 @@ fn devices_and_train_on_the_gpu_from_the_command_line() {
         );
         text
     };
+    let bench = run(&[
+        "bench",
+        "--device",
+        "gpu",
+        "--hidden-size",
+        "8",
+        "--seq-len",
+        "30",
+        "--batch-size",
+        "3",
+        "--steps",
+        "2",
+        "--json",
+    ]);
+    let report: serde_json::Value = serde_json::from_str(&bench).unwrap();
+    assert_eq!(report["submits_per_step"], 1, "{bench}");
+    assert_eq!(report["readbacks_per_step"], 0, "{bench}");
+    assert!(
+        report["dispatches_per_step"].as_u64().unwrap() >= 20,
+        "{bench}"
+    );
     let devices = run(&["devices"]);
     assert!(devices.contains("--device auto takes"), "{devices}");
     run(&[
