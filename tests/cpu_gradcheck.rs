@@ -6,54 +6,13 @@
 //! rounding error O(1e-16 / ε) ≈ 1e-10 relative to the loss, so autodiff and finite differences
 //! must agree to `1e-7 + 1e-5 |g|`.
 
+mod common;
+
+use common::{config, random_batch};
 use hrcast::engine::cpu::{self, DropoutStep};
 use hrcast::model::{Batch, Cell, ModelConfig, Params};
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
-
-fn config(
-    cell: Cell,
-    input: usize,
-    hidden: usize,
-    layers: usize,
-    bidirectional: bool,
-    dropout: f64,
-) -> ModelConfig {
-    ModelConfig {
-        model: cell,
-        input_size: input,
-        hidden_size: hidden,
-        num_layers: layers,
-        dropout,
-        bidirectional,
-        features: Vec::new(),
-    }
-}
-
-/// A random batch whose sequences have the given valid lengths (mask 1 on the valid prefix,
-/// with a random dropout hole inside the longer ones).
-fn random_batch(rng: &mut StdRng, inputs: usize, steps: usize, lengths: &[usize]) -> Batch<f64> {
-    let b = lengths.len();
-    let mut mask = vec![0.0; b * steps];
-    for (seq, &len) in lengths.iter().enumerate() {
-        for t in 0..len {
-            mask[seq * steps + t] = if len > 3 && t == len / 2 { 0.0 } else { 1.0 };
-        }
-    }
-    Batch {
-        batch: b,
-        steps,
-        inputs,
-        x: (0..b * steps * inputs)
-            .map(|_| rng.random_range(-2.0..2.0))
-            .collect(),
-        y: (0..b * steps)
-            .map(|_| rng.random_range(-1.5..1.5))
-            .collect(),
-        mask,
-        lengths: lengths.to_vec(),
-    }
-}
 
 fn gradcheck(
     config: &ModelConfig,

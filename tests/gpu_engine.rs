@@ -9,13 +9,16 @@
 //! parameter by about lr = 5e-4, so this is 4 % of a step, while a wrong gradient sign or a
 //! missing term moves it by a whole step or more).
 
+mod common;
+
+use common::{config, random_batch};
 use hrcast::engine::cpu::optim::AdamState;
 use hrcast::engine::gpu::Gpu;
 use hrcast::engine::gpu::engine::GpuEngine;
 use hrcast::engine::{CpuEngine, Engine, StepConfig};
 use hrcast::model::{Batch, Cell, ModelConfig, Params};
+use rand::SeedableRng;
 use rand::rngs::StdRng;
-use rand::{RngExt, SeedableRng};
 
 /// The GPU, or None (with a loud message) where there is none and CI is not set.
 fn gpu() -> Option<Gpu> {
@@ -26,48 +29,6 @@ fn gpu() -> Option<Gpu> {
             None
         }
         Err(err) => panic!("CI=true but no GPU adapter: {err:#}"),
-    }
-}
-
-fn config(
-    cell: Cell,
-    input: usize,
-    hidden: usize,
-    layers: usize,
-    bidirectional: bool,
-    dropout: f64,
-) -> ModelConfig {
-    ModelConfig {
-        model: cell,
-        input_size: input,
-        hidden_size: hidden,
-        num_layers: layers,
-        dropout,
-        bidirectional,
-        features: (0..input).map(|i| format!("f{i}")).collect(),
-    }
-}
-
-fn random_batch(rng: &mut StdRng, inputs: usize, steps: usize, lengths: &[usize]) -> Batch<f32> {
-    let b = lengths.len();
-    let mut mask = vec![0.0; b * steps];
-    for (seq, &len) in lengths.iter().enumerate() {
-        for t in 0..len {
-            mask[seq * steps + t] = if len > 3 && t == len / 2 { 0.0 } else { 1.0 };
-        }
-    }
-    Batch {
-        batch: b,
-        steps,
-        inputs,
-        x: (0..b * steps * inputs)
-            .map(|_| rng.random_range(-2.0..2.0))
-            .collect(),
-        y: (0..b * steps)
-            .map(|_| rng.random_range(-1.5..1.5))
-            .collect(),
-        mask,
-        lengths: lengths.to_vec(),
     }
 }
 

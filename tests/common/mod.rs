@@ -4,6 +4,8 @@
 use hrcast::engine::cpu::scalar::Scalar;
 use hrcast::features::FEATURE_NAMES;
 use hrcast::model::{Batch, Cell, ModelConfig, Params};
+use rand::RngExt;
+use rand::rngs::StdRng;
 use safetensors::{Dtype, SafeTensors};
 use std::collections::HashMap;
 
@@ -97,5 +99,59 @@ impl Fixture {
             mask: self.tensor("mask"),
             lengths,
         }
+    }
+}
+
+/// A model configuration with features named f0, f1, ...
+pub fn config(
+    cell: Cell,
+    input: usize,
+    hidden: usize,
+    layers: usize,
+    bidirectional: bool,
+    dropout: f64,
+) -> ModelConfig {
+    ModelConfig {
+        model: cell,
+        input_size: input,
+        hidden_size: hidden,
+        num_layers: layers,
+        dropout,
+        bidirectional,
+        features: (0..input).map(|i| format!("f{i}")).collect(),
+    }
+}
+
+/// A random batch whose sequences have the given valid lengths (mask 1 on the valid prefix,
+/// with a dropout hole in the middle of the sequences longer than 3).
+pub fn random_batch<T: Scalar>(
+    rng: &mut StdRng,
+    inputs: usize,
+    steps: usize,
+    lengths: &[usize],
+) -> Batch<T> {
+    let b = lengths.len();
+    let mut mask = vec![T::zero(); b * steps];
+    for (seq, &len) in lengths.iter().enumerate() {
+        for t in 0..len {
+            mask[seq * steps + t] = if len > 3 && t == len / 2 {
+                T::zero()
+            } else {
+                T::one()
+            };
+        }
+    }
+    Batch {
+        batch: b,
+        steps,
+        inputs,
+        x: (0..b * steps * inputs)
+            .map(|_| T::of(rng.random_range(-2.0..2.0)))
+            .collect(),
+        y: (0..b * steps)
+            .map(|_| T::of(rng.random_range(-1.5..1.5)))
+            .collect(),
+        mask,
+        lengths: lengths.to_vec(),
     }
 }

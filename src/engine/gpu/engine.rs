@@ -158,6 +158,28 @@ impl Recorder<'_> {
         });
     }
 
+    /// `dst = src ⊙ mask` of the dropout after `layer` (forward on outputs, backward on their
+    /// gradients: the same mask).
+    fn dropout(
+        &mut self,
+        batch: usize,
+        steps: usize,
+        width: usize,
+        layer: usize,
+        src: &wgpu::Buffer,
+        dst: &wgpu::Buffer,
+    ) {
+        let dims = DropoutDims {
+            batch: batch as u32,
+            steps: steps as u32,
+            width: width as u32,
+            layer: layer as u32,
+        };
+        let u = uniform(&self.e.gpu, &dims);
+        let group = self.bind(Kernel::Dropout, 0, 0, &[&u, &self.e.step_uniform, src, dst]);
+        self.push(Kernel::Dropout, vec![group], grid(batch * steps * width));
+    }
+
     /// `C[m, n] (+)= A B (+ bias)`, split into chunks of K_CHUNK along k.
     #[allow(clippy::too_many_arguments)]
     fn matmul(
@@ -399,20 +421,7 @@ impl GpuEngine {
             if l > 0
                 && let Some(dst) = &dropped[l]
             {
-                let dims = DropoutDims {
-                    batch: batch as u32,
-                    steps: steps as u32,
-                    width: width as u32,
-                    layer: (l - 1) as u32,
-                };
-                let u = uniform(gpu, &dims);
-                let group = rec.bind(
-                    Kernel::Dropout,
-                    0,
-                    0,
-                    &[&u, &self.step_uniform, &outs[l - 1], dst],
-                );
-                rec.push(Kernel::Dropout, vec![group], grid(rows * width));
+                rec.dropout(batch, steps, width, l - 1, &outs[l - 1], dst);
             }
             for (d, db) in dir_buffers[l].iter().enumerate() {
                 rec.matmul(
@@ -589,17 +598,8 @@ impl GpuEngine {
                 if l > 0
                     && let Some(src) = &d_dropped[l]
                 {
-                    let dims = DropoutDims {
-                        batch: batch as u32,
-                        steps: steps as u32,
-                        width: width as u32,
-                        layer: (l - 1) as u32,
-                    };
-                    let u = uniform(gpu, &dims);
                     let dst = d_outs[l - 1].as_ref().expect("training");
-                    let group =
-                        rec.bind(Kernel::Dropout, 0, 0, &[&u, &self.step_uniform, src, dst]);
-                    rec.push(Kernel::Dropout, vec![group], grid(rows * width));
+                    rec.dropout(batch, steps, width, l - 1, src, dst);
                 }
             }
             // ---- clipping and Adam

@@ -1,0 +1,90 @@
+//! GPU engine speed on the adapter `--device auto` would take (lavapipe on a CI box): one
+//! training step of the reference configuration (LSTM and GRU, batch 16, 500 steps, hidden 128,
+//! 2 layers), its forward pass, and the matmul kernel on a 1024³ product. Without an adapter it
+//! says so and measures nothing. Run with `cargo bench --bench gpu_engine`.
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use hrcast::engine::cpu::optim::AdamState;
+use hrcast::engine::gpu::Gpu;
+use hrcast::engine::gpu::engine::GpuEngine;
+use hrcast::engine::{Engine, StepConfig};
+use hrcast::model::{Batch, Cell, ModelConfig, Params};
+use rand::rngs::StdRng;
+use rand::{RngExt, SeedableRng};
+
+const BATCH: usize = 16;
+const STEPS: usize = 500;
+const INPUTS: usize = 11;
+
+fn engine(cell: Cell) -> Option<GpuEngine> {
+    let gpu = match Gpu::open_best() {
+        Ok(gpu) => gpu,
+        Err(err) => {
+            eprintln!("no GPU adapter, nothing measured: {err:#}");
+            return None;
+        }
+    };
+    let config = ModelConfig {
+        model: cell,
+        input_size: INPUTS,
+        hidden_size: 128,
+        num_layers: 2,
+        dropout: 0.3,
+        bidirectional: false,
+        features: (0..INPUTS).map(|i| format!("f{i}")).collect(),
+    };
+    let params: Params<f32> = Params::init(&config, 0);
+    let adam = AdamState::new(params.values.iter().map(Vec::len));
+    Some(GpuEngine::new(gpu, &config, &params, &adam).expect("the reference model fits"))
+}
+
+fn batch() -> Batch<f32> {
+    let mut rng = StdRng::seed_from_u64(0);
+    Batch {
+        batch: BATCH,
+        steps: STEPS,
+        inputs: INPUTS,
+        x: (0..BATCH * STEPS * INPUTS)
+            .map(|_| rng.random_range(-1.0..1.0))
+            .collect(),
+        y: (0..BATCH * STEPS)
+            .map(|_| rng.random_range(-1.0..1.0))
+            .collect(),
+        mask: vec![1.0; BATCH * STEPS],
+        lengths: vec![STEPS; BATCH],
+    }
+}
+
+fn gpu_engine(c: &mut Criterion) {
+    let batch = batch();
+    let mut group = c.benchmark_group("gpu_reference_b16_t500_h128_l2");
+    group.sample_size(10);
+    let step = StepConfig {
+        lr: 5e-4,
+        weight_decay: 1e-4,
+        grad_clip: 1.0,
+        use_masking: true,
+        seed: 0,
+    };
+    for cell in [Cell::Lstm, Cell::Gru] {
+        let Some(mut e) = engine(cell) else { return };
+        group.bench_function(format!("{cell:?}_train_step"), |b| {
+            b.iter(|| {
+                e.train_step(&batch, &step).unwrap();
+                e.finish().unwrap();
+            })
+        });
+        group.bench_function(format!("{cell:?}_forward"), |b| {
+            b.iter(|| e.predict(&batch).unwrap())
+        });
+        if cell == Cell::Lstm {
+            group.bench_function("matmul_1024_warm_and_timed", |b| {
+                b.iter(|| e.gemm_gflops(1024, 1).unwrap())
+            });
+        }
+    }
+    group.finish();
+}
+
+criterion_group!(benches, gpu_engine);
+criterion_main!(benches);
