@@ -25,6 +25,7 @@
 //
 // Dispatch: one workgroup per sequence (B, 1, 1), the state in workgroup memory; steps
 // s_start .. s_start + s_count per dispatch, split by the host under the loop cap (SPEC §9).
+// The dot products over the hidden units are unrolled by four (all gates in one pass).
 
 const WG: u32 = 64u;
 const MAX_HIDDEN: u32 = 512u;
@@ -41,6 +42,21 @@ struct Recurrence {
 
 fn sigmoid(x: f32) -> f32 {
     return 1.0 / (1.0 + exp(-x));
+}
+
+// Σ_{i<4} W_hh[row, k + i] h_prev[k + i]: four terms of row `row`'s dot product with h_prev.
+fn row_dot4(row: u32, k: u32) -> f32 {
+    let at = r.w_hh_off + row * r.hidden + k;
+    let w = vec4<f32>(params[at], params[at + 1u], params[at + 2u], params[at + 3u]);
+    return dot(w, vec4<f32>(h_prev[k], h_prev[k + 1u], h_prev[k + 2u], h_prev[k + 3u]));
+}
+
+// Σ_{i<4} W_hh[k + i, j] d_a[k + i]: four terms of column j's dot product with d_a.
+fn col_dot4(k: u32, j: u32) -> f32 {
+    let H = r.hidden;
+    let at = r.w_hh_off + k * H + j;
+    let w = vec4<f32>(params[at], params[at + H], params[at + 2u * H], params[at + 3u * H]);
+    return dot(w, vec4<f32>(d_a[k], d_a[k + 1u], d_a[k + 2u], d_a[k + 3u]));
 }
 
 fn time_of(s: u32) -> u32 {
@@ -79,7 +95,13 @@ fn gru_forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_
             var hw_r = params[r.b_hh_off + j];
             var hw_z = params[r.b_hh_off + H + j];
             var hw_n = params[r.b_hh_off + 2u * H + j];
-            for (var k = 0u; k < H; k++) {
+            var k = 0u;
+            for (; k + 4u <= H; k += 4u) {
+                hw_r += row_dot4(j, k);
+                hw_z += row_dot4(H + j, k);
+                hw_n += row_dot4(2u * H + j, k);
+            }
+            for (; k < H; k++) {
                 let h_k = h_prev[k];
                 hw_r += params[r.w_hh_off + j * H + k] * h_k;
                 hw_z += params[r.w_hh_off + (H + j) * H + k] * h_k;
@@ -168,8 +190,14 @@ fn gru_backward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation
         workgroupBarrier();
         for (var j = lid.x; j < H; j += WG) {
             var sum = carry[b * 2u * H + H + j];
-            for (var k = 0u; k < 3u * H; k++) {
-                sum += params[r.w_hh_off + k * H + j] * d_a[k];
+            var k = 0u;
+            for (; k + 4u <= H; k += 4u) {
+                sum += col_dot4(k, j) + col_dot4(H + k, j) + col_dot4(2u * H + k, j);
+            }
+            for (; k < H; k++) {
+                for (var gate = 0u; gate < 3u; gate++) {
+                    sum += params[r.w_hh_off + (gate * H + k) * H + j] * d_a[gate * H + k];
+                }
             }
             d_h_rec[j] = sum;
             carry[b * 2u * H + j] = sum;

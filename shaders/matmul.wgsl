@@ -14,6 +14,8 @@
 //   C(m, n) = c[c_off + m·c_rs + n]
 // Uses: the input projections X W_ihᵀ + b_ih of all steps at once, the head out·wᵀ + b, the
 // input gradients dX = dA W_ih, the weight gradients dW = dAᵀ X, the bias gradients 1ᵀ dA.
+// With copy_c, C is also written at c2_off (same layout): the LSTM's two bias gradients
+// db_ih and db_hh are the same sum 1ᵀ dA, computed once.
 //
 // Dispatch: workgroups of 8 × 8 invocations, each computing a TILE × TILE block of C:
 // (ceil(n / 32), ceil(m / 32), 1).
@@ -24,7 +26,8 @@ struct Dims {
     m: u32, n: u32, k_start: u32, k_count: u32,
     a_off: u32, a_rs: u32, a_cs: u32, b_off: u32,
     b_rs: u32, b_cs: u32, c_off: u32, c_rs: u32,
-    accumulate: u32, has_bias: u32, bias_off: u32, _pad: u32,
+    accumulate: u32, has_bias: u32, bias_off: u32, copy_c: u32,
+    c2_off: u32, _pad0: u32, _pad1: u32, _pad2: u32,
 }
 
 @group(0) @binding(0) var<uniform> d: Dims;
@@ -74,6 +77,9 @@ fn matmul(@builtin(global_invocation_id) gid: vec3<u32>) {
                 c[at] = acc[i][j] + bias[d.bias_off + n0 + j];
             } else {
                 c[at] = acc[i][j];
+            }
+            if (d.copy_c != 0u) {
+                c[d.c2_off + (m0 + i) * d.c_rs + n0 + j] = c[at];
             }
         }
     }

@@ -47,7 +47,6 @@ pub struct GpuEngine {
     m: wgpu::Buffer,
     v: wgpu::Buffer,
     sums: wgpu::Buffer,
-    stats: wgpu::Buffer,
     norm: wgpu::Buffer,
     step_uniform: wgpu::Buffer,
     adam_step: u64,
@@ -193,6 +192,23 @@ impl Recorder<'_> {
         bias: Option<usize>,
         accumulate: bool,
     ) {
+        self.matmul_copy(m, n, k, a, b, c, bias, accumulate, None);
+    }
+
+    /// [`Self::matmul`], also writing the finished C at offset `copy_to` of C's buffer.
+    #[allow(clippy::too_many_arguments)]
+    fn matmul_copy(
+        &mut self,
+        m: usize,
+        n: usize,
+        k: usize,
+        a: Operand,
+        b: Operand,
+        c: Operand,
+        bias: Option<usize>,
+        accumulate: bool,
+        copy_to: Option<usize>,
+    ) {
         let chunks = (k as u32).div_ceil(K_CHUNK).max(1);
         for chunk in 0..chunks {
             let k_start = chunk * K_CHUNK;
@@ -212,7 +228,9 @@ impl Recorder<'_> {
                 accumulate: u32::from(accumulate || chunk > 0),
                 has_bias: u32::from(bias.is_some()),
                 bias_off: bias.unwrap_or(0) as u32,
-                pad: 0,
+                copy_c: u32::from(copy_to.is_some() && chunk + 1 == chunks),
+                c2_off: copy_to.unwrap_or(0) as u32,
+                pad: [0; 3],
             };
             let u = uniform(&self.e.gpu, &dims);
             let group = self.bind(
@@ -274,7 +292,6 @@ impl GpuEngine {
             m: storage_init(&gpu, "adam m", &flat(&adam.exp_avg)),
             v: storage_init(&gpu, "adam v", &flat(&adam.exp_avg_sq)),
             sums: storage(&gpu, "epoch sums", 4),
-            stats: storage(&gpu, "loss stats", 4),
             norm: storage(&gpu, "grad norm", 4),
             step_uniform: gpu.device.create_buffer(&wgpu::BufferDescriptor {
                 label: Some("step"),
@@ -475,12 +492,13 @@ impl GpuEngine {
                     pad: [0; 2],
                 },
             );
-            let base = rec.bind(Kernel::LossReduce, 0, 0, &[&u, &pred, &y, &mask]);
-            let sums = rec.bind(Kernel::LossReduce, 1, 0, &[&self.stats, &self.sums]);
-            rec.push(Kernel::LossReduce, vec![base, sums], [1, 1, 1]);
-            let base = rec.bind(Kernel::LossGrad, 0, 0, &[&u, &pred, &y, &mask]);
-            let grad = rec.bind(Kernel::LossGrad, 1, 2, &[&self.stats, &d_pred]);
-            rec.push(Kernel::LossGrad, vec![base, grad], grid(rows));
+            let group = rec.bind(
+                Kernel::Loss,
+                0,
+                0,
+                &[&u, &pred, &y, &mask, &self.sums, &d_pred],
+            );
+            rec.push(Kernel::Loss, vec![group], [1, 1, 1]);
             // ---- head
             let d_top = d_outs[layers - 1].as_ref().expect("training");
             rec.matmul(
@@ -533,7 +551,7 @@ impl GpuEngine {
                         rec.push(bwd_kernel, vec![base, group], [batch as u32, 1, 1]);
                     }
                     let d_hw = db.d_hw.as_ref().unwrap_or(&db.d_xw);
-                    // dW_ih = d_xwᵀ X, db_ih = 1ᵀ d_xw
+                    // dW_ih = d_xwᵀ X, db_ih = 1ᵀ d_xw (for the LSTM also db_hh: d_hw = d_xw)
                     rec.matmul(
                         g * h,
                         i_l,
@@ -544,7 +562,8 @@ impl GpuEngine {
                         None,
                         false,
                     );
-                    rec.matmul(
+                    let lstm = db.d_hw.is_none();
+                    rec.matmul_copy(
                         1,
                         g * h,
                         rows,
@@ -553,6 +572,7 @@ impl GpuEngine {
                         op(&self.grads, param(l, d, 2), g * h, 1),
                         None,
                         false,
+                        lstm.then(|| param(l, d, 3)),
                     );
                     // dW_hh = Σ_s d_hw[s]ᵀ h[s - 1]: rows of step t paired with rows of the
                     // previous step in processing order (t - 1 forward, t + 1 reverse).
@@ -571,16 +591,18 @@ impl GpuEngine {
                         None,
                         false,
                     );
-                    rec.matmul(
-                        1,
-                        g * h,
-                        rows,
-                        op(&ones, 0, 0, 1),
-                        op(d_hw, 0, g * h, 1),
-                        op(&self.grads, param(l, d, 3), g * h, 1),
-                        None,
-                        false,
-                    );
+                    if !lstm {
+                        rec.matmul(
+                            1,
+                            g * h,
+                            rows,
+                            op(&ones, 0, 0, 1),
+                            op(d_hw, 0, g * h, 1),
+                            op(&self.grads, param(l, d, 3), g * h, 1),
+                            None,
+                            false,
+                        );
+                    }
                     // dX = d_xw W_ih, summed over directions
                     if l > 0 {
                         rec.matmul(

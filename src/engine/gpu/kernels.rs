@@ -50,10 +50,8 @@ pub enum Kernel {
     GruBackward,
     /// elementwise.wgsl
     Dropout,
-    /// loss.wgsl, the sums
-    LossReduce,
-    /// loss.wgsl, the gradient
-    LossGrad,
+    /// loss.wgsl
+    Loss,
     /// adam.wgsl, the global norm
     GradNorm,
     /// adam.wgsl, the update
@@ -62,15 +60,14 @@ pub enum Kernel {
 
 impl Kernel {
     /// Every kernel.
-    pub const ALL: [Kernel; 10] = [
+    pub const ALL: [Kernel; 9] = [
         Kernel::Matmul,
         Kernel::LstmForward,
         Kernel::LstmBackward,
         Kernel::GruForward,
         Kernel::GruBackward,
         Kernel::Dropout,
-        Kernel::LossReduce,
-        Kernel::LossGrad,
+        Kernel::Loss,
         Kernel::GradNorm,
         Kernel::AdamStep,
     ];
@@ -84,8 +81,7 @@ impl Kernel {
             Kernel::GruForward => ("gru.wgsl", "gru_forward"),
             Kernel::GruBackward => ("gru.wgsl", "gru_backward"),
             Kernel::Dropout => ("elementwise.wgsl", "dropout"),
-            Kernel::LossReduce => ("loss.wgsl", "loss_reduce"),
-            Kernel::LossGrad => ("loss.wgsl", "loss_grad"),
+            Kernel::Loss => ("loss.wgsl", "loss"),
             Kernel::GradNorm => ("adam.wgsl", "grad_norm"),
             Kernel::AdamStep => ("adam.wgsl", "adam_step"),
         }
@@ -165,7 +161,9 @@ pub struct MatmulDims {
     pub accumulate: u32,
     pub has_bias: u32,
     pub bias_off: u32,
-    pub pad: u32,
+    pub copy_c: u32,
+    pub c2_off: u32,
+    pub pad: [u32; 3],
 }
 
 /// `Recurrence` of lstm.wgsl and gru.wgsl.
