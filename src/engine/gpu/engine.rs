@@ -313,15 +313,18 @@ impl GpuEngine {
         Ok(engine)
     }
 
-    /// Steps one recurrence dispatch may cover under the loop budget.
+    /// Steps one recurrence dispatch may cover under the loop budget. The kernels' dot products
+    /// run H/4 unrolled iterations plus H mod 4 single ones (in the backward pass, each with a
+    /// loop over the gates inside), per hidden unit an invocation handles.
     fn steps_per_dispatch(&self, backward: bool) -> usize {
         let h = self.config.hidden_size;
         let units = h.div_ceil(RECURRENCE_WG);
-        let inner = if backward {
-            self.config.model.gates() * h
+        let remainder = if backward {
+            (h % 4) * (self.config.model.gates() + 1)
         } else {
-            h
+            h % 4
         };
+        let inner = h / 4 + remainder;
         (LOOP_BUDGET / (units * (inner + 3) + 4)).max(1)
     }
 
