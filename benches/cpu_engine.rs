@@ -2,46 +2,14 @@
 //! configuration (LSTM and GRU, batch 16, 500 steps, 11 inputs, hidden 128, 2 layers, f32), and
 //! its forward pass alone. Run with `cargo bench --bench cpu_engine`.
 
+mod common;
+
+use common::{batch, reference};
 use criterion::{Criterion, criterion_group, criterion_main};
 use hrcast::engine::cpu::optim::{AdamConfig, AdamState, clip_grad_norm};
 use hrcast::engine::cpu::{self, DropoutStep};
-use hrcast::model::{Batch, Cell, ModelConfig, Params};
-use rand::rngs::StdRng;
-use rand::{RngExt, SeedableRng};
+use hrcast::model::{Cell, Params};
 use std::hint::black_box;
-
-const BATCH: usize = 16;
-const STEPS: usize = 500;
-const INPUTS: usize = 11;
-
-fn reference(cell: Cell) -> ModelConfig {
-    ModelConfig {
-        model: cell,
-        input_size: INPUTS,
-        hidden_size: 128,
-        num_layers: 2,
-        dropout: 0.3,
-        bidirectional: false,
-        features: Vec::new(),
-    }
-}
-
-fn batch() -> Batch<f32> {
-    let mut rng = StdRng::seed_from_u64(0);
-    Batch {
-        batch: BATCH,
-        steps: STEPS,
-        inputs: INPUTS,
-        x: (0..BATCH * STEPS * INPUTS)
-            .map(|_| rng.random_range(-1.0..1.0))
-            .collect(),
-        y: (0..BATCH * STEPS)
-            .map(|_| rng.random_range(-1.0..1.0))
-            .collect(),
-        mask: vec![1.0; BATCH * STEPS],
-        lengths: vec![STEPS; BATCH],
-    }
-}
 
 fn training_step(c: &mut Criterion) {
     let batch = batch();

@@ -3,18 +3,15 @@
 //! 2 layers), its forward pass, and the matmul kernel on a 1024³ product. Without an adapter it
 //! says so and measures nothing. Run with `cargo bench --bench gpu_engine`.
 
+mod common;
+
+use common::{batch, reference};
 use criterion::{Criterion, criterion_group, criterion_main};
 use hrcast::engine::cpu::optim::AdamState;
 use hrcast::engine::gpu::Gpu;
 use hrcast::engine::gpu::engine::GpuEngine;
 use hrcast::engine::{Engine, StepConfig};
-use hrcast::model::{Batch, Cell, ModelConfig, Params};
-use rand::rngs::StdRng;
-use rand::{RngExt, SeedableRng};
-
-const BATCH: usize = 16;
-const STEPS: usize = 500;
-const INPUTS: usize = 11;
+use hrcast::model::{Cell, Params};
 
 fn engine(cell: Cell) -> Option<GpuEngine> {
     let gpu = match Gpu::open_best() {
@@ -24,35 +21,10 @@ fn engine(cell: Cell) -> Option<GpuEngine> {
             return None;
         }
     };
-    let config = ModelConfig {
-        model: cell,
-        input_size: INPUTS,
-        hidden_size: 128,
-        num_layers: 2,
-        dropout: 0.3,
-        bidirectional: false,
-        features: (0..INPUTS).map(|i| format!("f{i}")).collect(),
-    };
+    let config = reference(cell);
     let params: Params<f32> = Params::init(&config, 0);
     let adam = AdamState::new(params.values.iter().map(Vec::len));
     Some(GpuEngine::new(gpu, &config, &params, &adam).expect("the reference model fits"))
-}
-
-fn batch() -> Batch<f32> {
-    let mut rng = StdRng::seed_from_u64(0);
-    Batch {
-        batch: BATCH,
-        steps: STEPS,
-        inputs: INPUTS,
-        x: (0..BATCH * STEPS * INPUTS)
-            .map(|_| rng.random_range(-1.0..1.0))
-            .collect(),
-        y: (0..BATCH * STEPS)
-            .map(|_| rng.random_range(-1.0..1.0))
-            .collect(),
-        mask: vec![1.0; BATCH * STEPS],
-        lengths: vec![STEPS; BATCH],
-    }
 }
 
 fn gpu_engine(c: &mut Criterion) {
