@@ -72,10 +72,7 @@ struct TrainState {
     /// Batches of the next epoch already taken (non-zero after Ctrl-C).
     next_batch: usize,
     /// Training sums of those batches.
-    partial_loss: f64,
-    partial_batches: u64,
-    partial_abs_error: f64,
-    partial_valid_steps: f64,
+    partial: TrainSums,
     lr: f64,
     scheduler: ReduceLrOnPlateau,
     best_val_loss: f64,
@@ -339,10 +336,7 @@ pub fn train(args: &TrainArgs) -> Result<TrainReport> {
     let mut state = state.unwrap_or(TrainState {
         epochs_done: 0,
         next_batch: 0,
-        partial_loss: 0.0,
-        partial_batches: 0,
-        partial_abs_error: 0.0,
-        partial_valid_steps: 0.0,
+        partial: TrainSums::default(),
         lr: args.lr,
         scheduler: ReduceLrOnPlateau::new(args.scheduler_factor, args.scheduler_patience),
         best_val_loss: f64::INFINITY,
@@ -451,12 +445,8 @@ pub fn train(args: &TrainArgs) -> Result<TrainReport> {
             engine.train_step(&train_split.batch(rows, &features, &normalization), &step)?;
             bar.inc(1);
             if INTERRUPTED.load(Ordering::SeqCst) && b + 1 < n_batches {
-                let sums = engine.take_train_sums()?;
+                state.partial += engine.take_train_sums()?;
                 state.next_batch = b + 1;
-                state.partial_loss += sums.loss;
-                state.partial_batches += sums.batches;
-                state.partial_abs_error += sums.abs_error;
-                state.partial_valid_steps += sums.valid_steps;
                 interrupted = true;
                 break;
             }
@@ -485,13 +475,8 @@ pub fn train(args: &TrainArgs) -> Result<TrainReport> {
             ));
             break;
         }
-        let sums = engine.take_train_sums()?;
-        let sums = TrainSums {
-            loss: sums.loss + state.partial_loss,
-            batches: sums.batches + state.partial_batches,
-            abs_error: sums.abs_error + state.partial_abs_error,
-            valid_steps: sums.valid_steps + state.partial_valid_steps,
-        };
+        let mut sums = std::mem::take(&mut state.partial);
+        sums += engine.take_train_sums()?;
         let (val_loss, val_mae) = validate(
             engine.as_mut(),
             &val_split,
@@ -516,12 +501,6 @@ pub fn train(args: &TrainArgs) -> Result<TrainReport> {
         state.history.push(record.clone());
         state.epochs_done = epoch;
         state.next_batch = 0;
-        (
-            state.partial_loss,
-            state.partial_batches,
-            state.partial_abs_error,
-            state.partial_valid_steps,
-        ) = (0.0, 0, 0.0, 0.0);
         let improved = val_loss < state.best_val_loss;
         if improved {
             state.best_val_loss = val_loss;

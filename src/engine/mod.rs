@@ -25,7 +25,7 @@ pub struct StepConfig {
 }
 
 /// Training figures summed over the steps since they were last taken.
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct TrainSums {
     /// Sum of the batches' losses.
     pub loss: f64,
@@ -35,6 +35,15 @@ pub struct TrainSums {
     pub abs_error: f64,
     /// Number of valid steps.
     pub valid_steps: f64,
+}
+
+impl std::ops::AddAssign for TrainSums {
+    fn add_assign(&mut self, other: TrainSums) {
+        self.loss += other.loss;
+        self.batches += other.batches;
+        self.abs_error += other.abs_error;
+        self.valid_steps += other.valid_steps;
+    }
 }
 
 /// What the training workflow needs from an engine.
@@ -182,47 +191,46 @@ pub fn select(
     adam: AdamState<f32>,
 ) -> anyhow::Result<(Box<dyn Engine>, String)> {
     use anyhow::Context;
-    let gpu_engine =
-        |params: &Params<f32>, adam: &AdamState<f32>| -> anyhow::Result<Box<dyn Engine>> {
-            let gpu = gpu::Gpu::open_best()?;
-            Ok(Box::new(gpu::engine::GpuEngine::new(
-                gpu, config, params, adam,
-            )?))
-        };
+    let on_gpu = |gpu: gpu::Gpu| -> anyhow::Result<Box<dyn Engine>> {
+        Ok(Box::new(gpu::engine::GpuEngine::new(
+            gpu, config, &params, &adam,
+        )?))
+    };
+    // The CPU engine, with the log line: `why` followed by the engine's description.
+    let on_cpu = |params: Params<f32>, adam: AdamState<f32>, why: &str| {
+        let cpu = CpuEngine::new(config.clone(), params, adam);
+        let line = format!("{why}{}", cpu.describe());
+        Ok((Box::new(cpu) as Box<dyn Engine>, line))
+    };
     match device {
         Device::Gpu => {
-            let engine = gpu_engine(&params, &adam).context("--device gpu")?;
+            let engine = gpu::Gpu::open_best()
+                .and_then(on_gpu)
+                .context("--device gpu")?;
             let why = format!("device gpu: {}", engine.describe());
             Ok((engine, why))
         }
         Device::Auto => {
-            if gpu::adapters().is_empty() {
-                let cpu = CpuEngine::new(config.clone(), params, adam);
-                let why = format!(
-                    "device auto: no GPU adapter found, using the {}",
-                    cpu.describe()
+            let Some(best) = gpu::adapters().into_iter().next() else {
+                return on_cpu(
+                    params,
+                    adam,
+                    "device auto: no GPU adapter found, using the ",
                 );
-                return Ok((Box::new(cpu), why));
-            }
-            match gpu_engine(&params, &adam) {
+            };
+            match gpu::Gpu::open(best).and_then(on_gpu) {
                 Ok(engine) => {
                     let why = format!("device auto: {}", engine.describe());
                     Ok((engine, why))
                 }
                 Err(err) => {
-                    let cpu = CpuEngine::new(config.clone(), params, adam);
                     let why = format!(
-                        "device auto: the GPU engine cannot run this model ({err:#}), using the {}",
-                        cpu.describe()
+                        "device auto: the GPU engine cannot run this model ({err:#}), using the "
                     );
-                    Ok((Box::new(cpu), why))
+                    on_cpu(params, adam, &why)
                 }
             }
         }
-        Device::Cpu => {
-            let cpu = CpuEngine::new(config.clone(), params, adam);
-            let why = format!("device cpu: {}", cpu.describe());
-            Ok((Box::new(cpu), why))
-        }
+        Device::Cpu => on_cpu(params, adam, "device cpu: "),
     }
 }
