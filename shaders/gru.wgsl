@@ -21,14 +21,19 @@
 //   out     [T·B, out_stride]; this direction's h in columns out_col .. out_col + H
 //   gates   [T·B, 4H]: r, z, n, hw_n
 //   d_out   like out          d_xw, d_hw [T·B, 3H]
-//   carry   [B, 2H]: d_h_rec, then d_h_direct, kept between dispatches
+//   carry   vec4 [⌈B/4⌉, 4H]: per workgroup d_h_rec [H] (kept between dispatches) and d_hw [3H]
+//           of the current step (shared by the workgroup's invocations)
 //
-// Dispatch: one workgroup per sequence (B, 1, 1), the state in workgroup memory; steps
-// s_start .. s_start + s_count per dispatch, split by the host under the loop cap (SPEC §9).
-// The dot products over the hidden units are unrolled by four (all gates in one pass).
+// Dispatch: one workgroup per four sequences (⌈B/4⌉, 1, 1), the four vec4 lanes (as in
+// lstm.wgsl: each weight read serves four sequences; lanes past the batch are never stored);
+// h_prev in workgroup memory; steps s_start .. s_start + s_count per dispatch, split by the
+// host under the loop cap (SPEC §9). The dot products over the hidden units are unrolled by
+// four (all gates in one pass).
 
 const WG: u32 = 64u;
+const LANES: u32 = 4u;
 const MAX_HIDDEN: u32 = 512u;
+const UNITS: u32 = 8u; // MAX_HIDDEN / WG: hidden units per invocation at most
 
 struct Recurrence {
     batch: u32, steps: u32, hidden: u32, s_start: u32,
@@ -40,31 +45,26 @@ struct Recurrence {
 @group(0) @binding(1) var<storage, read> params: array<f32>;
 @group(0) @binding(2) var<storage, read> lengths: array<u32>;
 
-fn sigmoid(x: f32) -> f32 {
+fn sigmoid(x: vec4<f32>) -> vec4<f32> {
     return 1.0 / (1.0 + exp(-x));
-}
-
-// Σ_{i<4} W_hh[row, k + i] h_prev[k + i]: four terms of row `row`'s dot product with h_prev.
-fn row_dot4(row: u32, k: u32) -> f32 {
-    let at = r.w_hh_off + row * r.hidden + k;
-    let w = vec4<f32>(params[at], params[at + 1u], params[at + 2u], params[at + 3u]);
-    return dot(w, vec4<f32>(h_prev[k], h_prev[k + 1u], h_prev[k + 2u], h_prev[k + 3u]));
-}
-
-// Σ_{i<4} W_hh[k + i, j] d_a[k + i]: four terms of column j's dot product with d_a.
-fn col_dot4(k: u32, j: u32) -> f32 {
-    let H = r.hidden;
-    let at = r.w_hh_off + k * H + j;
-    let w = vec4<f32>(params[at], params[at + H], params[at + 2u * H], params[at + 3u * H]);
-    return dot(w, vec4<f32>(d_a[k], d_a[k + 1u], d_a[k + 2u], d_a[k + 3u]));
 }
 
 fn time_of(s: u32) -> u32 {
     return select(s, r.steps - 1u - s, r.reverse != 0u);
 }
 
-fn valid(t: u32, b: u32) -> bool {
-    return r.reverse == 0u || t < lengths[b];
+fn lanes(b0: u32) -> vec4<u32> {
+    return vec4<u32>(b0) + vec4<u32>(0u, 1u, 2u, 3u);
+}
+
+fn rows_at(t: u32, b0: u32) -> vec4<u32> {
+    return t * r.batch + min(lanes(b0), vec4<u32>(r.batch - 1u));
+}
+
+fn valid(t: u32, b0: u32) -> vec4<bool> {
+    let b = min(lanes(b0), vec4<u32>(r.batch - 1u));
+    let len = vec4<u32>(lengths[b.x], lengths[b.y], lengths[b.z], lengths[b.w]);
+    return vec4<bool>(r.reverse == 0u) | (vec4<u32>(t) < len);
 }
 
 // ---------------------------------------------------------------- forward
@@ -73,56 +73,88 @@ fn valid(t: u32, b: u32) -> bool {
 @group(0) @binding(4) var<storage, read_write> out: array<f32>;
 @group(0) @binding(5) var<storage, read_write> gates: array<f32>;
 
-var<workgroup> h_prev: array<f32, MAX_HIDDEN>;
+var<workgroup> h_prev: array<vec4<f32>, MAX_HIDDEN>; // h_prev[k]: unit k of the four lanes
+
+fn xw4(rows: vec4<u32>, col: u32) -> vec4<f32> {
+    let at = rows * 3u * r.hidden + col;
+    return vec4<f32>(xw[at.x], xw[at.y], xw[at.z], xw[at.w]);
+}
+
+fn out4(rows: vec4<u32>, j: u32) -> vec4<f32> {
+    let at = rows * r.out_stride + r.out_col + j;
+    return vec4<f32>(out[at.x], out[at.y], out[at.z], out[at.w]);
+}
+
+// Stores unit j of one lane's step: h and (r, z, n, hw_n), if the lane is a sequence.
+fn store_step(b: u32, row: u32, j: u32, h: f32, rzn: vec4<f32>) {
+    if (b >= r.batch) {
+        return;
+    }
+    let H = r.hidden;
+    out[row * r.out_stride + r.out_col + j] = h;
+    gates[row * 4u * H + j] = rzn.x;
+    gates[row * 4u * H + H + j] = rzn.y;
+    gates[row * 4u * H + 2u * H + j] = rzn.z;
+    gates[row * 4u * H + 3u * H + j] = rzn.w;
+}
 
 @compute @workgroup_size(64, 1, 1)
 fn gru_forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
-    let b = wid.x;
+    let b0 = wid.x * LANES;
     let H = r.hidden;
-    let B = r.batch;
-    for (var j = lid.x; j < H; j += WG) {
-        var h = 0.0;
+    let zero = vec4<f32>(0.0);
+    var h_next: array<vec4<f32>, UNITS>;
+    for (var u = 0u; u * WG + lid.x < H; u++) {
+        let j = u * WG + lid.x;
+        h_prev[j] = zero;
         if (r.s_start > 0u) {
-            h = out[(time_of(r.s_start - 1u) * B + b) * r.out_stride + r.out_col + j];
+            h_prev[j] = out4(rows_at(time_of(r.s_start - 1u), b0), j);
         }
-        h_prev[j] = h;
     }
     workgroupBarrier();
     for (var s = r.s_start; s < r.s_start + r.s_count; s++) {
         let t = time_of(s);
-        let row = t * B + b;
-        for (var j = lid.x; j < H; j += WG) {
-            var hw_r = params[r.b_hh_off + j];
-            var hw_z = params[r.b_hh_off + H + j];
-            var hw_n = params[r.b_hh_off + 2u * H + j];
+        let rows = rows_at(t, b0);
+        let live = valid(t, b0);
+        let b = lanes(b0);
+        for (var u = 0u; u * WG + lid.x < H; u++) {
+            let j = u * WG + lid.x;
+            var hw_r = vec4<f32>(params[r.b_hh_off + j]);
+            var hw_z = vec4<f32>(params[r.b_hh_off + H + j]);
+            var hw_n = vec4<f32>(params[r.b_hh_off + 2u * H + j]);
+            // rows j, H + j, 2H + j of W_hh
+            let w_r = r.w_hh_off + j * H;
+            let w_z = w_r + H * H;
+            let w_n = w_z + H * H;
             var k = 0u;
             for (; k + 4u <= H; k += 4u) {
-                hw_r += row_dot4(j, k);
-                hw_z += row_dot4(H + j, k);
-                hw_n += row_dot4(2u * H + j, k);
+                let h0 = h_prev[k];
+                let h1 = h_prev[k + 1u];
+                let h2 = h_prev[k + 2u];
+                let h3 = h_prev[k + 3u];
+                hw_r += params[w_r + k] * h0 + params[w_r + k + 1u] * h1 + params[w_r + k + 2u] * h2 + params[w_r + k + 3u] * h3;
+                hw_z += params[w_z + k] * h0 + params[w_z + k + 1u] * h1 + params[w_z + k + 2u] * h2 + params[w_z + k + 3u] * h3;
+                hw_n += params[w_n + k] * h0 + params[w_n + k + 1u] * h1 + params[w_n + k + 2u] * h2 + params[w_n + k + 3u] * h3;
             }
             for (; k < H; k++) {
                 let h_k = h_prev[k];
-                hw_r += params[r.w_hh_off + j * H + k] * h_k;
-                hw_z += params[r.w_hh_off + (H + j) * H + k] * h_k;
-                hw_n += params[r.w_hh_off + (2u * H + j) * H + k] * h_k;
+                hw_r += params[w_r + k] * h_k;
+                hw_z += params[w_z + k] * h_k;
+                hw_n += params[w_n + k] * h_k;
             }
-            let rg = sigmoid(xw[row * 3u * H + j] + hw_r);
-            let z = sigmoid(xw[row * 3u * H + H + j] + hw_z);
-            let n = tanh(xw[row * 3u * H + 2u * H + j] + rg * hw_n);
-            var h = n + z * (h_prev[j] - n);
-            if (!valid(t, b)) {
-                h = 0.0;
-            }
-            out[row * r.out_stride + r.out_col + j] = h;
-            gates[row * 4u * H + j] = rg;
-            gates[row * 4u * H + H + j] = z;
-            gates[row * 4u * H + 2u * H + j] = n;
-            gates[row * 4u * H + 3u * H + j] = hw_n;
+            let rg = sigmoid(xw4(rows, j) + hw_r);
+            let z = sigmoid(xw4(rows, H + j) + hw_z);
+            let n = tanh(xw4(rows, 2u * H + j) + rg * hw_n);
+            let h = select(zero, n + z * (h_prev[j] - n), live);
+            h_next[u] = h;
+            store_step(b.x, rows.x, j, h.x, vec4<f32>(rg.x, z.x, n.x, hw_n.x));
+            store_step(b.y, rows.y, j, h.y, vec4<f32>(rg.y, z.y, n.y, hw_n.y));
+            store_step(b.z, rows.z, j, h.z, vec4<f32>(rg.z, z.z, n.z, hw_n.z));
+            store_step(b.w, rows.w, j, h.w, vec4<f32>(rg.w, z.w, n.w, hw_n.w));
         }
         workgroupBarrier();
-        for (var j = lid.x; j < H; j += WG) {
-            h_prev[j] = out[row * r.out_stride + r.out_col + j];
+        for (var u = 0u; u * WG + lid.x < H; u++) {
+            h_prev[u * WG + lid.x] = h_next[u];
         }
         workgroupBarrier();
     }
@@ -135,73 +167,113 @@ fn gru_forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_
 @group(1) @binding(2) var<storage, read> d_out: array<f32>;
 @group(1) @binding(3) var<storage, read_write> d_xw: array<f32>;
 @group(1) @binding(4) var<storage, read_write> d_hw: array<f32>;
-@group(1) @binding(5) var<storage, read_write> carry: array<f32>;
+@group(1) @binding(5) var<storage, read_write> carry: array<vec4<f32>>;
 
-var<workgroup> d_h_rec: array<f32, MAX_HIDDEN>;
-var<workgroup> d_a: array<f32, 1536>; // 3 · MAX_HIDDEN
+fn gates4(rows: vec4<u32>, col: u32) -> vec4<f32> {
+    let at = rows * 4u * r.hidden + col;
+    return vec4<f32>(gates_in[at.x], gates_in[at.y], gates_in[at.z], gates_in[at.w]);
+}
+
+fn out_in4(rows: vec4<u32>, j: u32) -> vec4<f32> {
+    let at = rows * r.out_stride + r.out_col + j;
+    return vec4<f32>(out_in[at.x], out_in[at.y], out_in[at.z], out_in[at.w]);
+}
+
+fn d_out4(rows: vec4<u32>, j: u32) -> vec4<f32> {
+    let at = rows * r.out_stride + r.out_col + j;
+    return vec4<f32>(d_out[at.x], d_out[at.y], d_out[at.z], d_out[at.w]);
+}
+
+// Stores unit j of one lane's d_xw (d_ar, d_az, d_an) and d_hw (d_ar, d_az, d_hw_n), if the
+// lane is a sequence.
+fn store_d_a(b: u32, row: u32, j: u32, d_ar: f32, d_az: f32, d_an: f32, d_hw_n: f32) {
+    if (b >= r.batch) {
+        return;
+    }
+    let H = r.hidden;
+    d_xw[row * 3u * H + j] = d_ar;
+    d_xw[row * 3u * H + H + j] = d_az;
+    d_xw[row * 3u * H + 2u * H + j] = d_an;
+    d_hw[row * 3u * H + j] = d_ar;
+    d_hw[row * 3u * H + H + j] = d_az;
+    d_hw[row * 3u * H + 2u * H + j] = d_hw_n;
+}
+
+// Σ_{i<4} W_hh[k + i, j] d_hw[k + i]: four terms of column j's dot product with the d_hw of
+// the workgroup's lanes (at carry[d_a_at + ...]).
+fn col_dot4(d_a_at: u32, k: u32, j: u32) -> vec4<f32> {
+    let H = r.hidden;
+    let w = r.w_hh_off + k * H + j;
+    return params[w] * carry[d_a_at + k] + params[w + H] * carry[d_a_at + k + 1u]
+        + params[w + 2u * H] * carry[d_a_at + k + 2u] + params[w + 3u * H] * carry[d_a_at + k + 3u];
+}
 
 @compute @workgroup_size(64, 1, 1)
 fn gru_backward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
-    let b = wid.x;
+    let b0 = wid.x * LANES;
     let H = r.hidden;
-    let B = r.batch;
+    let zero = vec4<f32>(0.0);
+    let d_h_rec_at = wid.x * 4u * H;
+    let d_a_at = d_h_rec_at + H;
     let first = r.s_start + r.s_count == r.steps;
-    for (var j = lid.x; j < H; j += WG) {
-        if (first) {
-            carry[b * 2u * H + j] = 0.0;
+    var d_h_rec: array<vec4<f32>, UNITS>;
+    var d_h_direct: array<vec4<f32>, UNITS>;
+    for (var u = 0u; u * WG + lid.x < H; u++) {
+        d_h_rec[u] = zero;
+        if (!first) {
+            d_h_rec[u] = carry[d_h_rec_at + u * WG + lid.x];
         }
-        d_h_rec[j] = carry[b * 2u * H + j];
     }
-    workgroupBarrier();
     for (var n_ = 0u; n_ < r.s_count; n_++) {
         let s = r.s_start + r.s_count - 1u - n_;
         let t = time_of(s);
-        let row = t * B + b;
-        for (var j = lid.x; j < H; j += WG) {
-            var d_h = d_out[row * r.out_stride + r.out_col + j] + d_h_rec[j];
-            if (!valid(t, b)) {
-                d_h = 0.0;
-            }
-            let rg = gates_in[row * 4u * H + j];
-            let z = gates_in[row * 4u * H + H + j];
-            let n = gates_in[row * 4u * H + 2u * H + j];
-            let hw_n = gates_in[row * 4u * H + 3u * H + j];
-            var h_prev = 0.0;
+        let rows = rows_at(t, b0);
+        let live = valid(t, b0);
+        let b = lanes(b0);
+        for (var u = 0u; u * WG + lid.x < H; u++) {
+            let j = u * WG + lid.x;
+            let d_h = select(zero, d_out4(rows, j) + d_h_rec[u], live);
+            let rg = gates4(rows, j);
+            let z = gates4(rows, H + j);
+            let n = gates4(rows, 2u * H + j);
+            let hw_n = gates4(rows, 3u * H + j);
+            var h_prev = zero;
             if (s > 0u) {
-                h_prev = out_in[(time_of(s - 1u) * B + b) * r.out_stride + r.out_col + j];
+                h_prev = out_in4(rows_at(time_of(s - 1u), b0), j);
             }
             let d_n = d_h * (1.0 - z);
             let d_z = d_h * (h_prev - n);
-            carry[b * 2u * H + H + j] = d_h * z;
+            d_h_direct[u] = d_h * z;
             let d_an = d_n * (1.0 - n * n);
             let d_hw_n = d_an * rg;
             let d_ar = d_an * hw_n * rg * (1.0 - rg);
             let d_az = d_z * z * (1.0 - z);
-            d_xw[row * 3u * H + j] = d_ar;
-            d_xw[row * 3u * H + H + j] = d_az;
-            d_xw[row * 3u * H + 2u * H + j] = d_an;
-            d_hw[row * 3u * H + j] = d_ar;
-            d_hw[row * 3u * H + H + j] = d_az;
-            d_hw[row * 3u * H + 2u * H + j] = d_hw_n;
-            d_a[j] = d_ar;
-            d_a[H + j] = d_az;
-            d_a[2u * H + j] = d_hw_n;
+            store_d_a(b.x, rows.x, j, d_ar.x, d_az.x, d_an.x, d_hw_n.x);
+            store_d_a(b.y, rows.y, j, d_ar.y, d_az.y, d_an.y, d_hw_n.y);
+            store_d_a(b.z, rows.z, j, d_ar.z, d_az.z, d_an.z, d_hw_n.z);
+            store_d_a(b.w, rows.w, j, d_ar.w, d_az.w, d_an.w, d_hw_n.w);
+            carry[d_a_at + j] = d_ar;
+            carry[d_a_at + H + j] = d_az;
+            carry[d_a_at + 2u * H + j] = d_hw_n;
         }
-        workgroupBarrier();
-        for (var j = lid.x; j < H; j += WG) {
-            var sum = carry[b * 2u * H + H + j];
+        storageBarrier();
+        for (var u = 0u; u * WG + lid.x < H; u++) {
+            let j = u * WG + lid.x;
+            var sum = d_h_direct[u];
             var k = 0u;
             for (; k + 4u <= H; k += 4u) {
-                sum += col_dot4(k, j) + col_dot4(H + k, j) + col_dot4(2u * H + k, j);
+                sum += col_dot4(d_a_at, k, j) + col_dot4(d_a_at, H + k, j) + col_dot4(d_a_at, 2u * H + k, j);
             }
             for (; k < H; k++) {
                 for (var gate = 0u; gate < 3u; gate++) {
-                    sum += params[r.w_hh_off + (gate * H + k) * H + j] * d_a[gate * H + k];
+                    sum += params[r.w_hh_off + (gate * H + k) * H + j] * carry[d_a_at + gate * H + k];
                 }
             }
-            d_h_rec[j] = sum;
-            carry[b * 2u * H + j] = sum;
+            d_h_rec[u] = sum;
         }
-        workgroupBarrier();
+        storageBarrier();
+    }
+    for (var u = 0u; u * WG + lid.x < H; u++) {
+        carry[d_h_rec_at + u * WG + lid.x] = d_h_rec[u];
     }
 }

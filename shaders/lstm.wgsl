@@ -23,17 +23,22 @@
 //   out     [T·B, out_stride]; this direction's h in columns out_col .. out_col + H
 //   cell    [T·B, H]  c        gates [T·B, 4H]  i, f, g, o after their activations
 //   d_out   like out          d_xw [T·B, 4H] = d_a
-//   carry   [B, 2H]: d_h_rec, then d_c, kept between dispatches
+//   carry   vec4 [⌈B/4⌉, 6H]: per workgroup d_h_rec [H], d_c [H] (kept between dispatches)
+//           and d_a [4H] of the current step (shared by the workgroup's invocations)
 //
-// Dispatch: one workgroup per sequence (B, 1, 1); a workgroup carries its sequence's state in
-// workgroup memory from step to step, and each invocation handles hidden units lid, lid + WG, ...
-// One dispatch runs steps s_start .. s_start + s_count; the host splits the time loop so that
-// no invocation loops more than the software adapters allow (SPEC §9). The dot products over
-// the hidden units are unrolled by four (all four gates in one pass), so a step costs about
-// H/4 loop iterations per unit.
+// Dispatch: one workgroup per four sequences (⌈B/4⌉, 1, 1). The four sequences are the four
+// lanes of every vec4 below, so each weight read from W_hh serves four sequences. Lanes past
+// the batch repeat its last sequence and are never stored. A workgroup carries its state from
+// step to step (h_prev in workgroup memory, c and d_c in registers); each invocation handles
+// hidden units j = lid, lid + WG, ... One dispatch runs steps s_start .. s_start + s_count;
+// the host splits the time loop so that no invocation loops more than the software adapters
+// allow (SPEC §9). The dot products over the hidden units are unrolled by four (all four gates
+// in one pass), so a step costs about H/4 loop iterations per unit.
 
 const WG: u32 = 64u;
+const LANES: u32 = 4u;
 const MAX_HIDDEN: u32 = 512u;
+const UNITS: u32 = 8u; // MAX_HIDDEN / WG: hidden units per invocation at most
 
 struct Recurrence {
     batch: u32, steps: u32, hidden: u32, s_start: u32,
@@ -45,23 +50,8 @@ struct Recurrence {
 @group(0) @binding(1) var<storage, read> params: array<f32>;
 @group(0) @binding(2) var<storage, read> lengths: array<u32>;
 
-fn sigmoid(x: f32) -> f32 {
+fn sigmoid(x: vec4<f32>) -> vec4<f32> {
     return 1.0 / (1.0 + exp(-x));
-}
-
-// Σ_{i<4} W_hh[row, k + i] h_prev[k + i]: four terms of row `row`'s dot product with h_prev.
-fn row_dot4(row: u32, k: u32) -> f32 {
-    let at = r.w_hh_off + row * r.hidden + k;
-    let w = vec4<f32>(params[at], params[at + 1u], params[at + 2u], params[at + 3u]);
-    return dot(w, vec4<f32>(h_prev[k], h_prev[k + 1u], h_prev[k + 2u], h_prev[k + 3u]));
-}
-
-// Σ_{i<4} W_hh[k + i, j] d_a[k + i]: four terms of column j's dot product with d_a.
-fn col_dot4(k: u32, j: u32) -> f32 {
-    let H = r.hidden;
-    let at = r.w_hh_off + k * H + j;
-    let w = vec4<f32>(params[at], params[at + H], params[at + 2u * H], params[at + 3u * H]);
-    return dot(w, vec4<f32>(d_a[k], d_a[k + 1u], d_a[k + 2u], d_a[k + 3u]));
 }
 
 // The time index of processing step s.
@@ -69,9 +59,21 @@ fn time_of(s: u32) -> u32 {
     return select(s, r.steps - 1u - s, r.reverse != 0u);
 }
 
-// Whether step t of sequence b is computed (always, for the forward direction).
-fn valid(t: u32, b: u32) -> bool {
-    return r.reverse == 0u || t < lengths[b];
+// The sequences of the four lanes of the workgroup starting at sequence b0.
+fn lanes(b0: u32) -> vec4<u32> {
+    return vec4<u32>(b0) + vec4<u32>(0u, 1u, 2u, 3u);
+}
+
+// The rows (t·B + b) of the four lanes at time t; lanes past the batch read the last sequence.
+fn rows_at(t: u32, b0: u32) -> vec4<u32> {
+    return t * r.batch + min(lanes(b0), vec4<u32>(r.batch - 1u));
+}
+
+// Which lanes compute step t (the forward direction always; the reverse one inside length).
+fn valid(t: u32, b0: u32) -> vec4<bool> {
+    let b = min(lanes(b0), vec4<u32>(r.batch - 1u));
+    let len = vec4<u32>(lengths[b.x], lengths[b.y], lengths[b.z], lengths[b.w]);
+    return vec4<bool>(r.reverse == 0u) | (vec4<u32>(t) < len);
 }
 
 // ---------------------------------------------------------------- forward
@@ -81,67 +83,106 @@ fn valid(t: u32, b: u32) -> bool {
 @group(0) @binding(5) var<storage, read_write> cell: array<f32>;
 @group(0) @binding(6) var<storage, read_write> gates: array<f32>;
 
-var<workgroup> h_prev: array<f32, MAX_HIDDEN>;
+var<workgroup> h_prev: array<vec4<f32>, MAX_HIDDEN>; // h_prev[k]: unit k of the four lanes
+
+fn xw4(rows: vec4<u32>, col: u32) -> vec4<f32> {
+    let at = rows * 4u * r.hidden + col;
+    return vec4<f32>(xw[at.x], xw[at.y], xw[at.z], xw[at.w]);
+}
+
+fn out4(rows: vec4<u32>, j: u32) -> vec4<f32> {
+    let at = rows * r.out_stride + r.out_col + j;
+    return vec4<f32>(out[at.x], out[at.y], out[at.z], out[at.w]);
+}
+
+fn cell4(rows: vec4<u32>, j: u32) -> vec4<f32> {
+    let at = rows * r.hidden + j;
+    return vec4<f32>(cell[at.x], cell[at.y], cell[at.z], cell[at.w]);
+}
+
+// Stores unit j of one lane's step: c, h and the gates (i, f, g, o), if the lane is a sequence.
+fn store_step(b: u32, row: u32, j: u32, c: f32, h: f32, ifgo: vec4<f32>) {
+    if (b >= r.batch) {
+        return;
+    }
+    let H = r.hidden;
+    cell[row * H + j] = c;
+    out[row * r.out_stride + r.out_col + j] = h;
+    gates[row * 4u * H + j] = ifgo.x;
+    gates[row * 4u * H + H + j] = ifgo.y;
+    gates[row * 4u * H + 2u * H + j] = ifgo.z;
+    gates[row * 4u * H + 3u * H + j] = ifgo.w;
+}
 
 @compute @workgroup_size(64, 1, 1)
 fn lstm_forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
-    let b = wid.x;
+    let b0 = wid.x * LANES;
     let H = r.hidden;
-    let B = r.batch;
-    for (var j = lid.x; j < H; j += WG) {
-        var h = 0.0;
+    let zero = vec4<f32>(0.0);
+    // This invocation's units: h (shared through h_prev) and c (its own).
+    var h_next: array<vec4<f32>, UNITS>;
+    var c: array<vec4<f32>, UNITS>;
+    for (var u = 0u; u * WG + lid.x < H; u++) {
+        let j = u * WG + lid.x;
+        h_prev[j] = zero;
+        c[u] = zero;
         if (r.s_start > 0u) {
-            h = out[(time_of(r.s_start - 1u) * B + b) * r.out_stride + r.out_col + j];
+            let rows = rows_at(time_of(r.s_start - 1u), b0);
+            h_prev[j] = out4(rows, j);
+            c[u] = cell4(rows, j);
         }
-        h_prev[j] = h;
     }
     workgroupBarrier();
     for (var s = r.s_start; s < r.s_start + r.s_count; s++) {
         let t = time_of(s);
-        let row = t * B + b;
-        for (var j = lid.x; j < H; j += WG) {
-            var a_i = xw[row * 4u * H + j] + params[r.b_hh_off + j];
-            var a_f = xw[row * 4u * H + H + j] + params[r.b_hh_off + H + j];
-            var a_g = xw[row * 4u * H + 2u * H + j] + params[r.b_hh_off + 2u * H + j];
-            var a_o = xw[row * 4u * H + 3u * H + j] + params[r.b_hh_off + 3u * H + j];
+        let rows = rows_at(t, b0);
+        let live = valid(t, b0);
+        let b = lanes(b0);
+        for (var u = 0u; u * WG + lid.x < H; u++) {
+            let j = u * WG + lid.x;
+            var a_i = xw4(rows, j) + params[r.b_hh_off + j];
+            var a_f = xw4(rows, H + j) + params[r.b_hh_off + H + j];
+            var a_g = xw4(rows, 2u * H + j) + params[r.b_hh_off + 2u * H + j];
+            var a_o = xw4(rows, 3u * H + j) + params[r.b_hh_off + 3u * H + j];
+            // rows j, H + j, 2H + j, 3H + j of W_hh
+            let w_i = r.w_hh_off + j * H;
+            let w_f = w_i + H * H;
+            let w_g = w_f + H * H;
+            let w_o = w_g + H * H;
             var k = 0u;
             for (; k + 4u <= H; k += 4u) {
-                a_i += row_dot4(j, k);
-                a_f += row_dot4(H + j, k);
-                a_g += row_dot4(2u * H + j, k);
-                a_o += row_dot4(3u * H + j, k);
+                let h0 = h_prev[k];
+                let h1 = h_prev[k + 1u];
+                let h2 = h_prev[k + 2u];
+                let h3 = h_prev[k + 3u];
+                a_i += params[w_i + k] * h0 + params[w_i + k + 1u] * h1 + params[w_i + k + 2u] * h2 + params[w_i + k + 3u] * h3;
+                a_f += params[w_f + k] * h0 + params[w_f + k + 1u] * h1 + params[w_f + k + 2u] * h2 + params[w_f + k + 3u] * h3;
+                a_g += params[w_g + k] * h0 + params[w_g + k + 1u] * h1 + params[w_g + k + 2u] * h2 + params[w_g + k + 3u] * h3;
+                a_o += params[w_o + k] * h0 + params[w_o + k + 1u] * h1 + params[w_o + k + 2u] * h2 + params[w_o + k + 3u] * h3;
             }
             for (; k < H; k++) {
                 let h_k = h_prev[k];
-                a_i += params[r.w_hh_off + j * H + k] * h_k;
-                a_f += params[r.w_hh_off + (H + j) * H + k] * h_k;
-                a_g += params[r.w_hh_off + (2u * H + j) * H + k] * h_k;
-                a_o += params[r.w_hh_off + (3u * H + j) * H + k] * h_k;
+                a_i += params[w_i + k] * h_k;
+                a_f += params[w_f + k] * h_k;
+                a_g += params[w_g + k] * h_k;
+                a_o += params[w_o + k] * h_k;
             }
             let i = sigmoid(a_i);
             let f = sigmoid(a_f);
             let g = tanh(a_g);
             let o = sigmoid(a_o);
-            var c_prev = 0.0;
-            if (s > 0u) {
-                c_prev = cell[(time_of(s - 1u) * B + b) * H + j];
-            }
-            var c = f * c_prev + i * g;
-            var h = o * tanh(c);
-            if (!valid(t, b)) {
-                c = 0.0;
-                h = 0.0;
-            }
-            cell[row * H + j] = c;
-            out[row * r.out_stride + r.out_col + j] = h;
-            gates[row * 4u * H + j] = i;
-            gates[row * 4u * H + H + j] = f;
-            gates[row * 4u * H + 2u * H + j] = g;
-            gates[row * 4u * H + 3u * H + j] = o;
+            let c_t = select(zero, f * c[u] + i * g, live);
+            let h_t = select(zero, o * tanh(c_t), live);
+            c[u] = c_t;
+            h_next[u] = h_t;
+            store_step(b.x, rows.x, j, c_t.x, h_t.x, vec4<f32>(i.x, f.x, g.x, o.x));
+            store_step(b.y, rows.y, j, c_t.y, h_t.y, vec4<f32>(i.y, f.y, g.y, o.y));
+            store_step(b.z, rows.z, j, c_t.z, h_t.z, vec4<f32>(i.z, f.z, g.z, o.z));
+            store_step(b.w, rows.w, j, c_t.w, h_t.w, vec4<f32>(i.w, f.w, g.w, o.w));
         }
         workgroupBarrier();
-        for (var j = lid.x; j < H; j += WG) {
-            h_prev[j] = out[row * r.out_stride + r.out_col + j];
+        for (var u = 0u; u * WG + lid.x < H; u++) {
+            h_prev[u * WG + lid.x] = h_next[u];
         }
         workgroupBarrier();
     }
@@ -153,76 +194,120 @@ fn lstm_forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation
 @group(1) @binding(1) var<storage, read> gates_in: array<f32>;
 @group(1) @binding(2) var<storage, read> d_out: array<f32>;
 @group(1) @binding(3) var<storage, read_write> d_xw: array<f32>;
-@group(1) @binding(4) var<storage, read_write> carry: array<f32>;
+@group(1) @binding(4) var<storage, read_write> carry: array<vec4<f32>>;
 
-var<workgroup> d_h_rec: array<f32, MAX_HIDDEN>;
-var<workgroup> d_a: array<f32, 2048>; // 4 · MAX_HIDDEN
+fn gates4(rows: vec4<u32>, col: u32) -> vec4<f32> {
+    let at = rows * 4u * r.hidden + col;
+    return vec4<f32>(gates_in[at.x], gates_in[at.y], gates_in[at.z], gates_in[at.w]);
+}
+
+fn cell_in4(rows: vec4<u32>, j: u32) -> vec4<f32> {
+    let at = rows * r.hidden + j;
+    return vec4<f32>(cell_in[at.x], cell_in[at.y], cell_in[at.z], cell_in[at.w]);
+}
+
+fn d_out4(rows: vec4<u32>, j: u32) -> vec4<f32> {
+    let at = rows * r.out_stride + r.out_col + j;
+    return vec4<f32>(d_out[at.x], d_out[at.y], d_out[at.z], d_out[at.w]);
+}
+
+// Stores unit j of one lane's d_a = (d_a_i, d_a_f, d_a_g, d_a_o), if the lane is a sequence.
+fn store_d_a(b: u32, row: u32, j: u32, d_a: vec4<f32>) {
+    if (b >= r.batch) {
+        return;
+    }
+    let H = r.hidden;
+    d_xw[row * 4u * H + j] = d_a.x;
+    d_xw[row * 4u * H + H + j] = d_a.y;
+    d_xw[row * 4u * H + 2u * H + j] = d_a.z;
+    d_xw[row * 4u * H + 3u * H + j] = d_a.w;
+}
+
+// Σ_{i<4} W_hh[k + i, j] d_a[k + i]: four terms of column j's dot product with the d_a of
+// the workgroup's lanes (at carry[d_a_at + ...]).
+fn col_dot4(d_a_at: u32, k: u32, j: u32) -> vec4<f32> {
+    let H = r.hidden;
+    let w = r.w_hh_off + k * H + j;
+    return params[w] * carry[d_a_at + k] + params[w + H] * carry[d_a_at + k + 1u]
+        + params[w + 2u * H] * carry[d_a_at + k + 2u] + params[w + 3u * H] * carry[d_a_at + k + 3u];
+}
 
 @compute @workgroup_size(64, 1, 1)
 fn lstm_backward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
-    let b = wid.x;
+    let b0 = wid.x * LANES;
     let H = r.hidden;
-    let B = r.batch;
+    let zero = vec4<f32>(0.0);
+    let d_h_rec_at = wid.x * 6u * H;
+    let d_c_at = d_h_rec_at + H;
+    let d_a_at = d_c_at + H;
     let first = r.s_start + r.s_count == r.steps;
-    for (var j = lid.x; j < H; j += WG) {
-        if (first) {
-            carry[b * 2u * H + j] = 0.0;
-            carry[b * 2u * H + H + j] = 0.0;
+    var d_h_rec: array<vec4<f32>, UNITS>;
+    var d_c_next: array<vec4<f32>, UNITS>;
+    for (var u = 0u; u * WG + lid.x < H; u++) {
+        let j = u * WG + lid.x;
+        d_h_rec[u] = zero;
+        d_c_next[u] = zero;
+        if (!first) {
+            d_h_rec[u] = carry[d_h_rec_at + j];
+            d_c_next[u] = carry[d_c_at + j];
         }
-        d_h_rec[j] = carry[b * 2u * H + j];
     }
-    workgroupBarrier();
     for (var n = 0u; n < r.s_count; n++) {
         let s = r.s_start + r.s_count - 1u - n;
         let t = time_of(s);
-        let row = t * B + b;
-        for (var j = lid.x; j < H; j += WG) {
-            var d_h = d_out[row * r.out_stride + r.out_col + j] + d_h_rec[j];
-            var d_c = carry[b * 2u * H + H + j];
-            if (!valid(t, b)) {
-                d_h = 0.0;
-                d_c = 0.0;
-            }
-            let i = gates_in[row * 4u * H + j];
-            let f = gates_in[row * 4u * H + H + j];
-            let g = gates_in[row * 4u * H + 2u * H + j];
-            let o = gates_in[row * 4u * H + 3u * H + j];
-            let tanh_c = tanh(cell_in[row * H + j]);
-            var c_prev = 0.0;
+        let rows = rows_at(t, b0);
+        let live = valid(t, b0);
+        let b = lanes(b0);
+        for (var u = 0u; u * WG + lid.x < H; u++) {
+            let j = u * WG + lid.x;
+            let d_h = select(zero, d_out4(rows, j) + d_h_rec[u], live);
+            var d_c = select(zero, d_c_next[u], live);
+            let i = gates4(rows, j);
+            let f = gates4(rows, H + j);
+            let g = gates4(rows, 2u * H + j);
+            let o = gates4(rows, 3u * H + j);
+            let tanh_c = tanh(cell_in4(rows, j));
+            var c_prev = zero;
             if (s > 0u) {
-                c_prev = cell_in[(time_of(s - 1u) * B + b) * H + j];
+                c_prev = cell_in4(rows_at(time_of(s - 1u), b0), j);
             }
             let d_o = d_h * tanh_c;
             d_c += d_h * o * (1.0 - tanh_c * tanh_c);
-            carry[b * 2u * H + H + j] = d_c * f;
+            d_c_next[u] = d_c * f;
             let d_a_i = d_c * g * i * (1.0 - i);
             let d_a_f = d_c * c_prev * f * (1.0 - f);
             let d_a_g = d_c * i * (1.0 - g * g);
             let d_a_o = d_o * o * (1.0 - o);
-            d_xw[row * 4u * H + j] = d_a_i;
-            d_xw[row * 4u * H + H + j] = d_a_f;
-            d_xw[row * 4u * H + 2u * H + j] = d_a_g;
-            d_xw[row * 4u * H + 3u * H + j] = d_a_o;
-            d_a[j] = d_a_i;
-            d_a[H + j] = d_a_f;
-            d_a[2u * H + j] = d_a_g;
-            d_a[3u * H + j] = d_a_o;
+            store_d_a(b.x, rows.x, j, vec4<f32>(d_a_i.x, d_a_f.x, d_a_g.x, d_a_o.x));
+            store_d_a(b.y, rows.y, j, vec4<f32>(d_a_i.y, d_a_f.y, d_a_g.y, d_a_o.y));
+            store_d_a(b.z, rows.z, j, vec4<f32>(d_a_i.z, d_a_f.z, d_a_g.z, d_a_o.z));
+            store_d_a(b.w, rows.w, j, vec4<f32>(d_a_i.w, d_a_f.w, d_a_g.w, d_a_o.w));
+            carry[d_a_at + j] = d_a_i;
+            carry[d_a_at + H + j] = d_a_f;
+            carry[d_a_at + 2u * H + j] = d_a_g;
+            carry[d_a_at + 3u * H + j] = d_a_o;
         }
-        workgroupBarrier();
-        for (var j = lid.x; j < H; j += WG) {
-            var sum = 0.0;
+        storageBarrier();
+        for (var u = 0u; u * WG + lid.x < H; u++) {
+            let j = u * WG + lid.x;
+            var sum = zero;
             var k = 0u;
             for (; k + 4u <= H; k += 4u) {
-                sum += col_dot4(k, j) + col_dot4(H + k, j) + col_dot4(2u * H + k, j) + col_dot4(3u * H + k, j);
+                sum += col_dot4(d_a_at, k, j) + col_dot4(d_a_at, H + k, j)
+                    + col_dot4(d_a_at, 2u * H + k, j) + col_dot4(d_a_at, 3u * H + k, j);
             }
             for (; k < H; k++) {
                 for (var gate = 0u; gate < 4u; gate++) {
-                    sum += params[r.w_hh_off + (gate * H + k) * H + j] * d_a[gate * H + k];
+                    sum += params[r.w_hh_off + (gate * H + k) * H + j] * carry[d_a_at + gate * H + k];
                 }
             }
-            d_h_rec[j] = sum;
-            carry[b * 2u * H + j] = sum;
+            d_h_rec[u] = sum;
         }
-        workgroupBarrier();
+        storageBarrier();
+    }
+    for (var u = 0u; u * WG + lid.x < H; u++) {
+        let j = u * WG + lid.x;
+        carry[d_h_rec_at + j] = d_h_rec[u];
+        carry[d_c_at + j] = d_c_next[u];
     }
 }

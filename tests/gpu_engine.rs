@@ -13,12 +13,13 @@ mod common;
 
 use common::{config, random_batch};
 use hrcast::engine::cpu::optim::AdamState;
+use hrcast::engine::cpu::{DropoutStep, loss_and_gradients};
 use hrcast::engine::gpu::Gpu;
 use hrcast::engine::gpu::engine::GpuEngine;
 use hrcast::engine::{CpuEngine, Engine, StepConfig};
 use hrcast::model::{Batch, Cell, ModelConfig, Params};
-use rand::SeedableRng;
 use rand::rngs::StdRng;
+use rand::{RngExt, SeedableRng};
 
 /// The GPU, or None (with a loud message) where there is none and CI is not set.
 fn gpu() -> Option<Gpu> {
@@ -76,8 +77,23 @@ fn compare(gpu: Gpu, c: &ModelConfig, batch: &Batch<f32>, steps: usize, what: &s
         seed: 3,
     };
     for s in 1..=steps {
+        let dropout = Some(DropoutStep {
+            seed: step.seed,
+            step: s as u64,
+        });
+        let before = cpu.params().unwrap();
+        let (_, want, _) = loss_and_gradients(c, &before, batch, step.use_masking, dropout);
         cpu.train_step(batch, &step).unwrap();
         gpu.train_step(batch, &step).unwrap();
+        let got = gpu.gradients().unwrap();
+        for ((name, g), w) in before.names.iter().zip(&got).zip(&want) {
+            assert_close(
+                g,
+                w,
+                1e-4,
+                &format!("{what}: gradient of {name} in step {s}"),
+            );
+        }
         let (pc, pg) = (cpu.params().unwrap(), gpu.params().unwrap());
         for ((name, a), b) in pc.names.iter().zip(&pg.values).zip(&pc.values) {
             let err = a
@@ -252,6 +268,51 @@ fn sequences_of_1500_steps_stay_under_the_loop_cap() {
         1,
         "bidirectional gru 1500 steps",
     );
+}
+
+#[test]
+fn random_shapes_across_several_workgroups() {
+    // Each recurrence workgroup carries four sequences (the vec4 lanes): batches that are not
+    // multiples of four, one or several workgroups, odd hidden sizes (the dot products' H mod 4
+    // remainder), both cells, one or two directions, ragged lengths.
+    let mut rng = StdRng::seed_from_u64(11);
+    for case in 0..8 {
+        let Some(g) = gpu() else { return };
+        let cell = if case % 2 == 0 { Cell::Lstm } else { Cell::Gru };
+        let hidden = [3, 17, 33, 6, 65, 10, 23, 5][case];
+        let inputs = rng.random_range(1..12);
+        let layers = rng.random_range(1..3);
+        let bidirectional = case % 3 == 1;
+        let batch = [1, 5, 7, 9, 2, 13, 6, 3][case];
+        let steps = rng.random_range(4..40);
+        let lengths: Vec<usize> = (0..batch)
+            .map(|b| {
+                if b == 0 {
+                    steps
+                } else {
+                    rng.random_range(1..=steps)
+                }
+            })
+            .collect();
+        let c = config(cell, inputs, hidden, layers, bidirectional, 0.0);
+        let what = format!(
+            "case {case}: {cell:?} H{hidden} I{inputs} L{layers} bi {bidirectional} B{batch} T{steps}"
+        );
+        let data = random_batch(&mut rng, inputs, steps, &lengths);
+        compare(g, &c, &data, 2, &what);
+    }
+}
+
+#[test]
+fn the_largest_hidden_size_512() {
+    // Eight units per invocation, the kernels' register arrays full.
+    let mut rng = StdRng::seed_from_u64(12);
+    for cell in [Cell::Lstm, Cell::Gru] {
+        let Some(g) = gpu() else { return };
+        let c = config(cell, 11, 512, 1, false, 0.0);
+        let data = random_batch(&mut rng, 11, 12, &[12, 5, 9, 12, 1]);
+        compare(g, &c, &data, 1, &format!("{cell:?} h512 b5"));
+    }
 }
 
 #[test]

@@ -358,6 +358,13 @@ impl GpuEngine {
         let d_pred = storage(gpu, "d_pred", rows);
         let ones = storage_init(gpu, "ones", &vec![1.0; rows]);
         let dropout = training && c.dropout > 0.0;
+        // The recurrence runs one workgroup per LANES sequences; its carry holds, per lane and
+        // unit, d_h_rec and d_c (LSTM) and the current step's d_a (4 gates LSTM, 3 GRU).
+        let recurrence_groups = [batch.div_ceil(LANES) as u32, 1, 1];
+        let carried = match c.model {
+            Cell::Lstm => 6,
+            Cell::Gru => 4,
+        };
         // Per layer: its output, its input (x, the previous output, or that after dropout),
         // and the gradients of both.
         let outs: Vec<wgpu::Buffer> = (0..layers)
@@ -386,7 +393,7 @@ impl GpuEngine {
                         d_xw: storage(gpu, "d_xw", if training { rows * g * h } else { 4 }),
                         d_hw: (training && c.model == Cell::Gru)
                             .then(|| storage(gpu, "d_hw", rows * g * h)),
-                        carry: storage(gpu, "carry", batch * 2 * h),
+                        carry: storage(gpu, "carry", batch.div_ceil(LANES) * LANES * carried * h),
                     })
                     .collect()
             })
@@ -469,7 +476,7 @@ impl GpuEngine {
                         Cell::Gru => vec![&u, &self.params, &lengths, &db.xw, &outs[l], &db.gates],
                     };
                     let group = rec.bind(fwd_kernel, 0, 0, &buffers);
-                    rec.push(fwd_kernel, vec![group], [batch as u32, 1, 1]);
+                    rec.push(fwd_kernel, vec![group], recurrence_groups);
                 }
             }
         }
@@ -551,7 +558,7 @@ impl GpuEngine {
                             _ => vec![&db.cell, &db.gates, d_out, &db.d_xw, &db.carry],
                         };
                         let group = rec.bind(bwd_kernel, 1, 0, &rest);
-                        rec.push(bwd_kernel, vec![base, group], [batch as u32, 1, 1]);
+                        rec.push(bwd_kernel, vec![base, group], recurrence_groups);
                     }
                     let d_hw = db.d_hw.as_ref().unwrap_or(&db.d_xw);
                     // dW_ih = d_xwᵀ X, db_ih = 1ᵀ d_xw (for the LSTM also db_hh: d_hw = d_xw)
@@ -720,6 +727,12 @@ impl GpuEngine {
         }
         self.gpu.queue.submit([encoder.finish()]);
         let _ = self.gpu.device.poll(wgpu::PollType::Poll);
+    }
+
+    /// The gradients of the last training step (state_dict order, before clipping), read
+    /// back: for tests and inspection, never on the training path.
+    pub fn gradients(&self) -> Result<Vec<Vec<f32>>> {
+        Ok(self.unflatten(&self.read_f32(&self.grads, self.n_params)?))
     }
 
     fn read_f32(&self, buffer: &wgpu::Buffer, floats: usize) -> Result<Vec<f32>> {

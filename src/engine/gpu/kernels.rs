@@ -19,6 +19,8 @@ pub const SHADERS: [(&str, &str); 6] = [
 
 /// Invocations per workgroup of the recurrence kernels (`WG` in lstm.wgsl and gru.wgsl).
 pub const RECURRENCE_WG: usize = 64;
+/// Sequences per recurrence workgroup, one per vec4 lane (`LANES`).
+pub const LANES: usize = 4;
 /// Largest hidden size the recurrence kernels hold in workgroup memory (`MAX_HIDDEN`).
 pub const MAX_HIDDEN: usize = 512;
 /// Invocations per workgroup of the elementwise and reduction kernels.
