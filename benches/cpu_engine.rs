@@ -1,12 +1,14 @@
 //! CPU engine speed: one training step (forward, backward, clipping, Adam) of the reference
-//! configuration (LSTM and GRU, batch 16, 500 steps, 11 inputs, hidden 128, 2 layers, f32), and
-//! its forward pass alone. Run with `cargo bench --bench cpu_engine`.
+//! configuration (LSTM and GRU, batch 16, 500 steps, 11 inputs, hidden 128, 2 layers, f32), its
+//! forward pass alone, and the GEMM under both: the step's largest product shape (8000 × 512 ×
+//! 128, the input projection of layer 2) and 1024³. Run with `cargo bench --bench cpu_engine`.
 
 mod common;
 
 use common::{batch, reference};
 use criterion::{Criterion, criterion_group, criterion_main};
 use hrcast::engine::cpu::optim::{AdamConfig, AdamState, clip_grad_norm};
+use hrcast::engine::cpu::scalar::Scalar;
 use hrcast::engine::cpu::{self, DropoutStep};
 use hrcast::model::{Cell, Params};
 use std::hint::black_box;
@@ -34,6 +36,17 @@ fn training_step(c: &mut Criterion) {
         });
         group.bench_function(format!("{cell:?}_forward"), |b| {
             b.iter(|| black_box(cpu::predict(&config, &params, &batch)))
+        });
+    }
+    for (m, n, k) in [(8000, 512, 128), (1024, 1024, 1024)] {
+        let a: Vec<f32> = (0..m * k).map(|i| (i % 7) as f32 * 0.1).collect();
+        let b: Vec<f32> = (0..k * n).map(|i| (i % 5) as f32 * 0.1).collect();
+        let mut c = vec![0.0f32; m * n];
+        group.bench_function(format!("gemm_{m}x{n}x{k}"), |bench| {
+            bench.iter(|| {
+                f32::gemm(m, n, k, &a, false, &b, false, 0.0, &mut c);
+                black_box(c[0])
+            })
         });
     }
     group.finish();

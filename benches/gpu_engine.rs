@@ -1,7 +1,9 @@
 //! GPU engine speed on the adapter `--device auto` would take (lavapipe on a CI box): one
 //! training step of the reference configuration (LSTM and GRU, batch 16, 500 steps, hidden 128,
-//! 2 layers), its forward pass, and the matmul kernel on a 1024³ product. Without an adapter it
-//! says so and measures nothing. Run with `cargo bench --bench gpu_engine`.
+//! 2 layers), its forward pass, the kernels inside the step on their own (the recurrence forward
+//! and backward of both layers, every matmul of the step), and the matmul kernel on a 1024³
+//! product. Without an adapter it says so and measures nothing. Run with
+//! `cargo bench --bench gpu_engine`.
 
 mod common;
 
@@ -10,6 +12,7 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use hrcast::engine::cpu::optim::AdamState;
 use hrcast::engine::gpu::Gpu;
 use hrcast::engine::gpu::engine::GpuEngine;
+use hrcast::engine::gpu::kernels::Kernel;
 use hrcast::engine::{Engine, StepConfig};
 use hrcast::model::{Cell, Params};
 
@@ -49,6 +52,20 @@ fn gpu_engine(c: &mut Criterion) {
         group.bench_function(format!("{cell:?}_forward"), |b| {
             b.iter(|| e.predict(&batch).unwrap())
         });
+        let (forward, backward) = match cell {
+            Cell::Lstm => (Kernel::LstmForward, Kernel::LstmBackward),
+            Cell::Gru => (Kernel::GruForward, Kernel::GruBackward),
+        };
+        e.train_step(&batch, &step).unwrap();
+        for (name, kernel) in [
+            ("recurrence_forward", forward),
+            ("recurrence_backward", backward),
+            ("step_matmuls", Kernel::Matmul),
+        ] {
+            group.bench_function(format!("{cell:?}_{name}"), |b| {
+                b.iter(|| e.run_kernel(&batch, step.use_masking, kernel).unwrap())
+            });
+        }
         if cell == Cell::Lstm {
             group.bench_function("matmul_1024_warm_and_timed", |b| {
                 b.iter(|| e.gemm_gflops(1024, 1).unwrap())

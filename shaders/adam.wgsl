@@ -25,6 +25,7 @@ struct Step {
     seeds: array<vec4<u32>, 4>,
     step_size: f32, bias2_sqrt: f32, weight_decay: f32, clip: f32,
     beta1: f32, beta2: f32, eps: f32, dropout: f32,
+    first_sequence: u32, inv_weight: f32, batches: f32, _pad: u32,
 }
 
 @group(0) @binding(0) var<uniform> count: Count;

@@ -4,6 +4,8 @@
 //   dst[row, j] = src[row, j] · scale,   scale = 0 if u < p else 1 / (1 - p)
 //   u = uniform(seed, counter), counter = (b·T + t)·W + j for row = t·B + b (batch-first order,
 //   so the CPU engine draws the same mask), seed = the step's seed of this layer boundary.
+//   b counts from the step's first_sequence: a batch run as micro-batches draws the masks of
+//   the whole batch.
 //
 // The generator is the PCG hash (src/engine/rng.rs has the same function): the mask is a pure
 // function of (seed, counter), nothing is stored between the passes.
@@ -21,6 +23,7 @@ struct Step {
     seeds: array<vec4<u32>, 4>,
     step_size: f32, bias2_sqrt: f32, weight_decay: f32, clip: f32,
     beta1: f32, beta2: f32, eps: f32, dropout: f32,
+    first_sequence: u32, inv_weight: f32, batches: f32, _pad: u32,
 }
 
 @group(0) @binding(0) var<uniform> d: Dropout;
@@ -51,7 +54,7 @@ fn dropout(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroup
     let t = row / d.batch;
     let b = row % d.batch;
     let seed = step.seeds[d.layer / 4u][d.layer % 4u];
-    let counter = (b * d.steps + t) * d.width + j;
+    let counter = ((step.first_sequence + b) * d.steps + t) * d.width + j;
     let p = step.dropout;
     var scale = 1.0 / (1.0 - p);
     if (uniform01(seed, counter) < p) {

@@ -7,7 +7,11 @@
 //   sums[0] += loss, sums[1] += 1 (batches), sums[2] += Σ mask |pred - y|, sums[3] += Σ mask
 // The running sums stay on the GPU; the host reads them once per epoch.
 //
-// Buffers: pred, y, mask, d_pred [T·B] f32; sums [4].
+// The host writes 1 / Σ w of the whole batch into the step uniform (inv_weight; 0 when Σ w = 0),
+// so that a batch too large for the adapter's buffers can run as micro-batches: each one adds
+// its share of the loss and its rows' d_pred, and only the first counts the batch (batches).
+//
+// Buffers: pred, y, mask, d_pred [T·B] f32; sums [4]; step: the step uniform.
 // Dispatch: one workgroup of 256 (1, 1, 1). Each invocation sums a strided share of the rows,
 // a tree reduction in workgroup memory gives the totals, then each invocation writes d_pred
 // for its rows.
@@ -24,8 +28,16 @@ struct Loss {
 @group(0) @binding(3) var<storage, read> mask: array<f32>;
 @group(0) @binding(4) var<storage, read_write> sums: array<f32>;
 @group(0) @binding(5) var<storage, read_write> d_pred: array<f32>;
+@group(0) @binding(6) var<uniform> step: Step;
 
-var<workgroup> part: array<vec4<f32>, 256>;
+struct Step {
+    seeds: array<vec4<u32>, 4>,
+    step_size: f32, bias2_sqrt: f32, weight_decay: f32, clip: f32,
+    beta1: f32, beta2: f32, eps: f32, dropout: f32,
+    first_sequence: u32, inv_weight: f32, batches: f32, _pad: u32,
+}
+
+var<workgroup> part: array<vec3<f32>, 256>;
 
 fn weight(i: u32) -> f32 {
     return select(1.0, mask[i], l.use_masking != 0u);
@@ -33,12 +45,11 @@ fn weight(i: u32) -> f32 {
 
 @compute @workgroup_size(256, 1, 1)
 fn loss(@builtin(local_invocation_id) lid: vec3<u32>) {
-    // x: Σ w e², y: Σ w, z: Σ mask |e|, w: Σ mask
-    var acc = vec4<f32>(0.0);
+    // x: Σ w e², y: Σ mask |e|, z: Σ mask
+    var acc = vec3<f32>(0.0);
     for (var i = lid.x; i < l.rows; i += WG) {
         let e = pred[i] - y[i];
-        let w = weight(i);
-        acc += vec4<f32>(w * e * e, w, mask[i] * abs(e), mask[i]);
+        acc += vec3<f32>(weight(i) * e * e, mask[i] * abs(e), mask[i]);
     }
     part[lid.x] = acc;
     workgroupBarrier();
@@ -49,17 +60,13 @@ fn loss(@builtin(local_invocation_id) lid: vec3<u32>) {
         workgroupBarrier();
     }
     let total = part[0];
-    var scale = 0.0;
-    if (total.y > 0.0) {
-        scale = 2.0 / total.y;
-    }
     for (var i = lid.x; i < l.rows; i += WG) {
-        d_pred[i] = scale * weight(i) * (pred[i] - y[i]);
+        d_pred[i] = 2.0 * step.inv_weight * weight(i) * (pred[i] - y[i]);
     }
     if (lid.x == 0u) {
-        sums[0] += 0.5 * scale * total.x;
-        sums[1] += 1.0;
-        sums[2] += total.z;
-        sums[3] += total.w;
+        sums[0] += step.inv_weight * total.x;
+        sums[1] += step.batches;
+        sums[2] += total.y;
+        sums[3] += total.z;
     }
 }

@@ -9,7 +9,7 @@
 
 use crate::cli::BenchArgs;
 use crate::engine::cpu::optim::AdamState;
-use crate::engine::{self, StepConfig};
+use crate::engine::{self, KernelTime, StepConfig};
 use crate::model::{Batch, ModelConfig, Params};
 use anyhow::Result;
 use rand::rngs::StdRng;
@@ -48,6 +48,11 @@ pub struct BenchReport {
     pub eval_ms_per_batch: f64,
     pub eval_ms_per_batch_min: f64,
     pub eval_ms_per_batch_max: f64,
+    /// How the engine runs a batch of this shape where it is not one submit (micro-batches).
+    pub note: Option<String>,
+    /// With --profile: each kernel of a step timed alone, slowest first.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub profile: Vec<KernelTime>,
 }
 
 /// Median, min and max of timings in ms.
@@ -106,6 +111,7 @@ pub fn bench(args: &BenchArgs) -> Result<BenchReport> {
     let params: Params<f32> = Params::init(&config, 0);
     let adam = AdamState::new(params.values.iter().map(Vec::len));
     let (mut engine, device) = engine::select(args.device, &config, params, adam)?;
+    let note = engine.batch_note(b, t);
     let step = StepConfig {
         lr: 5e-4,
         weight_decay: 1e-4,
@@ -136,6 +142,11 @@ pub fn bench(args: &BenchArgs) -> Result<BenchReport> {
     let gemm_gflops = engine.gemm_gflops(GEMM_N, 3)?;
     let (ms, ms_min, ms_max) = stats(train_ms);
     let (eval, eval_min, eval_max) = stats(eval_ms);
+    let profile = if args.profile {
+        engine.profile(&batch, &step)?
+    } else {
+        Vec::new()
+    };
     let (adapter, backend) = engine.adapter();
     Ok(BenchReport {
         device: device
@@ -164,12 +175,15 @@ pub fn bench(args: &BenchArgs) -> Result<BenchReport> {
         eval_ms_per_batch: eval,
         eval_ms_per_batch_min: eval_min,
         eval_ms_per_batch_max: eval_max,
+        note,
+        profile,
     })
 }
 
 /// The human-readable report.
 pub fn table(r: &BenchReport) -> String {
-    format!(
+    let note = r.note.as_ref().map_or(String::new(), |n| format!("{n}\n"));
+    note + &format!(
         "{} on {} ({}), {} B={} T={} H={} L={}, {} timed steps\n\
          training step  {:.1} ms median (min {:.1}, max {:.1}), {:.0} timesteps/s, {:.2} GFLOP/s\n\
          evaluation     {:.1} ms per batch median (min {:.1}, max {:.1})\n\
@@ -197,5 +211,22 @@ pub fn table(r: &BenchReport) -> String {
         r.dispatches_per_step,
         r.submits_per_step,
         r.readbacks_per_step
-    )
+    ) + &profile_table(&r.profile)
+}
+
+/// The profile's lines: each kernel's dispatches, time and share of their total.
+fn profile_table(profile: &[KernelTime]) -> String {
+    let total: f64 = profile.iter().map(|k| k.ms).sum();
+    profile
+        .iter()
+        .map(|k| {
+            format!(
+                "  {:<14} {:>3} dispatches {:>9.1} ms {:>5.1} %\n",
+                k.kernel,
+                k.dispatches,
+                k.ms,
+                100.0 * k.ms / total
+            )
+        })
+        .collect()
 }

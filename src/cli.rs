@@ -269,6 +269,9 @@ pub struct BenchArgs {
     /// One JSON object on one line.
     #[arg(long)]
     pub json: bool,
+    /// Also time each kernel of a step alone (GPU engine): where the step's time goes.
+    #[arg(long)]
+    pub profile: bool,
 }
 
 /// The exit status of a run that Ctrl-C ended (128 + SIGINT), after saving its state.

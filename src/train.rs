@@ -358,6 +358,9 @@ pub fn train(args: &TrainArgs) -> Result<TrainReport> {
         log_path.display()
     ));
     log.line(&device_line);
+    if let Some(note) = engine.batch_note(args.batch_size as usize, train_split.seq_len) {
+        log.line(&note);
+    }
     log.line(&format!("config: {}", serde_json::to_string(&config)?));
     log.line(&format!(
         "data: {} ({} train windows, {} validation windows of {} steps at {} s)",

@@ -16,7 +16,7 @@ use hrcast::engine::cpu::optim::AdamState;
 use hrcast::engine::cpu::{DropoutStep, loss_and_gradients};
 use hrcast::engine::gpu::Gpu;
 use hrcast::engine::gpu::engine::GpuEngine;
-use hrcast::engine::{CpuEngine, Engine, StepConfig};
+use hrcast::engine::{CpuEngine, Engine, StepConfig, StepCounts};
 use hrcast::model::{Batch, Cell, ModelConfig, Params};
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
@@ -50,9 +50,21 @@ fn assert_close(got: &[f32], want: &[f32], tol: f32, what: &str) {
     );
 }
 
-/// Trains `steps` steps on both engines from the same weights and compares predictions,
-/// losses and parameters after every step.
+/// [`compare_counts`], in one submit per step (the batch fits the adapter's buffers).
 fn compare(gpu: Gpu, c: &ModelConfig, batch: &Batch<f32>, steps: usize, what: &str) {
+    let counts = compare_counts(gpu, c, batch, steps, what);
+    assert_eq!(counts.submits, 1, "{what}: one submit per step");
+}
+
+/// Trains `steps` steps on both engines from the same weights and compares predictions,
+/// gradients, losses and parameters after every step; returns what the GPU's last step issued.
+fn compare_counts(
+    gpu: Gpu,
+    c: &ModelConfig,
+    batch: &Batch<f32>,
+    steps: usize,
+    what: &str,
+) -> StepCounts {
     let params: Params<f32> = Params::init(c, 7);
     let adam = AdamState::new(params.values.iter().map(Vec::len));
     let mut cpu = CpuEngine::new(c.clone(), params.clone(), adam.clone());
@@ -129,11 +141,8 @@ fn compare(gpu: Gpu, c: &ModelConfig, batch: &Batch<f32>, steps: usize, what: &s
         "{what}: abs error sums"
     );
     let counts = gpu.step_counts();
-    assert_eq!(
-        (counts.submits, counts.readbacks),
-        (1, 0),
-        "{what}: one submit and no read-back per step"
-    );
+    assert_eq!(counts.readbacks, 0, "{what}: no read-back in a step");
+    counts
 }
 
 #[test]
@@ -316,6 +325,44 @@ fn the_largest_hidden_size_512() {
 }
 
 #[test]
+fn batches_beyond_the_buffer_limit_run_as_micro_batches() {
+    // An adapter binding at most 3 sequences' gates per buffer: batch 7 runs as micro-batches
+    // of 3, 3 and 1, one submit each, the gradients accumulating across them. Dropout checks
+    // that each micro-batch draws the masks of its own sequences; the loss and its gradient are
+    // normalized by the whole batch's weight.
+    let mut rng = StdRng::seed_from_u64(13);
+    for (cell, hidden, bidirectional, dropout) in
+        [(Cell::Lstm, 9, true, 0.3), (Cell::Gru, 6, false, 0.2)]
+    {
+        let Some(mut g) = gpu() else { return };
+        let steps = 11;
+        let gates_bytes = (steps * 4 * hidden * 4) as u64;
+        g.limits.max_storage_buffer_binding_size = 3 * gates_bytes + 8;
+        let c = config(cell, 5, hidden, 2, bidirectional, dropout);
+        let data = random_batch(&mut rng, 5, steps, &[11, 4, 9, 11, 1, 7, 10]);
+        let what = format!("{cell:?} in micro-batches");
+        let counts = compare_counts(g, &c, &data, 2, &what);
+        assert_eq!(counts.submits, 3, "{what}: one submit per micro-batch");
+    }
+}
+
+#[test]
+fn a_sequence_beyond_the_buffer_limit_is_a_clear_error() {
+    let Some(mut g) = gpu() else { return };
+    g.limits.max_storage_buffer_binding_size = 1 << 10;
+    let c = config(Cell::Lstm, 3, 8, 1, false, 0.0);
+    let params: Params<f32> = Params::init(&c, 7);
+    let adam = AdamState::new(params.values.iter().map(Vec::len));
+    let mut engine = GpuEngine::new(g, &c, &params, &adam).unwrap();
+    let data = random_batch(&mut StdRng::seed_from_u64(14), 3, 20, &[20]);
+    let err = engine.predict(&data).unwrap_err().to_string();
+    assert!(
+        err.contains("one sequence of 20 steps") && err.contains("--seq-len"),
+        "{err}"
+    );
+}
+
+#[test]
 fn long_weight_gradient_sums_are_split_into_chunks() {
     // 40 x 450 = 18,000 rows: the weight gradients sum over more than K_CHUNK rows.
     let Some(g) = gpu() else { return };
@@ -422,14 +469,26 @@ fn devices_and_train_on_the_gpu_from_the_command_line() {
         "--steps",
         "2",
         "--json",
+        "--profile",
     ]);
     let report: serde_json::Value = serde_json::from_str(&bench).unwrap();
     assert_eq!(report["submits_per_step"], 1, "{bench}");
     assert_eq!(report["readbacks_per_step"], 0, "{bench}");
-    assert!(
-        report["dispatches_per_step"].as_u64().unwrap() >= 20,
-        "{bench}"
-    );
+    let dispatches = report["dispatches_per_step"].as_u64().unwrap();
+    assert!(dispatches >= 20, "{bench}");
+    // The profile times every dispatch of the step, each kernel once.
+    let profile = report["profile"].as_array().expect("--profile");
+    let profiled: u64 = profile
+        .iter()
+        .map(|k| k["dispatches"].as_u64().unwrap())
+        .sum();
+    assert_eq!(profiled, dispatches, "{bench}");
+    for kernel in ["lstm_forward", "lstm_backward", "matmul", "adam_step"] {
+        assert!(
+            profile.iter().any(|k| k["kernel"] == kernel),
+            "{kernel}: {bench}"
+        );
+    }
     let devices = run(&["devices"]);
     assert!(devices.contains("--device auto takes"), "{devices}");
     run(&[

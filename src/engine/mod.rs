@@ -68,6 +68,20 @@ pub trait Engine {
     fn adapter(&self) -> (String, String) {
         ("CPU".into(), "none".into())
     }
+    /// A line for the log where a batch of `batch` sequences of `steps` steps does not run as
+    /// one submit (the GPU engine's micro-batches for batches beyond the adapter's buffers).
+    fn batch_note(&self, _batch: usize, _steps: usize) -> Option<String> {
+        None
+    }
+    /// The time each kernel takes within a training step of `batch` (after running one), for
+    /// `hrcast bench --profile`; empty where the engine has no kernels (the CPU engine).
+    fn profile(
+        &mut self,
+        _batch: &Batch<f32>,
+        _step: &StepConfig,
+    ) -> anyhow::Result<Vec<KernelTime>> {
+        Ok(Vec::new())
+    }
     /// Waits until all submitted work is done (for timing; reads nothing back).
     fn finish(&self) -> anyhow::Result<()> {
         Ok(())
@@ -75,6 +89,17 @@ pub trait Engine {
     /// The best f32 GEMM rate this engine's device reaches, GFLOP/s, on an `n × n × n`
     /// product timed `repeats` times after a warm-up.
     fn gemm_gflops(&self, n: usize, repeats: usize) -> anyhow::Result<f64>;
+}
+
+/// One kernel's part of a training step: its dispatches, submitted alone and waited for.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct KernelTime {
+    /// The kernel's entry point (`shaders/`).
+    pub kernel: String,
+    /// Its dispatches in one step.
+    pub dispatches: usize,
+    /// Milliseconds they take together.
+    pub ms: f64,
 }
 
 /// What one training step issues to a GPU, counted by the engine as it records the step.

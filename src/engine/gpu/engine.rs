@@ -3,11 +3,18 @@
 //! list of dispatches of one training step (or one evaluation); a step uploads the batch and
 //! the step's uniform, records the dispatches in one compute pass and submits, reading nothing
 //! back. Loss and MAE sums accumulate on the GPU and are read once per epoch.
+//!
+//! A batch whose buffers would exceed what the adapter binds (wgpu's default is 128 MiB per
+//! storage binding: batch 256 x 500 steps x hidden 128 needs 256 MiB of LSTM gates) runs as
+//! micro-batches of equal size, one submit each, into the same buffers: the gradients
+//! accumulate (they are cleared at the start of a step), the loss is normalized by the whole
+//! batch's weight, dropout draws each sequence's own mask, and clipping and Adam run once at
+//! the end, so the step is the same step. [`Engine::batch_note`] says so for the log.
 
 use super::Gpu;
 use super::kernels::*;
 use crate::engine::cpu::optim::AdamState;
-use crate::engine::{Engine, StepConfig, StepCounts, TrainSums, rng};
+use crate::engine::{Engine, KernelTime, StepConfig, StepCounts, TrainSums, rng};
 use crate::model::{Batch, Cell, ModelConfig, Params};
 use anyhow::{Result, bail, ensure};
 use std::collections::HashMap;
@@ -51,6 +58,8 @@ pub struct GpuEngine {
     step_uniform: wgpu::Buffer,
     adam_step: u64,
     plans: HashMap<PlanKey, Plan>,
+    /// Clipping and Adam: the dispatches that end every training step.
+    update: Vec<Dispatch>,
     last_counts: StepCounts,
 }
 
@@ -285,8 +294,15 @@ impl GpuEngine {
             offsets.push(total);
             total += v.len();
         }
+        // grad_norm sums the gradients with one workgroup: n / 256 iterations per invocation.
+        let max_params = LOOP_BUDGET * ELEMENTWISE_WG as usize;
+        ensure!(
+            total <= max_params,
+            "the model has {total} parameters, more than the GPU engine's {max_params}; use fewer \
+             layers, a smaller hidden size or --device cpu"
+        );
         let flat = |values: &[Vec<f32>]| values.concat();
-        let engine = GpuEngine {
+        let mut engine = GpuEngine {
             params: storage_init(&gpu, "params", &flat(&params.values)),
             grads: storage(&gpu, "grads", total),
             m: storage_init(&gpu, "adam m", &flat(&adam.exp_avg)),
@@ -307,9 +323,11 @@ impl GpuEngine {
             n_params: total,
             adam_step: adam.step,
             plans: HashMap::new(),
+            update: Vec::new(),
             last_counts: StepCounts::default(),
             gpu,
         };
+        engine.update = engine.record_update();
         Ok(engine)
     }
 
@@ -328,27 +346,12 @@ impl GpuEngine {
         (LOOP_BUDGET / (units * (inner + 3) + 4)).max(1)
     }
 
-    fn check_size(&self, what: &str, floats: usize, batch: usize) -> Result<()> {
-        let bytes = floats as u64 * F32;
-        let limit = self.gpu.limits.max_storage_buffer_binding_size;
-        if bytes > limit {
-            bail!(
-                "a batch of {batch} windows needs {} MiB for {what}, more than this adapter's {} MiB per buffer; use a smaller --batch-size",
-                bytes >> 20,
-                limit >> 20
-            );
-        }
-        Ok(())
-    }
-
     /// Builds the plan of a batch shape: buffers and dispatches.
     fn plan(&self, (batch, steps, training, use_masking): PlanKey) -> Result<Plan> {
         let c = &self.config;
         let (h, g, dirs, layers) = (c.hidden_size, c.model.gates(), c.directions(), c.num_layers);
         let rows = batch * steps;
         let width = h * dirs;
-        self.check_size("gates", rows * 4 * h, batch)?;
-        self.check_size("layer outputs", rows * width.max(c.input_size), batch)?;
         let gpu = &self.gpu;
         let x = storage(gpu, "x", rows * c.input_size);
         let y = storage(gpu, "y", rows);
@@ -506,7 +509,15 @@ impl GpuEngine {
                 Kernel::Loss,
                 0,
                 0,
-                &[&u, &pred, &y, &mask, &self.sums, &d_pred],
+                &[
+                    &u,
+                    &pred,
+                    &y,
+                    &mask,
+                    &self.sums,
+                    &d_pred,
+                    &self.step_uniform,
+                ],
             );
             rec.push(Kernel::Loss, vec![group], [1, 1, 1]);
             // ---- head
@@ -521,6 +532,8 @@ impl GpuEngine {
                 None,
                 false,
             );
+            // Weight gradients accumulate into grads, cleared at the start of each step (a
+            // batch run as micro-batches adds each one's share).
             rec.matmul(
                 1,
                 width,
@@ -529,7 +542,7 @@ impl GpuEngine {
                 op(top, 0, width, 1),
                 op(&self.grads, head_w, width, 1),
                 None,
-                false,
+                true,
             );
             rec.matmul(
                 1,
@@ -539,7 +552,7 @@ impl GpuEngine {
                 op(&d_pred, 0, 1, 1),
                 op(&self.grads, head_b, 1, 1),
                 None,
-                false,
+                true,
             );
             // ---- layers, top down
             for l in (0..layers).rev() {
@@ -570,7 +583,7 @@ impl GpuEngine {
                         op(input_of(l), 0, i_l, 1),
                         op(&self.grads, param(l, d, 0), i_l, 1),
                         None,
-                        false,
+                        true,
                     );
                     let lstm = db.d_hw.is_none();
                     rec.matmul_copy(
@@ -581,7 +594,7 @@ impl GpuEngine {
                         op(&db.d_xw, 0, g * h, 1),
                         op(&self.grads, param(l, d, 2), g * h, 1),
                         None,
-                        false,
+                        true,
                         lstm.then(|| param(l, d, 3)),
                     );
                     // dW_hh = Σ_s d_hw[s]ᵀ h[s - 1]: rows of step t paired with rows of the
@@ -599,7 +612,7 @@ impl GpuEngine {
                         op(&outs[l], b_row * width + d * h, width, 1),
                         op(&self.grads, param(l, d, 1), h, 1),
                         None,
-                        false,
+                        true,
                     );
                     if !lstm {
                         rec.matmul(
@@ -610,7 +623,7 @@ impl GpuEngine {
                             op(d_hw, 0, g * h, 1),
                             op(&self.grads, param(l, d, 3), g * h, 1),
                             None,
-                            false,
+                            true,
                         );
                     }
                     // dX = d_xw W_ih, summed over directions
@@ -634,31 +647,6 @@ impl GpuEngine {
                     rec.dropout(batch, steps, width, l - 1, src, dst);
                 }
             }
-            // ---- clipping and Adam
-            let u = uniform(
-                gpu,
-                &CountDims {
-                    n: self.n_params as u32,
-                    flag: 0,
-                    pad: [0; 2],
-                },
-            );
-            let base = rec.bind(Kernel::GradNorm, 0, 0, &[&u, &self.grads]);
-            let norm = rec.bind(Kernel::GradNorm, 1, 0, &[&self.norm]);
-            rec.push(Kernel::GradNorm, vec![base, norm], [1, 1, 1]);
-            let base = rec.bind(
-                Kernel::AdamStep,
-                0,
-                0,
-                &[&u, &self.grads, &self.step_uniform],
-            );
-            let update = rec.bind(
-                Kernel::AdamStep,
-                1,
-                1,
-                &[&self.norm, &self.params, &self.m, &self.v],
-            );
-            rec.push(Kernel::AdamStep, vec![base, update], grid(self.n_params));
         }
         Ok(Plan {
             x,
@@ -670,9 +658,87 @@ impl GpuEngine {
         })
     }
 
-    /// Uploads a batch and records its plan's dispatches; returns the plan's key.
-    fn run(&mut self, batch: &Batch<f32>, training: bool, use_masking: bool) -> Result<PlanKey> {
-        let key = (batch.batch, batch.steps, training, use_masking);
+    /// The dispatches of clipping and Adam, recorded once: the end of every training step.
+    fn record_update(&self) -> Vec<Dispatch> {
+        let mut rec = Recorder {
+            e: self,
+            out: Vec::new(),
+        };
+        let u = uniform(
+            &self.gpu,
+            &CountDims {
+                n: self.n_params as u32,
+                flag: 0,
+                pad: [0; 2],
+            },
+        );
+        let base = rec.bind(Kernel::GradNorm, 0, 0, &[&u, &self.grads]);
+        let norm = rec.bind(Kernel::GradNorm, 1, 0, &[&self.norm]);
+        rec.push(Kernel::GradNorm, vec![base, norm], [1, 1, 1]);
+        let base = rec.bind(
+            Kernel::AdamStep,
+            0,
+            0,
+            &[&u, &self.grads, &self.step_uniform],
+        );
+        let update = rec.bind(
+            Kernel::AdamStep,
+            1,
+            1,
+            &[&self.norm, &self.params, &self.m, &self.v],
+        );
+        rec.push(Kernel::AdamStep, vec![base, update], grid(self.n_params));
+        rec.out
+    }
+
+    /// How a batch of `batch` sequences of `steps` steps runs: the sequence ranges of its
+    /// micro-batches. One range (the whole batch) unless one of the step's buffers would exceed
+    /// what the adapter binds or allocates, or a dispatch grid its limit; then the batch splits
+    /// into as few equal micro-batches as fit. Fails where a single sequence does not fit.
+    fn micro_batches(&self, batch: usize, steps: usize) -> Result<Vec<std::ops::Range<usize>>> {
+        let c = &self.config;
+        let limits = &self.gpu.limits;
+        let max_bytes = limits
+            .max_storage_buffer_binding_size
+            .min(limits.max_buffer_size);
+        // The widest per-row buffer: gates [rows, 4H]; xw and d_xw are [rows, gates · H].
+        let row_floats = (4 * c.hidden_size)
+            .max(c.hidden_size * c.directions())
+            .max(c.input_size);
+        let row_bytes = row_floats as u64 * F32;
+        let max_rows =
+            (max_bytes / row_bytes).min(u64::from(MAX_GROUPS) * u64::from(MATMUL_BLOCK)) as usize;
+        let fit = max_rows / steps.max(1);
+        if fit == 0 {
+            bail!(
+                "one sequence of {steps} steps needs {} MiB of GPU buffer for its gates, more \
+                 than this adapter's {} MiB per buffer; use shorter sequences (--seq-len) or \
+                 --device cpu",
+                (steps as u64 * row_bytes) >> 20,
+                max_bytes >> 20
+            );
+        }
+        let parts = batch.div_ceil(fit).max(1);
+        let size = batch.div_ceil(parts);
+        Ok((0..batch)
+            .step_by(size.max(1))
+            .map(|b0| b0..(b0 + size).min(batch))
+            .collect())
+    }
+
+    /// Uploads sequences `seqs` of a batch and submits their plan's dispatches, preceded by
+    /// clearing the gradients (`clear_grads`) and followed by `update`; returns the plan's key.
+    fn run(
+        &mut self,
+        batch: &Batch<f32>,
+        seqs: std::ops::Range<usize>,
+        training: bool,
+        use_masking: bool,
+        clear_grads: bool,
+        update: bool,
+    ) -> Result<PlanKey> {
+        let (b, t, inputs) = (seqs.len(), batch.steps, batch.inputs);
+        let key = (b, t, training, use_masking);
         if !self.plans.contains_key(&key) {
             let plan = self
                 .gpu
@@ -680,53 +746,79 @@ impl GpuEngine {
             self.plans.insert(key, plan);
         }
         let plan = &self.plans[&key];
-        let (b, t) = (batch.batch, batch.steps);
         let q = &self.gpu.queue;
+        let time_major = |values: &[f32], width: usize| {
+            crate::engine::cpu::to_time_major(
+                &values[seqs.start * t * width..seqs.end * t * width],
+                b,
+                t,
+                width,
+            )
+        };
         q.write_buffer(
             &plan.x,
             0,
-            bytemuck::cast_slice(&crate::engine::cpu::to_time_major(
-                &batch.x,
-                b,
-                t,
-                batch.inputs,
-            )),
+            bytemuck::cast_slice(&time_major(&batch.x, inputs)),
         );
-        q.write_buffer(
-            &plan.y,
-            0,
-            bytemuck::cast_slice(&crate::engine::cpu::to_time_major(&batch.y, b, t, 1)),
-        );
+        q.write_buffer(&plan.y, 0, bytemuck::cast_slice(&time_major(&batch.y, 1)));
         q.write_buffer(
             &plan.mask,
             0,
-            bytemuck::cast_slice(&crate::engine::cpu::to_time_major(&batch.mask, b, t, 1)),
+            bytemuck::cast_slice(&time_major(&batch.mask, 1)),
         );
-        let lengths: Vec<u32> = batch.lengths.iter().map(|&l| l as u32).collect();
+        let lengths: Vec<u32> = batch.lengths[seqs].iter().map(|&l| l as u32).collect();
         q.write_buffer(&plan.lengths, 0, bytemuck::cast_slice(&lengths));
-        self.submit(&plan.dispatches);
+        let mut encoder = self.gpu.device.create_command_encoder(&Default::default());
+        if clear_grads {
+            encoder.clear_buffer(&self.grads, 0, None);
+        }
+        let after: &[Dispatch] = if update { &self.update } else { &[] };
+        self.record_pass(&mut encoder, plan.dispatches.iter().chain(after));
+        self.gpu.queue.submit([encoder.finish()]);
+        let _ = self.gpu.device.poll(wgpu::PollType::Poll);
         Ok(key)
     }
 
-    /// Records `dispatches` in one compute pass and submits it (one submit, no waiting).
-    fn submit(&self, dispatches: &[Dispatch]) {
-        let mut encoder = self.gpu.device.create_command_encoder(&Default::default());
-        {
-            let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
-                label: Some("step"),
-                timestamp_writes: None,
-            });
-            for d in dispatches {
-                pass.set_pipeline(self.kernels.get(d.kernel));
-                for (i, g) in d.groups.iter().enumerate() {
-                    pass.set_bind_group(i as u32, g, &[]);
-                }
-                let [x, y, z] = d.workgroups;
-                pass.dispatch_workgroups(x, y, z);
+    /// Records `dispatches` in one compute pass.
+    fn record_pass<'d>(
+        &self,
+        encoder: &mut wgpu::CommandEncoder,
+        dispatches: impl Iterator<Item = &'d Dispatch>,
+    ) {
+        let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
+            label: Some("step"),
+            timestamp_writes: None,
+        });
+        for d in dispatches {
+            pass.set_pipeline(self.kernels.get(d.kernel));
+            for (i, g) in d.groups.iter().enumerate() {
+                pass.set_bind_group(i as u32, g, &[]);
             }
+            let [x, y, z] = d.workgroups;
+            pass.dispatch_workgroups(x, y, z);
         }
+    }
+
+    /// Submits, alone, the dispatches of `kernel` in a training step of `batch`'s shape (the
+    /// first micro-batch's plan), on the buffers the last step left, and waits; returns how
+    /// many there were. Run a training step of this shape first. For profiling and benches:
+    /// after it the engine's state is whatever those dispatches made of it.
+    pub fn run_kernel(&self, batch: &Batch<f32>, masking: bool, kernel: Kernel) -> Result<usize> {
+        let seqs = self.micro_batches(batch.batch, batch.steps)?[0].len();
+        let Some(plan) = self.plans.get(&(seqs, batch.steps, true, masking)) else {
+            bail!("run_kernel: no training step of this shape has run yet");
+        };
+        let dispatches: Vec<&Dispatch> = plan
+            .dispatches
+            .iter()
+            .chain(&self.update)
+            .filter(|d| d.kernel == kernel)
+            .collect();
+        let mut encoder = self.gpu.device.create_command_encoder(&Default::default());
+        self.record_pass(&mut encoder, dispatches.iter().copied());
         self.gpu.queue.submit([encoder.finish()]);
-        let _ = self.gpu.device.poll(wgpu::PollType::Poll);
+        self.finish()?;
+        Ok(dispatches.len())
     }
 
     /// The gradients of the last training step (state_dict order, before clipping), read
@@ -781,14 +873,45 @@ impl Engine for GpuEngine {
             beta2: beta2 as f32,
             eps: 1e-8,
             dropout: self.config.dropout as f32,
+            ..StepUniform::default()
         };
-        self.gpu
-            .queue
-            .write_buffer(&self.step_uniform, 0, bytemuck::bytes_of(&uniform));
-        let key = self.run(batch, true, step.use_masking)?;
+        let weight: f64 = if step.use_masking {
+            batch.mask.iter().map(|&m| f64::from(m)).sum()
+        } else {
+            (batch.batch * batch.steps) as f64
+        };
+        let parts = self.micro_batches(batch.batch, batch.steps)?;
+        let last = parts.len() - 1;
+        let mut dispatches = 0;
+        for (i, seqs) in parts.iter().enumerate() {
+            let uniform = StepUniform {
+                first_sequence: seqs.start as u32,
+                inv_weight: if weight > 0.0 {
+                    (1.0 / weight) as f32
+                } else {
+                    0.0
+                },
+                batches: if i == 0 { 1.0 } else { 0.0 },
+                ..uniform
+            };
+            // Each submit sees the uniform written just before it (writes are ordered with
+            // submits), so every micro-batch has its own.
+            self.gpu
+                .queue
+                .write_buffer(&self.step_uniform, 0, bytemuck::bytes_of(&uniform));
+            let key = self.run(
+                batch,
+                seqs.clone(),
+                true,
+                step.use_masking,
+                i == 0,
+                i == last,
+            )?;
+            dispatches += self.plans[&key].dispatches.len();
+        }
         self.last_counts = StepCounts {
-            dispatches: self.plans[&key].dispatches.len(),
-            submits: 1,
+            dispatches: dispatches + self.update.len(),
+            submits: parts.len(),
             readbacks: 0,
         };
         Ok(())
@@ -808,15 +931,14 @@ impl Engine for GpuEngine {
     }
 
     fn predict(&mut self, batch: &Batch<f32>) -> Result<Vec<f32>> {
-        let key = self.run(batch, false, true)?;
-        let rows = batch.batch * batch.steps;
-        let pred = self.read_f32(&self.plans[&key].pred, rows)?;
-        Ok(crate::engine::cpu::to_batch_first(
-            &pred,
-            batch.batch,
-            batch.steps,
-            1,
-        ))
+        let mut pred = Vec::with_capacity(batch.batch * batch.steps);
+        for seqs in self.micro_batches(batch.batch, batch.steps)? {
+            let b = seqs.len();
+            let key = self.run(batch, seqs, false, true, false, false)?;
+            let part = self.read_f32(&self.plans[&key].pred, b * batch.steps)?;
+            pred.extend(crate::engine::cpu::to_batch_first(&part, b, batch.steps, 1));
+        }
+        Ok(pred)
     }
 
     fn params(&self) -> Result<Params<f32>> {
@@ -837,6 +959,43 @@ impl Engine for GpuEngine {
             self.gpu.info.name.clone(),
             format!("{:?}", self.gpu.info.backend).to_lowercase(),
         )
+    }
+
+    fn batch_note(&self, batch: usize, steps: usize) -> Option<String> {
+        let parts = self.micro_batches(batch, steps).ok()?;
+        (parts.len() > 1).then(|| {
+            format!(
+                "GPU engine: a batch of {batch} x {steps} steps exceeds this adapter's {} MiB per \
+                 buffer; each step runs as {} micro-batches of up to {} sequences (one submit \
+                 each, gradients accumulated: the same step)",
+                self.gpu
+                    .limits
+                    .max_storage_buffer_binding_size
+                    .min(self.gpu.limits.max_buffer_size)
+                    >> 20,
+                parts.len(),
+                parts[0].len()
+            )
+        })
+    }
+
+    fn profile(&mut self, batch: &Batch<f32>, step: &StepConfig) -> Result<Vec<KernelTime>> {
+        self.train_step(batch, step)?;
+        self.finish()?;
+        let mut times = Vec::new();
+        for kernel in Kernel::ALL {
+            let start = std::time::Instant::now();
+            let dispatches = self.run_kernel(batch, step.use_masking, kernel)?;
+            if dispatches > 0 {
+                times.push(KernelTime {
+                    kernel: kernel.source().1.to_string(),
+                    dispatches,
+                    ms: start.elapsed().as_secs_f64() * 1e3,
+                });
+            }
+        }
+        times.sort_by(|a, b| b.ms.total_cmp(&a.ms));
+        Ok(times)
     }
 
     fn finish(&self) -> Result<()> {
@@ -871,7 +1030,9 @@ impl Engine for GpuEngine {
         );
         let dispatches = rec.out;
         let run = || {
-            self.submit(&dispatches);
+            let mut encoder = gpu.device.create_command_encoder(&Default::default());
+            self.record_pass(&mut encoder, dispatches.iter());
+            gpu.queue.submit([encoder.finish()]);
             self.finish()
         };
         run()?;

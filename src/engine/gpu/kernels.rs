@@ -217,4 +217,11 @@ pub struct StepUniform {
     pub beta2: f32,
     pub eps: f32,
     pub dropout: f32,
+    /// The first sequence of this submit within the batch (micro-batches; dropout's counter).
+    pub first_sequence: u32,
+    /// 1 / Σ w of the whole batch (the loss's weights), 0 when it is empty.
+    pub inv_weight: f32,
+    /// 1 on the submit that counts the batch in the epoch sums, else 0.
+    pub batches: f32,
+    pub pad: u32,
 }
