@@ -347,6 +347,27 @@ fn batches_beyond_the_buffer_limit_run_as_micro_batches() {
 }
 
 #[test]
+fn the_kernels_run_within_wgpus_default_limits() {
+    // A device opened with wgpu's default limits (what every adapter offers: 8 storage buffers
+    // per stage, 16 KiB of workgroup memory, 128 MiB per binding) runs the widest kernels: the
+    // GRU's backward pass binds 8 storage buffers, hidden 512 fills h_prev's workgroup array.
+    let Some(g) = gpu() else { return };
+    drop(g);
+    let limits = wgpu::Limits::default();
+    let open = || {
+        let adapter = hrcast::engine::gpu::adapters().into_iter().next().unwrap();
+        Gpu::open_with_limits(adapter, wgpu::Limits::default()).unwrap()
+    };
+    assert_eq!(open().limits, limits);
+    let mut rng = StdRng::seed_from_u64(15);
+    let c = config(Cell::Gru, 4, 512, 2, true, 0.3);
+    let data = random_batch(&mut rng, 4, 6, &[6, 3, 5, 6, 2]);
+    compare(open(), &c, &data, 1, "gru h512 under default limits");
+    let c = config(Cell::Lstm, 4, 512, 1, false, 0.0);
+    compare(open(), &c, &data, 1, "lstm h512 under default limits");
+}
+
+#[test]
 fn a_sequence_beyond_the_buffer_limit_is_a_clear_error() {
     let Some(mut g) = gpu() else { return };
     g.limits.max_storage_buffer_binding_size = 1 << 10;
@@ -429,6 +450,21 @@ fn every_shader_parses_and_validates_with_naga() {
         )
         .validate(&module)
         .unwrap_or_else(|e| panic!("{name}: {e:?}"));
+        // Workgroup memory within wgpu's default limit (wgpu does not check it; a driver would
+        // refuse the pipeline): all the module's workgroup variables together, an upper bound
+        // of what any one entry point uses.
+        let mut layouter = naga::proc::Layouter::default();
+        layouter.update(module.to_ctx()).unwrap();
+        let workgroup_bytes: u32 = module
+            .global_variables
+            .iter()
+            .filter(|(_, v)| v.space == naga::AddressSpace::WorkGroup)
+            .map(|(_, v)| layouter[v.ty].size)
+            .sum();
+        assert!(
+            workgroup_bytes <= wgpu::Limits::default().max_compute_workgroup_storage_size,
+            "{name}: {workgroup_bytes} bytes of workgroup memory"
+        );
         assert!(
             source.starts_with("//"),
             "{name} opens with a comment giving its equations"

@@ -81,8 +81,14 @@ impl Gpu {
 
     /// Opens a device on `adapter` with the adapter's own limits.
     pub fn open(adapter: wgpu::Adapter) -> Result<Gpu> {
-        let info = adapter.get_info();
         let limits = adapter.limits();
+        Gpu::open_with_limits(adapter, limits)
+    }
+
+    /// Opens a device on `adapter` with `limits` (at most the adapter's own), for example
+    /// `wgpu::Limits::default()` to check that the engine runs on every adapter meeting them.
+    pub fn open_with_limits(adapter: wgpu::Adapter, limits: wgpu::Limits) -> Result<Gpu> {
+        let info = adapter.get_info();
         let (device, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
             label: Some("hrcast"),
             required_features: wgpu::Features::empty(),
