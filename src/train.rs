@@ -358,7 +358,8 @@ pub fn train(args: &TrainArgs) -> Result<TrainReport> {
         log_path.display()
     ));
     log.line(&device_line);
-    if let Some(note) = engine.batch_note(args.batch_size as usize, train_split.seq_len) {
+    let largest_batch = (args.batch_size as usize).min(train_split.n);
+    if let Some(note) = engine.batch_note(largest_batch, train_split.seq_len) {
         log.line(&note);
     }
     log.line(&format!("config: {}", serde_json::to_string(&config)?));
@@ -459,8 +460,11 @@ pub fn train(args: &TrainArgs) -> Result<TrainReport> {
             let counts = engine.step_counts();
             if counts.dispatches > 0 {
                 log.line(&format!(
-                    "one training step: {} dispatches, {} submit, {} read-backs",
-                    counts.dispatches, counts.submits, counts.readbacks
+                    "one training step: {} dispatches, {} submit{}, {} read-backs",
+                    counts.dispatches,
+                    counts.submits,
+                    if counts.submits == 1 { "" } else { "s" },
+                    counts.readbacks
                 ));
             }
         }
