@@ -75,5 +75,10 @@ fn gpu_engine(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, gpu_engine);
+criterion_group! {
+    name = benches;
+    // No plots: criterion's plotters backend needs system fonts, which CI boxes lack.
+    config = Criterion::default().without_plots();
+    targets = gpu_engine
+}
 criterion_main!(benches);
