@@ -23,6 +23,9 @@ use wgpu::util::DeviceExt;
 /// A plan is made per (batch, steps, training, masked loss).
 type PlanKey = (usize, usize, bool, bool);
 
+/// Plans kept at once (training and evaluation, each a full and a last, partial batch).
+const MAX_PLANS: usize = 4;
+
 /// One recorded dispatch.
 struct Dispatch {
     kernel: Kernel,
@@ -740,6 +743,11 @@ impl GpuEngine {
         let (b, t, inputs) = (seqs.len(), batch.steps, batch.inputs);
         let key = (b, t, training, use_masking);
         if !self.plans.contains_key(&key) {
+            // A step or an evaluation uses at most two shapes (the full batch and the last,
+            // partial one); more than MAX_PLANS means the shapes changed: free the old ones.
+            if self.plans.len() >= MAX_PLANS {
+                self.plans.clear();
+            }
             let plan = self
                 .gpu
                 .checked("preparing the GPU buffers", || self.plan(key))??;
