@@ -368,6 +368,27 @@ fn the_kernels_run_within_wgpus_default_limits() {
 }
 
 #[test]
+fn a_model_beyond_the_norm_kernel_is_a_clear_error() {
+    // Hidden 512, 4 bidirectional layers: about 21M parameters, over grad_norm's 15.36M.
+    let Some(g) = gpu() else { return };
+    let c = config(Cell::Lstm, 11, 512, 4, true, 0.0);
+    let params: Params<f32> = Params::init(&c, 7);
+    let adam = AdamState::new(params.values.iter().map(Vec::len));
+    let err = GpuEngine::new(g, &c, &params, &adam)
+        .err()
+        .expect("refused");
+    assert!(err.to_string().contains("parameters, more than"), "{err}");
+    let c = config(Cell::Lstm, 11, 512, 3, true, 0.0);
+    let params: Params<f32> = Params::init(&c, 7);
+    let adam = AdamState::new(params.values.iter().map(Vec::len));
+    let Some(g) = gpu() else { return };
+    assert!(
+        GpuEngine::new(g, &c, &params, &adam).is_ok(),
+        "3 layers fit"
+    );
+}
+
+#[test]
 fn a_sequence_beyond_the_buffer_limit_is_a_clear_error() {
     let Some(mut g) = gpu() else { return };
     g.limits.max_storage_buffer_binding_size = 1 << 10;
