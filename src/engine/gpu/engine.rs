@@ -694,16 +694,21 @@ impl GpuEngine {
         rec.out
     }
 
+    /// The largest buffer a plan may bind: the adapter's binding and buffer limits.
+    fn max_buffer_bytes(&self) -> u64 {
+        let limits = &self.gpu.limits;
+        limits
+            .max_storage_buffer_binding_size
+            .min(limits.max_buffer_size)
+    }
+
     /// How a batch of `batch` sequences of `steps` steps runs: the sequence ranges of its
     /// micro-batches. One range (the whole batch) unless one of the step's buffers would exceed
     /// what the adapter binds or allocates, or a dispatch grid its limit; then the batch splits
     /// into as few equal micro-batches as fit. Fails where a single sequence does not fit.
     fn micro_batches(&self, batch: usize, steps: usize) -> Result<Vec<std::ops::Range<usize>>> {
         let c = &self.config;
-        let limits = &self.gpu.limits;
-        let max_bytes = limits
-            .max_storage_buffer_binding_size
-            .min(limits.max_buffer_size);
+        let max_bytes = self.max_buffer_bytes();
         // The widest per-row buffer: gates [rows, 4H]; xw and d_xw are [rows, gates · H].
         let row_floats = (4 * c.hidden_size)
             .max(c.hidden_size * c.directions())
@@ -776,35 +781,34 @@ impl GpuEngine {
         );
         let lengths: Vec<u32> = batch.lengths[seqs].iter().map(|&l| l as u32).collect();
         q.write_buffer(&plan.lengths, 0, bytemuck::cast_slice(&lengths));
+        let after: &[Dispatch] = if update { &self.update } else { &[] };
+        self.submit(clear_grads, plan.dispatches.iter().chain(after));
+        Ok(key)
+    }
+
+    /// Records `dispatches` in one compute pass, after clearing the gradients if `clear_grads`,
+    /// and submits it (one submit, no waiting).
+    fn submit<'d>(&self, clear_grads: bool, dispatches: impl Iterator<Item = &'d Dispatch>) {
         let mut encoder = self.gpu.device.create_command_encoder(&Default::default());
         if clear_grads {
             encoder.clear_buffer(&self.grads, 0, None);
         }
-        let after: &[Dispatch] = if update { &self.update } else { &[] };
-        self.record_pass(&mut encoder, plan.dispatches.iter().chain(after));
+        {
+            let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                label: Some("step"),
+                timestamp_writes: None,
+            });
+            for d in dispatches {
+                pass.set_pipeline(self.kernels.get(d.kernel));
+                for (i, g) in d.groups.iter().enumerate() {
+                    pass.set_bind_group(i as u32, g, &[]);
+                }
+                let [x, y, z] = d.workgroups;
+                pass.dispatch_workgroups(x, y, z);
+            }
+        }
         self.gpu.queue.submit([encoder.finish()]);
         let _ = self.gpu.device.poll(wgpu::PollType::Poll);
-        Ok(key)
-    }
-
-    /// Records `dispatches` in one compute pass.
-    fn record_pass<'d>(
-        &self,
-        encoder: &mut wgpu::CommandEncoder,
-        dispatches: impl Iterator<Item = &'d Dispatch>,
-    ) {
-        let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
-            label: Some("step"),
-            timestamp_writes: None,
-        });
-        for d in dispatches {
-            pass.set_pipeline(self.kernels.get(d.kernel));
-            for (i, g) in d.groups.iter().enumerate() {
-                pass.set_bind_group(i as u32, g, &[]);
-            }
-            let [x, y, z] = d.workgroups;
-            pass.dispatch_workgroups(x, y, z);
-        }
     }
 
     /// Submits, alone, the dispatches of `kernel` in a training step of `batch`'s shape (the
@@ -822,9 +826,7 @@ impl GpuEngine {
             .chain(&self.update)
             .filter(|d| d.kernel == kernel)
             .collect();
-        let mut encoder = self.gpu.device.create_command_encoder(&Default::default());
-        self.record_pass(&mut encoder, dispatches.iter().copied());
-        self.gpu.queue.submit([encoder.finish()]);
+        self.submit(false, dispatches.iter().copied());
         self.finish()?;
         Ok(dispatches.len())
     }
@@ -883,10 +885,16 @@ impl Engine for GpuEngine {
             dropout: self.config.dropout as f32,
             ..StepUniform::default()
         };
+        // 1 / Σ w of the whole batch, the loss's normalization in every micro-batch.
         let weight: f64 = if step.use_masking {
             batch.mask.iter().map(|&m| f64::from(m)).sum()
         } else {
             (batch.batch * batch.steps) as f64
+        };
+        let inv_weight = if weight > 0.0 {
+            (1.0 / weight) as f32
+        } else {
+            0.0
         };
         let parts = self.micro_batches(batch.batch, batch.steps)?;
         let last = parts.len() - 1;
@@ -894,11 +902,7 @@ impl Engine for GpuEngine {
         for (i, seqs) in parts.iter().enumerate() {
             let uniform = StepUniform {
                 first_sequence: seqs.start as u32,
-                inv_weight: if weight > 0.0 {
-                    (1.0 / weight) as f32
-                } else {
-                    0.0
-                },
+                inv_weight,
                 batches: if i == 0 { 1.0 } else { 0.0 },
                 ..uniform
             };
@@ -976,11 +980,7 @@ impl Engine for GpuEngine {
                 "GPU engine: a batch of {batch} x {steps} steps exceeds this adapter's {} MiB per \
                  buffer; each step runs as {} micro-batches of up to {} sequences (one submit \
                  each, gradients accumulated: the same step)",
-                self.gpu
-                    .limits
-                    .max_storage_buffer_binding_size
-                    .min(self.gpu.limits.max_buffer_size)
-                    >> 20,
+                self.max_buffer_bytes() >> 20,
                 parts.len(),
                 parts[0].len()
             )
@@ -1038,9 +1038,7 @@ impl Engine for GpuEngine {
         );
         let dispatches = rec.out;
         let run = || {
-            let mut encoder = gpu.device.create_command_encoder(&Default::default());
-            self.record_pass(&mut encoder, dispatches.iter());
-            gpu.queue.submit([encoder.finish()]);
+            self.submit(false, dispatches.iter());
             self.finish()
         };
         run()?;
