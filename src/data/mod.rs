@@ -193,40 +193,57 @@ pub fn read_file(path: &Path, skipped: &mut Vec<Skipped>) -> Result<Vec<Workout>
         "not a workout file (expected .fit, .tcx, .gpx, .json or .jsonl)".to_string()
     })?;
     let bytes = std::fs::read(path).context("cannot read the file")?;
-    if bytes.iter().all(u8::is_ascii_whitespace) {
-        bail!("the file is empty");
-    }
     let source = path.display().to_string();
+    let mut workouts = read_bytes(format, &bytes, &source, skipped)?;
+    let workout_id = stable_id(&source);
     let user_id = stable_id(
         &path
             .parent()
-            .and_then(Path::file_name)
-            .map(|n| n.to_string_lossy().into_owned())
+            .map(|p| p.display().to_string())
             .unwrap_or_default(),
     );
-    let workout_id = stable_id(&path.file_name().unwrap_or_default().to_string_lossy());
+    for w in workouts.iter_mut().filter(|_| format != Format::FitRec) {
+        w.workout_id = workout_id;
+        w.user_id = user_id;
+    }
+    Ok(workouts)
+}
+
+/// Decodes the bytes of one file of `format` into workouts. `source` names the file in the
+/// workouts and in `skipped`. Files without identifiers of their own (FIT, TCX, GPX) get ids
+/// hashed from `source`; [`read_file`] and [`read_inputs`] replace them with ids of the file's
+/// path and person.
+pub fn read_bytes(
+    format: Format,
+    bytes: &[u8],
+    source: &str,
+    skipped: &mut Vec<Skipped>,
+) -> Result<Vec<Workout>> {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        bail!("the file is empty");
+    }
     let file_workout = |sport: String, samples: Vec<Sample>| Workout {
-        source: source.clone(),
-        workout_id,
-        user_id,
+        source: source.to_string(),
+        workout_id: stable_id(source),
+        user_id: stable_id(source),
         gender: Gender::Unknown,
         sport,
         samples,
     };
     Ok(match format {
         Format::Fit => {
-            let (sport, samples) = fit::read(&bytes)?;
+            let (sport, samples) = fit::read(bytes)?;
             vec![file_workout(sport, samples)]
         }
         Format::Tcx => {
-            let (sport, samples) = xml::read_tcx(&bytes)?;
+            let (sport, samples) = xml::read_tcx(bytes)?;
             vec![file_workout(sport, samples)]
         }
         Format::Gpx => {
-            let (sport, samples) = xml::read_gpx(&bytes)?;
+            let (sport, samples) = xml::read_gpx(bytes)?;
             vec![file_workout(sport, samples)]
         }
-        Format::FitRec => fitrec::read(&bytes, &source, skipped)?,
+        Format::FitRec => fitrec::read(bytes, source, skipped)?,
     })
 }
 
