@@ -57,9 +57,14 @@ pub fn ablate(sets: &str, base: &TrainArgs) -> Result<Vec<AblationRow>> {
             ..base.clone()
         };
         let report = train::train(&args)?;
+        let checkpoint = report
+            .best_checkpoint
+            .clone()
+            .with_context(|| format!("feature set {name}: no best model was written"))?;
         let metrics = evaluate::evaluate(&EvaluateOptions {
-            checkpoint: report.best_checkpoint.clone(),
-            data: base.data.join("test.safetensors"),
+            checkpoint,
+            data: report.data.join("test.safetensors"),
+            input: Vec::new(),
             out: dir,
             hr_max: evaluate::DEFAULT_HR_MAX,
             device: base.device,

@@ -6,15 +6,60 @@ use anyhow::{Context, Result};
 use std::fs;
 use std::path::{Path, PathBuf};
 
+/// The marker between a file's name and the writing process's id in a temporary name.
+const TEMPORARY_MARKER: &str = ".tmp-";
+
 /// The temporary name a file is written under before it is renamed to `path`.
 fn temporary_path(path: &Path) -> PathBuf {
     let mut name = path.file_name().unwrap_or_default().to_os_string();
-    name.push(format!(".tmp-{}", std::process::id()));
+    name.push(format!("{TEMPORARY_MARKER}{}", std::process::id()));
     path.with_file_name(name)
 }
 
+/// Whether the process `pid` is running. Where that cannot be told (outside Linux), every
+/// process counts as running, so that no temporary file of a live run is removed.
+fn running(pid: u32) -> bool {
+    if cfg!(target_os = "linux") {
+        Path::new("/proc").join(pid.to_string()).exists()
+    } else {
+        true
+    }
+}
+
+/// Removes temporary files of `path` left behind by runs that were killed before they could
+/// rename or remove them (`<name>.tmp-<pid>` where no process `pid` runs). Readers never look
+/// at such files; this only keeps folders tidy.
+pub fn remove_stale_temporaries(path: &Path) {
+    let (Some(dir), Some(name)) = (path.parent(), path.file_name()) else {
+        return;
+    };
+    let dir = if dir.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        dir
+    };
+    let prefix = format!("{}{TEMPORARY_MARKER}", name.to_string_lossy());
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let entry_name = entry.file_name().to_string_lossy().into_owned();
+        let stale = entry_name
+            .strip_prefix(&prefix)
+            .and_then(|pid| pid.parse::<u32>().ok())
+            .is_some_and(|pid| pid != std::process::id() && !running(pid));
+        if stale {
+            let _ = fs::remove_file(entry.path());
+        }
+    }
+}
+
 /// Writes several files so that either all of them appear complete or none is replaced:
-/// each is written to a temporary name first, and they are renamed only when all writes succeeded.
+/// each is written to a temporary name first, and they are renamed only when all writes
+/// succeeded. Temporary files are removed on failure, and those of killed earlier runs are
+/// cleaned up. (A kill between two renames can still leave a new file beside an old one: files
+/// that belong together carry an id that their readers compare, see
+/// [`crate::dataset::check_same_set`].)
 pub fn write_all(files: &[(PathBuf, Vec<u8>)]) -> Result<()> {
     let mut written: Vec<(PathBuf, PathBuf)> = Vec::new();
     let result = (|| -> Result<()> {
@@ -23,22 +68,22 @@ pub fn write_all(files: &[(PathBuf, Vec<u8>)]) -> Result<()> {
                 fs::create_dir_all(dir)
                     .with_context(|| format!("cannot create folder {}", dir.display()))?;
             }
+            remove_stale_temporaries(path);
             let tmp = temporary_path(path);
+            written.push((tmp.clone(), path.clone()));
             fs::write(&tmp, bytes).with_context(|| format!("cannot write {}", path.display()))?;
-            written.push((tmp, path.clone()));
+        }
+        for (tmp, path) in &written {
+            fs::rename(tmp, path).with_context(|| format!("cannot write {}", path.display()))?;
         }
         Ok(())
     })();
-    if let Err(err) = result {
+    if result.is_err() {
         for (tmp, _) in &written {
             let _ = fs::remove_file(tmp);
         }
-        return Err(err);
     }
-    for (tmp, path) in &written {
-        fs::rename(tmp, path).with_context(|| format!("cannot write {}", path.display()))?;
-    }
-    Ok(())
+    result
 }
 
 /// Writes one file atomically (see [`write_all`]).

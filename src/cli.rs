@@ -168,9 +168,10 @@ pub struct TrainArgs {
     /// [default: all].
     #[arg(long, value_parser = feature_list)]
     pub features: Option<FeatureList>,
-    /// Folder with train/val/test.safetensors (made from synthetic data when empty).
-    #[arg(long, default_value = "DATA/processed")]
-    pub data: PathBuf,
+    /// Folder with train/val/test.safetensors [default: DATA/processed if it holds a training
+    /// split, else the default synthetic set in DATA/synthetic, generated on first use].
+    #[arg(long)]
+    pub data: Option<PathBuf>,
     /// Seed of initialisation, shuffling and dropout.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
@@ -203,6 +204,10 @@ pub struct EvaluateArgs {
     /// Processed data file (default: the test split).
     #[arg(long, default_value = "DATA/processed/test.safetensors")]
     pub data: PathBuf,
+    /// Raw workout files or folders (FIT, TCX, GPX, FitRec) to evaluate on instead of --data,
+    /// prepared in memory with the checkpoint's features, interval and window length.
+    #[arg(long, num_args = 1.., conflicts_with = "data")]
+    pub input: Vec<PathBuf>,
     /// Output folder.
     #[arg(long, default_value = "results")]
     pub out: PathBuf,
@@ -305,12 +310,19 @@ pub fn run() -> Result<ExitCode> {
                 split_by: args.split_by,
                 seed: args.seed,
             })?;
+            for cleaned in &summary.cleaned {
+                eprintln!("warning: {cleaned}");
+            }
             for skipped in &summary.skipped {
                 eprintln!("warning: skipped {skipped}");
             }
-            for (name, (windows, _, _)) in prepare::SPLIT_NAMES.iter().zip(&summary.splits) {
-                if *windows == 0 {
-                    eprintln!("warning: the {name} split is empty (too few workouts or users)");
+            for ((name, (windows, _, _)), share) in prepare::SPLIT_NAMES
+                .iter()
+                .zip(&summary.splits)
+                .zip(args.split)
+            {
+                if *windows == 0 && share > 0.0 {
+                    eprintln!("warning: the {name} split is empty (too few workouts)");
                 }
             }
             print!("{summary}");
@@ -324,6 +336,7 @@ pub fn run() -> Result<ExitCode> {
             let metrics = crate::evaluate::evaluate(&crate::evaluate::EvaluateOptions {
                 checkpoint: args.checkpoint,
                 data: args.data,
+                input: args.input,
                 out: args.out.clone(),
                 hr_max: args.hr_max,
                 device: args.device,

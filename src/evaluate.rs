@@ -1,5 +1,6 @@
-//! `hrcast evaluate` (SPEC §8): a checkpoint's predictions on a processed data file, measured
-//! on the valid (masked) steps in bpm.
+//! `hrcast evaluate`: a checkpoint's predictions on a processed data file, or on raw workout
+//! files prepared in memory with the checkpoint's features, interval and window length,
+//! measured on the valid (masked) steps in bpm.
 //!
 //! - MAE = mean |ŷ - y|, RMSE = sqrt(mean (ŷ - y)²), R² = 1 - SS_res / SS_tot with SS_tot about
 //!   the mean of the evaluated targets;
@@ -16,6 +17,7 @@ use crate::dataset::Split;
 use crate::engine::cpu::optim::AdamState;
 use crate::engine::{self, Device, Engine};
 use crate::plot::{self, Chart, Series};
+use crate::prepare;
 use crate::train::feature_indices;
 use anyhow::{Context, Result};
 use plotters::style::RGBColor;
@@ -42,8 +44,11 @@ const PREDICTED: RGBColor = RGBColor(214, 39, 40);
 pub struct EvaluateOptions {
     /// Checkpoint to evaluate.
     pub checkpoint: PathBuf,
-    /// Processed data file.
+    /// Processed data file (used when `input` is empty).
     pub data: PathBuf,
+    /// Raw workout files or folders to evaluate on instead of `data`: prepared in memory with
+    /// the checkpoint's interval and window length.
+    pub input: Vec<PathBuf>,
     /// Output folder.
     pub out: PathBuf,
     /// Maximal heart rate for the zones.
@@ -103,16 +108,35 @@ pub fn engine_for(ck: &Checkpoint, device: Device) -> Result<Box<dyn Engine>> {
 /// Runs `hrcast evaluate`: writes the files and returns the metrics.
 pub fn evaluate(options: &EvaluateOptions) -> Result<Metrics> {
     let ck = Checkpoint::load(&options.checkpoint).context("--checkpoint")?;
-    let split = Split::read(&options.data).context("--data")?;
+    let (split, data_name, flag) = if options.input.is_empty() {
+        let split = Split::read(&options.data).context("--data")?;
+        if (split.interval_s - ck.interval_s).abs() > 1e-9 {
+            eprintln!(
+                "warning: {} is sampled every {} s but the model was trained at {} s",
+                options.data.display(),
+                split.interval_s,
+                ck.interval_s
+            );
+        }
+        (split, options.data.display().to_string(), "--data")
+    } else {
+        let name = options
+            .input
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect::<Vec<_>>()
+            .join(", ");
+        let loaded = prepare::load(&options.input, ck.interval_s).context("--input")?;
+        for note in loaded.cleaned.iter() {
+            eprintln!("warning: {note}");
+        }
+        for skipped in loaded.skipped.iter() {
+            eprintln!("warning: skipped {skipped}");
+        }
+        let split = prepare::windows(&loaded.prepared, ck.seq_len, ck.interval_s, &name);
+        (split, name, "--input")
+    };
     atomic::writable_folder(&options.out, "--out")?;
-    if (split.interval_s - ck.interval_s).abs() > 1e-9 {
-        eprintln!(
-            "warning: {} is sampled every {} s but the model was trained at {} s",
-            options.data.display(),
-            split.interval_s,
-            ck.interval_s
-        );
-    }
     let mut engine = engine_for(&ck, options.device)?;
     let pred = predict_split(engine.as_mut(), &ck, &split)?;
     let t = split.seq_len;
@@ -149,11 +173,7 @@ pub fn evaluate(options: &EvaluateOptions) -> Result<Metrics> {
             );
         }
     }
-    anyhow::ensure!(
-        n > 0,
-        "--data {}: no valid step to evaluate",
-        options.data.display()
-    );
+    anyhow::ensure!(n > 0, "{flag} {data_name}: no valid step to evaluate");
     let mean = actual_sum / n as f64;
     let ss_tot: f64 = (0..split.n * t)
         .filter(|&i| split.mask[i] > 0.0)
@@ -171,7 +191,7 @@ pub fn evaluate(options: &EvaluateOptions) -> Result<Metrics> {
         n_steps: n,
         n_workouts: workouts.len(),
         checkpoint: options.checkpoint.display().to_string(),
-        data: options.data.display().to_string(),
+        data: data_name,
     };
 
     let out = &options.out;

@@ -7,7 +7,8 @@
 //! across it. Heart-rate samples outside [`crate::data::HEART_RATE_VALID_BPM`] are dropouts and
 //! are removed before interpolation, so they end up masked too.
 //!
-//! Speed comes from the device's speed channel; else from differences of its distance channel;
+//! Speed comes from the device's speed channel; else from differences of its distance channel
+//! (at most [`MAX_SPEED_KMH`]: a GPS jump is not a sprint);
 //! else from the distance along its positions (haversine); else it is zero. Distance comes from
 //! the distance channel, else positions, else the integral of speed.
 //!
@@ -28,7 +29,7 @@
 //! | 10 | `time_elapsed` | `k Δ / 60` minutes |
 //! | 11 | `distance` | km since the first step |
 
-use crate::data::{HEART_RATE_VALID_BPM, Sample, Workout};
+use crate::data::{HEART_RATE_VALID_BPM, MAX_SPEED_KMH, Sample, Workout};
 use anyhow::{Result, bail};
 
 /// The 11 features, in checkpoint order.
@@ -85,6 +86,13 @@ const ROLLING_LONG_STEPS: usize = 60;
 const KMH_PER_MS: f64 = 3.6;
 /// Mean Earth radius for the haversine distance, in metres.
 const EARTH_RADIUS_M: f64 = 6_371_000.0;
+/// A workout's grid may have at most this many steps per record kept, plus
+/// [`MAX_STEPS_SLACK`]: memory stays proportional to the records, never to a time span (a
+/// timestamp decades off would otherwise ask for gigabytes). Devices record every 1 to 8 s, so
+/// even a 1 s grid over "smart" recording stays far below.
+pub const MAX_STEPS_PER_RECORD: usize = 64;
+/// Grid steps allowed beyond [`MAX_STEPS_PER_RECORD`] per record (a pause in a short workout).
+pub const MAX_STEPS_SLACK: usize = 10_000;
 /// A channel counts as recorded when at least this share of samples carries it.
 const CHANNEL_PRESENT_SHARE: f64 = 0.5;
 
@@ -232,7 +240,18 @@ pub fn resample(workout: &Workout, interval_s: f64) -> Result<Sequence> {
     };
     let start = first.time_s;
     let duration = samples.last().map_or(0.0, |s| s.time_s) - start;
-    let steps = (duration / interval_s).floor() as usize + 1;
+    let grid_steps = (duration / interval_s).floor() + 1.0;
+    let most = MAX_STEPS_PER_RECORD * samples.len() + MAX_STEPS_SLACK;
+    if !(grid_steps <= most as f64) {
+        bail!(
+            "{} records spread over {:.0} s would need {grid_steps} grid steps of {interval_s} s \
+             (at most {most} for this many records): the timestamps are implausible \
+             (a clock jump?) or the records too sparse",
+            samples.len(),
+            duration
+        );
+    }
+    let steps = grid_steps as usize;
     let grid: Vec<f64> = (0..steps).map(|k| start + k as f64 * interval_s).collect();
     let max_gap = max_gap_s(interval_s);
     let present = |points: &Vec<(f64, f64)>| {
@@ -275,7 +294,7 @@ pub fn resample(workout: &Workout, interval_s: f64) -> Result<Sequence> {
                 } else {
                     (k - 1, k)
                 };
-                ((d[b] - d[a]) / interval_s * KMH_PER_MS).max(0.0)
+                ((d[b] - d[a]) / interval_s * KMH_PER_MS).clamp(0.0, MAX_SPEED_KMH)
             })
             .collect()
     } else {
@@ -316,6 +335,13 @@ pub fn resample(workout: &Workout, interval_s: f64) -> Result<Sequence> {
             k as f64 * interval_s / 60.0,
             (distance_m[k] - distance_m[0]) / 1000.0,
         ];
+        if let Some(f) = row.iter().position(|&v| !crate::data::finite_as_f32(v)) {
+            bail!(
+                "feature {} is {} at step {k}, not a finite f32 (a value far outside its range)",
+                FEATURE_NAMES[f],
+                row[f]
+            );
+        }
         features.extend(row.iter().map(|&v| v as f32));
     }
     Ok(Sequence {

@@ -2,7 +2,8 @@
 //! GPX or FitRec JSON lines), as a CSV of `time_s,actual,predicted` (actual is empty where the
 //! file has no valid heart rate). The workout is resampled at the checkpoint's interval, its
 //! features are z-scored with the checkpoint's statistics, and the whole workout runs as one
-//! sequence, however long (no windows).
+//! sequence, however long (no windows). A workout that cleaning split at a clock jump or a long
+//! pause runs as one sequence per piece; `time_s` counts from the first piece's start.
 
 use crate::atomic;
 use crate::checkpoint::Checkpoint;
@@ -73,8 +74,26 @@ pub fn predict(
             workouts.len()
         );
     }
-    let seq = features::resample(workout, ck.interval_s)
-        .with_context(|| format!("--input {}", input.display()))?;
+    let cleaned = data::clean(workout);
+    if !cleaned.notes.is_empty() {
+        eprintln!("warning: {}: {}", input.display(), cleaned.notes.join("; "));
+    }
+    let Some(first) = cleaned.pieces.first() else {
+        bail!(
+            "--input {}: no usable records left after cleaning",
+            input.display()
+        );
+    };
+    let start = first.start_time();
+    let sequences = cleaned
+        .pieces
+        .iter()
+        .map(|piece| {
+            let seq = features::resample(piece, ck.interval_s)
+                .with_context(|| format!("--input {}", input.display()))?;
+            Ok((piece.start_time() - start, seq))
+        })
+        .collect::<Result<Vec<_>>>()?;
     let path = match out {
         Some(p) => p.to_path_buf(),
         None => {
@@ -86,24 +105,27 @@ pub fn predict(
         atomic::writable_folder(dir, "--out")?;
     }
     let mut engine = engine_for(&ck, device)?;
-    let pred = predict_sequence(engine.as_mut(), &ck, &seq.features)?;
     let mut csv = String::from("time_s,actual,predicted\n");
-    let (mut abs, mut n) = (0.0, 0usize);
-    for (k, p) in pred.iter().enumerate() {
-        let time = k as f64 * ck.interval_s;
-        if seq.valid[k] {
-            let y = seq.heart_rate[k];
-            abs += f64::from((p - y).abs());
-            n += 1;
-            let _ = writeln!(csv, "{time},{y:.2},{p:.2}");
-        } else {
-            let _ = writeln!(csv, "{time},,{p:.2}");
+    let (mut abs, mut n, mut steps) = (0.0, 0usize, 0usize);
+    for (offset, seq) in &sequences {
+        let pred = predict_sequence(engine.as_mut(), &ck, &seq.features)?;
+        steps += pred.len();
+        for (k, p) in pred.iter().enumerate() {
+            let time = offset + k as f64 * ck.interval_s;
+            if seq.valid[k] {
+                let y = seq.heart_rate[k];
+                abs += f64::from((p - y).abs());
+                n += 1;
+                let _ = writeln!(csv, "{time},{y:.2},{p:.2}");
+            } else {
+                let _ = writeln!(csv, "{time},,{p:.2}");
+            }
         }
     }
     atomic::write(&path, csv.into_bytes())?;
     Ok(Prediction {
         path,
-        steps: pred.len(),
+        steps,
         mae: (n > 0).then(|| abs / n as f64),
     })
 }

@@ -1,12 +1,21 @@
-//! `hrcast prepare`: raw workouts in, the processed train/val/test files of SPEC §5 out.
+//! `hrcast prepare`: raw workouts in, the processed train/val/test files out.
 //!
-//! Each workout is resampled and turned into features ([`crate::features::resample`]), then cut
-//! into consecutive windows of `seq_len` steps; the last window is padded with zeros and masked.
-//! Workouts, never windows, are assigned to splits, so no workout leaks into two splits:
+//! Each workout is cleaned ([`crate::data::clean`]: implausible timestamps and values dropped,
+//! split at clock jumps and long pauses), resampled and turned into features
+//! ([`crate::features::resample`]), then cut into consecutive windows of `seq_len` steps; the
+//! last window is padded with zeros and masked. Workouts, never windows, are assigned to splits,
+//! so no workout leaks into two splits:
 //! - by user: users are shuffled with the seed and given to train, val and test in turn until
-//!   each split holds its share of windows (a user's windows all land in one split);
+//!   each split holds its share of windows (a user's windows all land in one split). Where there
+//!   are fewer people than non-zero shares (one person's own folder), each person's workouts are
+//!   split by time instead, and the summary says so;
 //! - by time: within each user, workouts in chronological order fill train, then val, then test
 //!   (the model is tested on each person's later workouts).
+//!
+//! Every non-zero share gets at least one group (user or workout) when there are enough groups.
+//! A train share of 0 (`--split 0,0,1`) prepares an evaluation-only set. The three files of one
+//! run carry the same `set_id`, so that a reader can refuse a train file beside the val file of
+//! another run (a run killed between its renames).
 
 use crate::atomic;
 use crate::data::{self, Skipped, Workout};
@@ -22,6 +31,10 @@ use std::path::PathBuf;
 
 /// A workout needs at least this many steps with a valid heart rate to be kept.
 pub const MIN_VALID_STEPS: usize = 10;
+/// The finest grid `--interval` accepts, seconds.
+pub const MIN_INTERVAL_S: f64 = 0.1;
+/// The coarsest grid `--interval` accepts, seconds.
+pub const MAX_INTERVAL_S: f64 = 3600.0;
 /// The names of the three splits, in file order.
 pub const SPLIT_NAMES: [&str; 3] = ["train", "val", "test"];
 
@@ -53,7 +66,7 @@ pub struct PrepareOptions {
     pub seed: u64,
 }
 
-/// Parses `--split`: three non-negative shares that add up to 1, the first above 0.
+/// Parses `--split`: three non-negative shares that add up to 1, at least one above 0.
 pub fn parse_split(text: &str) -> Result<[f64; 3]> {
     let shares: Vec<f64> = text
         .split(',')
@@ -69,9 +82,8 @@ pub fn parse_split(text: &str) -> Result<[f64; 3]> {
     ensure!(
         [train, val, test]
             .iter()
-            .all(|s| s.is_finite() && *s >= 0.0)
-            && train > 0.0,
-        "shares must be non-negative and the train share above 0, got {text:?}"
+            .all(|s| s.is_finite() && *s >= 0.0),
+        "shares must be non-negative numbers, got {text:?}"
     );
     ensure!(
         (train + val + test - 1.0).abs() < 1e-6,
@@ -88,10 +100,14 @@ pub struct Summary {
     pub files: usize,
     /// Workouts read from them.
     pub workouts_read: usize,
-    /// Workouts kept.
+    /// Workouts (or pieces of workouts split at a clock jump or long pause) kept.
     pub workouts_kept: usize,
     /// Files, lines and workouts passed over, with the reason.
     pub skipped: Vec<Skipped>,
+    /// Workouts kept after cleaning, with what was dropped from them.
+    pub cleaned: Vec<Skipped>,
+    /// How the splits were made, where it differs from what was asked.
+    pub split_note: Option<String>,
     /// Windows, workouts and hours of valid heart rate per split.
     pub splits: [(usize, usize, f64); 3],
     /// The files written.
@@ -108,6 +124,9 @@ impl fmt::Display for Summary {
             self.workouts_kept,
             self.skipped.len()
         )?;
+        if let Some(note) = &self.split_note {
+            writeln!(f, "{note}")?;
+        }
         for (name, (windows, workouts, hours)) in SPLIT_NAMES.iter().zip(&self.splits) {
             writeln!(
                 f,
@@ -122,9 +141,11 @@ impl fmt::Display for Summary {
 }
 
 /// One kept workout, ready to be windowed.
-struct Prepared {
-    workout: Workout,
-    sequence: Sequence,
+pub struct Prepared {
+    /// The workout (or piece of one) as cleaned.
+    pub workout: Workout,
+    /// Its features on the grid.
+    pub sequence: Sequence,
 }
 
 impl Prepared {
@@ -133,29 +154,42 @@ impl Prepared {
     }
 }
 
-/// Assigns each workout a split (0 train, 1 val, 2 test). Groups are filled in order: a group
-/// goes to the split whose cumulative share contains the middle of the group's windows.
-fn assign(groups: &[Vec<usize>], windows: &[usize], split: [f64; 3], out: &mut [usize]) {
-    let total: usize = groups.iter().flatten().map(|&w| windows[w]).sum();
+/// The split (0 train, 1 val, 2 test) of each of `groups` in order: a group goes to the split
+/// whose cumulative share contains the middle of the group's windows. Where there are at least
+/// as many groups as non-zero shares, the boundaries are moved so that every non-zero share gets
+/// at least one group; a share of 0 never gets one.
+fn assign(sizes: &[usize], split: [f64; 3]) -> Vec<usize> {
+    let n = sizes.len();
+    let total: usize = sizes.iter().sum();
     let mut before = 0usize;
-    for group in groups {
-        let size: usize = group.iter().map(|&w| windows[w]).sum();
+    let (mut b1, mut b2) = (0, 0);
+    for &size in sizes {
         let middle = (before as f64 + size as f64 / 2.0) / total.max(1) as f64;
-        let index = if middle < split[0] {
-            0
-        } else if middle < split[0] + split[1] {
-            1
-        } else {
-            2
-        };
-        for &w in group {
-            out[w] = index;
-        }
+        b1 += usize::from(middle < split[0]);
+        b2 += usize::from(middle < split[0] + split[1]);
         before += size;
     }
+    let [t, v, s] = split.map(|share| usize::from(share > 0.0));
+    if n >= t + v + s {
+        b1 = b1.clamp(t, n - v - s);
+        b2 = b2.clamp(b1 + v, n - s);
+    }
+    if t == 0 {
+        b1 = 0;
+    }
+    if v == 0 {
+        b2 = b1;
+    }
+    if s == 0 {
+        b2 = n;
+    }
+    (0..n)
+        .map(|i| usize::from(i >= b1) + usize::from(i >= b2))
+        .collect()
 }
 
-fn split_workouts(prepared: &[Prepared], options: &PrepareOptions) -> Vec<usize> {
+/// The split of each workout, and a note where the split differs from what was asked.
+fn split_workouts(prepared: &[Prepared], options: &PrepareOptions) -> (Vec<usize>, Option<String>) {
     let windows: Vec<usize> = prepared
         .iter()
         .map(|p| p.windows(options.seq_len))
@@ -164,27 +198,65 @@ fn split_workouts(prepared: &[Prepared], options: &PrepareOptions) -> Vec<usize>
     for (i, p) in prepared.iter().enumerate() {
         by_user.entry(p.workout.user_id).or_default().push(i);
     }
+    let shares = options.split.iter().filter(|s| **s > 0.0).count();
     let mut out = vec![0; prepared.len()];
-    match options.split_by {
-        SplitBy::User => {
-            let mut groups: Vec<Vec<usize>> = by_user.into_values().collect();
-            groups.shuffle(&mut StdRng::seed_from_u64(options.seed));
-            assign(&groups, &windows, options.split, &mut out);
+    let mut note = None;
+    let by_time = match options.split_by {
+        SplitBy::Time => true,
+        SplitBy::User if by_user.len() < shares => {
+            note = Some(format!(
+                "{} {} for {shares} non-zero shares: each person's workouts are split by time \
+                 instead (earlier ones train, later ones validate and test)",
+                by_user.len(),
+                if by_user.len() == 1 {
+                    "person"
+                } else {
+                    "people"
+                }
+            ));
+            true
         }
-        SplitBy::Time => {
-            for mut workouts in by_user.into_values() {
-                workouts.sort_by(|&a, &b| {
-                    prepared[a]
-                        .workout
-                        .start_time()
-                        .total_cmp(&prepared[b].workout.start_time())
-                });
-                let groups: Vec<Vec<usize>> = workouts.into_iter().map(|w| vec![w]).collect();
-                assign(&groups, &windows, options.split, &mut out);
+        SplitBy::User => false,
+    };
+    if by_time {
+        for workouts in by_user.into_values() {
+            // Pieces of one workout (split at a clock jump) stay together.
+            let mut groups: BTreeMap<i64, Vec<usize>> = BTreeMap::new();
+            for &w in &workouts {
+                groups
+                    .entry(prepared[w].workout.workout_id)
+                    .or_default()
+                    .push(w);
+            }
+            let mut groups: Vec<Vec<usize>> = groups.into_values().collect();
+            groups.sort_by(|a, b| {
+                let start = |g: &Vec<usize>| prepared[g[0]].workout.start_time();
+                start(a).total_cmp(&start(b))
+            });
+            let sizes: Vec<usize> = groups
+                .iter()
+                .map(|g| g.iter().map(|&w| windows[w]).sum())
+                .collect();
+            for (group, split) in groups.iter().zip(assign(&sizes, options.split)) {
+                for &w in group {
+                    out[w] = split;
+                }
+            }
+        }
+    } else {
+        let mut groups: Vec<Vec<usize>> = by_user.into_values().collect();
+        groups.shuffle(&mut StdRng::seed_from_u64(options.seed));
+        let sizes: Vec<usize> = groups
+            .iter()
+            .map(|g| g.iter().map(|&w| windows[w]).sum())
+            .collect();
+        for (group, split) in groups.iter().zip(assign(&sizes, options.split)) {
+            for &w in group {
+                out[w] = split;
             }
         }
     }
-    out
+    (out, note)
 }
 
 /// Appends a workout's windows to a split: consecutive windows of `seq_len` steps, the last one
@@ -222,60 +294,134 @@ fn push_windows(split: &mut Split, p: &Prepared) {
     }
 }
 
+/// What [`load`] made of the inputs: the usable workouts and what was passed over or cleaned.
+pub struct Loaded {
+    /// The workouts kept, resampled.
+    pub prepared: Vec<Prepared>,
+    /// Workout files looked at.
+    pub files: usize,
+    /// Workouts read from them.
+    pub workouts_read: usize,
+    /// Files, lines and workouts passed over, with the reason.
+    pub skipped: Vec<Skipped>,
+    /// Workouts kept after cleaning, with what was dropped from them.
+    pub cleaned: Vec<Skipped>,
+}
+
+/// Reads, cleans and resamples every workout in `inputs` at `interval_s`. A workout that cannot
+/// be used is passed over with its reason; it fails only when no workout is usable.
+pub fn load(inputs: &[PathBuf], interval_s: f64) -> Result<Loaded> {
+    ensure!(
+        interval_s.is_finite() && (MIN_INTERVAL_S..=MAX_INTERVAL_S).contains(&interval_s),
+        "--interval must be between {MIN_INTERVAL_S} and {MAX_INTERVAL_S} seconds, got {interval_s}"
+    );
+    let read = data::read_inputs(inputs)?;
+    let mut loaded = Loaded {
+        prepared: Vec::new(),
+        files: read.files,
+        workouts_read: read.workouts.len(),
+        skipped: read.skipped,
+        cleaned: Vec::new(),
+    };
+    for workout in read.workouts {
+        let cleaned = data::clean(&workout);
+        if !cleaned.notes.is_empty() {
+            loaded.cleaned.push(Skipped {
+                source: workout.source.clone(),
+                reason: cleaned.notes.join("; "),
+            });
+        }
+        if cleaned.pieces.is_empty() {
+            loaded.skipped.push(Skipped {
+                source: workout.source,
+                reason: "no usable records left after cleaning".into(),
+            });
+            continue;
+        }
+        for piece in cleaned.pieces {
+            match features::resample(&piece, interval_s) {
+                Ok(sequence) if sequence.valid_steps() >= MIN_VALID_STEPS => {
+                    loaded.prepared.push(Prepared {
+                        workout: piece,
+                        sequence,
+                    })
+                }
+                Ok(sequence) => loaded.skipped.push(Skipped {
+                    source: piece.source,
+                    reason: format!(
+                        "too short: {} steps with a valid heart rate, at least {MIN_VALID_STEPS} needed",
+                        sequence.valid_steps()
+                    ),
+                }),
+                Err(err) => loaded.skipped.push(Skipped {
+                    source: piece.source,
+                    reason: format!("{err:#}"),
+                }),
+            }
+        }
+    }
+    if loaded.prepared.is_empty() {
+        let reasons: Vec<String> = loaded.skipped.iter().map(|s| format!("\n  {s}")).collect();
+        bail!(
+            "nothing usable: all {} workouts in {} files were skipped:{}",
+            loaded.workouts_read,
+            loaded.files,
+            reasons.concat()
+        );
+    }
+    Ok(loaded)
+}
+
+/// All the windows of `prepared` in one split (evaluation of raw files).
+pub fn windows(prepared: &[Prepared], seq_len: usize, interval_s: f64, source: &str) -> Split {
+    let mut split = Split::empty(seq_len, interval_s, source);
+    for p in prepared {
+        push_windows(&mut split, p);
+    }
+    split
+}
+
+/// An identifier shared by the three files of one prepare run.
+fn new_set_id(source: &str) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    format!(
+        "{:016x}",
+        data::stable_id(&format!("{nanos}/{}/{source}", std::process::id()))
+    )
+}
+
 /// Runs `hrcast prepare`. Skipped inputs are reported in the summary; it fails when no workout
 /// is usable, and writes the three files together or none of them.
 pub fn prepare(options: &PrepareOptions) -> Result<Summary> {
     ensure!(options.seq_len > 0, "--seq-len must be at least 1");
-    ensure!(
-        options.interval_s.is_finite() && options.interval_s > 0.0,
-        "--interval must be a positive number of seconds"
-    );
-    let read = data::read_inputs(&options.inputs)?;
+    let loaded = load(&options.inputs, options.interval_s)?;
+    let prepared = loaded.prepared;
     let mut summary = Summary {
-        files: read.files,
-        workouts_read: read.workouts.len(),
-        skipped: read.skipped,
+        files: loaded.files,
+        workouts_read: loaded.workouts_read,
+        workouts_kept: prepared.len(),
+        skipped: loaded.skipped,
+        cleaned: loaded.cleaned,
         ..Summary::default()
     };
-    let mut prepared = Vec::new();
-    for workout in read.workouts {
-        match features::resample(&workout, options.interval_s) {
-            Ok(sequence) if sequence.valid_steps() >= MIN_VALID_STEPS => {
-                prepared.push(Prepared { workout, sequence })
-            }
-            Ok(sequence) => summary.skipped.push(Skipped {
-                source: workout.source,
-                reason: format!(
-                    "too short: {} steps with a valid heart rate, at least {MIN_VALID_STEPS} needed",
-                    sequence.valid_steps()
-                ),
-            }),
-            Err(err) => summary.skipped.push(Skipped {
-                source: workout.source,
-                reason: format!("{err:#}"),
-            }),
-        }
-    }
-    if prepared.is_empty() {
-        let reasons: Vec<String> = summary.skipped.iter().map(|s| format!("\n  {s}")).collect();
-        bail!(
-            "nothing usable: all {} workouts in {} files were skipped:{}",
-            summary.workouts_read,
-            summary.files,
-            reasons.concat()
-        );
-    }
-    summary.workouts_kept = prepared.len();
 
-    let assignment = split_workouts(&prepared, options);
+    let (assignment, note) = split_workouts(&prepared, options);
+    summary.split_note = note;
     let source = options
         .inputs
         .iter()
         .map(|p| p.display().to_string())
         .collect::<Vec<_>>()
         .join(", ");
+    let set_id = new_set_id(&source);
     let mut splits: Vec<Split> = (0..3)
-        .map(|_| Split::empty(options.seq_len, options.interval_s, &source))
+        .map(|_| {
+            let mut split = Split::empty(options.seq_len, options.interval_s, &source);
+            split.set_id = set_id.clone();
+            split
+        })
         .collect();
     for (p, &s) in prepared.iter().zip(&assignment) {
         push_windows(&mut splits[s], p);
@@ -291,4 +437,29 @@ pub fn prepare(options: &PrepareOptions) -> Result<Summary> {
     atomic::write_all(&files)?;
     summary.written = files.into_iter().map(|(p, _)| p).collect();
     Ok(summary)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::assign;
+
+    #[test]
+    fn every_non_zero_share_gets_a_group_when_there_are_enough() {
+        let shares = [0.8, 0.1, 0.1];
+        assert_eq!(assign(&[5; 6], shares), vec![0, 0, 0, 0, 1, 2]);
+        assert_eq!(assign(&[1; 3], shares), vec![0, 1, 2]);
+        assert_eq!(assign(&[1; 2], shares), vec![0, 0]);
+        assert_eq!(
+            assign(&[1; 20], shares).iter().filter(|s| **s == 0).count(),
+            16
+        );
+    }
+
+    #[test]
+    fn a_share_of_zero_gets_nothing() {
+        assert_eq!(assign(&[1; 4], [0.0, 0.0, 1.0]), vec![2; 4]);
+        assert_eq!(assign(&[1; 4], [0.5, 0.0, 0.5]), vec![0, 0, 2, 2]);
+        assert_eq!(assign(&[3], [1.0, 0.0, 0.0]), vec![0]);
+        assert_eq!(assign(&[], [0.8, 0.1, 0.1]), Vec::<usize>::new());
+    }
 }

@@ -13,7 +13,7 @@
 use crate::atomic;
 use crate::checkpoint::Checkpoint;
 use crate::cli::TrainArgs;
-use crate::dataset::Split;
+use crate::dataset::{Split, check_same_set};
 use crate::engine::cpu::optim::AdamState;
 use crate::engine::{self, Engine, StepConfig, TrainSums};
 use crate::features::{FEATURE_NAMES, parse_feature_list};
@@ -83,8 +83,10 @@ struct TrainState {
 /// What a finished training run reports.
 #[derive(Debug, Clone)]
 pub struct TrainReport {
-    /// The best checkpoint.
-    pub best_checkpoint: PathBuf,
+    /// The best checkpoint, if one was written.
+    pub best_checkpoint: Option<PathBuf>,
+    /// The processed-data folder trained on.
+    pub data: PathBuf,
     /// Its validation loss.
     pub best_val_loss: f64,
     /// Its validation MAE, bpm.
@@ -112,17 +114,43 @@ impl Log {
     }
 }
 
-/// Makes the default synthetic data set when `data` holds no training file.
-fn ensure_data(data: &Path) -> Result<()> {
-    if data.join("train.safetensors").exists() {
-        return Ok(());
+/// Where `train` looks for processed data when `--data` is not given.
+pub const DEFAULT_DATA: &str = "DATA/processed";
+/// The folder of the default synthetic data set: `raw/` (FitRec JSON lines) and `processed/`.
+/// A folder of its own, so that it never overwrites or mixes with a user's files.
+pub const SYNTHETIC_DATA: &str = "DATA/synthetic";
+
+/// The processed-data folder to train on: `--data` as given (which must exist), else
+/// [`DEFAULT_DATA`] if it holds a training split, else the default synthetic set under
+/// [`SYNTHETIC_DATA`], generated and prepared on first use.
+pub fn data_folder(data: Option<&Path>) -> Result<PathBuf> {
+    if let Some(data) = data {
+        ensure!(
+            data.is_dir(),
+            "--data {}: no such folder (make one with hrcast prepare --out {})",
+            data.display(),
+            data.display()
+        );
+        return Ok(data.to_path_buf());
     }
-    let raw = data.parent().unwrap_or(Path::new(".")).join("raw");
+    let default = Path::new(DEFAULT_DATA);
+    if default.join("train.safetensors").exists() {
+        return Ok(default.to_path_buf());
+    }
+    let synthetic = Path::new(SYNTHETIC_DATA);
+    let processed = synthetic.join("processed");
+    if processed.join("train.safetensors").exists() {
+        println!(
+            "no data in {DEFAULT_DATA}: training on the default synthetic data set in {}",
+            processed.display()
+        );
+        return Ok(processed);
+    }
+    let raw = synthetic.join("raw");
     println!(
-        "no data in {}: generating the default synthetic data set ({DEFAULT_SYNTH_USERS} users x \
-         {DEFAULT_SYNTH_WORKOUTS} workouts) into {}",
-        data.display(),
-        raw.display()
+        "no data in {DEFAULT_DATA}: generating the default synthetic data set ({DEFAULT_SYNTH_USERS} \
+         users x {DEFAULT_SYNTH_WORKOUTS} workouts) into {}",
+        synthetic.display()
     );
     synth::synth(&SynthOptions {
         out: raw.clone(),
@@ -132,7 +160,7 @@ fn ensure_data(data: &Path) -> Result<()> {
     })?;
     let summary = prepare::prepare(&PrepareOptions {
         inputs: vec![raw],
-        out: data.to_path_buf(),
+        out: processed.clone(),
         seq_len: 500,
         interval_s: 5.0,
         split: [0.8, 0.1, 0.1],
@@ -140,7 +168,7 @@ fn ensure_data(data: &Path) -> Result<()> {
         seed: 0,
     })?;
     print!("{summary}");
-    Ok(())
+    Ok(processed)
 }
 
 /// Reads a split, naming the flag that pointed at it.
@@ -297,9 +325,16 @@ pub fn train(args: &TrainArgs) -> Result<TrainReport> {
     atomic::writable_folder(&args.checkpoints, "--checkpoints")?;
     atomic::writable_folder(&args.results, "--results")?;
     atomic::writable_folder(&args.logs, "--logs")?;
-    ensure_data(&args.data)?;
-    let train_split = read_split(&args.data, "train")?;
-    let val_split = read_split(&args.data, "val")?;
+    let data = data_folder(args.data.as_deref())?;
+    let train_split = read_split(&data, "train")?;
+    let val_split = read_split(&data, "val")?;
+    check_same_set(
+        "train.safetensors",
+        &train_split,
+        "val.safetensors",
+        &val_split,
+    )
+    .with_context(|| format!("--data {}", data.display()))?;
 
     let source = args.resume.as_ref().or(args.init.as_ref());
     let checkpoint = source.map(|p| Checkpoint::load(p)).transpose()?;
@@ -365,7 +400,7 @@ pub fn train(args: &TrainArgs) -> Result<TrainReport> {
     log.line(&format!("config: {}", serde_json::to_string(&config)?));
     log.line(&format!(
         "data: {} ({} train windows, {} validation windows of {} steps at {} s)",
-        args.data.display(),
+        data.display(),
         train_split.n,
         val_split.n,
         train_split.seq_len,
@@ -414,6 +449,7 @@ pub fn train(args: &TrainArgs) -> Result<TrainReport> {
             lr: state.lr,
             seed: args.seed,
             interval_s: train_split.interval_s,
+            seq_len: train_split.seq_len,
             train_state: Some(serde_json::to_string(state)?),
         }
         .save(path)
@@ -502,8 +538,16 @@ pub fn train(args: &TrainArgs) -> Result<TrainReport> {
             seconds: epoch_start.elapsed().as_secs_f64(),
         };
         ensure!(
-            record.train_loss.is_finite(),
-            "training diverged in epoch {epoch}: the loss is not finite"
+            record.train_loss.is_finite() && val_loss.is_finite(),
+            "training diverged in epoch {epoch}: the training loss is {} and the validation loss \
+             {val_loss} (try a lower --lr than {}); {}",
+            record.train_loss,
+            state.lr,
+            if best_path.exists() && state.best_val_loss.is_finite() {
+                format!("the best model so far is {}", best_path.display())
+            } else {
+                "no model was saved".to_string()
+            }
         );
         state.history.push(record.clone());
         state.epochs_done = epoch;
@@ -553,7 +597,8 @@ pub fn train(args: &TrainArgs) -> Result<TrainReport> {
         .min_by(|a, b| a.val_loss.total_cmp(&b.val_loss))
         .cloned();
     let report = TrainReport {
-        best_checkpoint: best_path,
+        best_checkpoint: best.as_ref().and(Some(best_path)).filter(|p| p.exists()),
+        data,
         best_val_loss: best.as_ref().map_or(f64::NAN, |r| r.val_loss),
         best_val_mae: best.as_ref().map_or(f64::NAN, |r| r.val_mae),
         epochs: state.epochs_done,
@@ -561,13 +606,55 @@ pub fn train(args: &TrainArgs) -> Result<TrainReport> {
         seconds: started.elapsed().as_secs_f64(),
         interrupted,
     };
-    log.line(&format!(
-        "done: {} epochs, best val loss {:.4} (MAE {:.2} bpm) in {}, {:.1} s",
-        report.epochs,
-        report.best_val_loss,
-        report.best_val_mae,
-        report.best_checkpoint.display(),
-        report.seconds
-    ));
+    match &report.best_checkpoint {
+        Some(path) => log.line(&format!(
+            "done: {} epochs, best val loss {:.4} (MAE {:.2} bpm) in {}, {:.1} s",
+            report.epochs,
+            report.best_val_loss,
+            report.best_val_mae,
+            path.display(),
+            report.seconds
+        )),
+        None => log.line(&format!(
+            "done: {} epochs, no best model written, {:.1} s",
+            report.epochs, report.seconds
+        )),
+    }
+    if best.is_some() {
+        let (mean_loss, mean_mae) = mean_baseline(&val_split, &normalization, args.use_masking);
+        if report.best_val_loss >= mean_loss {
+            let warning = format!(
+                "WARNING: the best model (val loss {:.4}, MAE {:.2} bpm) is no better than \
+                 predicting the training mean heart rate ({:.1} bpm) at every step (val loss \
+                 {mean_loss:.4}, MAE {mean_mae:.2} bpm): it has learnt nothing usable. Check the \
+                 learning rate (--lr {}), the data, or train longer.",
+                report.best_val_loss, report.best_val_mae, normalization.hr_mean, args.lr
+            );
+            eprintln!("{warning}");
+            let _ = writeln!(log.file, "{warning}");
+        }
+    }
     Ok(report)
+}
+
+/// Validation loss and MAE (bpm) of the trivial model that predicts the training mean heart
+/// rate at every step (0 in normalized units): the bar a trained model has to clear.
+pub fn mean_baseline(split: &Split, norm: &Normalization, use_masking: bool) -> (f64, f64) {
+    let (mut sq, mut abs, mut weight, mut valid) = (0.0f64, 0.0f64, 0.0f64, 0.0f64);
+    for i in 0..split.n * split.seq_len {
+        let mask = f64::from(split.mask[i]);
+        let y = if mask > 0.0 {
+            (f64::from(split.heart_rate[i]) - norm.hr_mean) / norm.hr_std
+        } else {
+            0.0
+        };
+        let w = if use_masking { mask } else { 1.0 };
+        sq += w * y * y;
+        weight += w;
+        if mask > 0.0 {
+            abs += y.abs();
+            valid += 1.0;
+        }
+    }
+    (sq / weight.max(1.0), abs / valid.max(1.0) * norm.hr_std)
 }

@@ -352,7 +352,7 @@ fn a_json_line_that_does_not_parse_is_skipped_with_its_line_number() {
 }
 
 #[test]
-fn nan_values_are_refused_by_name() {
+fn nan_values_are_ignored_with_a_warning_naming_file_line_and_channel() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("nan.json");
     std::fs::write(&file, fitrec_line(9, "NaN") + "\n").unwrap();
@@ -362,9 +362,25 @@ fn nan_values_are_refused_by_name() {
         file.to_str().unwrap(),
         "--out",
         dir.path().join("o").to_str().unwrap(),
+        "--split",
+        "1,0,0",
     ]);
-    assert_fails_with(&out, &["nan.json:1", "heart_rate of sample 3 is NaN"]);
-    assert!(!dir.path().join("o").exists());
+    let err = text(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(
+        err.contains("nan.json:1") && err.contains("heart_rate: 1 value") && err.contains("NaN"),
+        "{err}"
+    );
+    let train = Split::read(&dir.path().join("o/train.safetensors")).unwrap();
+    assert_eq!(train.n, 1);
+    // Sample 3 lies between two valid samples 5 s apart: interpolated, not lost.
+    assert!(
+        train
+            .heart_rate
+            .iter()
+            .take(40)
+            .all(|hr| hr.is_finite() && *hr > 0.0)
+    );
 }
 
 #[test]

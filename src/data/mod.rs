@@ -3,11 +3,15 @@
 //! Each reader turns one file format into [`Workout`]s. [`read_inputs`] walks files and folders,
 //! reads every workout it recognises and reports the ones it had to skip, with the reason.
 
+mod clean;
 mod fit;
 mod fitrec;
 mod xml;
 
+pub use clean::{Cleaned, MAX_SPEED_KMH, SPLIT_GAP_S, clean, finite_as_f32};
+
 use anyhow::{Context, Result, bail};
+use std::collections::HashSet;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
@@ -163,28 +167,91 @@ pub struct ReadResult {
     pub files: usize,
 }
 
-/// Lists the workout files under `path` (itself if it is a file), sorted, recursing into folders.
-fn workout_files(path: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
-    let meta =
-        std::fs::metadata(path).with_context(|| format!("cannot read {}", path.display()))?;
-    if meta.is_file() {
-        out.push(path.to_path_buf());
-        return Ok(());
+/// A workout file found under an input, and the folder that stands for its person.
+#[derive(Debug, Clone)]
+struct FoundFile {
+    path: PathBuf,
+    person: PathBuf,
+}
+
+/// Walks the inputs for workout files. Symbolic links are followed, but every file and folder is
+/// visited once (by its canonical path), so a link loop or a file reached twice is read once.
+/// Entries that are not regular files (FIFOs, sockets, devices) and links that lead nowhere are
+/// skipped with a reason rather than opened: opening a FIFO would wait forever.
+///
+/// The person of a file is the first folder below the input folder that holds it (`in/alice/
+/// rides/a.fit` belongs to `in/alice`), or the input folder itself for files directly in it, or
+/// the file's own folder for a file given as an input.
+#[derive(Debug, Default)]
+struct Walk {
+    seen: HashSet<PathBuf>,
+    files: Vec<FoundFile>,
+    skipped: Vec<Skipped>,
+}
+
+impl Walk {
+    /// Whether `path` was not visited before (by canonical path); marks it visited.
+    fn first_visit(&mut self, path: &Path) -> bool {
+        let canonical = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+        self.seen.insert(canonical)
     }
-    let mut entries: Vec<PathBuf> = std::fs::read_dir(path)
-        .with_context(|| format!("cannot read folder {}", path.display()))?
-        .map(|entry| entry.map(|e| e.path()))
-        .collect::<std::io::Result<_>>()
-        .with_context(|| format!("cannot read folder {}", path.display()))?;
-    entries.sort();
-    for entry in entries {
-        if entry.is_dir() {
-            workout_files(&entry, out)?;
-        } else if Format::of(&entry).is_some() {
-            out.push(entry);
+
+    fn skip(&mut self, path: &Path, reason: &str) {
+        self.skipped.push(Skipped {
+            source: path.display().to_string(),
+            reason: reason.to_string(),
+        });
+    }
+
+    /// Adds `path` if it is a regular workout file, naming why not otherwise.
+    fn file(&mut self, path: &Path, meta: &std::fs::Metadata, person: &Path) {
+        if !meta.is_file() {
+            self.skip(
+                path,
+                "not a regular file (a FIFO, socket or device): not read",
+            );
+        } else if self.first_visit(path) {
+            self.files.push(FoundFile {
+                path: path.to_path_buf(),
+                person: person.to_path_buf(),
+            });
         }
     }
-    Ok(())
+
+    /// Walks a folder; `person` is the folder standing for the person of the files directly in
+    /// it (`None`: each subfolder is a person of its own, the input folder's own files belong to
+    /// the input folder).
+    fn folder(&mut self, dir: &Path, person: Option<&Path>) -> Result<()> {
+        if !self.first_visit(dir) {
+            return Ok(());
+        }
+        let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
+            .with_context(|| format!("cannot read folder {}", dir.display()))?
+            .map(|entry| entry.map(|e| e.path()))
+            .collect::<std::io::Result<_>>()
+            .with_context(|| format!("cannot read folder {}", dir.display()))?;
+        entries.sort();
+        for entry in entries {
+            let meta = match std::fs::metadata(&entry) {
+                Ok(meta) => meta,
+                Err(err) => {
+                    if Format::of(&entry).is_some() {
+                        self.skip(&entry, &format!("cannot read it: {err}"));
+                    }
+                    continue;
+                }
+            };
+            if meta.is_dir() {
+                let own = person.map_or_else(|| entry.clone(), Path::to_path_buf);
+                if let Err(err) = self.folder(&entry, Some(&own)) {
+                    self.skip(&entry, &format!("{err:#}"));
+                }
+            } else if Format::of(&entry).is_some() {
+                self.file(&entry, &meta, person.unwrap_or(dir));
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Reads one file into workouts. FitRec files may hold many; a bad line is reported in `skipped`.
@@ -192,6 +259,10 @@ pub fn read_file(path: &Path, skipped: &mut Vec<Skipped>) -> Result<Vec<Workout>
     let format = Format::of(path).with_context(|| {
         "not a workout file (expected .fit, .tcx, .gpx, .json or .jsonl)".to_string()
     })?;
+    let meta = std::fs::metadata(path).context("cannot read the file")?;
+    if !meta.is_file() {
+        bail!("not a regular file (a FIFO, socket, device or folder)");
+    }
     let bytes = std::fs::read(path).context("cannot read the file")?;
     let source = path.display().to_string();
     let mut workouts = read_bytes(format, &bytes, &source, skipped)?;
@@ -249,26 +320,45 @@ pub fn read_bytes(
 
 /// Reads every workout in `inputs` (files or folders). A file that cannot be read is skipped with
 /// its reason; an input path that does not exist, or a folder without workout files, is an error.
+/// Workouts from FIT, TCX and GPX files get a workout id hashed from the file's path and a user
+/// id hashed from its person's folder (see [`Walk`]); FitRec lines keep their own ids.
 pub fn read_inputs(inputs: &[PathBuf]) -> Result<ReadResult> {
     let mut result = ReadResult::default();
+    let mut walk = Walk::default();
     for input in inputs {
-        let mut files = Vec::new();
-        workout_files(input, &mut files)?;
-        if files.is_empty() {
+        let meta = std::fs::metadata(input)
+            .with_context(|| format!("--input {}: cannot read it", input.display()))?;
+        let before = walk.files.len() + walk.skipped.len();
+        if meta.is_dir() {
+            walk.folder(input, None)?;
+        } else {
+            let parent = input.parent().unwrap_or(Path::new("")).to_path_buf();
+            walk.file(input, &meta, &parent);
+        }
+        if walk.files.len() + walk.skipped.len() == before && meta.is_dir() {
             bail!(
-                "{}: no workout files (.fit, .tcx, .gpx, .json, .jsonl) in this folder",
+                "--input {}: no workout files (.fit, .tcx, .gpx, .json, .jsonl) in this folder",
                 input.display()
             );
         }
-        for file in files {
-            result.files += 1;
-            match read_file(&file, &mut result.skipped) {
-                Ok(workouts) => result.workouts.extend(workouts),
-                Err(err) => result.skipped.push(Skipped {
-                    source: file.display().to_string(),
-                    reason: format!("{err:#}"),
-                }),
+    }
+    result.skipped.append(&mut walk.skipped);
+    for found in walk.files {
+        result.files += 1;
+        match read_file(&found.path, &mut result.skipped) {
+            Ok(mut workouts) => {
+                if Format::of(&found.path) != Some(Format::FitRec) {
+                    let user_id = stable_id(&found.person.display().to_string());
+                    for w in &mut workouts {
+                        w.user_id = user_id;
+                    }
+                }
+                result.workouts.extend(workouts);
             }
+            Err(err) => result.skipped.push(Skipped {
+                source: found.path.display().to_string(),
+                reason: format!("{err:#}"),
+            }),
         }
     }
     Ok(result)
