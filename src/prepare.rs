@@ -118,11 +118,17 @@ impl fmt::Display for Summary {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(
             f,
-            "read {} files: {} workouts, {} kept, {} skipped",
+            "read {} files: {} workouts, {} kept{}, {} skipped, {} cleaned",
             self.files,
             self.workouts_read,
             self.workouts_kept,
-            self.skipped.len()
+            if self.workouts_kept > self.workouts_read {
+                " (workouts split at a clock jump or long pause count once per piece)"
+            } else {
+                ""
+            },
+            self.skipped.len(),
+            self.cleaned.len()
         )?;
         if let Some(note) = &self.split_note {
             writeln!(f, "{note}")?;
