@@ -201,9 +201,10 @@ pub struct EvaluateArgs {
     /// Checkpoint to evaluate.
     #[arg(long)]
     pub checkpoint: PathBuf,
-    /// Processed data file (default: the test split).
-    #[arg(long, default_value = "DATA/processed/test.safetensors")]
-    pub data: PathBuf,
+    /// Processed data file [default: test.safetensors of DATA/processed, or of the default
+    /// synthetic set in DATA/synthetic/processed when DATA/processed holds no data].
+    #[arg(long)]
+    pub data: Option<PathBuf>,
     /// Raw workout files or folders (FIT, TCX, GPX, FitRec) to evaluate on instead of --data,
     /// prepared in memory with the checkpoint's features, interval and window length.
     #[arg(long, num_args = 1.., conflicts_with = "data")]
@@ -335,7 +336,11 @@ pub fn run() -> Result<ExitCode> {
         Command::Evaluate(args) => {
             let metrics = crate::evaluate::evaluate(&crate::evaluate::EvaluateOptions {
                 checkpoint: args.checkpoint,
-                data: args.data,
+                data: args.data.unwrap_or_else(|| {
+                    crate::train::existing_default_data()
+                        .unwrap_or_else(|| PathBuf::from(crate::train::DEFAULT_DATA))
+                        .join("test.safetensors")
+                }),
                 input: args.input,
                 out: args.out.clone(),
                 hr_max: args.hr_max,

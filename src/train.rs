@@ -120,6 +120,17 @@ pub const DEFAULT_DATA: &str = "DATA/processed";
 /// A folder of its own, so that it never overwrites or mixes with a user's files.
 pub const SYNTHETIC_DATA: &str = "DATA/synthetic";
 
+/// The processed-data folder that commands read when none is named: [`DEFAULT_DATA`] if it holds
+/// a training split, else the default synthetic set if it was made; `None` if neither exists.
+pub fn existing_default_data() -> Option<PathBuf> {
+    [
+        PathBuf::from(DEFAULT_DATA),
+        Path::new(SYNTHETIC_DATA).join("processed"),
+    ]
+    .into_iter()
+    .find(|dir| dir.join("train.safetensors").exists())
+}
+
 /// The processed-data folder to train on: `--data` as given (which must exist), else
 /// [`DEFAULT_DATA`] if it holds a training split, else the default synthetic set under
 /// [`SYNTHETIC_DATA`], generated and prepared on first use.
@@ -133,19 +144,17 @@ pub fn data_folder(data: Option<&Path>) -> Result<PathBuf> {
         );
         return Ok(data.to_path_buf());
     }
-    let default = Path::new(DEFAULT_DATA);
-    if default.join("train.safetensors").exists() {
-        return Ok(default.to_path_buf());
+    if let Some(found) = existing_default_data() {
+        if found != Path::new(DEFAULT_DATA) {
+            println!(
+                "no data in {DEFAULT_DATA}: training on the default synthetic data set in {}",
+                found.display()
+            );
+        }
+        return Ok(found);
     }
     let synthetic = Path::new(SYNTHETIC_DATA);
     let processed = synthetic.join("processed");
-    if processed.join("train.safetensors").exists() {
-        println!(
-            "no data in {DEFAULT_DATA}: training on the default synthetic data set in {}",
-            processed.display()
-        );
-        return Ok(processed);
-    }
     let raw = synthetic.join("raw");
     println!(
         "no data in {DEFAULT_DATA}: generating the default synthetic data set ({DEFAULT_SYNTH_USERS} \

@@ -453,6 +453,23 @@ fn the_default_synthetic_set_never_touches_the_users_files() {
         mine
     );
     assert!(!dir.path().join("DATA/processed").exists());
+    // The README's main command: evaluate finds the test split of the same data by itself.
+    let said = ok(&hrcast(
+        dir.path(),
+        &[
+            "evaluate",
+            "--checkpoint",
+            "checkpoints/best_model.safetensors",
+            "--device",
+            "cpu",
+        ],
+    ));
+    assert!(said.contains("MAE"), "{said}");
+    let metrics = std::fs::read_to_string(dir.path().join("results/metrics.json")).unwrap();
+    assert!(
+        metrics.contains("DATA/synthetic/processed/test.safetensors"),
+        "{metrics}"
+    );
     // A --data that does not exist is an error naming it.
     let out = hrcast(
         dir.path(),
