@@ -1,19 +1,38 @@
 //! Checkpoints (SPEC §6): one safetensors file with the parameters under PyTorch's state_dict
 //! names, Adam's moments as `optim.exp_avg.<name>` and `optim.exp_avg_sq.<name>`, and metadata:
 //! `format` = [`CHECKPOINT_FORMAT`], `config` and `normalization` (JSON), `epoch`, `step`,
-//! `val_loss`, `val_mae`, `lr`, `seed`, plus hrcast's own `interval_s` (the data's grid) and
+//! `val_loss`, `val_mae`, `lr`, `seed`, plus hrcast's own `interval_s` (the data's grid, 5 s when
+//! absent), `seq_len` (the training windows' length, [`DEFAULT_SEQ_LEN`] when absent) and
 //! `train_state` (JSON: what `--resume` needs to continue a run exactly).
+//!
+//! Loading checks a checkpoint completely before any of it is used: the configuration (a known
+//! cell, known features without duplicates in hrcast's order, `input_size` equal to their
+//! number, at least one layer and one hidden unit, dropout in [0, 1)), every tensor's dtype and
+//! shape against it, read from the header before anything is allocated (so a configuration
+//! larger than the file is refused without allocating it), no tensor the configuration does not
+//! describe, finite weights and moments, a finite normalization with positive standard
+//! deviations, and metadata numbers in range (`lr` finite and >= 0, `epoch`, `step` and `seed`
+//! non-negative integers, `interval_s` and `seq_len` as for data files).
 
 use crate::atomic;
+use crate::dataset::{check_interval_s, check_seq_len, read_regular};
 use crate::engine::cpu::optim::AdamState;
+use crate::features::{FEATURE_NAMES, feature_index};
 use crate::model::{ModelConfig, Normalization, Params};
-use anyhow::{Context, Result, anyhow, ensure};
+use anyhow::{Context, Result, anyhow, bail, ensure};
+use safetensors::tensor::Metadata;
 use safetensors::{Dtype, SafeTensors, tensor::TensorView};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 
 /// The `format` metadata of a checkpoint.
 pub const CHECKPOINT_FORMAT: &str = "hrcast-checkpoint/1";
+
+/// The window length a checkpoint without `seq_len` metadata was trained on (hrcast's default).
+pub const DEFAULT_SEQ_LEN: usize = 500;
+
+/// The grid interval of a checkpoint without `interval_s` metadata (hrcast's default).
+pub const DEFAULT_INTERVAL_S: f64 = 5.0;
 
 /// A saved model, optionally with its optimizer and training state.
 #[derive(Debug, Clone)]
@@ -40,8 +59,212 @@ pub struct Checkpoint {
     pub seed: u64,
     /// Grid interval of the data, seconds.
     pub interval_s: f64,
+    /// Window length (steps) of the data the model was trained on.
+    pub seq_len: usize,
     /// Training state for `--resume` (JSON), if any.
     pub train_state: Option<String>,
+}
+
+/// Checks a model configuration read from a checkpoint: known features, each once and in
+/// hrcast's order ([`FEATURE_NAMES`]), `input_size` equal to their number, a non-empty model and
+/// dropout in [0, 1). The cell is known once the configuration parsed.
+pub fn check_config(config: &ModelConfig) -> Result<()> {
+    ensure!(!config.features.is_empty(), "config lists no feature");
+    let mut previous: Option<(usize, &str)> = None;
+    for name in &config.features {
+        let index = feature_index(name).ok_or_else(|| {
+            anyhow!(
+                "config lists the unknown feature {name:?}; the features are {}",
+                FEATURE_NAMES.join(", ")
+            )
+        })?;
+        if let Some((before, before_name)) = previous {
+            ensure!(index != before, "config lists the feature {name:?} twice");
+            ensure!(
+                index > before,
+                "config lists the feature {name:?} after {before_name:?}: features must appear \
+                 at most once each, in the order {}",
+                FEATURE_NAMES.join(", ")
+            );
+        }
+        previous = Some((index, name));
+    }
+    ensure!(
+        config.input_size == config.features.len(),
+        "config has input_size {} but lists {} features",
+        config.input_size,
+        config.features.len()
+    );
+    ensure!(
+        config.hidden_size > 0 && config.num_layers > 0,
+        "config has an empty model (hidden_size {}, num_layers {})",
+        config.hidden_size,
+        config.num_layers
+    );
+    ensure!(
+        config.dropout.is_finite() && (0.0..1.0).contains(&config.dropout),
+        "config has dropout {}: it must be at least 0 and below 1",
+        config.dropout
+    );
+    Ok(())
+}
+
+/// Checks a normalization read from a checkpoint against `input_size` features: one finite mean
+/// and one finite positive standard deviation per feature, and likewise for heart rate.
+pub fn check_normalization(norm: &Normalization, input_size: usize) -> Result<()> {
+    ensure!(
+        norm.feature_mean.len() == input_size && norm.feature_std.len() == input_size,
+        "normalization has {} feature means and {} standard deviations, but the config has {} \
+         input features",
+        norm.feature_mean.len(),
+        norm.feature_std.len(),
+        input_size
+    );
+    for (j, (mean, std)) in norm.feature_mean.iter().zip(&norm.feature_std).enumerate() {
+        ensure!(
+            mean.is_finite(),
+            "normalization feature_mean[{j}] is {mean}: it must be finite"
+        );
+        ensure!(
+            std.is_finite() && *std > 0.0,
+            "normalization feature_std[{j}] is {std}: it must be finite and positive"
+        );
+    }
+    ensure!(
+        norm.hr_mean.is_finite(),
+        "normalization hr_mean is {}: it must be finite",
+        norm.hr_mean
+    );
+    ensure!(
+        norm.hr_std.is_finite() && norm.hr_std > 0.0,
+        "normalization hr_std is {}: it must be finite and positive",
+        norm.hr_std
+    );
+    Ok(())
+}
+
+/// The number of parameters `config` describes, computed without overflow (`None` when it does
+/// not fit in a `usize`) and without building its layout.
+fn checked_param_count(config: &ModelConfig) -> Option<usize> {
+    let (d, h) = (config.directions(), config.hidden_size);
+    let gh = config.model.gates().checked_mul(h)?;
+    let layer = |inputs: usize| -> Option<usize> {
+        gh.checked_mul(inputs)?
+            .checked_add(gh.checked_mul(h)?)?
+            .checked_add(gh.checked_mul(2)?)?
+            .checked_mul(d)
+    };
+    let upper = config
+        .num_layers
+        .checked_sub(1)?
+        .checked_mul(layer(h.checked_mul(d)?)?)?;
+    let head = h.checked_mul(d)?.checked_add(1)?;
+    layer(config.input_size)?
+        .checked_add(upper)?
+        .checked_add(head)
+}
+
+/// The parameters' names and shapes that `config` describes, each checked against the file's
+/// header (present, F32, same shape) as it is computed, so that nothing larger than the file
+/// is ever built. `data_bytes` is the size of the file's tensor data.
+fn checked_layout(
+    config: &ModelConfig,
+    header: &Metadata,
+    data_bytes: usize,
+) -> Result<Vec<(String, Vec<usize>)>> {
+    let too_large = || {
+        let count = checked_param_count(config);
+        let fits = count
+            .and_then(|c| c.checked_mul(4))
+            .is_some_and(|b| b <= data_bytes);
+        if fits {
+            String::new()
+        } else {
+            format!(
+                " (the config describes {} parameters, more than the file's {data_bytes} bytes \
+                 of tensors can hold)",
+                count.map_or("too many".to_string(), |c| c.to_string())
+            )
+        }
+    };
+    let overflow = || {
+        anyhow!(
+            "config has hidden_size {} and num_layers {}: more parameters than a computer can \
+             hold",
+            config.hidden_size,
+            config.num_layers
+        )
+    };
+    let check = |name: String, shape: Vec<usize>| -> Result<(String, Vec<usize>)> {
+        let Some(info) = header.info(&name) else {
+            bail!(
+                "tensor {name:?} is missing: the config ({} layers of {} hidden units{}) needs \
+                 it{}",
+                config.num_layers,
+                config.hidden_size,
+                if config.bidirectional {
+                    ", bidirectional"
+                } else {
+                    ""
+                },
+                too_large()
+            );
+        };
+        ensure!(
+            info.dtype == Dtype::F32,
+            "tensor {name:?} is {:?}, expected F32",
+            info.dtype
+        );
+        ensure!(
+            info.shape == shape,
+            "tensor {name:?} has shape {:?}, but the config needs {shape:?}{}",
+            info.shape,
+            too_large()
+        );
+        Ok((name, shape))
+    };
+    let (m, h, d) = (
+        config.model.module(),
+        config.hidden_size,
+        config.directions(),
+    );
+    let gh = config.model.gates().checked_mul(h).ok_or_else(overflow)?;
+    let mut layout = Vec::new();
+    for l in 0..config.num_layers {
+        let inputs = if l == 0 {
+            config.input_size
+        } else {
+            h.checked_mul(d).ok_or_else(overflow)?
+        };
+        for suffix in &["", "_reverse"][..d] {
+            layout.push(check(
+                format!("{m}.weight_ih_l{l}{suffix}"),
+                vec![gh, inputs],
+            )?);
+            layout.push(check(format!("{m}.weight_hh_l{l}{suffix}"), vec![gh, h])?);
+            layout.push(check(format!("{m}.bias_ih_l{l}{suffix}"), vec![gh])?);
+            layout.push(check(format!("{m}.bias_hh_l{l}{suffix}"), vec![gh])?);
+        }
+    }
+    let head_inputs = h.checked_mul(d).ok_or_else(overflow)?;
+    layout.push(check("head.weight".into(), vec![1, head_inputs])?);
+    layout.push(check("head.bias".into(), vec![1])?);
+    Ok(layout)
+}
+
+/// The first value of a tensor that is not finite (or, with `non_negative`, is negative).
+fn check_tensor(name: &str, values: &[f32], non_negative: bool) -> Result<()> {
+    if let Some(i) = values
+        .iter()
+        .position(|v| !v.is_finite() || (non_negative && *v < 0.0))
+    {
+        bail!(
+            "tensor {name:?} holds {} at index {i}: it must be a finite{} number",
+            values[i],
+            if non_negative { " non-negative" } else { "" }
+        );
+    }
+    Ok(())
 }
 
 fn f32_view<'a>(values: &'a [f32], shape: &[usize]) -> Result<TensorView<'a>> {
@@ -85,6 +308,7 @@ impl Checkpoint {
             ("lr".to_string(), self.lr.to_string()),
             ("seed".to_string(), self.seed.to_string()),
             ("interval_s".to_string(), self.interval_s.to_string()),
+            ("seq_len".to_string(), self.seq_len.to_string()),
         ]);
         if let Some(state) = &self.train_state {
             meta.insert("train_state".to_string(), state.clone());
@@ -99,15 +323,16 @@ impl Checkpoint {
 
     /// Reads and checks a checkpoint.
     pub fn load(path: &Path) -> Result<Checkpoint> {
-        let bytes = std::fs::read(path)
+        let bytes = read_regular(path)
             .with_context(|| format!("cannot read checkpoint {}", path.display()))?;
         Checkpoint::from_bytes(&bytes)
             .with_context(|| format!("{} is not a usable hrcast checkpoint", path.display()))
     }
 
-    /// Parses and checks checkpoint bytes: format, configuration, and every tensor's shape.
+    /// Parses and checks checkpoint bytes (see the module documentation for what is checked).
+    /// Nothing is allocated beyond what the bytes hold.
     pub fn from_bytes(bytes: &[u8]) -> Result<Checkpoint> {
-        let (_, header) = SafeTensors::read_metadata(bytes)
+        let (header_len, header) = SafeTensors::read_metadata(bytes)
             .map_err(|e| anyhow!("not a safetensors file: {e}"))?;
         let meta = header.metadata().clone().unwrap_or_default();
         let get = |key: &str| {
@@ -121,74 +346,168 @@ impl Checkpoint {
         );
         let config: ModelConfig =
             serde_json::from_str(get("config")?).context("metadata \"config\"")?;
+        check_config(&config)?;
         let normalization: Normalization =
             serde_json::from_str(get("normalization")?).context("metadata \"normalization\"")?;
-        ensure!(
-            config.input_size == config.features.len()
-                && normalization.feature_mean.len() == config.input_size
-                && normalization.feature_std.len() == config.input_size,
-            "config and normalization disagree on the number of input features"
-        );
-        ensure!(
-            config.hidden_size > 0 && config.num_layers > 0,
-            "config has an empty model"
-        );
+        check_normalization(&normalization, config.input_size)?;
+
         let number = |key: &str| -> Result<f64> {
             get(key)?
+                .trim()
                 .parse::<f64>()
                 .map_err(|_| anyhow!("metadata {key:?} is not a number"))
         };
-        let tensors = SafeTensors::deserialize(bytes)?;
-        let read = |name: &str, shape: &[usize]| -> Result<Vec<f32>> {
-            let view = tensors
-                .tensor(name)
-                .map_err(|_| anyhow!("tensor {name:?} is missing"))?;
-            ensure!(
-                view.dtype() == Dtype::F32,
-                "tensor {name:?} is {:?}, expected F32",
-                view.dtype()
-            );
-            ensure!(
-                view.shape() == shape,
-                "tensor {name:?} has shape {:?}, but the config needs {shape:?}",
-                view.shape()
-            );
-            Ok(bytemuck::pod_collect_to_vec(view.data()))
+        // A non-negative integer; "3.0" as PyTorch users may write it is accepted.
+        let count = |key: &str| -> Result<u64> {
+            let text = get(key)?.trim();
+            if let Ok(v) = text.parse::<u64>() {
+                return Ok(v);
+            }
+            match text.parse::<f64>() {
+                Ok(v) if v >= 0.0 && v.fract() == 0.0 && v < 2f64.powi(53) => Ok(v as u64),
+                _ => bail!("metadata {key:?} is {text:?}: it must be a non-negative integer"),
+            }
         };
-        let mut params = Params::zeros(&config);
-        for i in 0..params.names.len() {
-            params.values[i] = read(&params.names[i], &params.shapes[i])?;
+        let epoch = count("epoch")?;
+        let step = count("step")?;
+        let seed = count("seed")?;
+        let lr = number("lr")?;
+        ensure!(
+            lr.is_finite() && lr >= 0.0,
+            "metadata \"lr\" is {lr}: a learning rate must be finite and not negative"
+        );
+        let val_loss = number("val_loss")?;
+        let val_mae = number("val_mae")?;
+        let interval_s = match meta.get("interval_s") {
+            None => DEFAULT_INTERVAL_S,
+            Some(text) => text
+                .trim()
+                .parse()
+                .map_err(|_| anyhow!("metadata \"interval_s\" is not a number"))?,
+        };
+        check_interval_s(interval_s)?;
+        let seq_len = match meta.get("seq_len") {
+            None => DEFAULT_SEQ_LEN,
+            Some(text) => text.trim().parse().map_err(|_| {
+                anyhow!("metadata \"seq_len\" is {text:?}: it must be a whole number of steps")
+            })?,
+        };
+        check_seq_len("metadata \"seq_len\"", seq_len)?;
+        let train_state = meta.get("train_state").cloned();
+        if let Some(state) = &train_state {
+            let value: serde_json::Value =
+                serde_json::from_str(state).context("metadata \"train_state\" is not JSON")?;
+            ensure!(
+                value.is_object(),
+                "metadata \"train_state\" is not a JSON object"
+            );
+            if let Some(lr) = value.get("lr") {
+                ensure!(
+                    lr.as_f64().is_some_and(|v| v.is_finite() && v >= 0.0),
+                    "metadata \"train_state\" has lr {lr}: a learning rate must be finite and \
+                     not negative"
+                );
+            }
         }
-        let has_optimizer = tensors.names().iter().any(|n| n.starts_with("optim."));
+
+        // Every tensor's dtype and shape against the config, from the header, before anything
+        // is allocated; then no tensor the config does not describe.
+        let data_bytes = bytes.len().saturating_sub(8 + header_len);
+        let layout = checked_layout(&config, &header, data_bytes)?;
+        let has_optimizer = header.offset_keys().iter().any(|n| n.starts_with("optim."));
+        let mut expected: HashSet<String> = HashSet::new();
+        for (name, shape) in &layout {
+            expected.insert(name.clone());
+            if has_optimizer {
+                for moment in ["exp_avg", "exp_avg_sq"] {
+                    let key = format!("optim.{moment}.{name}");
+                    let info = header.info(&key).ok_or_else(|| {
+                        anyhow!(
+                            "tensor {key:?} is missing: a checkpoint with optimizer state needs \
+                             both moments of every parameter"
+                        )
+                    })?;
+                    ensure!(
+                        info.dtype == Dtype::F32,
+                        "tensor {key:?} is {:?}, expected F32",
+                        info.dtype
+                    );
+                    ensure!(
+                        &info.shape == shape,
+                        "tensor {key:?} has shape {:?}, but the config needs {shape:?}",
+                        info.shape
+                    );
+                    expected.insert(key);
+                }
+            }
+        }
+        if let Some(extra) = header
+            .offset_keys()
+            .into_iter()
+            .find(|n| !expected.contains(n))
+        {
+            bail!(
+                "tensor {extra:?} is not part of the model the config describes ({}, {} layers \
+                 of {} hidden units, {})",
+                config.model.module(),
+                config.num_layers,
+                config.hidden_size,
+                if config.bidirectional {
+                    "bidirectional"
+                } else {
+                    "unidirectional"
+                }
+            );
+        }
+
+        let tensors = SafeTensors::deserialize(bytes)?;
+        let read = |name: &str, non_negative: bool| -> Result<Vec<f32>> {
+            let values: Vec<f32> = bytemuck::pod_collect_to_vec(tensors.tensor(name)?.data());
+            check_tensor(name, &values, non_negative)?;
+            Ok(values)
+        };
+        let mut params = Params {
+            names: Vec::with_capacity(layout.len()),
+            shapes: Vec::with_capacity(layout.len()),
+            values: Vec::with_capacity(layout.len()),
+        };
+        for (name, shape) in &layout {
+            params.values.push(read(name, false)?);
+            params.names.push(name.clone());
+            params.shapes.push(shape.clone());
+        }
         let optimizer = if has_optimizer {
-            let mut state = AdamState::new(params.values.iter().map(Vec::len));
-            state.step = number("step")? as u64;
-            for (i, (name, shape)) in params.names.iter().zip(&params.shapes).enumerate() {
-                state.exp_avg[i] = read(&format!("optim.exp_avg.{name}"), shape)?;
-                state.exp_avg_sq[i] = read(&format!("optim.exp_avg_sq.{name}"), shape)?;
+            let mut state = AdamState {
+                step,
+                exp_avg: Vec::with_capacity(layout.len()),
+                exp_avg_sq: Vec::with_capacity(layout.len()),
+            };
+            for name in &params.names {
+                state
+                    .exp_avg
+                    .push(read(&format!("optim.exp_avg.{name}"), false)?);
+                state
+                    .exp_avg_sq
+                    .push(read(&format!("optim.exp_avg_sq.{name}"), true)?);
             }
             Some(state)
         } else {
             None
         };
-        let interval_s = meta
-            .get("interval_s")
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(5.0);
-        ensure!(interval_s > 0.0, "metadata \"interval_s\" must be positive");
         Ok(Checkpoint {
             config,
             normalization,
             params,
             optimizer,
-            epoch: number("epoch")? as u64,
-            step: number("step")? as u64,
-            val_loss: number("val_loss")?,
-            val_mae: number("val_mae")?,
-            lr: number("lr")?,
-            seed: number("seed")? as u64,
+            epoch,
+            step,
+            val_loss,
+            val_mae,
+            lr,
+            seed,
             interval_s,
-            train_state: meta.get("train_state").cloned(),
+            seq_len,
+            train_state,
         })
     }
 }

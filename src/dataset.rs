@@ -9,13 +9,21 @@
 //! | `user_id` | I64 | `[N]` |
 //! | `workout_id` | I64 | `[N]` |
 //!
-//! Metadata: `format` = [`DATA_FORMAT`], `feature_names` (JSON list), `interval_s`, `source`.
+//! Metadata: `format` = [`DATA_FORMAT`], `feature_names` (JSON list), `interval_s`, `source`,
+//! and `set_id` (the same for the three splits one `prepare` run writes; absent in older files).
+//!
+//! Reading a file checks it completely before any of it is used: the tensors' dtypes and shapes
+//! (against each other, before anything is allocated), `1 <= T <= `[`MAX_SEQ_LEN`], every
+//! length within `0..=T`, every mask value 0 or 1 and 0 beyond its window's length, every
+//! feature and heart rate finite, and `interval_s` within [`INTERVAL_S_RANGE`].
 
 use crate::features::{FEATURE_NAMES, NUM_FEATURES};
 use crate::model::{Batch, Normalization};
 use anyhow::{Context, Result, anyhow, bail, ensure};
 use safetensors::{Dtype, SafeTensors, tensor::TensorView};
 use std::collections::HashMap;
+use std::io::Read;
+use std::ops::RangeInclusive;
 use std::path::Path;
 
 /// A standard deviation below this counts as a constant feature (normalized by 1).
@@ -23,6 +31,55 @@ const MIN_STD: f64 = 1e-6;
 
 /// The `format` metadata of a processed data file.
 pub const DATA_FORMAT: &str = "hrcast-data/1";
+
+/// The longest window, in steps, that a data file or a checkpoint may declare (11.5 days at one
+/// step a second). Reading refuses more, so that a file cannot make hrcast allocate per-step
+/// buffers its size does not account for (a file with no windows still declares a length).
+pub const MAX_SEQ_LEN: usize = 1_000_000;
+
+/// The grid intervals, in seconds, that a data file or a checkpoint may declare: from a
+/// millisecond to an hour.
+pub const INTERVAL_S_RANGE: RangeInclusive<f64> = 0.001..=3600.0;
+
+/// Checks a grid interval read from a file's metadata `interval_s` (finite, within
+/// [`INTERVAL_S_RANGE`]).
+pub fn check_interval_s(interval_s: f64) -> Result<()> {
+    ensure!(
+        INTERVAL_S_RANGE.contains(&interval_s),
+        "metadata \"interval_s\" is {interval_s}: the grid interval must be a number of seconds \
+         from {} to {}",
+        INTERVAL_S_RANGE.start(),
+        INTERVAL_S_RANGE.end()
+    );
+    Ok(())
+}
+
+/// Checks a window length read from a file (`1..=`[`MAX_SEQ_LEN`]); `what` names it.
+pub fn check_seq_len(what: &str, seq_len: usize) -> Result<()> {
+    ensure!(
+        (1..=MAX_SEQ_LEN).contains(&seq_len),
+        "{what} is {seq_len}: a window must have from 1 to {MAX_SEQ_LEN} steps"
+    );
+    Ok(())
+}
+
+/// The bytes of a regular file (following links), never more than its size when opened: a
+/// FIFO, device or folder is refused rather than read (reading one could wait or grow forever).
+pub(crate) fn read_regular(path: &Path) -> Result<Vec<u8>> {
+    let not_regular = "not a regular file (a FIFO, socket, device or folder)";
+    // Checked before opening too: opening a FIFO waits for a writer.
+    ensure!(std::fs::metadata(path)?.is_file(), not_regular);
+    let file = std::fs::File::open(path)?;
+    let meta = file.metadata()?;
+    ensure!(meta.is_file(), not_regular);
+    let size = usize::try_from(meta.len()).context("the file is larger than memory")?;
+    let mut bytes = Vec::new();
+    bytes
+        .try_reserve_exact(size)
+        .context("the file is larger than memory")?;
+    file.take(meta.len()).read_to_end(&mut bytes)?;
+    Ok(bytes)
+}
 
 /// One split: `n` windows of `seq_len` steps.
 #[derive(Debug, Clone, PartialEq)]
@@ -47,6 +104,92 @@ pub struct Split {
     pub interval_s: f64,
     /// Where the data came from (free text).
     pub source: String,
+    /// Identifies the `prepare` run that wrote the split (the same for its three splits); empty
+    /// when unknown (files written before hrcast recorded it).
+    pub set_id: String,
+}
+
+/// Refuses two splits that different `prepare` runs wrote: they disagree on the set id (when
+/// both files record one), on the window length or on the grid interval. `name_a` and `name_b`
+/// name the files in the message (e.g. `train.safetensors`).
+pub fn check_same_set(name_a: &str, a: &Split, name_b: &str, b: &Split) -> Result<()> {
+    let mut differences = Vec::new();
+    if a.seq_len != b.seq_len {
+        differences.push(format!("window length {} vs {}", b.seq_len, a.seq_len));
+    }
+    let tolerance = 1e-9 * a.interval_s.abs().max(b.interval_s.abs());
+    if (a.interval_s - b.interval_s).abs() > tolerance
+        || a.interval_s.is_nan() != b.interval_s.is_nan()
+    {
+        differences.push(format!("interval {} s vs {} s", b.interval_s, a.interval_s));
+    }
+    if !a.set_id.is_empty() && !b.set_id.is_empty() && a.set_id != b.set_id {
+        differences.push(format!("set id {:?} vs {:?}", b.set_id, a.set_id));
+    }
+    ensure!(
+        differences.is_empty(),
+        "{name_b} was written by another prepare run than {name_a} ({name_b} vs {name_a}: {}): \
+         run hrcast prepare again",
+        differences.join(", ")
+    );
+    Ok(())
+}
+
+/// Where flat index `i` of a `[n, t, per_step]` tensor lies, in words.
+fn position(i: usize, t: usize, per_step: usize) -> String {
+    let (window, step) = (i / per_step / t, i / per_step % t);
+    if per_step == NUM_FEATURES {
+        format!(
+            "window {window}, step {step} (feature {:?})",
+            FEATURE_NAMES[i % per_step]
+        )
+    } else {
+        format!("window {window}, step {step}")
+    }
+}
+
+/// Checks the values of a read split: finite features and heart rates, lengths within the
+/// window, masks 0 or 1 and 0 beyond each window's length.
+fn check_values(split: &Split) -> Result<()> {
+    let t = split.seq_len;
+    if let Some(i) = split.features.iter().position(|v| !v.is_finite()) {
+        bail!(
+            "tensor \"features\" holds {} at {}: features must be finite numbers",
+            split.features[i],
+            position(i, t, NUM_FEATURES)
+        );
+    }
+    if let Some(i) = split.heart_rate.iter().position(|v| !v.is_finite()) {
+        bail!(
+            "tensor \"heart_rate\" holds {} at {}: heart rates must be finite numbers",
+            split.heart_rate[i],
+            position(i, t, 1)
+        );
+    }
+    if let Some(i) = split.mask.iter().position(|v| *v != 0.0 && *v != 1.0) {
+        bail!(
+            "tensor \"mask\" holds {} at {}: a mask value must be 0 or 1",
+            split.mask[i],
+            position(i, t, 1)
+        );
+    }
+    for (window, &length) in split.length.iter().enumerate() {
+        ensure!(
+            usize::try_from(length).is_ok_and(|l| l <= t),
+            "tensor \"length\" holds {length} for window {window}: a length must be from 0 to \
+             the window length {t}"
+        );
+        let length = length as usize;
+        let beyond = &split.mask[window * t + length..(window + 1) * t];
+        if let Some(step) = beyond.iter().position(|m| *m != 0.0) {
+            bail!(
+                "tensor \"mask\" is 1 at window {window}, step {}, beyond the window's length \
+                 {length}",
+                length + step
+            );
+        }
+    }
+    Ok(())
 }
 
 impl Split {
@@ -63,7 +206,14 @@ impl Split {
             workout_id: Vec::new(),
             interval_s,
             source: source.to_string(),
+            set_id: String::new(),
         }
+    }
+
+    /// The split with its set id (see [`Split::set_id`]).
+    pub fn with_set_id(mut self, set_id: &str) -> Split {
+        self.set_id = set_id.to_string();
+        self
     }
 
     /// Number of steps with mask 1.
@@ -116,6 +266,7 @@ impl Split {
             ),
             ("interval_s".to_string(), self.interval_s.to_string()),
             ("source".to_string(), self.source.clone()),
+            ("set_id".to_string(), self.set_id.clone()),
         ]);
         Ok(safetensors::serialize(tensors, Some(metadata))?)
     }
@@ -123,14 +274,16 @@ impl Split {
     /// Reads and checks a processed data file.
     pub fn read(path: &Path) -> Result<Split> {
         let bytes =
-            std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+            read_regular(path).with_context(|| format!("cannot read {}", path.display()))?;
         Split::from_bytes(&bytes)
-            .with_context(|| format!("{} is not a hrcast data file", path.display()))
+            .with_context(|| format!("{} is not a usable hrcast data file", path.display()))
     }
 
-    /// Parses and checks the safetensors bytes of a split.
+    /// Parses and checks the safetensors bytes of a split (see the module documentation for
+    /// what is checked). Nothing is allocated beyond what the bytes hold.
     pub fn from_bytes(bytes: &[u8]) -> Result<Split> {
-        let (_, header) = SafeTensors::read_metadata(bytes)?;
+        let (_, header) = SafeTensors::read_metadata(bytes)
+            .map_err(|e| anyhow!("not a safetensors file: {e}"))?;
         let meta = header.metadata().clone().unwrap_or_default();
         let get = |key: &str| {
             meta.get(key)
@@ -141,23 +294,31 @@ impl Split {
             format == DATA_FORMAT,
             "format is {format:?}, expected {DATA_FORMAT:?}"
         );
-        let names: Vec<String> = serde_json::from_str(get("feature_names")?)?;
+        let names: Vec<String> = serde_json::from_str(get("feature_names")?)
+            .context("metadata \"feature_names\" is not a JSON list of names")?;
         ensure!(
             names == FEATURE_NAMES,
             "it has the features {names:?}, expected the {NUM_FEATURES} features {FEATURE_NAMES:?}"
         );
         let interval_s: f64 = get("interval_s")?
+            .trim()
             .parse()
-            .context("interval_s is not a number")?;
-        let tensors = SafeTensors::deserialize(bytes)?;
-        let shape_of = |name: &str| -> Result<Vec<usize>> {
-            Ok(tensors
-                .tensor(name)
-                .map_err(|_| anyhow!("tensor {name:?} is missing"))?
-                .shape()
-                .to_vec())
+            .map_err(|_| anyhow!("metadata \"interval_s\" is not a number"))?;
+        check_interval_s(interval_s)?;
+
+        // Dtypes and shapes, from the header, before anything is allocated.
+        let info = |name: &str, dtype: Dtype| -> Result<Vec<usize>> {
+            let info = header
+                .info(name)
+                .ok_or_else(|| anyhow!("tensor {name:?} is missing"))?;
+            ensure!(
+                info.dtype == dtype,
+                "tensor {name:?} is {:?}, expected {dtype:?}",
+                info.dtype
+            );
+            Ok(info.shape.clone())
         };
-        let shape = shape_of("features")?;
+        let shape = info("features", Dtype::F32)?;
         let [n, t, f] = shape[..] else {
             bail!("features has shape {shape:?}, expected [N, T, {NUM_FEATURES}]");
         };
@@ -165,49 +326,40 @@ impl Split {
             f == NUM_FEATURES,
             "features has {f} features per step, expected {NUM_FEATURES}"
         );
-        for (name, expected) in [
-            ("heart_rate", vec![n, t, 1]),
-            ("mask", vec![n, t, 1]),
-            ("length", vec![n]),
-            ("user_id", vec![n]),
-            ("workout_id", vec![n]),
+        check_seq_len("the window length T of tensor \"features\"", t)?;
+        for (name, dtype, expected) in [
+            ("heart_rate", Dtype::F32, vec![n, t, 1]),
+            ("mask", Dtype::F32, vec![n, t, 1]),
+            ("length", Dtype::I64, vec![n]),
+            ("user_id", Dtype::I64, vec![n]),
+            ("workout_id", Dtype::I64, vec![n]),
         ] {
-            let got = shape_of(name)?;
+            let got = info(name, dtype)?;
             ensure!(
                 got == expected,
                 "{name} has shape {got:?}, expected {expected:?}"
             );
         }
-        let f32s = |name: &str| -> Result<Vec<f32>> {
-            let view = tensors.tensor(name)?;
-            ensure!(
-                view.dtype() == Dtype::F32,
-                "{name} is {:?}, expected F32",
-                view.dtype()
-            );
-            Ok(bytemuck::pod_collect_to_vec(view.data()))
-        };
-        let i64s = |name: &str| -> Result<Vec<i64>> {
-            let view = tensors.tensor(name)?;
-            ensure!(
-                view.dtype() == Dtype::I64,
-                "{name} is {:?}, expected I64",
-                view.dtype()
-            );
-            Ok(bytemuck::pod_collect_to_vec(view.data()))
-        };
-        Ok(Split {
+
+        // The header's offsets were checked against the dtypes, shapes and file size above, so
+        // each tensor's data is exactly its shape's worth of bytes.
+        let tensors = SafeTensors::deserialize(bytes)?;
+        let data = |name: &str| -> Result<&[u8]> { Ok(tensors.tensor(name)?.data()) };
+        let split = Split {
             n,
             seq_len: t,
-            features: f32s("features")?,
-            heart_rate: f32s("heart_rate")?,
-            mask: f32s("mask")?,
-            length: i64s("length")?,
-            user_id: i64s("user_id")?,
-            workout_id: i64s("workout_id")?,
+            features: bytemuck::pod_collect_to_vec(data("features")?),
+            heart_rate: bytemuck::pod_collect_to_vec(data("heart_rate")?),
+            mask: bytemuck::pod_collect_to_vec(data("mask")?),
+            length: bytemuck::pod_collect_to_vec(data("length")?),
+            user_id: bytemuck::pod_collect_to_vec(data("user_id")?),
+            workout_id: bytemuck::pod_collect_to_vec(data("workout_id")?),
             interval_s,
             source: meta.get("source").cloned().unwrap_or_default(),
-        })
+            set_id: meta.get("set_id").cloned().unwrap_or_default(),
+        };
+        check_values(&split)?;
+        Ok(split)
     }
 }
 
