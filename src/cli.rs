@@ -68,10 +68,10 @@ pub struct PrepareArgs {
     #[arg(long, default_value = "DATA/processed")]
     pub out: PathBuf,
     /// Steps per window.
-    #[arg(long, alias = "seq_len", default_value_t = 500, value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long, alias = "seq_len", default_value_t = 500, value_parser = clap::value_parser!(u32).range(1..=crate::dataset::MAX_SEQ_LEN as i64))]
     pub seq_len: u32,
-    /// Grid interval in seconds.
-    #[arg(long, default_value_t = 5.0, value_parser = positive_seconds)]
+    /// Grid interval in seconds (0.1 to 3600).
+    #[arg(long, default_value_t = 5.0, value_parser = grid_seconds)]
     pub interval: f64,
     /// Shares of train, val and test.
     #[arg(long, default_value = "0.8,0.1,0.1", value_parser = parse_split)]
@@ -84,11 +84,12 @@ pub struct PrepareArgs {
     pub seed: u64,
 }
 
-fn positive_seconds(text: &str) -> Result<f64, String> {
+fn grid_seconds(text: &str) -> Result<f64, String> {
+    use crate::prepare::{MAX_INTERVAL_S, MIN_INTERVAL_S};
     match text.parse::<f64>() {
-        Ok(v) if v.is_finite() && v > 0.0 => Ok(v),
+        Ok(v) if (MIN_INTERVAL_S..=MAX_INTERVAL_S).contains(&v) => Ok(v),
         _ => Err(format!(
-            "expected a positive number of seconds, got {text:?}"
+            "expected a number of seconds from {MIN_INTERVAL_S} to {MAX_INTERVAL_S}, got {text:?}"
         )),
     }
 }

@@ -242,7 +242,7 @@ pub fn resample(workout: &Workout, interval_s: f64) -> Result<Sequence> {
     let duration = samples.last().map_or(0.0, |s| s.time_s) - start;
     let grid_steps = (duration / interval_s).floor() + 1.0;
     let most = MAX_STEPS_PER_RECORD * samples.len() + MAX_STEPS_SLACK;
-    if !(grid_steps <= most as f64) {
+    if !grid_steps.is_finite() || grid_steps > most as f64 {
         bail!(
             "{} records spread over {:.0} s would need {grid_steps} grid steps of {interval_s} s \
              (at most {most} for this many records): the timestamps are implausible \

@@ -67,6 +67,7 @@ fn fixture_checkpoint_and_data(name: &str, dir: &Path) -> (Fixture, PathBuf, Pat
         lr: 5e-4,
         seed: 0,
         interval_s: 5.0,
+        seq_len: 500,
         train_state: None,
     };
     let ck_path = dir.join(format!("{name}.safetensors"));
@@ -84,6 +85,7 @@ fn fixture_checkpoint_and_data(name: &str, dir: &Path) -> (Fixture, PathBuf, Pat
         workout_id: vec![10, 20, 30],
         interval_s: 5.0,
         source: name.into(),
+        set_id: String::new(),
     };
     let data_path = dir.join(format!("{name}_data.safetensors"));
     std::fs::write(&data_path, split.to_bytes().unwrap()).unwrap();
@@ -566,6 +568,7 @@ fn bad_checkpoints_data_and_folders_are_refused() {
         workout_id: vec![1],
         interval_s: 5.0,
         source: String::new(),
+        set_id: String::new(),
     };
     let bytes = {
         use safetensors::{Dtype, tensor::TensorView};
