@@ -1,5 +1,7 @@
-//! The GPU engine against the CPU engine, on whatever adapter wgpu finds (lavapipe in CI).
-//! With CI=true a missing adapter fails the tests; elsewhere they say loudly that they skipped.
+//! The GPU engine against the CPU engine, on the adapter `--device gpu` takes (the best one wgpu
+//! finds, software ones included: lavapipe in CI). They never go through `--device auto`, which
+//! leaves software adapters to the CPU engine. With CI=true a missing adapter fails the tests;
+//! elsewhere they say loudly that they skipped.
 //!
 //! Tolerances. Both engines compute in f32 but sum in different orders (the GPU kernels in
 //! blocks of 4 along one axis, the CPU GEMM in its own order), so each result differs by a few
@@ -547,6 +549,7 @@ fn devices_and_train_on_the_gpu_from_the_command_line() {
         );
     }
     let devices = run(&["devices"]);
+    assert!(devices.contains("--device gpu takes"), "{devices}");
     assert!(devices.contains("--device auto takes"), "{devices}");
     run(&[
         "synth",

@@ -199,16 +199,20 @@ impl Engine for CpuEngine {
 /// Where the user asked the math to run (`--device`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Device {
-    /// A hardware GPU, else a software adapter, else the CPU engine.
+    /// A hardware GPU if there is one (see [`gpu::auto_choice`]), else the CPU engine, which is
+    /// also taken where the GPU engine cannot run the model. Software adapters (lavapipe,
+    /// llvmpipe, WARP) are about ten times slower than the CPU engine, so only
+    /// [`Device::Gpu`] takes them.
     Auto,
-    /// A GPU adapter (hardware or software); an error where there is none.
+    /// The best GPU adapter, hardware before software; an error where there is none.
     Gpu,
-    /// The CPU engine.
+    /// The CPU engine (wgpu is not touched).
     Cpu,
 }
 
 /// Builds the engine `device` asks for, with these parameters and optimizer state. Returns the
-/// engine and a line for the log saying what was picked and why.
+/// engine and a line for the log saying what was picked and why, such as "device auto: CPU
+/// engine (...), as the only adapter, llvmpipe (...) (Vulkan), is a software rasterizer, ...".
 pub fn select(
     device: Device,
     config: &ModelConfig,
@@ -221,10 +225,10 @@ pub fn select(
             gpu, config, &params, &adam,
         )?))
     };
-    // The CPU engine, with the log line: `why` followed by the engine's description.
-    let on_cpu = |params: Params<f32>, adam: AdamState<f32>, why: &str| {
+    // The CPU engine, with the log line: `prefix`, the engine's description, then `why`.
+    let on_cpu = |params: Params<f32>, adam: AdamState<f32>, prefix: &str, why: &str| {
         let cpu = CpuEngine::new(config.clone(), params, adam);
-        let line = format!("{why}{}", cpu.describe());
+        let line = format!("{prefix}{}{why}", cpu.describe());
         Ok((Box::new(cpu) as Box<dyn Engine>, line))
     };
     match device {
@@ -236,26 +240,33 @@ pub fn select(
             Ok((engine, why))
         }
         Device::Auto => {
-            let Some(best) = gpu::adapters().into_iter().next() else {
-                return on_cpu(
-                    params,
-                    adam,
-                    "device auto: no GPU adapter found, using the ",
-                );
+            let mut found = gpu::adapters();
+            let infos: Vec<wgpu::AdapterInfo> = found.iter().map(wgpu::Adapter::get_info).collect();
+            let best = match gpu::auto_choice(&infos) {
+                gpu::AutoChoice::Gpu(i) => found.swap_remove(i),
+                gpu::AutoChoice::Cpu(why) => {
+                    let backend = if infos.is_empty() {
+                        gpu::backend_note()
+                    } else {
+                        String::new()
+                    };
+                    let why = format!(", as {why}{backend}");
+                    return on_cpu(params, adam, "device auto: ", &why);
+                }
             };
+            let name = best.get_info().name;
             match gpu::Gpu::open(best).and_then(on_gpu) {
                 Ok(engine) => {
                     let why = format!("device auto: {}", engine.describe());
                     Ok((engine, why))
                 }
                 Err(err) => {
-                    let why = format!(
-                        "device auto: the GPU engine cannot run this model ({err:#}), using the "
-                    );
-                    on_cpu(params, adam, &why)
+                    let why =
+                        format!(", as the GPU engine cannot run this model on {name} ({err:#})");
+                    on_cpu(params, adam, "device auto: ", &why)
                 }
             }
         }
-        Device::Cpu => on_cpu(params, adam, "device cpu: "),
+        Device::Cpu => on_cpu(params, adam, "device cpu: ", ""),
     }
 }

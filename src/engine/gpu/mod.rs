@@ -1,8 +1,11 @@
 //! The GPU engine: the training step and evaluation as WGSL compute shaders (`shaders/`)
 //! dispatched through wgpu, on any Vulkan, Metal, DX12 or GL adapter, software ones included.
 //!
-//! - [`adapters`] and [`pick`] find the adapters (honouring `WGPU_BACKEND`) and rank them:
+//! - [`adapters`] finds the adapters (honouring `WGPU_BACKEND`) and [`rank`] orders them:
 //!   hardware GPUs first, then software adapters; Vulkan, Metal and DX12 before GL.
+//! - [`auto_choice`] decides what `--device auto` takes: the best hardware adapter, else the
+//!   CPU engine (a software adapter runs the GPU engine about ten times slower than the CPU
+//!   engine on the same cores, so it is used only when asked for with `--device gpu`).
 //! - [`kernels`] compiles the shaders into pipelines.
 //! - [`engine::GpuEngine`] holds parameters, gradients and Adam's moments on the GPU and records
 //!   a whole training step (forward, loss, backward, clipping, Adam) as one compute pass.
@@ -41,9 +44,60 @@ pub fn rank(info: &wgpu::AdapterInfo) -> (u8, u8) {
     (kind, backend)
 }
 
-/// Whether an adapter is a software rasterizer (lavapipe, llvmpipe, WARP).
+/// Whether an adapter is a software rasterizer (lavapipe, llvmpipe, softpipe, SwiftShader,
+/// WARP): one that says it is a CPU, or whose name is one of theirs.
 pub fn is_software(info: &wgpu::AdapterInfo) -> bool {
-    info.device_type == wgpu::DeviceType::Cpu
+    const NAMES: [&str; 5] = [
+        "llvmpipe",
+        "lavapipe",
+        "softpipe",
+        "swiftshader",
+        "microsoft basic render driver",
+    ];
+    let name = info.name.to_lowercase();
+    info.device_type == wgpu::DeviceType::Cpu || NAMES.iter().any(|n| name.contains(n))
+}
+
+/// What `--device auto` takes, decided by [`auto_choice`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AutoChoice {
+    /// The GPU engine on the adapter at this index of the list (a hardware adapter).
+    Gpu(usize),
+    /// The CPU engine, for this reason (a clause such as "no GPU adapter was found").
+    Cpu(String),
+}
+
+/// What `--device auto` takes among these adapters (best first, as [`adapters`] lists them):
+/// the first hardware adapter; the CPU engine where there is none, software adapters being
+/// about ten times slower than the CPU engine on the same cores (`--device gpu` still takes
+/// them).
+pub fn auto_choice(infos: &[wgpu::AdapterInfo]) -> AutoChoice {
+    if let Some(i) = infos.iter().position(|info| !is_software(info)) {
+        return AutoChoice::Gpu(i);
+    }
+    let named: Vec<String> = infos
+        .iter()
+        .map(|info| format!("{} ({:?})", info.name, info.backend))
+        .collect();
+    AutoChoice::Cpu(match named.as_slice() {
+        [] => "no GPU adapter was found".into(),
+        [one] => format!(
+            "the only adapter, {one}, is a software rasterizer, slower than the CPU engine \
+             (--device gpu uses it)"
+        ),
+        [rest @ .., last] => format!(
+            "the only adapters, {} and {last}, are software rasterizers, slower than the CPU \
+             engine (--device gpu uses the first)",
+            rest.join(", ")
+        ),
+    })
+}
+
+/// `WGPU_BACKEND`'s value, for messages: "" where it is unset, else " (WGPU_BACKEND=...)".
+pub fn backend_note() -> String {
+    std::env::var("WGPU_BACKEND")
+        .map(|b| format!(" (WGPU_BACKEND={b})"))
+        .unwrap_or_default()
 }
 
 /// One line describing an adapter: name, backend, type, driver.
@@ -67,7 +121,8 @@ pub struct Gpu {
 }
 
 impl Gpu {
-    /// Opens the best adapter, or fails with a clear message when there is none.
+    /// Opens the best adapter, hardware or software (what `--device gpu` takes), or fails with a
+    /// clear message when there is none.
     pub fn open_best() -> Result<Gpu> {
         let adapter = adapters().into_iter().next().ok_or_else(|| {
             anyhow!(
@@ -153,31 +208,57 @@ impl Gpu {
     }
 }
 
-/// The text of `hrcast devices`: every adapter, and which one `--device auto` takes.
+/// The text of `hrcast devices`: every adapter (`*` marks the one `--device auto` takes), the
+/// one `--device gpu` takes, and what `--device auto` takes and why.
 pub fn devices_report() -> String {
-    let found = adapters();
-    if found.is_empty() {
-        return "no GPU adapter found: --device auto uses the CPU engine\n".into();
-    }
+    let infos: Vec<wgpu::AdapterInfo> = adapters().iter().map(wgpu::Adapter::get_info).collect();
+    let choice = auto_choice(&infos);
     let mut out = String::new();
-    for (i, a) in found.iter().enumerate() {
-        let info = a.get_info();
+    for (i, info) in infos.iter().enumerate() {
         out.push_str(&format!(
-            "{}{} {}\n",
-            if i == 0 { "* " } else { "  " },
-            i,
-            describe(&info)
+            "{}{i} {} ({} adapter)\n",
+            if choice == AutoChoice::Gpu(i) {
+                "* "
+            } else {
+                "  "
+            },
+            describe(info),
+            kind(info)
         ));
     }
-    let best = found[0].get_info();
-    out.push_str(&format!(
-        "--device auto takes {} ({} adapter)\n",
-        best.name,
-        if is_software(&best) {
-            "software"
-        } else {
-            "hardware"
-        }
-    ));
+    match infos.first() {
+        Some(best) => out.push_str(&format!(
+            "--device gpu takes {} ({} adapter)\n",
+            best.name,
+            kind(best)
+        )),
+        None => out.push_str(&format!(
+            "--device gpu fails: no GPU adapter found{}\n",
+            backend_note()
+        )),
+    }
+    match choice {
+        AutoChoice::Gpu(i) => out.push_str(&format!(
+            "--device auto takes {} (hardware adapter)\n",
+            infos[i].name
+        )),
+        AutoChoice::Cpu(why) => out.push_str(&format!(
+            "--device auto takes the CPU engine: {why}{}\n",
+            if infos.is_empty() {
+                backend_note()
+            } else {
+                String::new()
+            }
+        )),
+    }
     out
+}
+
+/// "software" or "hardware".
+fn kind(info: &wgpu::AdapterInfo) -> &'static str {
+    if is_software(info) {
+        "software"
+    } else {
+        "hardware"
+    }
 }
