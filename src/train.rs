@@ -80,6 +80,42 @@ struct TrainState {
     history: Vec<EpochRecord>,
 }
 
+impl TrainState {
+    /// Checks what a checkpoint file says against what a run can continue from: a learning rate
+    /// and scheduler that keep descending, finite sums, counters that agree with the history.
+    fn check(&self) -> Result<()> {
+        ensure!(
+            self.lr.is_finite() && self.lr >= 0.0,
+            "lr {} is not a non-negative number",
+            self.lr
+        );
+        let s = &self.scheduler;
+        ensure!(
+            s.factor.is_finite() && s.factor > 0.0 && s.factor < 1.0,
+            "the scheduler's factor {} is not in (0, 1)",
+            s.factor
+        );
+        ensure!(
+            !s.best.is_nan() && !self.best_val_loss.is_nan(),
+            "a best validation loss is NaN"
+        );
+        let p = &self.partial;
+        ensure!(
+            [p.loss, p.abs_error, p.valid_steps]
+                .iter()
+                .all(|v| v.is_finite() && *v >= 0.0),
+            "the partial epoch's sums are not finite non-negative numbers"
+        );
+        ensure!(
+            self.history.len() as u64 == self.epochs_done,
+            "{} epochs done but {} in the history",
+            self.epochs_done,
+            self.history.len()
+        );
+        Ok(())
+    }
+}
+
 /// What a finished training run reports.
 #[derive(Debug, Clone)]
 pub struct TrainReport {
@@ -346,7 +382,14 @@ pub fn train(args: &TrainArgs) -> Result<TrainReport> {
     .with_context(|| format!("--data {}", data.display()))?;
 
     let source = args.resume.as_ref().or(args.init.as_ref());
-    let checkpoint = source.map(|p| Checkpoint::load(p)).transpose()?;
+    let flag = if args.resume.is_some() {
+        "--resume"
+    } else {
+        "--init"
+    };
+    let checkpoint = source
+        .map(|p| Checkpoint::load(p).context(flag))
+        .transpose()?;
     let config = architecture(args, checkpoint.as_ref())?;
     let features = feature_indices(&config)?;
     let (normalization, params, adam, state) = match &checkpoint {
@@ -362,6 +405,9 @@ pub fn train(args: &TrainArgs) -> Result<TrainReport> {
                     serde_json::from_str(ck.train_state.as_deref().unwrap_or("")).context(
                         "--resume: the checkpoint has no training state (use a last.safetensors)",
                     )?;
+                state
+                    .check()
+                    .context("--resume: the checkpoint's training state")?;
                 let adam = ck
                     .optimizer
                     .clone()

@@ -608,3 +608,50 @@ fn training_results_are_honest() {
     assert!(!stdout(&out).contains("done:"));
     assert!(!dir.path().join("c2/best_model.safetensors").exists());
 }
+
+/// A resumed run continues only from a training state that keeps descending.
+#[test]
+fn a_tampered_training_state_is_refused_on_resume() {
+    let dir = tempfile::tempdir().unwrap();
+    ok(&hrcast(
+        dir.path(),
+        &[
+            "prepare",
+            "--input",
+            WORKOUTS,
+            "--out",
+            "p",
+            "--seq-len",
+            "100",
+        ],
+    ));
+    let small = [
+        "train",
+        "--data",
+        "p",
+        "--hidden-size",
+        "4",
+        "--num-layers",
+        "1",
+        "--device",
+        "cpu",
+        "--epochs",
+        "1",
+    ];
+    ok(&hrcast(dir.path(), &small));
+    let last = dir.path().join("checkpoints/last.safetensors");
+    let good = hrcast::checkpoint::Checkpoint::load(&last).unwrap();
+    for (from, to, needle) in [
+        ("\"factor\":0.5", "\"factor\":-1.0", "scheduler's factor"),
+        ("\"lr\":0.0005", "\"lr\":-1.0", "lr"),
+    ] {
+        let mut ck = good.clone();
+        let state = ck.train_state.clone().unwrap();
+        assert!(state.contains(from), "{state}");
+        ck.train_state = Some(state.replace(from, to));
+        ck.save(&dir.path().join("tampered.safetensors")).unwrap();
+        let mut args = small[..small.len() - 2].to_vec();
+        args.extend(["--resume", "tampered.safetensors", "--epochs", "2"]);
+        fails_with(&hrcast(dir.path(), &args), &["--resume", needle]);
+    }
+}
