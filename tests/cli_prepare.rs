@@ -412,10 +412,12 @@ fn a_folder_without_workouts_is_refused() {
 fn impossible_flag_values_name_the_flag() {
     let out = hrcast(&["prepare", "--input", WORKOUTS, "--split", "0.8,0.3,0.1"]);
     assert_fails_with(&out, &["--split", "add up to 1"]);
-    for bad in ["--interval=-5", "--interval=0", "--interval=fast"] {
+    for bad in ["--interval=-5", "--interval=0", "--interval=fast", "--interval=1e6"] {
         let out = hrcast(&["prepare", "--input", WORKOUTS, bad]);
-        assert_fails_with(&out, &["--interval", "positive number of seconds"]);
+        assert_fails_with(&out, &["--interval", "seconds from 0.1 to 3600"]);
     }
+    let out = hrcast(&["prepare", "--input", WORKOUTS, "--seq-len", "2000000"]);
+    assert_fails_with(&out, &["--seq-len"]);
     let out = hrcast(&["train", "--hidden_size", "0"]);
     assert_fails_with(&out, &["--hidden-size"]);
 }
