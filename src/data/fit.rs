@@ -43,10 +43,19 @@ fn field(record: &FitDataRecord, names: &[&str]) -> Option<f64> {
     })
 }
 
+/// Runs fitparser on `bytes`, turning a panic inside it into an error. fitparser 0.11 has
+/// arithmetic that overflows on some corrupt files (a few stray bytes after the file's CRC, the
+/// first of them below their count, underflow while it computes how many header bytes are
+/// missing): a panic in builds with overflow checks, where the decoder's error would do.
+fn decode(bytes: &[u8]) -> Result<Vec<FitDataRecord>> {
+    std::panic::catch_unwind(|| fitparser::from_bytes(bytes))
+        .map_err(|_| anyhow!("not a valid FIT file: the FIT decoder failed on it (corrupt?)"))?
+        .map_err(|err| anyhow!("not a valid FIT file (truncated or corrupt?): {err}"))
+}
+
 /// Decodes a FIT file into its sport and samples.
 pub fn read(bytes: &[u8]) -> Result<(String, Vec<Sample>)> {
-    let records = fitparser::from_bytes(bytes)
-        .map_err(|err| anyhow!("not a valid FIT file (truncated or corrupt?): {err}"))?;
+    let records = decode(bytes)?;
     let mut sports: Vec<String> = Vec::new();
     let mut samples = Vec::new();
     for record in &records {
@@ -81,4 +90,25 @@ pub fn read(bytes: &[u8]) -> Result<(String, Vec<Sample>)> {
         return Err(anyhow!("the FIT file has no timestamped record messages"));
     }
     Ok((sports.join("/"), samples))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const FIT: &[u8] = include_bytes!(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/data/workouts/sweat/2020-06-01-16-52-40.fit"
+    ));
+
+    #[test]
+    fn stray_bytes_after_the_file_are_an_error_not_a_panic() {
+        assert!(read(FIT).is_ok());
+        // Found by fuzzing: a header size below the number of bytes left made fitparser
+        // subtract past zero.
+        let mut bytes = FIT.to_vec();
+        bytes.extend_from_slice(&[0, 1, 2, 3, 4]);
+        let err = read(&bytes).unwrap_err().to_string();
+        assert!(err.contains("not a valid FIT file"), "{err}");
+    }
 }

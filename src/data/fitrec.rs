@@ -78,6 +78,68 @@ impl Line {
     }
 }
 
+/// The deepest nesting of arrays and objects a line may have. A workout line nests two deep
+/// (the object and its arrays); json5 recurses once per level, for keys it ignores too, so a
+/// corrupt line of a million `[` would overflow the stack (an abort, not an error).
+const MAX_NESTING: usize = 32;
+
+/// The deepest nesting of arrays and objects in a JSON5 text. Brackets inside strings and
+/// comments do not count; strings and comments end where json5 ends them (a backslash escapes
+/// the next character; `//` runs to a line terminator, `/*` to the next `*/`).
+fn nesting_depth(text: &str) -> usize {
+    let mut chars = text.chars().peekable();
+    let (mut depth, mut deepest) = (0usize, 0usize);
+    while let Some(c) = chars.next() {
+        match c {
+            '[' | '{' => {
+                depth += 1;
+                deepest = deepest.max(depth);
+            }
+            ']' | '}' => depth = depth.saturating_sub(1),
+            '\'' | '"' => {
+                while let Some(s) = chars.next() {
+                    if s == '\\' {
+                        chars.next();
+                    } else if s == c {
+                        break;
+                    }
+                }
+            }
+            '/' => match chars.peek() {
+                Some('/') => {
+                    for s in chars.by_ref() {
+                        if matches!(s, '\n' | '\r' | '\u{2028}' | '\u{2029}') {
+                            break;
+                        }
+                    }
+                }
+                Some('*') => {
+                    chars.next();
+                    let mut previous = ' ';
+                    for s in chars.by_ref() {
+                        if previous == '*' && s == '/' {
+                            break;
+                        }
+                        previous = s;
+                    }
+                }
+                _ => {}
+            },
+            _ => {}
+        }
+    }
+    deepest
+}
+
+/// Parses one line into a workout.
+fn parse_line(line: &str, source: String) -> Result<Workout> {
+    let depth = nesting_depth(line);
+    if depth > MAX_NESTING {
+        bail!("arrays or objects nested {depth} deep (a workout line nests 2)");
+    }
+    json5::from_str::<Line>(line)?.into_workout(source)
+}
+
 /// Reads every line of a FitRec file. A line that does not parse is reported in `skipped` and
 /// the others are kept; a file where no line parses is an error.
 pub fn read(bytes: &[u8], source: &str, skipped: &mut Vec<Skipped>) -> Result<Vec<Workout>> {
@@ -91,10 +153,7 @@ pub fn read(bytes: &[u8], source: &str, skipped: &mut Vec<Skipped>) -> Result<Ve
             continue;
         }
         let line_source = format!("{source}:{}", index + 1);
-        let parsed = json5::from_str::<Line>(line)
-            .map_err(anyhow::Error::from)
-            .and_then(|l| l.into_workout(line_source.clone()));
-        match parsed {
+        match parse_line(line, line_source.clone()) {
             Ok(workout) => workouts.push(workout),
             Err(err) => {
                 bad += 1;
@@ -109,4 +168,37 @@ pub fn read(bytes: &[u8], source: &str, skipped: &mut Vec<Skipped>) -> Result<Ve
         bail!("none of its {bad} lines is a FitRec workout");
     }
     Ok(workouts)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nesting_depth_skips_strings_and_comments() {
+        assert_eq!(nesting_depth("{'a': [1, 2], 'b': [[3]]}"), 3);
+        assert_eq!(nesting_depth("{'a': '[[[[', \"b\": \"\\\"[[[\"}"), 1);
+        assert_eq!(nesting_depth("{/* [[[[ */ 'a': 1 // [[[["), 1);
+        assert_eq!(nesting_depth("{'a': ']]]]', 'b': [[[1]]]}"), 4);
+        assert_eq!(nesting_depth("/*/ [[ */ ["), 1);
+    }
+
+    #[test]
+    fn a_deeply_nested_line_is_an_error_not_a_stack_overflow() {
+        let good = "{'id': 1, 'userId': 2, 'timestamp': [0, 1], 'heart_rate': [100, 101]}";
+        let deep = format!(
+            "{{'id': 1, 'userId': 2, 'x': {}, 'timestamp': [0], 'heart_rate': [100]}}",
+            "[".repeat(1_000_000)
+        );
+        let text = format!("{good}\n{deep}\n");
+        let mut skipped = Vec::new();
+        let workouts = read(text.as_bytes(), "f", &mut skipped).unwrap();
+        assert_eq!(workouts.len(), 1);
+        assert_eq!(skipped.len(), 1);
+        assert!(
+            skipped[0].reason.contains("nested"),
+            "{}",
+            skipped[0].reason
+        );
+    }
 }

@@ -21,6 +21,9 @@ use std::collections::HashMap;
 
 /// km/h per m/s.
 const KMH_PER_MS: f64 = 3.6;
+/// The most elements below a track point that a path the readers map has (the table above has
+/// at most 3); text deeper down is not kept.
+const MAX_PATH_DEPTH: usize = 3;
 
 /// One track point: its attributes and the text of its descendants, by path below it.
 #[derive(Debug, Default)]
@@ -62,8 +65,11 @@ fn local_name(element: &BytesStart) -> String {
     element.local_name().as_ref().to_string()
 }
 
+/// Records the attributes of `element` (the first of each name wins). Duplicate names are not
+/// checked: quick-xml's check compares each attribute with all before it, quadratic in their
+/// number, and a corrupt file may carry thousands on one element.
 fn attributes(element: &BytesStart, prefix: &str, into: &mut HashMap<String, String>) {
-    for attr in element.attributes().flatten() {
+    for attr in element.attributes().with_checks(false).flatten() {
         let key = attr.key.local_name().as_ref().to_string();
         let value = attr.value.to_string();
         into.entry(format!("{prefix}{key}")).or_insert(value);
@@ -107,12 +113,15 @@ fn track_points(bytes: &[u8], point: &str) -> Result<Document> {
             Event::Text(text) => {
                 let text = text.xml10_content().trim().to_string();
                 match (point_depth, stack.last()) {
-                    (Some(depth), _) => {
+                    // Text deeper than any known path is ignored: keeping it would cost the
+                    // sum of the depths (quadratic in a file of nested elements).
+                    (Some(depth), _) if stack.len().saturating_sub(depth + 1) <= MAX_PATH_DEPTH => {
                         let path = stack[depth + 1..].join("/");
                         if let Some(p) = doc.points.last_mut() {
                             p.fields.entry(path).or_insert(text);
                         }
                     }
+                    (Some(_), _) => {}
                     (None, Some(name)) => {
                         doc.outside.entry(name.clone()).or_insert(text);
                     }
