@@ -655,3 +655,29 @@ fn a_tampered_training_state_is_refused_on_resume() {
         fails_with(&hrcast(dir.path(), &args), &["--resume", needle]);
     }
 }
+
+/// One track point without a time, or with a value that is not a number, costs that point or
+/// value, not the workout.
+#[test]
+fn one_bad_track_point_costs_the_point_not_the_workout() {
+    let dir = tempfile::tempdir().unwrap();
+    let tcx =
+        std::fs::read_to_string(format!("{WORKOUTS}/tcx/20210119_run_garmin_fenix6.tcx")).unwrap();
+    let first_time = tcx.find("<Time>").unwrap();
+    let end = tcx[first_time..].find("</Time>").unwrap() + first_time + "</Time>".len();
+    let mut broken = format!("{}{}", &tcx[..first_time], &tcx[end..]);
+    let second_point = broken.find("<Time>").unwrap();
+    let hr = broken[second_point..].find("<Value>").unwrap() + second_point + "<Value>".len();
+    broken.insert_str(hr, "abc");
+    std::fs::write(dir.path().join("broken.tcx"), broken).unwrap();
+    let (split, said) = prepare_one(dir.path(), "broken.tcx");
+    assert!(
+        said.contains("1 records without a usable timestamp dropped"),
+        "{said}"
+    );
+    assert!(
+        said.contains("heart_rate: 1 value") && said.contains("NaN"),
+        "{said}"
+    );
+    assert_sane(&split);
+}

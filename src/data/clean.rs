@@ -119,7 +119,7 @@ pub fn clean(workout: &Workout) -> Cleaned {
     if non_finite_time > 0 {
         samples.retain(|s| s.time_s.is_finite());
         notes.push(format!(
-            "{non_finite_time} records without a finite timestamp dropped"
+            "{non_finite_time} records without a usable timestamp dropped"
         ));
     }
     if let Some(median) = median_time(&samples)

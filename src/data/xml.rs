@@ -14,7 +14,7 @@
 //! | position | `Position/LatitudeDegrees`, `Position/LongitudeDegrees` | `lat`, `lon` attributes |
 
 use super::Sample;
-use anyhow::{Context, Result, anyhow, bail};
+use anyhow::{Result, anyhow, bail};
 use quick_xml::Reader;
 use quick_xml::events::{BytesStart, Event};
 use std::collections::HashMap;
@@ -32,24 +32,22 @@ struct Point {
 }
 
 impl Point {
-    fn number(&self, path: &str) -> Result<Option<f64>> {
+    /// The number at `path`: `None` where the point has none, NaN where its text is not a
+    /// number (cleaning then removes the value and says so, keeping the point's other channels).
+    fn number(&self, path: &str) -> Option<f64> {
         self.fields
             .get(path)
-            .map(|text| {
-                text.parse::<f64>()
-                    .map_err(|_| anyhow!("<{path}> holds {text:?}, not a number"))
-            })
-            .transpose()
+            .map(|text| text.parse::<f64>().unwrap_or(f64::NAN))
     }
 
-    fn time(&self, path: &str) -> Result<f64> {
-        let text = self
-            .fields
+    /// The time at `path` in Unix seconds: NaN where the point has none or its text is not an
+    /// RFC 3339 time (cleaning then drops the point and says so; one bad point does not cost
+    /// the workout).
+    fn time(&self, path: &str) -> f64 {
+        self.fields
             .get(path)
-            .ok_or_else(|| anyhow!("a track point has no <{path}>"))?;
-        let time = chrono::DateTime::parse_from_rfc3339(text)
-            .map_err(|err| anyhow!("<{path}> holds {text:?}, not an RFC 3339 time: {err}"))?;
-        Ok(time.timestamp_millis() as f64 / 1000.0)
+            .and_then(|text| chrono::DateTime::parse_from_rfc3339(text).ok())
+            .map_or(f64::NAN, |time| time.timestamp_millis() as f64 / 1000.0)
     }
 }
 
@@ -145,29 +143,35 @@ fn track_points(bytes: &[u8], point: &str) -> Result<Document> {
     Ok(doc)
 }
 
-/// Reads a TCX file into its sport and samples.
+/// Refuses a file none of whose track points has a time: it is not a recording.
+fn ensure_some_time(samples: &[Sample], path: &str) -> Result<()> {
+    if samples.iter().all(|s| s.time_s.is_nan()) {
+        bail!("no track point has a <{path}> holding an RFC 3339 time");
+    }
+    Ok(())
+}
+
+/// Reads a TCX file into its sport and samples. A point without a usable time gets time NaN and
+/// a value that is not a number gets NaN, for [`super::clean`] to drop and report.
 pub fn read_tcx(bytes: &[u8]) -> Result<(String, Vec<Sample>)> {
     let doc = track_points(bytes, "Trackpoint")?;
     if doc.points.is_empty() {
         bail!("the TCX file has no <Trackpoint>");
     }
-    let samples = doc
+    let samples: Vec<Sample> = doc
         .points
         .iter()
-        .enumerate()
-        .map(|(i, p)| {
-            Ok::<_, anyhow::Error>(Sample {
-                time_s: p.time("Time")?,
-                heart_rate: p.number("HeartRateBpm/Value")?,
-                speed_kmh: p.number("Extensions/TPX/Speed")?.map(|v| v * KMH_PER_MS),
-                distance_m: p.number("DistanceMeters")?,
-                altitude_m: p.number("AltitudeMeters")?,
-                latitude: p.number("Position/LatitudeDegrees")?,
-                longitude: p.number("Position/LongitudeDegrees")?,
-            })
-            .with_context(|| format!("track point {i}"))
+        .map(|p| Sample {
+            time_s: p.time("Time"),
+            heart_rate: p.number("HeartRateBpm/Value"),
+            speed_kmh: p.number("Extensions/TPX/Speed").map(|v| v * KMH_PER_MS),
+            distance_m: p.number("DistanceMeters"),
+            altitude_m: p.number("AltitudeMeters"),
+            latitude: p.number("Position/LatitudeDegrees"),
+            longitude: p.number("Position/LongitudeDegrees"),
         })
-        .collect::<Result<Vec<_>>>()?;
+        .collect();
+    ensure_some_time(&samples, "Time")?;
     let sport = doc
         .outside
         .get("Activity@Sport")
@@ -176,31 +180,28 @@ pub fn read_tcx(bytes: &[u8]) -> Result<(String, Vec<Sample>)> {
     Ok((sport, samples))
 }
 
-/// Reads a GPX file into its sport and samples.
+/// Reads a GPX file into its sport and samples (bad times and values as in [`read_tcx`]).
 pub fn read_gpx(bytes: &[u8]) -> Result<(String, Vec<Sample>)> {
     let doc = track_points(bytes, "trkpt")?;
     if doc.points.is_empty() {
         bail!("the GPX file has no <trkpt>");
     }
-    let samples = doc
+    let samples: Vec<Sample> = doc
         .points
         .iter()
-        .enumerate()
-        .map(|(i, p)| {
-            Ok::<_, anyhow::Error>(Sample {
-                time_s: p.time("time")?,
-                heart_rate: p.number("extensions/TrackPointExtension/hr")?,
-                speed_kmh: p
-                    .number("extensions/TrackPointExtension/speed")?
-                    .map(|v| v * KMH_PER_MS),
-                distance_m: None,
-                altitude_m: p.number("ele")?,
-                latitude: p.number("lat")?,
-                longitude: p.number("lon")?,
-            })
-            .with_context(|| format!("track point {i}"))
+        .map(|p| Sample {
+            time_s: p.time("time"),
+            heart_rate: p.number("extensions/TrackPointExtension/hr"),
+            speed_kmh: p
+                .number("extensions/TrackPointExtension/speed")
+                .map(|v| v * KMH_PER_MS),
+            distance_m: None,
+            altitude_m: p.number("ele"),
+            latitude: p.number("lat"),
+            longitude: p.number("lon"),
         })
-        .collect::<Result<Vec<_>>>()?;
+        .collect();
+    ensure_some_time(&samples, "time")?;
     let sport = doc.outside.get("type").cloned().unwrap_or_default();
     Ok((sport, samples))
 }
