@@ -412,7 +412,12 @@ fn a_folder_without_workouts_is_refused() {
 fn impossible_flag_values_name_the_flag() {
     let out = hrcast(&["prepare", "--input", WORKOUTS, "--split", "0.8,0.3,0.1"]);
     assert_fails_with(&out, &["--split", "add up to 1"]);
-    for bad in ["--interval=-5", "--interval=0", "--interval=fast", "--interval=1e6"] {
+    for bad in [
+        "--interval=-5",
+        "--interval=0",
+        "--interval=fast",
+        "--interval=1e6",
+    ] {
         let out = hrcast(&["prepare", "--input", WORKOUTS, bad]);
         assert_fails_with(&out, &["--interval", "seconds from 0.1 to 3600"]);
     }
