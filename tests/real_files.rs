@@ -134,7 +134,7 @@ fn a_value_beyond_f32_is_ignored_with_a_warning_and_predictions_are_finite() {
     let file = fault("R4_ele_1e39.gpx");
     let (split, said) = prepare_one(dir.path(), &file);
     assert!(
-        said.contains("altitude: 1 value") && said.contains("1e39"),
+        said.contains("altitude: 1 value") && said.contains("first: 1e39 in record 0"),
         "{said}"
     );
     assert_sane(&split);

@@ -149,12 +149,13 @@ pub fn clean(workout: &Workout) -> Cleaned {
         if let Some((i, v)) = first {
             notes.push(format!(
                 "{}: {removed} value{} outside {} to {} {} or not a finite number ignored \
-                 (first: {v} in record {i})",
+                 (first: {} in record {i})",
                 range.name,
                 if removed == 1 { "" } else { "s" },
                 range.min,
                 range.max,
-                range.unit
+                range.unit,
+                readable(v)
             ));
         }
     }
@@ -242,6 +243,15 @@ fn split_pieces(samples: Vec<Sample>) -> (Vec<Vec<Sample>>, usize) {
         }
     }
     (pieces, dropped)
+}
+
+/// A number as a person reads it: 1e39 rather than forty digits.
+fn readable(v: f64) -> String {
+    if v.is_finite() && v != 0.0 && !(1e-3..1e7).contains(&v.abs()) {
+        format!("{v:e}")
+    } else {
+        v.to_string()
+    }
 }
 
 /// A Unix time as a UTC date and time, or the number where it is out of chrono's range.
