@@ -29,7 +29,7 @@ fn running(pid: u32) -> bool {
 /// Removes temporary files of `path` left behind by runs that were killed before they could
 /// rename or remove them (`<name>.tmp-<pid>` where no process `pid` runs). Readers never look
 /// at such files; this only keeps folders tidy.
-pub fn remove_stale_temporaries(path: &Path) {
+fn remove_stale_temporaries(path: &Path) {
     let (Some(dir), Some(name)) = (path.parent(), path.file_name()) else {
         return;
     };

@@ -312,12 +312,7 @@ pub fn run() -> Result<ExitCode> {
                 split_by: args.split_by,
                 seed: args.seed,
             })?;
-            for cleaned in &summary.cleaned {
-                eprintln!("warning: {cleaned}");
-            }
-            for skipped in &summary.skipped {
-                eprintln!("warning: skipped {skipped}");
-            }
+            prepare::warn(&summary.cleaned, &summary.skipped);
             for ((name, (windows, _, _)), share) in prepare::SPLIT_NAMES
                 .iter()
                 .zip(&summary.splits)

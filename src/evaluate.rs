@@ -120,19 +120,9 @@ pub fn evaluate(options: &EvaluateOptions) -> Result<Metrics> {
         }
         (split, options.data.display().to_string(), "--data")
     } else {
-        let name = options
-            .input
-            .iter()
-            .map(|p| p.display().to_string())
-            .collect::<Vec<_>>()
-            .join(", ");
+        let name = prepare::describe_inputs(&options.input);
         let loaded = prepare::load(&options.input, ck.interval_s).context("--input")?;
-        for note in loaded.cleaned.iter() {
-            eprintln!("warning: {note}");
-        }
-        for skipped in loaded.skipped.iter() {
-            eprintln!("warning: skipped {skipped}");
-        }
+        prepare::warn(&loaded.cleaned, &loaded.skipped);
         let split = prepare::windows(&loaded.prepared, ck.seq_len, ck.interval_s, &name);
         (split, name, "--input")
     };

@@ -233,6 +233,15 @@ fn assign_by_size(sizes: &[usize], split: [f64; 3]) -> Vec<usize> {
     out
 }
 
+/// Gives every workout of each group the split of its group.
+fn place(groups: &[Vec<usize>], splits: &[usize], out: &mut [usize]) {
+    for (group, &split) in groups.iter().zip(splits) {
+        for &w in group {
+            out[w] = split;
+        }
+    }
+}
+
 /// The split of each workout, and a note where the split differs from what was asked.
 fn split_workouts(prepared: &[Prepared], options: &PrepareOptions) -> (Vec<usize>, Option<String>) {
     let windows: Vec<usize> = prepared
@@ -243,6 +252,12 @@ fn split_workouts(prepared: &[Prepared], options: &PrepareOptions) -> (Vec<usize
     for (i, p) in prepared.iter().enumerate() {
         by_user.entry(p.workout.user_id).or_default().push(i);
     }
+    let group_sizes = |groups: &[Vec<usize>]| -> Vec<usize> {
+        groups
+            .iter()
+            .map(|g| g.iter().map(|&w| windows[w]).sum())
+            .collect()
+    };
     let shares = options.split.iter().filter(|s| **s > 0.0).count();
     let mut out = vec![0; prepared.len()];
     let mut note = None;
@@ -287,19 +302,8 @@ fn split_workouts(prepared: &[Prepared], options: &PrepareOptions) -> (Vec<usize
             .collect();
         for every_share in [false, true] {
             for groups in &people {
-                let sizes: Vec<usize> = groups
-                    .iter()
-                    .map(|g| g.iter().map(|&w| windows[w]).sum())
-                    .collect();
-                for (group, split) in
-                    groups
-                        .iter()
-                        .zip(assign_in_order(&sizes, options.split, every_share))
-                {
-                    for &w in group {
-                        out[w] = split;
-                    }
-                }
+                let splits = assign_in_order(&group_sizes(groups), options.split, every_share);
+                place(groups, &splits, &mut out);
             }
             let served = (0..3).all(|s| options.split[s] == 0.0 || out.contains(&s));
             if served {
@@ -309,15 +313,8 @@ fn split_workouts(prepared: &[Prepared], options: &PrepareOptions) -> (Vec<usize
     } else {
         let mut groups: Vec<Vec<usize>> = by_user.into_values().collect();
         groups.shuffle(&mut StdRng::seed_from_u64(options.seed));
-        let sizes: Vec<usize> = groups
-            .iter()
-            .map(|g| g.iter().map(|&w| windows[w]).sum())
-            .collect();
-        for (group, split) in groups.iter().zip(assign_by_size(&sizes, options.split)) {
-            for &w in group {
-                out[w] = split;
-            }
-        }
+        let splits = assign_by_size(&group_sizes(&groups), options.split);
+        place(&groups, &splits, &mut out);
     }
     (out, note)
 }
@@ -435,6 +432,26 @@ pub fn load(inputs: &[PathBuf], interval_s: f64) -> Result<Loaded> {
     Ok(loaded)
 }
 
+/// The inputs as one line, for a data file's `source` and for messages.
+pub fn describe_inputs(inputs: &[PathBuf]) -> String {
+    inputs
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Prints, on stderr, what cleaning dropped from the workouts kept and what was skipped, one
+/// warning each.
+pub fn warn(cleaned: &[Skipped], skipped: &[Skipped]) {
+    for note in cleaned {
+        eprintln!("warning: {note}");
+    }
+    for skip in skipped {
+        eprintln!("warning: skipped {skip}");
+    }
+}
+
 /// All the windows of `prepared` in one split (evaluation of raw files).
 pub fn windows(prepared: &[Prepared], seq_len: usize, interval_s: f64, source: &str) -> Split {
     let mut split = Split::empty(seq_len, interval_s, source);
@@ -472,12 +489,7 @@ pub fn prepare(options: &PrepareOptions) -> Result<Summary> {
 
     let (assignment, note) = split_workouts(&prepared, options);
     summary.split_note = note;
-    let source = options
-        .inputs
-        .iter()
-        .map(|p| p.display().to_string())
-        .collect::<Vec<_>>()
-        .join(", ");
+    let source = describe_inputs(&options.inputs);
     let set_id = new_set_id(&source);
     let mut splits: Vec<Split> = (0..3)
         .map(|_| {

@@ -17,7 +17,7 @@ use crate::dataset::{Split, check_same_set};
 use crate::engine::cpu::optim::AdamState;
 use crate::engine::{self, Engine, StepConfig, TrainSums};
 use crate::features::{FEATURE_NAMES, parse_feature_list};
-use crate::model::{Cell, ModelConfig, Normalization, Params};
+use crate::model::{Batch, Cell, ModelConfig, Normalization, Params};
 use crate::plot::{self, Chart, Series};
 use crate::prepare::{self, PrepareOptions, SplitBy};
 use crate::schedule::ReduceLrOnPlateau;
@@ -229,6 +229,15 @@ pub fn read_split(data: &Path, name: &str) -> Result<Split> {
     Ok(split)
 }
 
+/// The flag that named the checkpoint a run starts from (`--resume` or `--init`).
+fn checkpoint_flag(args: &TrainArgs) -> &'static str {
+    if args.resume.is_some() {
+        "--resume"
+    } else {
+        "--init"
+    }
+}
+
 /// The architecture from the flags, or from a checkpoint whose architecture the flags must not
 /// contradict.
 fn architecture(args: &TrainArgs, from: Option<&Checkpoint>) -> Result<ModelConfig> {
@@ -249,11 +258,7 @@ fn architecture(args: &TrainArgs, from: Option<&Checkpoint>) -> Result<ModelConf
         });
     };
     let c = &ck.config;
-    let flag = if args.resume.is_some() {
-        "--resume"
-    } else {
-        "--init"
-    };
+    let flag = checkpoint_flag(args);
     let contradiction = |name: &str, given: String, saved: String| -> Result<()> {
         bail!(
             "--{name} {given} contradicts the checkpoint given to {flag}, which has {name} {saved}"
@@ -343,11 +348,40 @@ pub fn validate(
     batch_size: usize,
     use_masking: bool,
 ) -> Result<(f64, f64)> {
+    score(split, features, norm, batch_size, use_masking, |batch| {
+        engine.predict(batch)
+    })
+}
+
+/// Validation loss and MAE (bpm) of the trivial model that predicts the training mean heart
+/// rate at every step (0 in normalized units): the bar a trained model has to clear.
+pub fn mean_baseline(
+    split: &Split,
+    features: &[usize],
+    norm: &Normalization,
+    batch_size: usize,
+    use_masking: bool,
+) -> Result<(f64, f64)> {
+    score(split, features, norm, batch_size, use_masking, |batch| {
+        Ok(vec![0.0; batch.y.len()])
+    })
+}
+
+/// Loss (masked MSE in normalized units, or the plain mean without masking) and MAE (bpm, over
+/// valid steps) of `predict`'s output on a whole split, in batches.
+fn score(
+    split: &Split,
+    features: &[usize],
+    norm: &Normalization,
+    batch_size: usize,
+    use_masking: bool,
+    mut predict: impl FnMut(&Batch<f32>) -> Result<Vec<f32>>,
+) -> Result<(f64, f64)> {
     let (mut sq, mut abs, mut valid, mut all) = (0.0f64, 0.0f64, 0.0f64, 0.0f64);
     let rows: Vec<usize> = (0..split.n).collect();
     for chunk in rows.chunks(batch_size) {
         let batch = split.batch(chunk, features, norm);
-        let pred = engine.predict(&batch)?;
+        let pred = predict(&batch)?;
         for ((p, y), m) in pred.iter().zip(&batch.y).zip(&batch.mask) {
             let e = f64::from(p - y);
             let weight = if use_masking { f64::from(*m) } else { 1.0 };
@@ -382,11 +416,7 @@ pub fn train(args: &TrainArgs) -> Result<TrainReport> {
     .with_context(|| format!("--data {}", data.display()))?;
 
     let source = args.resume.as_ref().or(args.init.as_ref());
-    let flag = if args.resume.is_some() {
-        "--resume"
-    } else {
-        "--init"
-    };
+    let flag = checkpoint_flag(args);
     let checkpoint = source
         .map(|p| Checkpoint::load(p).context(flag))
         .transpose()?;
@@ -676,7 +706,13 @@ pub fn train(args: &TrainArgs) -> Result<TrainReport> {
         )),
     }
     if best.is_some() {
-        let (mean_loss, mean_mae) = mean_baseline(&val_split, &normalization, args.use_masking);
+        let (mean_loss, mean_mae) = mean_baseline(
+            &val_split,
+            &features,
+            &normalization,
+            batch_size,
+            args.use_masking,
+        )?;
         if report.best_val_loss >= mean_loss {
             let warning = format!(
                 "WARNING: the best model (val loss {:.4}, MAE {:.2} bpm) is no better than \
@@ -690,26 +726,4 @@ pub fn train(args: &TrainArgs) -> Result<TrainReport> {
         }
     }
     Ok(report)
-}
-
-/// Validation loss and MAE (bpm) of the trivial model that predicts the training mean heart
-/// rate at every step (0 in normalized units): the bar a trained model has to clear.
-pub fn mean_baseline(split: &Split, norm: &Normalization, use_masking: bool) -> (f64, f64) {
-    let (mut sq, mut abs, mut weight, mut valid) = (0.0f64, 0.0f64, 0.0f64, 0.0f64);
-    for i in 0..split.n * split.seq_len {
-        let mask = f64::from(split.mask[i]);
-        let y = if mask > 0.0 {
-            (f64::from(split.heart_rate[i]) - norm.hr_mean) / norm.hr_std
-        } else {
-            0.0
-        };
-        let w = if use_masking { mask } else { 1.0 };
-        sq += w * y * y;
-        weight += w;
-        if mask > 0.0 {
-            abs += y.abs();
-            valid += 1.0;
-        }
-    }
-    (sq / weight.max(1.0), abs / valid.max(1.0) * norm.hr_std)
 }

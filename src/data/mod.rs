@@ -255,35 +255,37 @@ impl Walk {
 }
 
 /// Reads one file into workouts. FitRec files may hold many; a bad line is reported in `skipped`.
+/// The file's folder stands for its person (see [`read_inputs`] for files found in folders).
 pub fn read_file(path: &Path, skipped: &mut Vec<Skipped>) -> Result<Vec<Workout>> {
+    read_person_file(path, path.parent().unwrap_or(Path::new("")), skipped)
+}
+
+/// Reads one file of the person `person` (a folder): workouts from FIT, TCX and GPX files get
+/// a user id hashed from that folder (their workout id is hashed from the path by
+/// [`read_bytes`]); FitRec lines keep their own ids.
+fn read_person_file(
+    path: &Path,
+    person: &Path,
+    skipped: &mut Vec<Skipped>,
+) -> Result<Vec<Workout>> {
     let format = Format::of(path).with_context(|| {
         "not a workout file (expected .fit, .tcx, .gpx, .json or .jsonl)".to_string()
     })?;
-    let meta = std::fs::metadata(path).context("cannot read the file")?;
-    if !meta.is_file() {
-        bail!("not a regular file (a FIFO, socket, device or folder)");
-    }
-    let bytes = std::fs::read(path).context("cannot read the file")?;
-    let source = path.display().to_string();
-    let mut workouts = read_bytes(format, &bytes, &source, skipped)?;
-    let workout_id = stable_id(&source);
-    let user_id = stable_id(
-        &path
-            .parent()
-            .map(|p| p.display().to_string())
-            .unwrap_or_default(),
-    );
-    for w in workouts.iter_mut().filter(|_| format != Format::FitRec) {
-        w.workout_id = workout_id;
-        w.user_id = user_id;
+    let bytes = crate::dataset::read_regular(path).context("cannot read the file")?;
+    let mut workouts = read_bytes(format, &bytes, &path.display().to_string(), skipped)?;
+    if format != Format::FitRec {
+        let user_id = stable_id(&person.display().to_string());
+        for w in &mut workouts {
+            w.user_id = user_id;
+        }
     }
     Ok(workouts)
 }
 
 /// Decodes the bytes of one file of `format` into workouts. `source` names the file in the
-/// workouts and in `skipped`. Files without identifiers of their own (FIT, TCX, GPX) get ids
-/// hashed from `source`; [`read_file`] and [`read_inputs`] replace them with ids of the file's
-/// path and person.
+/// workouts and in `skipped`. Files without identifiers of their own (FIT, TCX, GPX) get a
+/// workout id hashed from `source`, and the same as user id until [`read_file`] or
+/// [`read_inputs`] name the person.
 pub fn read_bytes(
     format: Format,
     bytes: &[u8],
@@ -345,16 +347,8 @@ pub fn read_inputs(inputs: &[PathBuf]) -> Result<ReadResult> {
     result.skipped.append(&mut walk.skipped);
     for found in walk.files {
         result.files += 1;
-        match read_file(&found.path, &mut result.skipped) {
-            Ok(mut workouts) => {
-                if Format::of(&found.path) != Some(Format::FitRec) {
-                    let user_id = stable_id(&found.person.display().to_string());
-                    for w in &mut workouts {
-                        w.user_id = user_id;
-                    }
-                }
-                result.workouts.extend(workouts);
-            }
+        match read_person_file(&found.path, &found.person, &mut result.skipped) {
+            Ok(workouts) => result.workouts.extend(workouts),
             Err(err) => result.skipped.push(Skipped {
                 source: found.path.display().to_string(),
                 reason: format!("{err:#}"),
