@@ -70,6 +70,36 @@ fn fault(name: &str) -> String {
     format!("{FAULTS}/{name}")
 }
 
+/// A model small enough that an epoch of the test data takes milliseconds, on the CPU engine.
+const TINY_MODEL: [&str; 6] = ["--hidden-size", "4", "--num-layers", "1", "--device", "cpu"];
+
+/// `hrcast train` of [`TINY_MODEL`] with `extra` flags, in `dir`.
+fn train_tiny(dir: &Path, extra: &[&str]) -> Output {
+    let args: Vec<&str> = ["train"]
+        .iter()
+        .chain(&TINY_MODEL)
+        .chain(extra)
+        .copied()
+        .collect();
+    hrcast(dir, &args)
+}
+
+/// `hrcast prepare` of the seven test workouts into `out`, windows of 100 steps.
+fn prepare_workouts(dir: &Path, out: &str) {
+    ok(&hrcast(
+        dir,
+        &[
+            "prepare",
+            "--input",
+            WORKOUTS,
+            "--out",
+            out,
+            "--seq-len",
+            "100",
+        ],
+    ));
+}
+
 fn read_split(dir: &Path, name: &str) -> Split {
     Split::read(&dir.join(format!("{name}.safetensors"))).unwrap()
 }
@@ -152,22 +182,7 @@ fn a_value_beyond_f32_is_ignored_with_a_warning_and_predictions_are_finite() {
             "100",
         ],
     ));
-    ok(&hrcast(
-        dir.path(),
-        &[
-            "train",
-            "--data",
-            "q",
-            "--epochs",
-            "1",
-            "--hidden-size",
-            "4",
-            "--num-layers",
-            "1",
-            "--device",
-            "cpu",
-        ],
-    ));
+    ok(&train_tiny(dir.path(), &["--data", "q", "--epochs", "1"]));
     ok(&hrcast(
         dir.path(),
         &[
@@ -287,34 +302,8 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
 #[test]
 fn an_evaluation_only_set_and_raw_files_evaluate() {
     let dir = tempfile::tempdir().unwrap();
-    ok(&hrcast(
-        dir.path(),
-        &[
-            "prepare",
-            "--input",
-            WORKOUTS,
-            "--out",
-            "p",
-            "--seq-len",
-            "100",
-        ],
-    ));
-    ok(&hrcast(
-        dir.path(),
-        &[
-            "train",
-            "--data",
-            "p",
-            "--epochs",
-            "1",
-            "--hidden-size",
-            "4",
-            "--num-layers",
-            "1",
-            "--device",
-            "cpu",
-        ],
-    ));
+    prepare_workouts(dir.path(), "p");
+    ok(&train_tiny(dir.path(), &["--data", "p", "--epochs", "1"]));
     let said = ok(&hrcast(
         dir.path(),
         &[
@@ -433,20 +422,7 @@ fn the_default_synthetic_set_never_touches_the_users_files() {
     std::fs::create_dir_all(&raw).unwrap();
     let mine = b"my own real data, not to be overwritten\n";
     std::fs::write(raw.join("endomondoHR_proper.json"), mine).unwrap();
-    let said = ok(&hrcast(
-        dir.path(),
-        &[
-            "train",
-            "--epochs",
-            "1",
-            "--hidden-size",
-            "4",
-            "--num-layers",
-            "1",
-            "--device",
-            "cpu",
-        ],
-    ));
+    let said = ok(&train_tiny(dir.path(), &["--epochs", "1"]));
     assert!(said.contains("DATA/synthetic"), "{said}");
     assert_eq!(
         std::fs::read(raw.join("endomondoHR_proper.json")).unwrap(),
@@ -482,18 +458,7 @@ fn the_default_synthetic_set_never_touches_the_users_files() {
 #[test]
 fn splits_of_two_prepare_runs_are_refused() {
     let dir = tempfile::tempdir().unwrap();
-    ok(&hrcast(
-        dir.path(),
-        &[
-            "prepare",
-            "--input",
-            WORKOUTS,
-            "--out",
-            "a",
-            "--seq-len",
-            "100",
-        ],
-    ));
+    prepare_workouts(dir.path(), "a");
     ok(&hrcast(
         dir.path(),
         &[
@@ -543,39 +508,10 @@ fn splits_of_two_prepare_runs_are_refused() {
 #[test]
 fn training_results_are_honest() {
     let dir = tempfile::tempdir().unwrap();
-    ok(&hrcast(
-        dir.path(),
-        &[
-            "prepare",
-            "--input",
-            WORKOUTS,
-            "--out",
-            "p",
-            "--seq-len",
-            "100",
-        ],
-    ));
-    let small = [
-        "--data",
-        "p",
-        "--hidden-size",
-        "4",
-        "--num-layers",
-        "1",
-        "--device",
-        "cpu",
-    ];
-    let with = |extra: &[&str]| -> Vec<String> {
-        let mut v: Vec<String> = vec!["train".into()];
-        v.extend(small.iter().chain(extra).map(|s| s.to_string()));
-        v
-    };
+    prepare_workouts(dir.path(), "p");
     let run = |extra: &[&str]| -> Output {
-        let args = with(extra);
-        hrcast(
-            dir.path(),
-            &args.iter().map(String::as_str).collect::<Vec<_>>(),
-        )
+        let args: Vec<&str> = ["--data", "p"].iter().chain(extra).copied().collect();
+        train_tiny(dir.path(), &args)
     };
     // Steps of 1e3 overshoot every minimum: a model worse than the mean, said loudly.
     let said = ok(&run(&[
@@ -613,32 +549,8 @@ fn training_results_are_honest() {
 #[test]
 fn a_tampered_training_state_is_refused_on_resume() {
     let dir = tempfile::tempdir().unwrap();
-    ok(&hrcast(
-        dir.path(),
-        &[
-            "prepare",
-            "--input",
-            WORKOUTS,
-            "--out",
-            "p",
-            "--seq-len",
-            "100",
-        ],
-    ));
-    let small = [
-        "train",
-        "--data",
-        "p",
-        "--hidden-size",
-        "4",
-        "--num-layers",
-        "1",
-        "--device",
-        "cpu",
-        "--epochs",
-        "1",
-    ];
-    ok(&hrcast(dir.path(), &small));
+    prepare_workouts(dir.path(), "p");
+    ok(&train_tiny(dir.path(), &["--data", "p", "--epochs", "1"]));
     let last = dir.path().join("checkpoints/last.safetensors");
     let good = hrcast::checkpoint::Checkpoint::load(&last).unwrap();
     for (from, to, needle) in [
@@ -650,9 +562,18 @@ fn a_tampered_training_state_is_refused_on_resume() {
         assert!(state.contains(from), "{state}");
         ck.train_state = Some(state.replace(from, to));
         ck.save(&dir.path().join("tampered.safetensors")).unwrap();
-        let mut args = small[..small.len() - 2].to_vec();
-        args.extend(["--resume", "tampered.safetensors", "--epochs", "2"]);
-        fails_with(&hrcast(dir.path(), &args), &["--resume", needle]);
+        let resumed = train_tiny(
+            dir.path(),
+            &[
+                "--data",
+                "p",
+                "--resume",
+                "tampered.safetensors",
+                "--epochs",
+                "2",
+            ],
+        );
+        fails_with(&resumed, &["--resume", needle]);
     }
 }
 
