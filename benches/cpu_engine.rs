@@ -7,9 +7,9 @@ mod common;
 
 use common::{batch, reference};
 use criterion::{Criterion, criterion_group, criterion_main};
-use hrcast::engine::cpu::optim::{AdamConfig, AdamState, clip_grad_norm};
-use hrcast::engine::cpu::scalar::Scalar;
 use hrcast::engine::cpu::{self, DropoutStep};
+use hrcast::engine::optim::{AdamConfig, AdamState, clip_grad_norm};
+use hrcast::engine::scalar::Scalar;
 use hrcast::model::{Cell, Params};
 use std::hint::black_box;
 

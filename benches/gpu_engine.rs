@@ -9,10 +9,10 @@ mod common;
 
 use common::{batch, reference};
 use criterion::{Criterion, criterion_group, criterion_main};
-use hrcast::engine::cpu::optim::AdamState;
 use hrcast::engine::gpu::Gpu;
 use hrcast::engine::gpu::engine::GpuEngine;
 use hrcast::engine::gpu::kernels::Kernel;
+use hrcast::engine::optim::AdamState;
 use hrcast::engine::{Engine, StepConfig};
 use hrcast::model::{Cell, Params};
 

@@ -8,7 +8,7 @@
 //! 1 × forward. The adapter's best GEMM rate is measured in the same run on a 1024³ product.
 
 use crate::cli::BenchArgs;
-use crate::engine::cpu::optim::AdamState;
+use crate::engine::optim::AdamState;
 use crate::engine::{self, KernelTime, StepConfig};
 use crate::model::{Batch, ModelConfig, Params};
 use anyhow::Result;

@@ -16,7 +16,7 @@
 
 use crate::atomic;
 use crate::dataset::{check_interval_s, check_seq_len, read_regular};
-use crate::engine::cpu::optim::AdamState;
+use crate::engine::optim::AdamState;
 use crate::features::{FEATURE_NAMES, feature_index};
 use crate::model::{ModelConfig, Normalization, Params};
 use anyhow::{Context, Result, anyhow, bail, ensure};

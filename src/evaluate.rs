@@ -14,7 +14,7 @@
 use crate::atomic;
 use crate::checkpoint::Checkpoint;
 use crate::dataset::Split;
-use crate::engine::cpu::optim::AdamState;
+use crate::engine::optim::AdamState;
 use crate::engine::{self, Device, Engine};
 use crate::plot::{self, Chart, Series};
 use crate::prepare;

@@ -6,7 +6,7 @@
 //! above): `weight_ih_l{l}` `[G H, I_l]`, `weight_hh_l{l}` `[G H, H]`, `bias_ih_l{l}` `[G H]`,
 //! `bias_hh_l{l}` `[G H]`; then the head `head.weight` `[1, H × directions]`, `head.bias` `[1]`.
 
-use crate::engine::cpu::scalar::Scalar;
+use crate::engine::scalar::Scalar;
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 use serde::{Deserialize, Serialize};

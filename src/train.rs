@@ -14,7 +14,7 @@ use crate::atomic;
 use crate::checkpoint::Checkpoint;
 use crate::cli::TrainArgs;
 use crate::dataset::{Split, check_same_set};
-use crate::engine::cpu::optim::AdamState;
+use crate::engine::optim::AdamState;
 use crate::engine::{self, Engine, StepConfig, TrainSums};
 use crate::features::{FEATURE_NAMES, parse_feature_list};
 use crate::model::{Batch, Cell, ModelConfig, Normalization, Params};

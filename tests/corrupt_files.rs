@@ -5,7 +5,7 @@
 
 use hrcast::checkpoint::Checkpoint;
 use hrcast::dataset::{Split, check_same_set};
-use hrcast::engine::cpu::optim::AdamState;
+use hrcast::engine::optim::AdamState;
 use hrcast::features::{FEATURE_NAMES, NUM_FEATURES};
 use hrcast::model::{Cell, ModelConfig, Normalization, Params};
 use safetensors::{Dtype, SafeTensors, tensor::TensorView};

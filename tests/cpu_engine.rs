@@ -8,10 +8,11 @@
 //! expected (the largest measured is 2.9e-7, in a gradient of weight_hh_l0); 1e-6 is about 17 ulps. The f64 files are held to 1e-12 of the tensor's scale (the
 //! fixtures' README measured 1e-16 for NumPy's f64 recomputation; ours is 7e-16 at most).
 
-use hrcast::engine::cpu::optim::{AdamConfig, AdamState, clip_grad_norm};
-use hrcast::engine::cpu::scalar::Scalar;
+use hrcast::engine::cpu;
 use hrcast::engine::cpu::tape::Tape;
-use hrcast::engine::cpu::{self, to_batch_first};
+use hrcast::engine::layout::to_batch_first;
+use hrcast::engine::optim::{AdamConfig, AdamState, clip_grad_norm};
+use hrcast::engine::scalar::Scalar;
 use hrcast::model::{Batch, Cell, Params};
 
 mod common;

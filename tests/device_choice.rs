@@ -4,8 +4,8 @@
 
 mod common;
 
-use hrcast::engine::cpu::optim::AdamState;
 use hrcast::engine::gpu::{self, AutoChoice, auto_choice, is_software};
+use hrcast::engine::optim::AdamState;
 use hrcast::engine::{Device, select};
 use hrcast::model::{Cell, Params};
 use std::process::Command;

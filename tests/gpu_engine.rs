@@ -14,11 +14,12 @@
 mod common;
 
 use common::{config, random_batch};
-use hrcast::engine::cpu::optim::AdamState;
+use hrcast::engine::cpu::CpuEngine;
 use hrcast::engine::cpu::{DropoutStep, loss_and_gradients};
 use hrcast::engine::gpu::Gpu;
 use hrcast::engine::gpu::engine::GpuEngine;
-use hrcast::engine::{CpuEngine, Engine, StepConfig, StepCounts};
+use hrcast::engine::optim::AdamState;
+use hrcast::engine::{Engine, StepConfig, StepCounts};
 use hrcast::model::{Batch, Cell, ModelConfig, Params};
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};

@@ -1,7 +1,7 @@
 //! Helpers shared by the integration tests: the PyTorch fixtures.
 #![allow(dead_code)] // each test binary uses its own subset
 
-use hrcast::engine::cpu::scalar::Scalar;
+use hrcast::engine::scalar::Scalar;
 use hrcast::features::FEATURE_NAMES;
 use hrcast::model::{Batch, Cell, ModelConfig, Params};
 use rand::RngExt;

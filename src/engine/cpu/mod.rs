@@ -1,6 +1,6 @@
 //! The CPU engine: the model of SPEC §6 written as operations on an autodiff [`tape::Tape`],
 //! so that its gradients come from the chain rule applied mechanically; plus gradient clipping
-//! and Adam ([`optim`]). Generic over f32 and f64 ([`scalar::Scalar`]).
+//! and Adam ([`crate::engine::optim`]). Generic over f32 and f64 ([`crate::engine::scalar::Scalar`]).
 //!
 //! One recurrent layer, one direction, time-major input `X` (`[T B, I]`, row `t B + b`):
 //!
@@ -21,13 +21,15 @@
 //! the last) inverted dropout multiplies by the masks of [`crate::engine::rng`]. The head is
 //! `pred = out head.weightᵀ + head.bias` on every step, and the loss is the masked MSE.
 
-pub mod optim;
-pub mod scalar;
+mod engine;
 pub mod tape;
 
+pub use engine::CpuEngine;
+
+use crate::engine::layout::{to_batch_first, to_time_major};
 use crate::engine::rng;
+use crate::engine::scalar::Scalar;
 use crate::model::{Batch, Cell, ModelConfig, Params};
-use scalar::Scalar;
 use tape::{Tape, Var};
 
 /// Dropout for one training step: the run's seed and the step number pick the masks.
@@ -53,28 +55,6 @@ pub struct Graph {
     pub c_n: Vec<Var>,
     /// The loss, `[1, 1]`.
     pub loss: Var,
-}
-
-/// Batch-first `[B, T, C]` to time-major `[T B, C]`.
-pub fn to_time_major<T: Copy>(x: &[T], b: usize, t: usize, c: usize) -> Vec<T> {
-    let mut out = Vec::with_capacity(x.len());
-    for step in 0..t {
-        for seq in 0..b {
-            out.extend_from_slice(&x[(seq * t + step) * c..(seq * t + step + 1) * c]);
-        }
-    }
-    out
-}
-
-/// Time-major `[T B, C]` to batch-first `[B, T, C]`.
-pub fn to_batch_first<T: Copy>(x: &[T], b: usize, t: usize, c: usize) -> Vec<T> {
-    let mut out = Vec::with_capacity(x.len());
-    for seq in 0..b {
-        for step in 0..t {
-            out.extend_from_slice(&x[(step * b + seq) * c..(step * b + seq + 1) * c]);
-        }
-    }
-    out
 }
 
 /// One direction of one layer. Returns the outputs `[T B, H]` and the final `h` and `c`.

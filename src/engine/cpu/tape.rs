@@ -17,7 +17,7 @@
 //! | `concat_cols`, `concat_rows` | blocks side by side / stacked | split back |
 //! | `masked_mse(p, y, m)` | `Σ m (p - y)² / Σ m` | `dp += 2 m (p - y) / Σ m` |
 
-use super::scalar::Scalar;
+use crate::engine::scalar::Scalar;
 
 /// A handle to a tensor on a tape.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

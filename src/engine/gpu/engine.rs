@@ -13,7 +13,7 @@
 
 use super::Gpu;
 use super::kernels::*;
-use crate::engine::cpu::optim::AdamState;
+use crate::engine::optim::{AdamConfig, AdamState};
 use crate::engine::{Engine, KernelTime, StepConfig, StepCounts, TrainSums, rng};
 use crate::model::{Batch, Cell, ModelConfig, Params};
 use anyhow::{Result, bail, ensure};
@@ -761,7 +761,7 @@ impl GpuEngine {
         let plan = &self.plans[&key];
         let q = &self.gpu.queue;
         let time_major = |values: &[f32], width: usize| {
-            crate::engine::cpu::to_time_major(
+            crate::engine::layout::to_time_major(
                 &values[seqs.start * t * width..seqs.end * t * width],
                 b,
                 t,
@@ -867,21 +867,20 @@ impl Engine for GpuEngine {
 
     fn train_step(&mut self, batch: &Batch<f32>, step: &StepConfig) -> Result<()> {
         self.adam_step += 1;
-        let t = self.adam_step as i32;
-        let (beta1, beta2) = (0.9f64, 0.999f64);
+        let adam = AdamConfig::new(step.lr, step.weight_decay);
         let mut seeds = [0u32; MAX_LAYERS];
         for (l, s) in seeds.iter_mut().enumerate() {
             *s = rng::dropout_seed(step.seed, self.adam_step, l as u32);
         }
         let uniform = StepUniform {
             seeds,
-            step_size: (step.lr / (1.0 - beta1.powi(t))) as f32,
-            bias2_sqrt: (1.0 - beta2.powi(t)).sqrt() as f32,
-            weight_decay: step.weight_decay as f32,
+            step_size: adam.step_size(self.adam_step) as f32,
+            bias2_sqrt: adam.bias2_sqrt(self.adam_step) as f32,
+            weight_decay: adam.weight_decay as f32,
             clip: step.grad_clip as f32,
-            beta1: beta1 as f32,
-            beta2: beta2 as f32,
-            eps: 1e-8,
+            beta1: adam.beta1 as f32,
+            beta2: adam.beta2 as f32,
+            eps: adam.eps as f32,
             dropout: self.config.dropout as f32,
             ..StepUniform::default()
         };
@@ -948,7 +947,12 @@ impl Engine for GpuEngine {
             let b = seqs.len();
             let key = self.run(batch, seqs, false, true, false, false)?;
             let part = self.read_f32(&self.plans[&key].pred, b * batch.steps)?;
-            pred.extend(crate::engine::cpu::to_batch_first(&part, b, batch.steps, 1));
+            pred.extend(crate::engine::layout::to_batch_first(
+                &part,
+                b,
+                batch.steps,
+                1,
+            ));
         }
         Ok(pred)
     }

@@ -1,4 +1,5 @@
-//! Gradient clipping and Adam on the CPU, exactly as PyTorch's `clip_grad_norm_` and
+//! The optimizer both engines run: its configuration, its state (which checkpoints store) and
+//! the CPU implementation of gradient clipping and Adam, exactly as PyTorch's `clip_grad_norm_` and
 //! `torch.optim.Adam` (L2 weight decay added to the gradient, not AdamW):
 //!
 //! ```text
@@ -7,11 +8,20 @@
 //! m = β1 m + (1 - β1) g;   v = β2 v + (1 - β2) g²
 //! p -= (lr / (1 - β1^t)) m / (sqrt(v) / sqrt(1 - β2^t) + eps)
 //! ```
+//!
+//! The GPU engine runs the same update in `shaders/adam.wgsl`, with the step-dependent factors
+//! of [`AdamConfig::step_size`] and [`AdamConfig::bias2_sqrt`] computed here.
 
 use super::scalar::Scalar;
 
-/// Added to the norm before dividing, as PyTorch does.
-const CLIP_EPS: f64 = 1e-6;
+/// Added to the norm before dividing, as PyTorch does (`CLIP_EPS` in adam.wgsl).
+pub const CLIP_EPS: f64 = 1e-6;
+/// PyTorch's default β1.
+pub const BETA1: f64 = 0.9;
+/// PyTorch's default β2.
+pub const BETA2: f64 = 0.999;
+/// PyTorch's default ε.
+pub const EPS: f64 = 1e-8;
 
 /// Scales all gradients so that their global L2 norm is at most `max_norm`; returns the norm
 /// before clipping. PyTorch multiplies even when the coefficient is 1, and so does this.
@@ -48,11 +58,22 @@ impl AdamConfig {
     pub fn new(lr: f64, weight_decay: f64) -> Self {
         AdamConfig {
             lr,
-            beta1: 0.9,
-            beta2: 0.999,
-            eps: 1e-8,
+            beta1: BETA1,
+            beta2: BETA2,
+            eps: EPS,
             weight_decay,
         }
+    }
+
+    /// `lr / (1 - β1^t)`: the step size of step `t` (counting from 1), first-moment bias
+    /// correction included.
+    pub fn step_size(&self, t: u64) -> f64 {
+        self.lr / (1.0 - self.beta1.powi(t as i32))
+    }
+
+    /// `sqrt(1 - β2^t)`: the second moment's bias correction of step `t`.
+    pub fn bias2_sqrt(&self, t: u64) -> f64 {
+        (1.0 - self.beta2.powi(t as i32)).sqrt()
     }
 }
 
@@ -81,10 +102,9 @@ impl<T: Scalar> AdamState<T> {
     /// One Adam step on `params` with gradients `grads`.
     pub fn step(&mut self, config: &AdamConfig, params: &mut [Vec<T>], grads: &[Vec<T>]) {
         self.step += 1;
-        let t = self.step as i32;
         let (b1, b2) = (T::of(config.beta1), T::of(config.beta2));
-        let step_size = T::of(config.lr) / (T::one() - b1.powi(t));
-        let bias2_sqrt = (T::one() - b2.powi(t)).sqrt();
+        let step_size = T::of(config.step_size(self.step));
+        let bias2_sqrt = T::of(config.bias2_sqrt(self.step));
         let (wd, eps) = (T::of(config.weight_decay), T::of(config.eps));
         for (i, (p, g)) in params.iter_mut().zip(grads).enumerate() {
             let (m, v) = (&mut self.exp_avg[i], &mut self.exp_avg_sq[i]);

@@ -1,0 +1,89 @@
+//! [`CpuEngine`]: the CPU engine behind the [`Engine`] trait, in f32: the tape's forward and
+//! backward pass, then clipping and Adam of [`crate::engine::optim`].
+
+use crate::engine::optim::{AdamConfig, AdamState, clip_grad_norm};
+use crate::engine::scalar::Scalar;
+use crate::engine::{Engine, StepConfig, TrainSums};
+use crate::model::{Batch, ModelConfig, Params};
+
+/// The CPU engine as an [`Engine`], in f32.
+pub struct CpuEngine {
+    config: ModelConfig,
+    params: Params<f32>,
+    adam: AdamState<f32>,
+    sums: TrainSums,
+}
+
+impl CpuEngine {
+    /// An engine holding these parameters and optimizer state.
+    pub fn new(config: ModelConfig, params: Params<f32>, adam: AdamState<f32>) -> Self {
+        CpuEngine {
+            config,
+            params,
+            adam,
+            sums: TrainSums::default(),
+        }
+    }
+}
+
+impl Engine for CpuEngine {
+    fn describe(&self) -> String {
+        let threads = std::thread::available_parallelism().map_or(1, |p| p.get());
+        format!("CPU engine (f32, reverse-mode autodiff, {threads} threads for large GEMMs)")
+    }
+
+    fn train_step(&mut self, batch: &Batch<f32>, step: &StepConfig) -> anyhow::Result<()> {
+        let dropout = Some(super::DropoutStep {
+            seed: step.seed,
+            step: self.adam.step + 1,
+        });
+        let (loss, mut grads, pred) =
+            super::loss_and_gradients(&self.config, &self.params, batch, step.use_masking, dropout);
+        if step.grad_clip > 0.0 {
+            clip_grad_norm(&mut grads, step.grad_clip);
+        }
+        self.adam.step(
+            &AdamConfig::new(step.lr, step.weight_decay),
+            &mut self.params.values,
+            &grads,
+        );
+        self.sums.loss += f64::from(loss);
+        self.sums.batches += 1;
+        for ((p, y), m) in pred.iter().zip(&batch.y).zip(&batch.mask) {
+            if *m > 0.0 {
+                self.sums.abs_error += f64::from((p - y).abs());
+                self.sums.valid_steps += 1.0;
+            }
+        }
+        Ok(())
+    }
+
+    fn take_train_sums(&mut self) -> anyhow::Result<TrainSums> {
+        Ok(std::mem::take(&mut self.sums))
+    }
+
+    fn predict(&mut self, batch: &Batch<f32>) -> anyhow::Result<Vec<f32>> {
+        Ok(super::predict(&self.config, &self.params, batch))
+    }
+
+    fn params(&self) -> anyhow::Result<Params<f32>> {
+        Ok(self.params.clone())
+    }
+
+    fn optimizer(&self) -> anyhow::Result<AdamState<f32>> {
+        Ok(self.adam.clone())
+    }
+
+    fn gemm_gflops(&self, n: usize, repeats: usize) -> anyhow::Result<f64> {
+        let a: Vec<f32> = (0..n * n).map(|i| (i % 7) as f32 * 0.1).collect();
+        let mut c = vec![0.0f32; n * n];
+        f32::gemm(n, n, n, &a, false, &a, true, 0.0, &mut c);
+        let mut best = f64::MAX;
+        for _ in 0..repeats {
+            let start = std::time::Instant::now();
+            f32::gemm(n, n, n, &a, false, &a, true, 0.0, &mut c);
+            best = best.min(start.elapsed().as_secs_f64());
+        }
+        Ok(2.0 * (n as f64).powi(3) / best / 1e9)
+    }
+}
