@@ -7,14 +7,14 @@
 //! forward (gradients of the inputs and of the weights), so a step is 3 × forward. Evaluation is
 //! 1 × forward. The adapter's best GEMM rate is measured in the same run on a 1024³ product.
 
-use crate::cli::BenchArgs;
 use crate::engine::optim::AdamState;
-use crate::engine::{self, KernelTime, StepConfig};
-use crate::model::{Batch, ModelConfig, Params};
+use crate::engine::{self, Device, KernelTime, StepConfig};
+use crate::model::{Batch, Cell, ModelConfig, Params};
 use anyhow::Result;
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 use serde::Serialize;
+use std::process::ExitCode;
 use std::time::Instant;
 
 /// Inputs per step (the 11 features).
@@ -23,6 +23,38 @@ const INPUTS: usize = 11;
 const WARMUP: usize = 2;
 /// Size of the GEMM that measures the device's best rate.
 const GEMM_N: usize = 1024;
+
+/// `hrcast bench` options.
+#[derive(Debug, Clone, clap::Args)]
+pub struct BenchOptions {
+    /// Where the math runs.
+    #[arg(long, value_enum, default_value_t = Device::Auto)]
+    pub device: Device,
+    /// Recurrent cell.
+    #[arg(long, value_enum, default_value_t = Cell::Lstm)]
+    pub model: Cell,
+    /// Windows per batch.
+    #[arg(long, alias = "batch_size", default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..))]
+    pub batch_size: u32,
+    /// Steps per window.
+    #[arg(long, alias = "seq_len", default_value_t = 500, value_parser = clap::value_parser!(u32).range(1..))]
+    pub seq_len: u32,
+    /// Hidden units.
+    #[arg(long, alias = "hidden_size", default_value_t = 128, value_parser = clap::value_parser!(u32).range(1..))]
+    pub hidden_size: u32,
+    /// Recurrent layers.
+    #[arg(long, alias = "num_layers", default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..))]
+    pub num_layers: u32,
+    /// Timed steps.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..))]
+    pub steps: u32,
+    /// One JSON object on one line.
+    #[arg(long)]
+    pub json: bool,
+    /// Also time each kernel of a step alone (GPU engine): where the step's time goes.
+    #[arg(long)]
+    pub profile: bool,
+}
 
 /// What `hrcast bench --json` prints.
 #[derive(Debug, Serialize)]
@@ -81,8 +113,8 @@ pub fn forward_flops(c: &ModelConfig, batch: usize, steps: usize) -> f64 {
     flops
 }
 
-/// Runs `hrcast bench`.
-pub fn bench(args: &BenchArgs) -> Result<BenchReport> {
+/// Times the configuration of `args` and reports the figures.
+pub fn bench(args: &BenchOptions) -> Result<BenchReport> {
     let config = ModelConfig {
         model: args.model,
         input_size: INPUTS,
@@ -178,6 +210,18 @@ pub fn bench(args: &BenchArgs) -> Result<BenchReport> {
         note,
         profile,
     })
+}
+
+/// Runs `hrcast bench` from the command line: times, then prints the report (one JSON line with
+/// `--json`, else a table).
+pub fn run(options: &BenchOptions) -> Result<ExitCode> {
+    let report = bench(options)?;
+    if options.json {
+        println!("{}", serde_json::to_string(&report)?);
+    } else {
+        print!("{}", table(&report));
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// The human-readable report.
