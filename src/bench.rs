@@ -59,26 +59,47 @@ pub struct BenchOptions {
 /// What `hrcast bench --json` prints.
 #[derive(Debug, Serialize)]
 pub struct BenchReport {
+    /// The `--device` asked for: `auto`, `gpu` or `cpu`.
     pub device: String,
+    /// The adapter's name.
     pub adapter: String,
+    /// The graphics backend (Vulkan, Metal, ...); `none` on the CPU.
     pub backend: String,
+    /// The recurrent cell: `lstm` or `gru`.
     pub model: String,
+    /// Windows per batch.
     pub batch_size: usize,
+    /// Steps per window.
     pub seq_len: usize,
+    /// Hidden units.
     pub hidden_size: usize,
+    /// Recurrent layers.
     pub num_layers: usize,
+    /// Timed steps.
     pub steps: usize,
+    /// Median time of a training step, ms.
     pub ms_per_step: f64,
+    /// Fastest training step, ms.
     pub ms_per_step_min: f64,
+    /// Slowest training step, ms.
     pub ms_per_step_max: f64,
+    /// Window steps trained per second.
     pub timesteps_per_s: f64,
+    /// Training-step FLOP rate (see the module documentation), GFLOP/s.
     pub gflops: f64,
+    /// The best GEMM rate of the same engine, GFLOP/s.
     pub gemm_gflops: f64,
+    /// GPU dispatches per training step.
     pub dispatches_per_step: usize,
+    /// Queue submits per training step.
     pub submits_per_step: usize,
+    /// Reads from the GPU per training step.
     pub readbacks_per_step: usize,
+    /// Median time of an evaluation batch, ms.
     pub eval_ms_per_batch: f64,
+    /// Fastest evaluation batch, ms.
     pub eval_ms_per_batch_min: f64,
+    /// Slowest evaluation batch, ms.
     pub eval_ms_per_batch_max: f64,
     /// How the engine runs a batch of this shape where it is not one submit (micro-batches).
     pub note: Option<String>,
@@ -141,7 +162,7 @@ pub fn bench(args: &BenchOptions) -> Result<BenchReport> {
         lengths: vec![t; b],
     };
     let params: Params<f32> = Params::init(&config, 0);
-    let adam = AdamState::new(params.values.iter().map(Vec::len));
+    let adam = AdamState::for_params(&params);
     let (mut engine, device) = engine::select(args.device, &config, params, adam)?;
     let note = engine.batch_note(b, t);
     let step = StepConfig {

@@ -516,6 +516,6 @@ impl Checkpoint {
 
 /// The engine `device` picks, holding a checkpoint's weights (for evaluation and prediction).
 pub fn engine_for(ck: &Checkpoint, device: Device) -> Result<Box<dyn Engine>> {
-    let adam = AdamState::new(ck.params.values.iter().map(Vec::len));
+    let adam = AdamState::for_params(&ck.params);
     Ok(engine::select(device, &ck.config, ck.params.clone(), adam)?.0)
 }

@@ -10,6 +10,9 @@
 //!
 //! Files in `--out`: metrics.json, predictions.csv, per_user.csv, per_timestep_mae.csv,
 //! sample_predictions.png, scatter.png, error_by_timestep.png.
+//!
+//! Training scores its validation split here too: [`validate`] (the model's loss and MAE) and
+//! [`mean_baseline`] (those of predicting the training mean).
 
 use crate::atomic;
 use crate::checkpoint::{Checkpoint, engine_for};

@@ -206,11 +206,10 @@ fn restore_or_initialize(options: &TrainOptions, train_split: &Split) -> Result<
         .transpose()?;
     let config = options.architecture(checkpoint.as_ref())?;
     let features = feature_indices(&config.features)?;
-    let fresh_adam = |params: &Params<f32>| AdamState::new(params.values.iter().map(Vec::len));
     let (normalization, params, adam, state) = match checkpoint {
         None => {
             let params: Params<f32> = Params::init(&config, options.seed);
-            let adam = fresh_adam(&params);
+            let adam = AdamState::for_params(&params);
             (train_split.normalization(&features), params, adam, None)
         }
         Some(ck) if options.resume.is_some() => {
@@ -227,7 +226,7 @@ fn restore_or_initialize(options: &TrainOptions, train_split: &Split) -> Result<
             (ck.normalization, ck.params, adam, Some(state))
         }
         Some(ck) => {
-            let adam = fresh_adam(&ck.params);
+            let adam = AdamState::for_params(&ck.params);
             (ck.normalization, ck.params, adam, None)
         }
     };
