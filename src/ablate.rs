@@ -1,15 +1,26 @@
-//! `hrcast ablate`: one model per feature set (SPEC §3), trained with the same seed, split and
+//! `hrcast ablate`: one model per feature set (docs/model.md), trained with the same seed, split and
 //! options, each evaluated on the test split; a table of MAE, RMSE, R², parameters and training
 //! time in `<results>/ablation.md` and `<results>/ablation.csv`. Each set's checkpoints, curves
 //! and evaluation files go to `<results>/ablation/<set>/`.
 
 use crate::atomic;
-use crate::cli::{FeatureList, TrainArgs};
 use crate::evaluate::{self, EvaluateOptions};
-use crate::features::parse_feature_list;
-use crate::train;
+use crate::features::{FeatureList, parse_feature_list};
+use crate::train::{self, TrainOptions};
 use anyhow::{Context, Result};
 use std::fmt::Write as _;
+use std::process::ExitCode;
+
+/// `hrcast ablate` options.
+#[derive(Debug, Clone, clap::Args)]
+pub struct AblateOptions {
+    /// Feature sets to compare.
+    #[arg(long, default_value = "baseline,lags,derivatives,rolling,all")]
+    pub sets: String,
+    /// Training options applied to every model.
+    #[command(flatten)]
+    pub train: TrainOptions,
+}
 
 /// One row of the ablation table.
 #[derive(Debug, Clone)]
@@ -32,9 +43,11 @@ pub struct AblationRow {
     pub epochs: u64,
 }
 
-/// Runs `hrcast ablate` over the comma-separated `sets`.
-pub fn ablate(sets: &str, base: &TrainArgs) -> Result<Vec<AblationRow>> {
-    let sets: Vec<(String, Vec<usize>)> = sets
+/// Trains and evaluates one model per feature set of `--sets` and writes the tables.
+pub fn ablate(options: &AblateOptions) -> Result<Vec<AblationRow>> {
+    let base = &options.train;
+    let sets: Vec<(String, Vec<usize>)> = options
+        .sets
         .split(',')
         .map(|s| {
             Ok((
@@ -48,7 +61,7 @@ pub fn ablate(sets: &str, base: &TrainArgs) -> Result<Vec<AblationRow>> {
     for (name, features) in sets {
         let dir = base.results.join("ablation").join(&name);
         println!("== feature set {name} ({} features) ==", features.len());
-        let args = TrainArgs {
+        let args = TrainOptions {
             features: Some(FeatureList(features.clone())),
             checkpoints: dir.join("checkpoints"),
             results: dir.clone(),
@@ -63,7 +76,7 @@ pub fn ablate(sets: &str, base: &TrainArgs) -> Result<Vec<AblationRow>> {
             .with_context(|| format!("feature set {name}: no best model was written"))?;
         let metrics = evaluate::evaluate(&EvaluateOptions {
             checkpoint,
-            data: report.data.join("test.safetensors"),
+            data: Some(report.data.join("test.safetensors")),
             input: Vec::new(),
             out: dir,
             hr_max: evaluate::DEFAULT_HR_MAX,
@@ -102,4 +115,14 @@ pub fn ablate(sets: &str, base: &TrainArgs) -> Result<Vec<AblationRow>> {
     ])?;
     print!("{md}");
     Ok(rows)
+}
+
+/// Runs `hrcast ablate` from the command line: ablates, then says where the table went.
+pub fn run(options: &AblateOptions) -> Result<ExitCode> {
+    ablate(options)?;
+    println!(
+        "wrote {}",
+        options.train.results.join("ablation.md").display()
+    );
+    Ok(ExitCode::SUCCESS)
 }

@@ -7,14 +7,14 @@
 //! forward (gradients of the inputs and of the weights), so a step is 3 × forward. Evaluation is
 //! 1 × forward. The adapter's best GEMM rate is measured in the same run on a 1024³ product.
 
-use crate::cli::BenchArgs;
 use crate::engine::optim::AdamState;
-use crate::engine::{self, KernelTime, StepConfig};
-use crate::model::{Batch, ModelConfig, Params};
+use crate::engine::{self, Device, KernelTime, StepConfig};
+use crate::model::{Batch, Cell, ModelConfig, Params};
 use anyhow::Result;
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 use serde::Serialize;
+use std::process::ExitCode;
 use std::time::Instant;
 
 /// Inputs per step (the 11 features).
@@ -24,29 +24,82 @@ const WARMUP: usize = 2;
 /// Size of the GEMM that measures the device's best rate.
 const GEMM_N: usize = 1024;
 
+/// `hrcast bench` options.
+#[derive(Debug, Clone, clap::Args)]
+pub struct BenchOptions {
+    /// Where the math runs.
+    #[arg(long, value_enum, default_value_t = Device::Auto)]
+    pub device: Device,
+    /// Recurrent cell.
+    #[arg(long, value_enum, default_value_t = Cell::Lstm)]
+    pub model: Cell,
+    /// Windows per batch.
+    #[arg(long, alias = "batch_size", default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..))]
+    pub batch_size: u32,
+    /// Steps per window.
+    #[arg(long, alias = "seq_len", default_value_t = 500, value_parser = clap::value_parser!(u32).range(1..))]
+    pub seq_len: u32,
+    /// Hidden units.
+    #[arg(long, alias = "hidden_size", default_value_t = 128, value_parser = clap::value_parser!(u32).range(1..))]
+    pub hidden_size: u32,
+    /// Recurrent layers.
+    #[arg(long, alias = "num_layers", default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..))]
+    pub num_layers: u32,
+    /// Timed steps.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..))]
+    pub steps: u32,
+    /// One JSON object on one line.
+    #[arg(long)]
+    pub json: bool,
+    /// Also time each kernel of a step alone (GPU engine): where the step's time goes.
+    #[arg(long)]
+    pub profile: bool,
+}
+
 /// What `hrcast bench --json` prints.
 #[derive(Debug, Serialize)]
 pub struct BenchReport {
+    /// The `--device` asked for: `auto`, `gpu` or `cpu`.
     pub device: String,
+    /// The adapter's name.
     pub adapter: String,
+    /// The graphics backend (Vulkan, Metal, ...); `none` on the CPU.
     pub backend: String,
+    /// The recurrent cell: `lstm` or `gru`.
     pub model: String,
+    /// Windows per batch.
     pub batch_size: usize,
+    /// Steps per window.
     pub seq_len: usize,
+    /// Hidden units.
     pub hidden_size: usize,
+    /// Recurrent layers.
     pub num_layers: usize,
+    /// Timed steps.
     pub steps: usize,
+    /// Median time of a training step, ms.
     pub ms_per_step: f64,
+    /// Fastest training step, ms.
     pub ms_per_step_min: f64,
+    /// Slowest training step, ms.
     pub ms_per_step_max: f64,
+    /// Window steps trained per second.
     pub timesteps_per_s: f64,
+    /// Training-step FLOP rate (see the module documentation), GFLOP/s.
     pub gflops: f64,
+    /// The best GEMM rate of the same engine, GFLOP/s.
     pub gemm_gflops: f64,
+    /// GPU dispatches per training step.
     pub dispatches_per_step: usize,
+    /// Queue submits per training step.
     pub submits_per_step: usize,
+    /// Reads from the GPU per training step.
     pub readbacks_per_step: usize,
+    /// Median time of an evaluation batch, ms.
     pub eval_ms_per_batch: f64,
+    /// Fastest evaluation batch, ms.
     pub eval_ms_per_batch_min: f64,
+    /// Slowest evaluation batch, ms.
     pub eval_ms_per_batch_max: f64,
     /// How the engine runs a batch of this shape where it is not one submit (micro-batches).
     pub note: Option<String>,
@@ -81,8 +134,8 @@ pub fn forward_flops(c: &ModelConfig, batch: usize, steps: usize) -> f64 {
     flops
 }
 
-/// Runs `hrcast bench`.
-pub fn bench(args: &BenchArgs) -> Result<BenchReport> {
+/// Times the configuration of `args` and reports the figures.
+pub fn bench(args: &BenchOptions) -> Result<BenchReport> {
     let config = ModelConfig {
         model: args.model,
         input_size: INPUTS,
@@ -109,7 +162,7 @@ pub fn bench(args: &BenchArgs) -> Result<BenchReport> {
         lengths: vec![t; b],
     };
     let params: Params<f32> = Params::init(&config, 0);
-    let adam = AdamState::new(params.values.iter().map(Vec::len));
+    let adam = AdamState::for_params(&params);
     let (mut engine, device) = engine::select(args.device, &config, params, adam)?;
     let note = engine.batch_note(b, t);
     let step = StepConfig {
@@ -178,6 +231,18 @@ pub fn bench(args: &BenchArgs) -> Result<BenchReport> {
         note,
         profile,
     })
+}
+
+/// Runs `hrcast bench` from the command line: times, then prints the report (one JSON line with
+/// `--json`, else a table).
+pub fn run(options: &BenchOptions) -> Result<ExitCode> {
+    let report = bench(options)?;
+    if options.json {
+        println!("{}", serde_json::to_string(&report)?);
+    } else {
+        print!("{}", table(&report));
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// The human-readable report.

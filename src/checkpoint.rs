@@ -1,4 +1,4 @@
-//! Checkpoints (SPEC §6): one safetensors file with the parameters under PyTorch's state_dict
+//! Checkpoints (docs/formats.md): one safetensors file with the parameters under PyTorch's state_dict
 //! names, Adam's moments as `optim.exp_avg.<name>` and `optim.exp_avg_sq.<name>`, and metadata:
 //! `format` = [`CHECKPOINT_FORMAT`], `config` and `normalization` (JSON), `epoch`, `step`,
 //! `val_loss`, `val_mae`, `lr`, `seed`, plus hrcast's own `interval_s` (the data's grid, 5 s when
@@ -15,8 +15,10 @@
 //! non-negative integers, `interval_s` and `seq_len` as for data files).
 
 use crate::atomic;
-use crate::dataset::{check_interval_s, check_seq_len, read_regular};
+use crate::data::read_regular;
+use crate::dataset::{check_interval_s, check_seq_len};
 use crate::engine::optim::AdamState;
+use crate::engine::{self, Device, Engine};
 use crate::features::{FEATURE_NAMES, feature_index};
 use crate::model::{ModelConfig, Normalization, Params};
 use anyhow::{Context, Result, anyhow, bail, ensure};
@@ -510,4 +512,10 @@ impl Checkpoint {
             train_state,
         })
     }
+}
+
+/// The engine `device` picks, holding a checkpoint's weights (for evaluation and prediction).
+pub fn engine_for(ck: &Checkpoint, device: Device) -> Result<Box<dyn Engine>> {
+    let adam = AdamState::for_params(&ck.params);
+    Ok(engine::select(device, &ck.config, ck.params.clone(), adam)?.0)
 }

@@ -1,4 +1,4 @@
-//! Processed data files (SPEC §5): one safetensors file per split.
+//! Processed data files (docs/formats.md): one safetensors file per split.
 //!
 //! | tensor | dtype | shape |
 //! | --- | --- | --- |
@@ -17,12 +17,12 @@
 //! length within `0..=T`, every mask value 0 or 1 and 0 beyond its window's length, every
 //! feature and heart rate finite, and `interval_s` within [`INTERVAL_S_RANGE`].
 
+use crate::data::read_regular;
 use crate::features::{FEATURE_NAMES, NUM_FEATURES};
 use crate::model::{Batch, Normalization};
 use anyhow::{Context, Result, anyhow, bail, ensure};
 use safetensors::{Dtype, SafeTensors, tensor::TensorView};
 use std::collections::HashMap;
-use std::io::Read;
 use std::ops::RangeInclusive;
 use std::path::Path;
 
@@ -61,24 +61,6 @@ pub fn check_seq_len(what: &str, seq_len: usize) -> Result<()> {
         "{what} is {seq_len}: a window must have from 1 to {MAX_SEQ_LEN} steps"
     );
     Ok(())
-}
-
-/// The bytes of a regular file (following links), never more than its size when opened: a
-/// FIFO, device or folder is refused rather than read (reading one could wait or grow forever).
-pub(crate) fn read_regular(path: &Path) -> Result<Vec<u8>> {
-    let not_regular = "not a regular file (a FIFO, socket, device or folder)";
-    // Checked before opening too: opening a FIFO waits for a writer.
-    ensure!(std::fs::metadata(path)?.is_file(), not_regular);
-    let file = std::fs::File::open(path)?;
-    let meta = file.metadata()?;
-    ensure!(meta.is_file(), not_regular);
-    let size = usize::try_from(meta.len()).context("the file is larger than memory")?;
-    let mut bytes = Vec::new();
-    bytes
-        .try_reserve_exact(size)
-        .context("the file is larger than memory")?;
-    file.take(meta.len()).read_to_end(&mut bytes)?;
-    Ok(bytes)
 }
 
 /// One split: `n` windows of `seq_len` steps.

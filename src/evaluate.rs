@@ -10,21 +10,25 @@
 //!
 //! Files in `--out`: metrics.json, predictions.csv, per_user.csv, per_timestep_mae.csv,
 //! sample_predictions.png, scatter.png, error_by_timestep.png.
+//!
+//! Training scores its validation split here too: [`validate`] (the model's loss and MAE) and
+//! [`mean_baseline`] (those of predicting the training mean).
 
 use crate::atomic;
-use crate::checkpoint::Checkpoint;
+use crate::checkpoint::{Checkpoint, engine_for};
 use crate::dataset::Split;
-use crate::engine::optim::AdamState;
-use crate::engine::{self, Device, Engine};
+use crate::engine::{Device, Engine};
+use crate::features::feature_indices;
+use crate::model::{Batch, Normalization};
 use crate::plot::{self, Chart, Series};
-use crate::prepare;
-use crate::train::feature_indices;
+use crate::prepare::{self, default_data};
 use anyhow::{Context, Result};
 use plotters::style::RGBColor;
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
+use std::process::ExitCode;
 
 /// The default `--hr-max`, bpm.
 pub const DEFAULT_HR_MAX: f64 = 190.0;
@@ -40,21 +44,36 @@ const ACTUAL: RGBColor = RGBColor(31, 119, 180);
 const PREDICTED: RGBColor = RGBColor(214, 39, 40);
 
 /// `hrcast evaluate` options.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, clap::Args)]
 pub struct EvaluateOptions {
     /// Checkpoint to evaluate.
+    #[arg(long)]
     pub checkpoint: PathBuf,
-    /// Processed data file (used when `input` is empty).
-    pub data: PathBuf,
-    /// Raw workout files or folders to evaluate on instead of `data`: prepared in memory with
-    /// the checkpoint's interval and window length.
+    /// Processed data file [default: test.safetensors of DATA/processed, or of the default
+    /// synthetic set in DATA/synthetic/processed when DATA/processed holds no data].
+    #[arg(long)]
+    pub data: Option<PathBuf>,
+    /// Raw workout files or folders (FIT, TCX, GPX, FitRec) to evaluate on instead of --data,
+    /// prepared in memory with the checkpoint's features, interval and window length.
+    #[arg(long, num_args = 1.., conflicts_with = "data")]
     pub input: Vec<PathBuf>,
     /// Output folder.
+    #[arg(long, default_value = "results")]
     pub out: PathBuf,
     /// Maximal heart rate for the zones.
+    #[arg(long, alias = "hr_max", default_value_t = DEFAULT_HR_MAX, value_parser = non_negative)]
     pub hr_max: f64,
     /// Where the math runs.
+    #[arg(long, value_enum, default_value_t = Device::Auto)]
     pub device: Device,
+}
+
+/// Parses a flag's value that must be a finite number >= 0.
+pub fn non_negative(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(v) if v.is_finite() && v >= 0.0 => Ok(v),
+        _ => Err(format!("expected a non-negative number, got {text:?}")),
+    }
 }
 
 /// The figures of metrics.json.
@@ -88,7 +107,7 @@ pub fn zone(hr: f64, hr_max: f64) -> usize {
 
 /// Predictions of a checkpoint for every window of a split, in bpm, `[n, seq_len]`.
 pub fn predict_split(engine: &mut dyn Engine, ck: &Checkpoint, split: &Split) -> Result<Vec<f32>> {
-    let features = feature_indices(&ck.config)?;
+    let features = feature_indices(&ck.config.features)?;
     let norm = &ck.normalization;
     let rows: Vec<usize> = (0..split.n).collect();
     let mut out = Vec::with_capacity(split.n * split.seq_len);
@@ -99,26 +118,81 @@ pub fn predict_split(engine: &mut dyn Engine, ck: &Checkpoint, split: &Split) ->
     Ok(out)
 }
 
-/// The engine `device` picks, holding a checkpoint's weights.
-pub fn engine_for(ck: &Checkpoint, device: Device) -> Result<Box<dyn Engine>> {
-    let adam = AdamState::new(ck.params.values.iter().map(Vec::len));
-    Ok(engine::select(device, &ck.config, ck.params.clone(), adam)?.0)
+/// Loss and MAE (bpm) of an engine's predictions on a whole split, in batches.
+pub fn validate(
+    engine: &mut dyn Engine,
+    split: &Split,
+    features: &[usize],
+    norm: &Normalization,
+    batch_size: usize,
+    use_masking: bool,
+) -> Result<(f64, f64)> {
+    score(split, features, norm, batch_size, use_masking, |batch| {
+        engine.predict(batch)
+    })
+}
+
+/// Validation loss and MAE (bpm) of the trivial model that predicts the training mean heart
+/// rate at every step (0 in normalized units): the bar a trained model has to clear.
+pub fn mean_baseline(
+    split: &Split,
+    features: &[usize],
+    norm: &Normalization,
+    batch_size: usize,
+    use_masking: bool,
+) -> Result<(f64, f64)> {
+    score(split, features, norm, batch_size, use_masking, |batch| {
+        Ok(vec![0.0; batch.y.len()])
+    })
+}
+
+/// Loss (masked MSE in normalized units, or the plain mean without masking) and MAE (bpm, over
+/// valid steps) of `predict`'s output on a whole split, in batches.
+fn score(
+    split: &Split,
+    features: &[usize],
+    norm: &Normalization,
+    batch_size: usize,
+    use_masking: bool,
+    mut predict: impl FnMut(&Batch<f32>) -> Result<Vec<f32>>,
+) -> Result<(f64, f64)> {
+    let (mut sq, mut abs, mut valid, mut all) = (0.0f64, 0.0f64, 0.0f64, 0.0f64);
+    let rows: Vec<usize> = (0..split.n).collect();
+    for chunk in rows.chunks(batch_size) {
+        let batch = split.batch(chunk, features, norm);
+        let pred = predict(&batch)?;
+        for ((p, y), m) in pred.iter().zip(&batch.y).zip(&batch.mask) {
+            let e = f64::from(p - y);
+            let weight = if use_masking { f64::from(*m) } else { 1.0 };
+            sq += weight * e * e;
+            all += weight;
+            if *m > 0.0 {
+                abs += e.abs();
+                valid += 1.0;
+            }
+        }
+    }
+    Ok((sq / all.max(1.0), abs / valid.max(1.0) * norm.hr_std))
 }
 
 /// Runs `hrcast evaluate`: writes the files and returns the metrics.
 pub fn evaluate(options: &EvaluateOptions) -> Result<Metrics> {
     let ck = Checkpoint::load(&options.checkpoint).context("--checkpoint")?;
     let (split, data_name, flag) = if options.input.is_empty() {
-        let split = Split::read(&options.data).context("--data")?;
+        let data = options
+            .data
+            .clone()
+            .unwrap_or_else(default_data::default_test_file);
+        let split = Split::read(&data).context("--data")?;
         if (split.interval_s - ck.interval_s).abs() > 1e-9 {
             eprintln!(
                 "warning: {} is sampled every {} s but the model was trained at {} s",
-                options.data.display(),
+                data.display(),
                 split.interval_s,
                 ck.interval_s
             );
         }
-        (split, options.data.display().to_string(), "--data")
+        (split, data.display().to_string(), "--data")
     } else {
         let name = prepare::describe_inputs(&options.input);
         let loaded = prepare::load(&options.input, ck.interval_s).context("--input")?;
@@ -323,4 +397,16 @@ pub fn table(m: &Metrics) -> String {
         m.n_steps,
         m.n_workouts
     )
+}
+
+/// Runs `hrcast evaluate` from the command line: evaluates, then prints the metrics' table and
+/// where the files went.
+pub fn run(options: &EvaluateOptions) -> Result<ExitCode> {
+    let metrics = evaluate(options)?;
+    print!("{}", table(&metrics));
+    println!(
+        "wrote metrics, predictions and plots to {}",
+        options.out.display()
+    );
+    Ok(ExitCode::SUCCESS)
 }

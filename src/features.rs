@@ -1,4 +1,5 @@
-//! From a raw workout to the model's input: a uniform time grid and the 11 features of SPEC §3.
+//! From a raw workout to the model's input: a uniform time grid and the 11 features
+//! (docs/model.md).
 //!
 //! Resampling ([`resample`]): the grid starts at the first sample and steps by `interval_s`.
 //! Each channel is interpolated linearly between the two recorded samples around a grid time.
@@ -117,6 +118,34 @@ pub fn parse_feature_list(spec: &str) -> Result<Vec<usize>> {
         }
     }
     Ok((0..NUM_FEATURES).filter(|&i| chosen[i]).collect())
+}
+
+/// A `--features` value: indices into [`FEATURE_NAMES`], in checkpoint order (see
+/// [`parse_feature_list`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FeatureList(pub Vec<usize>);
+
+impl std::str::FromStr for FeatureList {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        parse_feature_list(text)
+            .map(FeatureList)
+            .map_err(|e| e.to_string())
+    }
+}
+
+/// Indices in the data files of a checkpoint's features (its configuration's `features`).
+pub fn feature_indices(names: &[String]) -> Result<Vec<usize>> {
+    parse_feature_list(&names.join(","))
+}
+
+/// The names of features given by index into [`FEATURE_NAMES`].
+pub fn feature_names(indices: &[usize]) -> Vec<String> {
+    indices
+        .iter()
+        .map(|&i| FEATURE_NAMES[i].to_string())
+        .collect()
 }
 
 /// The position of a feature in [`FEATURE_NAMES`].

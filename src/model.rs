@@ -1,4 +1,4 @@
-//! The model of SPEC §6, independent of the engine that runs it: configuration, parameters in
+//! The model (docs/model.md), independent of the engine that runs it: configuration, parameters in
 //! PyTorch's state_dict order and initialisation, and the input normalization.
 //!
 //! Per layer `l` and direction (`""`, `"_reverse"`), with `G` = 4 (LSTM: i, f, g, o) or 3 (GRU:
@@ -6,7 +6,7 @@
 //! above): `weight_ih_l{l}` `[G H, I_l]`, `weight_hh_l{l}` `[G H, H]`, `bias_ih_l{l}` `[G H]`,
 //! `bias_hh_l{l}` `[G H]`; then the head `head.weight` `[1, H × directions]`, `head.bias` `[1]`.
 
-use crate::engine::scalar::Scalar;
+use num_traits::Float;
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 use serde::{Deserialize, Serialize};
@@ -113,7 +113,7 @@ pub struct Params<T> {
     pub values: Vec<Vec<T>>,
 }
 
-impl<T: Scalar> Params<T> {
+impl<T: Float> Params<T> {
     /// Zeros in the layout of `config`.
     pub fn zeros(config: &ModelConfig) -> Self {
         let layout = config.param_layout();
@@ -141,7 +141,7 @@ impl<T: Scalar> Params<T> {
                 rnn_bound
             };
             for v in values.iter_mut() {
-                *v = T::of(rng.random_range(-bound..bound));
+                *v = T::from(rng.random_range(-bound..bound)).expect("representable");
             }
         }
         params

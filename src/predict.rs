@@ -6,20 +6,36 @@
 //! pause runs as one sequence per piece; `time_s` counts from the first piece's start.
 
 use crate::atomic;
-use crate::checkpoint::Checkpoint;
+use crate::checkpoint::{Checkpoint, engine_for};
 use crate::data;
 use crate::engine::{Device, Engine};
-use crate::evaluate::engine_for;
-use crate::features::{self, NUM_FEATURES};
+use crate::features::{self, NUM_FEATURES, feature_indices};
 use crate::model::Batch;
-use crate::train::feature_indices;
 use anyhow::{Context, Result, bail};
 use std::fmt::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// `hrcast predict` options.
+#[derive(Debug, Clone, clap::Args)]
+pub struct PredictOptions {
+    /// Checkpoint to predict with.
+    #[arg(long)]
+    pub checkpoint: PathBuf,
+    /// Raw workout file (FIT, TCX, GPX, FitRec JSON lines).
+    #[arg(long)]
+    pub input: PathBuf,
+    /// CSV file to write [default: results/<input name>_predictions.csv].
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Where the math runs.
+    #[arg(long, value_enum, default_value_t = Device::Auto)]
+    pub device: Device,
+}
 
 /// Predicted heart rate (bpm) for one sequence of raw features (`[steps, NUM_FEATURES]`).
 pub fn predict_sequence(engine: &mut dyn Engine, ck: &Checkpoint, raw: &[f32]) -> Result<Vec<f32>> {
-    let features = feature_indices(&ck.config)?;
+    let features = feature_indices(&ck.config.features)?;
     let steps = raw.len() / NUM_FEATURES;
     let f = features.len();
     let mut batch = Batch {
@@ -53,14 +69,10 @@ pub struct Prediction {
     pub mae: Option<f64>,
 }
 
-/// Runs `hrcast predict`.
-pub fn predict(
-    checkpoint: &Path,
-    input: &Path,
-    out: Option<&Path>,
-    device: Device,
-) -> Result<Prediction> {
-    let ck = Checkpoint::load(checkpoint).context("--checkpoint")?;
+/// Predicts the heart rate of `--input` and writes the CSV.
+pub fn predict(options: &PredictOptions) -> Result<Prediction> {
+    let input = &options.input;
+    let ck = Checkpoint::load(&options.checkpoint).context("--checkpoint")?;
     let mut skipped = Vec::new();
     let workouts = data::read_file(input, &mut skipped)
         .with_context(|| format!("--input {}", input.display()))?;
@@ -94,8 +106,8 @@ pub fn predict(
             Ok((piece.start_time() - start, seq))
         })
         .collect::<Result<Vec<_>>>()?;
-    let path = match out {
-        Some(p) => p.to_path_buf(),
+    let path = match &options.out {
+        Some(p) => p.clone(),
         None => {
             let stem = input.file_stem().unwrap_or_default().to_string_lossy();
             PathBuf::from("results").join(format!("{stem}_predictions.csv"))
@@ -104,7 +116,7 @@ pub fn predict(
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         atomic::writable_folder(dir, "--out")?;
     }
-    let mut engine = engine_for(&ck, device)?;
+    let mut engine = engine_for(&ck, options.device)?;
     let mut csv = String::from("time_s,actual,predicted\n");
     let (mut abs, mut n, mut steps) = (0.0, 0usize, 0usize);
     for (offset, seq) in &sequences {
@@ -128,4 +140,18 @@ pub fn predict(
         steps,
         mae: (n > 0).then(|| abs / n as f64),
     })
+}
+
+/// Runs `hrcast predict` from the command line: predicts, then says what it wrote.
+pub fn run(options: &PredictOptions) -> Result<ExitCode> {
+    let p = predict(options)?;
+    match p.mae {
+        Some(mae) => println!(
+            "wrote {} ({} steps; MAE {mae:.2} bpm against the recorded heart rate)",
+            p.path.display(),
+            p.steps
+        ),
+        None => println!("wrote {} ({} steps)", p.path.display(), p.steps),
+    }
+    Ok(ExitCode::SUCCESS)
 }

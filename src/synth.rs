@@ -1,5 +1,5 @@
 //! `hrcast synth`: synthetic workouts whose heart rate follows a physiological model, written
-//! in the FitRec/Endomondo JSON-lines format (SPEC §4).
+//! in the FitRec/Endomondo JSON-lines format (docs/formats.md).
 //!
 //! # The model
 //!
@@ -48,6 +48,7 @@ use rand::{RngExt, SeedableRng};
 use rand_distr::{Distribution, Normal};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
+use std::process::ExitCode;
 
 /// The file `synth` writes inside `--out`, named like the FitRec data set.
 pub const SYNTH_FILE_NAME: &str = "endomondoHR_proper.json";
@@ -63,15 +64,19 @@ const METRES_PER_DEGREE: f64 = 111_195.0;
 const FIRST_START_S: f64 = 1_420_070_400.0;
 
 /// Options of `hrcast synth`.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, clap::Args)]
 pub struct SynthOptions {
-    /// Folder to write into.
+    /// Folder to write endomondoHR_proper.json into.
+    #[arg(long)]
     pub out: PathBuf,
     /// Number of simulated people.
-    pub users: usize,
+    #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..))]
+    pub users: u32,
     /// Workouts per person.
-    pub workouts_per_user: usize,
+    #[arg(long, alias = "workouts_per_user", default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..))]
+    pub workouts_per_user: u32,
     /// Seed of the generator.
+    #[arg(long, default_value_t = 0)]
     pub seed: u64,
 }
 
@@ -348,7 +353,7 @@ pub fn generate(users: usize, workouts_per_user: usize, seed: u64) -> String {
     out
 }
 
-/// Runs `hrcast synth` and returns the path written.
+/// Writes the synthetic workouts and returns the path written.
 pub fn synth(options: &SynthOptions) -> Result<PathBuf> {
     ensure!(options.users > 0, "--users must be at least 1");
     ensure!(
@@ -358,7 +363,24 @@ pub fn synth(options: &SynthOptions) -> Result<PathBuf> {
     let path = Path::new(&options.out).join(SYNTH_FILE_NAME);
     atomic::write(
         &path,
-        generate(options.users, options.workouts_per_user, options.seed).into_bytes(),
+        generate(
+            options.users as usize,
+            options.workouts_per_user as usize,
+            options.seed,
+        )
+        .into_bytes(),
     )?;
     Ok(path)
+}
+
+/// Runs `hrcast synth` from the command line: writes the file and says what it wrote.
+pub fn run(options: &SynthOptions) -> Result<ExitCode> {
+    let path = synth(options)?;
+    println!(
+        "wrote {} ({} users x {} workouts)",
+        path.display(),
+        options.users,
+        options.workouts_per_user
+    );
+    Ok(ExitCode::SUCCESS)
 }

@@ -1,4 +1,4 @@
-//! The feature definitions of SPEC §3 against values computed by hand.
+//! The feature definitions of docs/model.md against values computed by hand.
 
 use hrcast::data::{Gender, Sample, Workout};
 use hrcast::features::{NUM_FEATURES, resample};

@@ -5,10 +5,10 @@
 mod common;
 
 use common::Fixture;
-use hrcast::checkpoint::Checkpoint;
+use hrcast::checkpoint::{Checkpoint, engine_for};
 use hrcast::dataset::Split;
 use hrcast::engine::Device;
-use hrcast::evaluate::{engine_for, predict_split};
+use hrcast::evaluate::predict_split;
 use hrcast::model::Normalization;
 use hrcast::predict::predict_sequence;
 use std::io::{BufRead, BufReader};

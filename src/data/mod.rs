@@ -10,9 +10,10 @@ mod xml;
 
 pub use clean::{Cleaned, MAX_SPEED_KMH, SPLIT_GAP_S, clean, finite_as_f32};
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result, bail, ensure};
 use std::collections::HashSet;
 use std::fmt;
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
 /// Heart-rate samples outside this range (bpm) are sensor dropouts: masked, never trained on.
@@ -271,7 +272,7 @@ fn read_person_file(
     let format = Format::of(path).with_context(|| {
         "not a workout file (expected .fit, .tcx, .gpx, .json or .jsonl)".to_string()
     })?;
-    let bytes = crate::dataset::read_regular(path).context("cannot read the file")?;
+    let bytes = read_regular(path).context("cannot read the file")?;
     let mut workouts = read_bytes(format, &bytes, &path.display().to_string(), skipped)?;
     if format != Format::FitRec {
         let user_id = stable_id(&person.display().to_string());
@@ -356,4 +357,22 @@ pub fn read_inputs(inputs: &[PathBuf]) -> Result<ReadResult> {
         }
     }
     Ok(result)
+}
+
+/// The bytes of a regular file (following links), never more than its size when opened: a
+/// FIFO, device or folder is refused rather than read (reading one could wait or grow forever).
+pub(crate) fn read_regular(path: &Path) -> Result<Vec<u8>> {
+    let not_regular = "not a regular file (a FIFO, socket, device or folder)";
+    // Checked before opening too: opening a FIFO waits for a writer.
+    ensure!(std::fs::metadata(path)?.is_file(), not_regular);
+    let file = std::fs::File::open(path)?;
+    let meta = file.metadata()?;
+    ensure!(meta.is_file(), not_regular);
+    let size = usize::try_from(meta.len()).context("the file is larger than memory")?;
+    let mut bytes = Vec::new();
+    bytes
+        .try_reserve_exact(size)
+        .context("the file is larger than memory")?;
+    file.take(meta.len()).read_to_end(&mut bytes)?;
+    Ok(bytes)
 }

@@ -13,6 +13,7 @@
 //! of [`AdamConfig::step_size`] and [`AdamConfig::bias2_sqrt`] computed here.
 
 use super::scalar::Scalar;
+use crate::model::Params;
 
 /// Added to the norm before dividing, as PyTorch does (`CLIP_EPS` in adam.wgsl).
 pub const CLIP_EPS: f64 = 1e-6;
@@ -97,6 +98,11 @@ impl<T: Scalar> AdamState<T> {
             exp_avg: zeros.clone(),
             exp_avg_sq: zeros,
         }
+    }
+
+    /// Zero moments for `params` (a run that starts its optimizer afresh).
+    pub fn for_params(params: &Params<T>) -> Self {
+        Self::new(params.values.iter().map(Vec::len))
     }
 
     /// One Adam step on `params` with gradients `grads`.

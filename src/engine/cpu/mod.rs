@@ -1,4 +1,4 @@
-//! The CPU engine: the model of SPEC §6 written as operations on an autodiff [`tape::Tape`],
+//! The CPU engine: the model (docs/model.md) written as operations on an autodiff [`tape::Tape`],
 //! so that its gradients come from the chain rule applied mechanically; plus gradient clipping
 //! and Adam ([`crate::engine::optim`]). Generic over f32 and f64 ([`crate::engine::scalar::Scalar`]).
 //!

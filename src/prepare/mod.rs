@@ -28,6 +28,9 @@ use rand::seq::SliceRandom;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::PathBuf;
+use std::process::ExitCode;
+
+pub mod default_data;
 
 /// A workout needs at least this many steps with a valid heart rate to be kept.
 pub const MIN_VALID_STEPS: usize = 10;
@@ -47,23 +50,40 @@ pub enum SplitBy {
     Time,
 }
 
-/// What `hrcast prepare` does.
-#[derive(Debug, Clone)]
+/// What `hrcast prepare` does: its command-line options.
+#[derive(Debug, Clone, clap::Args)]
 pub struct PrepareOptions {
-    /// Files or folders to read.
+    /// Workout files or folders (FIT, TCX, GPX, FitRec JSON lines).
+    #[arg(long = "input", value_name = "INPUT", num_args = 1.., required = true)]
     pub inputs: Vec<PathBuf>,
-    /// Folder for train/val/test.safetensors.
+    /// Output folder.
+    #[arg(long, default_value = "DATA/processed")]
     pub out: PathBuf,
     /// Steps per window.
-    pub seq_len: usize,
-    /// Grid interval in seconds.
+    #[arg(long, alias = "seq_len", default_value_t = 500, value_parser = clap::value_parser!(u32).range(1..=crate::dataset::MAX_SEQ_LEN as i64))]
+    pub seq_len: u32,
+    /// Grid interval in seconds (0.1 to 3600).
+    #[arg(long = "interval", value_name = "INTERVAL", default_value_t = 5.0, value_parser = grid_seconds)]
     pub interval_s: f64,
-    /// Shares of train, val and test (sum 1).
+    /// Shares of train, val and test.
+    #[arg(long, default_value = "0.8,0.1,0.1", value_parser = parse_split)]
     pub split: [f64; 3],
     /// How workouts are assigned to splits.
+    #[arg(long, alias = "split_by", value_enum, default_value_t = SplitBy::User)]
     pub split_by: SplitBy,
     /// Seed of the user shuffle.
+    #[arg(long, default_value_t = 0)]
     pub seed: u64,
+}
+
+/// Parses `--interval`: seconds from [`MIN_INTERVAL_S`] to [`MAX_INTERVAL_S`].
+fn grid_seconds(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(v) if (MIN_INTERVAL_S..=MAX_INTERVAL_S).contains(&v) => Ok(v),
+        _ => Err(format!(
+            "expected a number of seconds from {MIN_INTERVAL_S} to {MAX_INTERVAL_S}, got {text:?}"
+        )),
+    }
 }
 
 /// Parses `--split`: three non-negative shares that add up to 1, at least one above 0.
@@ -246,7 +266,7 @@ fn place(groups: &[Vec<usize>], splits: &[usize], out: &mut [usize]) {
 fn split_workouts(prepared: &[Prepared], options: &PrepareOptions) -> (Vec<usize>, Option<String>) {
     let windows: Vec<usize> = prepared
         .iter()
-        .map(|p| p.windows(options.seq_len))
+        .map(|p| p.windows(options.seq_len as usize))
         .collect();
     let mut by_user: BTreeMap<i64, Vec<usize>> = BTreeMap::new();
     for (i, p) in prepared.iter().enumerate() {
@@ -493,7 +513,7 @@ pub fn prepare(options: &PrepareOptions) -> Result<Summary> {
     let set_id = new_set_id(&source);
     let mut splits: Vec<Split> = (0..3)
         .map(|_| {
-            let mut split = Split::empty(options.seq_len, options.interval_s, &source);
+            let mut split = Split::empty(options.seq_len as usize, options.interval_s, &source);
             split.set_id = set_id.clone();
             split
         })
@@ -512,6 +532,22 @@ pub fn prepare(options: &PrepareOptions) -> Result<Summary> {
     atomic::write_all(&files)?;
     summary.written = files.into_iter().map(|(p, _)| p).collect();
     Ok(summary)
+}
+
+/// Runs `hrcast prepare` from the command line: prepares, then prints the warnings (inputs
+/// cleaned or skipped, a split left empty) and the summary.
+pub fn run(options: &PrepareOptions) -> Result<ExitCode> {
+    let summary = prepare(options)?;
+    warn(&summary.cleaned, &summary.skipped);
+    for ((name, (windows, _, _)), share) in
+        SPLIT_NAMES.iter().zip(&summary.splits).zip(options.split)
+    {
+        if *windows == 0 && share > 0.0 {
+            eprintln!("warning: the {name} split is empty (too few workouts)");
+        }
+    }
+    print!("{summary}");
+    Ok(ExitCode::SUCCESS)
 }
 
 #[cfg(test)]
