@@ -19,7 +19,8 @@ pub struct ReduceLrOnPlateau {
     pub factor: f64,
     /// Bad epochs tolerated before a reduction.
     pub patience: u32,
-    /// Best validation loss so far (infinite before the first epoch).
+    /// Best validation loss so far (infinite before the first epoch; `null` in JSON then).
+    #[serde(with = "infinity_as_null")]
     pub best: f64,
     /// Epochs since the last improvement.
     pub bad_epochs: u32,
@@ -55,6 +56,27 @@ impl ReduceLrOnPlateau {
     }
 }
 
+/// Serde for a "best loss so far" that is +∞ until the first validation: JSON has no infinity,
+/// so it is written as `null` and `null` is read back as +∞ (a run stopped before its first
+/// epoch ended saves such a state, and `--resume` must read it).
+pub mod infinity_as_null {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    /// Writes +∞ as `null`, any other value as itself.
+    pub fn serialize<S: Serializer>(value: &f64, serializer: S) -> Result<S::Ok, S::Error> {
+        if *value == f64::INFINITY {
+            serializer.serialize_none()
+        } else {
+            serializer.serialize_f64(*value)
+        }
+    }
+
+    /// Reads `null` as +∞.
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<f64, D::Error> {
+        Ok(Option::<f64>::deserialize(deserializer)?.unwrap_or(f64::INFINITY))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -82,5 +104,19 @@ mod tests {
         let mut s = ReduceLrOnPlateau::new(0.5, 0);
         assert_eq!(s.step(1.0, 1e-8), 1e-8);
         assert_eq!(s.step(1.0, 1e-8), 1e-8, "a change of 5e-9 is below eps");
+    }
+
+    #[test]
+    fn an_infinite_best_survives_json() {
+        let fresh = ReduceLrOnPlateau::new(0.5, 3);
+        let json = serde_json::to_string(&fresh).unwrap();
+        assert!(json.contains("\"best\":null"), "{json}");
+        let back: ReduceLrOnPlateau = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, fresh);
+        let mut seen = fresh;
+        seen.step(0.25, 1e-3);
+        let back: ReduceLrOnPlateau =
+            serde_json::from_str(&serde_json::to_string(&seen).unwrap()).unwrap();
+        assert_eq!(back.best, 0.25);
     }
 }

@@ -411,6 +411,20 @@ fn training_writes_checkpoints_logs_and_curves_and_resumes_exactly() {
 
 #[test]
 fn ctrl_c_saves_last_and_resume_continues_exactly() {
+    interrupt_then_resume(|line| line.starts_with("epoch   1/"));
+}
+
+/// Ctrl-C before the first epoch has ended: the best validation loss is still +∞, which the
+/// saved training state must carry through JSON for `--resume`.
+#[test]
+fn ctrl_c_in_the_first_epoch_resumes_too() {
+    interrupt_then_resume(|_| true);
+}
+
+/// Trains 40 epochs as a reference; trains again, sending SIGINT at the first line of output
+/// `at` accepts; resumes from the saved `last.safetensors` and expects the reference's weights
+/// and optimizer state exactly.
+fn interrupt_then_resume(at: impl Fn(&str) -> bool) {
     let dir = tempfile::tempdir().unwrap();
     small_data(dir.path());
     let epochs = ["--epochs", "40", "--patience", "100"];
@@ -433,9 +447,9 @@ fn ctrl_c_saves_last_and_resume_continues_exactly() {
     let mut seen = Vec::new();
     for line in lines.by_ref() {
         let line = line.unwrap();
-        let first_epoch = line.starts_with("epoch   1/");
+        let now = at(&line);
         seen.push(line);
-        if first_epoch {
+        if now {
             let status = Command::new("kill")
                 .args(["-INT", &child.id().to_string()])
                 .status()

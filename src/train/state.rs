@@ -40,7 +40,8 @@ pub(super) struct TrainState {
     pub(super) lr: f64,
     /// ReduceLROnPlateau's state.
     pub(super) scheduler: ReduceLrOnPlateau,
-    /// The best validation loss so far (early stopping).
+    /// The best validation loss so far (early stopping; +∞ before the first validation).
+    #[serde(with = "crate::schedule::infinity_as_null")]
     pub(super) best_val_loss: f64,
     /// Epochs since it improved.
     pub(super) bad_epochs: u32,
