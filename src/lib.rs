@@ -1,11 +1,30 @@
 //! hrcast: recurrent models (LSTM, GRU) that predict heart rate through a workout.
 //!
-//! The crate is organised the way the data flows:
-//! - [`data`] reads raw workouts (FIT, TCX, GPX, FitRec JSON lines) into [`data::Workout`]s;
-//! - [`synth`] generates physiologically grounded synthetic workouts in the FitRec format;
-//! - [`features`] resamples a workout onto a uniform grid and derives the 11 model features;
-//! - [`prepare`] windows, masks and splits sequences and writes them with [`dataset`];
-//! - [`cli`] is the command line.
+//! The modules in the order the data flows; a module uses only modules listed above it (the
+//! helpers at the end are used from anywhere and use nothing but each other):
+//!
+//! | module | holds |
+//! | --- | --- |
+//! | [`data`] | raw workouts: the FIT, TCX, GPX and FitRec readers, [`data::clean`] (what real files need dropped), walking input folders |
+//! | [`features`] | resampling onto a uniform grid and the 11 model features; feature sets |
+//! | [`model`] | the model's configuration, parameters in PyTorch's state_dict order, initialisation, normalization |
+//! | [`dataset`] | the processed data file format (safetensors) and batches |
+//! | [`synth`] | `hrcast synth`: physiologically grounded synthetic workouts |
+//! | [`prepare`] | `hrcast prepare`: windows, masks, splits; the default data set |
+//! | [`engine`] | the [`engine::Engine`]s: [`engine::cpu`] (autodiff tape), [`engine::gpu`] (WGSL on wgpu), and what both share (optimizer, scalars, layouts, dropout masks) |
+//! | [`checkpoint`] | the checkpoint format, and opening an engine on a checkpoint |
+//! | [`evaluate`] | `hrcast evaluate`: metrics, predictions, plots; scoring a split |
+//! | [`train`] | `hrcast train`: the training loop, its options and saved state |
+//! | [`predict`] | `hrcast predict`: one raw workout's predicted heart rate |
+//! | [`bench`] | `hrcast bench`: timing a configuration on one engine |
+//! | [`ablate`] | `hrcast ablate`: one model per feature set |
+//! | [`cli`] | parsing the command line and dispatching to the commands above |
+//! | [`schedule`] | ReduceLROnPlateau (helper) |
+//! | [`plot`] | PNG charts with a bundled font (helper) |
+//! | [`atomic`] | writing files under a temporary name, renamed when complete (helper) |
+//!
+//! The file formats, the command-line contract, the model's equations and the pitfalls of
+//! software GPU adapters are described in `docs/`.
 
 pub mod ablate;
 pub mod atomic;
