@@ -51,59 +51,20 @@
 //            dispatch to the next), then d_hw [3H] of the current step (shared by the
 //            workgroup's invocations within a step)
 //
-// ---- Dispatch (as in lstm.wgsl): ⌈B/4⌉ workgroups of WG = 64 invocations. A workgroup owns
-// four sequences, one per lane of every vec4 (so each W_hh read serves four sequences; lanes
-// past the batch repeat the last sequence and are never stored); invocation lid handles the
-// hidden units j = lid, lid + WG, ... < H (at most UNITS). The forward pass shares h_prev
-// (8 KiB) through workgroup memory; the backward pass shares d_hw (3H vec4 = 24 KiB at H = 512,
-// over the 16 KiB default maxComputeWorkgroupStorageSize) through its slice of carry, with
-// storageBarrier. One dispatch runs steps s_start .. s_start + s_count; the host chooses
+// ---- Dispatch (as in lstm.wgsl): ⌈B/4⌉ workgroups of RECURRENCE_WG = 64 invocations. A
+// workgroup owns four sequences, one per lane of every vec4 (so each W_hh read serves four
+// sequences; lanes past the batch repeat the last sequence and are never stored); invocation
+// lid handles the hidden units j = lid, lid + RECURRENCE_WG, ... < H (at most UNITS). The
+// forward pass shares h_prev (8 KiB) through workgroup memory; the backward pass shares d_hw
+// (3H vec4 = 24 KiB at H = 512, over the 16 KiB default maxComputeWorkgroupStorageSize)
+// through its slice of carry, with storageBarrier. One dispatch runs steps s_start .. s_start + s_count; the host chooses
 // s_count so that no invocation runs more than about 60,000 loop iterations, because Mesa's
 // software Vulkan/GL drivers stop a shader silently at 65,535 (docs/adapters.md). The dot
 // products over the hidden units are unrolled by four, all three gates in one pass.
 
-const WG: u32 = 64u;
-const LANES: u32 = 4u;
-const MAX_HIDDEN: u32 = 512u;
-const UNITS: u32 = 8u; // MAX_HIDDEN / WG: hidden units per invocation at most
-
-struct Recurrence {
-    batch: u32, steps: u32, hidden: u32, s_start: u32,
-    s_count: u32, reverse: u32, w_hh_off: u32, b_hh_off: u32,
-    out_stride: u32, out_col: u32, _pad0: u32, _pad1: u32,
-}
-
-// The sizes and offsets of this dispatch (RecurrenceDims on the host).
-@group(0) @binding(0) var<uniform> dims: Recurrence;
-@group(0) @binding(1) var<storage, read> params: array<f32>;
-@group(0) @binding(2) var<storage, read> lengths: array<u32>;
-
-fn sigmoid(x: vec4<f32>) -> vec4<f32> {
-    return 1.0 / (1.0 + exp(-x));
-}
-
-// The time index of processing step s.
-fn time_of(s: u32) -> u32 {
-    return select(s, dims.steps - 1u - s, dims.reverse != 0u);
-}
-
-// The sequences of the four lanes of the workgroup whose first sequence is b0.
-fn lanes(b0: u32) -> vec4<u32> {
-    return vec4<u32>(b0) + vec4<u32>(0u, 1u, 2u, 3u);
-}
-
-// The rows (t·B + b) of the four lanes at time t; lanes past the batch read the last sequence.
-fn rows_at(t: u32, b0: u32) -> vec4<u32> {
-    return t * dims.batch + min(lanes(b0), vec4<u32>(dims.batch - 1u));
-}
-
-// Which lanes compute step t: all in the forward direction; in the reverse one, the lanes whose
-// sequence is still inside its length (t < length[b]). The others hold a zero state.
-fn live_at(t: u32, b0: u32) -> vec4<bool> {
-    let b = min(lanes(b0), vec4<u32>(dims.batch - 1u));
-    let len = vec4<u32>(lengths[b.x], lengths[b.y], lengths[b.z], lengths[b.w]);
-    return vec4<bool>(dims.reverse == 0u) | (vec4<u32>(t) < len);
-}
+// Shared with lstm.wgsl, in recurrence.wgsl (joined after this text): RECURRENCE_WG, LANES,
+// MAX_HIDDEN, UNITS, RecurrenceDims, the bindings dims, params and lengths, and sigmoid, time_of,
+// lanes, rows_at and live_at.
 
 // ---------------------------------------------------------------- forward
 
@@ -139,8 +100,9 @@ fn store_step(b: u32, row: u32, j: u32, h: f32, r_z_n_hw_n: vec4<f32>) {
     gates[row * 4u * H + 3u * H + j] = r_z_n_hw_n.w;
 }
 
-// wid.x: which four sequences (b0 = 4·wid.x); lid.x: which hidden units (j = u·WG + lid.x).
-@compute @workgroup_size(64, 1, 1) // 64 = WG
+// wid.x: which four sequences (b0 = 4·wid.x); lid.x: which hidden units
+// (j = u·RECURRENCE_WG + lid.x).
+@compute @workgroup_size(RECURRENCE_WG, 1, 1)
 fn gru_forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
     let b0 = wid.x * LANES;
     let H = dims.hidden;
@@ -149,9 +111,9 @@ fn gru_forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_
     var h_next: array<vec4<f32>, UNITS>;
     // The state before step s_start: zero at the start of the sequence, else the h that the
     // previous dispatch stored for step s_start - 1 (wgpu orders one dispatch's storage writes
-    // before the next dispatch's reads). The loop visits j = lid, lid + WG, ... < H.
-    for (var u = 0u; u * WG + lid.x < H; u++) {
-        let j = u * WG + lid.x;
+    // before the next dispatch's reads). The loop visits j = lid, lid + RECURRENCE_WG, ... < H.
+    for (var u = 0u; u * RECURRENCE_WG + lid.x < H; u++) {
+        let j = u * RECURRENCE_WG + lid.x;
         h_prev[j] = zero;
         if (dims.s_start > 0u) {
             h_prev[j] = out4(rows_at(time_of(dims.s_start - 1u), b0), j);
@@ -166,8 +128,8 @@ fn gru_forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_
         let rows = rows_at(t, b0);
         let live = live_at(t, b0);
         let b = lanes(b0);
-        for (var u = 0u; u * WG + lid.x < H; u++) {
-            let j = u * WG + lid.x;
+        for (var u = 0u; u * RECURRENCE_WG + lid.x < H; u++) {
+            let j = u * RECURRENCE_WG + lid.x;
             // hw = b_hh + h_prev W_hhᵀ, unit j of each gate.
             var hw_r = vec4<f32>(params[dims.b_hh_off + j]);
             var hw_z = vec4<f32>(params[dims.b_hh_off + H + j]);
@@ -208,8 +170,8 @@ fn gru_forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_
         // Every invocation must finish reading h_prev (the dot products above) before any
         // overwrites it with the new h: a workgroupBarrier, as h_prev is workgroup memory.
         workgroupBarrier();
-        for (var u = 0u; u * WG + lid.x < H; u++) {
-            h_prev[u * WG + lid.x] = h_next[u];
+        for (var u = 0u; u * RECURRENCE_WG + lid.x < H; u++) {
+            h_prev[u * RECURRENCE_WG + lid.x] = h_next[u];
         }
         // All of the new h must be written before the next step reads it: the same barrier.
         workgroupBarrier();
@@ -269,7 +231,7 @@ fn col_dot4(d_hw_at: u32, k: u32, j: u32) -> vec4<f32> {
         + params[w + 2u * H] * carry[d_hw_at + k + 2u] + params[w + 3u * H] * carry[d_hw_at + k + 3u];
 }
 
-@compute @workgroup_size(64, 1, 1) // 64 = WG
+@compute @workgroup_size(RECURRENCE_WG, 1, 1)
 fn gru_backward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
     let b0 = wid.x * LANES;
     let H = dims.hidden;
@@ -286,10 +248,10 @@ fn gru_backward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation
     //   d_h_direct[u]  d_h ⊙ z of the current step, kept until d_h_rec adds d_hw W_hh to it
     var d_h_rec: array<vec4<f32>, UNITS>;
     var d_h_direct: array<vec4<f32>, UNITS>;
-    for (var u = 0u; u * WG + lid.x < H; u++) {
+    for (var u = 0u; u * RECURRENCE_WG + lid.x < H; u++) {
         d_h_rec[u] = zero;
         if (!starts_backward) {
-            d_h_rec[u] = carry[d_h_rec_at + u * WG + lid.x];
+            d_h_rec[u] = carry[d_h_rec_at + u * RECURRENCE_WG + lid.x];
         }
     }
     // s runs from s_start + s_count - 1 down to s_start; n_done counts the steps done. The host
@@ -300,8 +262,8 @@ fn gru_backward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation
         let rows = rows_at(t, b0);
         let live = live_at(t, b0);
         let b = lanes(b0);
-        for (var u = 0u; u * WG + lid.x < H; u++) {
-            let j = u * WG + lid.x;
+        for (var u = 0u; u * RECURRENCE_WG + lid.x < H; u++) {
+            let j = u * RECURRENCE_WG + lid.x;
             // Padding steps (lanes not live) pass no gradient: d_h = 0 there.
             let d_h = select(zero, d_out4(rows, j) + d_h_rec[u], live);
             let r = gates4(rows, j);
@@ -335,8 +297,8 @@ fn gru_backward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation
         // d_h_rec for step s - 1: d_h_direct + (d_hw W_hh)[j], over the 3H columns of d_hw,
         // four rows of W_hh per col_dot4 and three col_dot4 (one per gate) per iteration; then
         // the H mod 4 rows left over in each gate.
-        for (var u = 0u; u * WG + lid.x < H; u++) {
-            let j = u * WG + lid.x;
+        for (var u = 0u; u * RECURRENCE_WG + lid.x < H; u++) {
+            let j = u * RECURRENCE_WG + lid.x;
             var sum = d_h_direct[u];
             var k = 0u;
             for (; k + 4u <= H; k += 4u) {
@@ -355,7 +317,7 @@ fn gru_backward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation
     }
     // Hand d_h_rec to the next dispatch (steps before s_start). Each invocation writes and
     // later reads only its own units, so no barrier is needed; wgpu orders dispatches.
-    for (var u = 0u; u * WG + lid.x < H; u++) {
-        carry[d_h_rec_at + u * WG + lid.x] = d_h_rec[u];
+    for (var u = 0u; u * RECURRENCE_WG + lid.x < H; u++) {
+        carry[d_h_rec_at + u * RECURRENCE_WG + lid.x] = d_h_rec[u];
     }
 }

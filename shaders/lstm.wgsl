@@ -48,12 +48,13 @@
 //            (passed from one backward dispatch to the next), then d_a [4H] of the current
 //            step (shared by the workgroup's invocations within a step)
 //
-// ---- Dispatch: ⌈B/4⌉ workgroups of WG = 64 invocations. Time is serial: step s needs all of
-// h_prev, so the units of one step must be exchanged between steps, and only invocations of
-// one workgroup can wait for each other (barriers). So a workgroup owns whole sequences for a
-// span of steps, and its invocations split the hidden units: invocation lid handles units
-// j = lid, lid + WG, lid + 2·WG, ... < H, at most UNITS = MAX_HIDDEN / WG of them, whose state
-// it keeps in registers (arrays indexed by u, j = u·WG + lid).
+// ---- Dispatch: ⌈B/4⌉ workgroups of RECURRENCE_WG = 64 invocations. Time is serial: step s
+// needs all of h_prev, so the units of one step must be exchanged between steps, and only
+// invocations of one workgroup can wait for each other (barriers). So a workgroup owns whole
+// sequences for a span of steps, and its invocations split the hidden units: invocation lid
+// handles units j = lid, lid + RECURRENCE_WG, lid + 2·RECURRENCE_WG, ... < H, at most
+// UNITS = MAX_HIDDEN / RECURRENCE_WG of them, whose state it keeps in registers (arrays
+// indexed by u, j = u·RECURRENCE_WG + lid).
 //
 // The lanes trick: a workgroup runs four sequences b0 .. b0 + 3 at once, one in each lane
 // (x, y, z, w) of every vec4: h_prev[k] holds unit k of the four sequences, and a_i, c, d_h,
@@ -79,48 +80,9 @@
 // unrolled by four (H/4 iterations and H mod 4 more): four times fewer iterations against
 // that cap, and each h_prev[k] read serves all four gates.
 
-const WG: u32 = 64u;
-const LANES: u32 = 4u;
-const MAX_HIDDEN: u32 = 512u;
-const UNITS: u32 = 8u; // MAX_HIDDEN / WG: hidden units per invocation at most
-
-struct Recurrence {
-    batch: u32, steps: u32, hidden: u32, s_start: u32,
-    s_count: u32, reverse: u32, w_hh_off: u32, b_hh_off: u32,
-    out_stride: u32, out_col: u32, _pad0: u32, _pad1: u32,
-}
-
-// The sizes and offsets of this dispatch (RecurrenceDims on the host).
-@group(0) @binding(0) var<uniform> dims: Recurrence;
-@group(0) @binding(1) var<storage, read> params: array<f32>;
-@group(0) @binding(2) var<storage, read> lengths: array<u32>;
-
-fn sigmoid(x: vec4<f32>) -> vec4<f32> {
-    return 1.0 / (1.0 + exp(-x));
-}
-
-// The time index of processing step s.
-fn time_of(s: u32) -> u32 {
-    return select(s, dims.steps - 1u - s, dims.reverse != 0u);
-}
-
-// The sequences of the four lanes of the workgroup whose first sequence is b0.
-fn lanes(b0: u32) -> vec4<u32> {
-    return vec4<u32>(b0) + vec4<u32>(0u, 1u, 2u, 3u);
-}
-
-// The rows (t·B + b) of the four lanes at time t; lanes past the batch read the last sequence.
-fn rows_at(t: u32, b0: u32) -> vec4<u32> {
-    return t * dims.batch + min(lanes(b0), vec4<u32>(dims.batch - 1u));
-}
-
-// Which lanes compute step t: all in the forward direction; in the reverse one, the lanes whose
-// sequence is still inside its length (t < length[b]). The others hold a zero state.
-fn live_at(t: u32, b0: u32) -> vec4<bool> {
-    let b = min(lanes(b0), vec4<u32>(dims.batch - 1u));
-    let len = vec4<u32>(lengths[b.x], lengths[b.y], lengths[b.z], lengths[b.w]);
-    return vec4<bool>(dims.reverse == 0u) | (vec4<u32>(t) < len);
-}
+// Shared with gru.wgsl, in recurrence.wgsl (joined after this text): RECURRENCE_WG, LANES,
+// MAX_HIDDEN, UNITS, RecurrenceDims, the bindings dims, params and lengths, and sigmoid, time_of,
+// lanes, rows_at and live_at.
 
 // ---------------------------------------------------------------- forward
 
@@ -164,8 +126,9 @@ fn store_step(b: u32, row: u32, j: u32, c: f32, h: f32, ifgo: vec4<f32>) {
     gates[row * 4u * H + 3u * H + j] = ifgo.w;
 }
 
-// wid.x: which four sequences (b0 = 4·wid.x); lid.x: which hidden units (j = u·WG + lid.x).
-@compute @workgroup_size(64, 1, 1) // 64 = WG
+// wid.x: which four sequences (b0 = 4·wid.x); lid.x: which hidden units
+// (j = u·RECURRENCE_WG + lid.x).
+@compute @workgroup_size(RECURRENCE_WG, 1, 1)
 fn lstm_forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
     let b0 = wid.x * LANES;
     let H = dims.hidden;
@@ -176,9 +139,10 @@ fn lstm_forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation
     var c: array<vec4<f32>, UNITS>;
     // The state before step s_start: zero at the start of the sequence, else the h and c that
     // the previous dispatch stored for step s_start - 1 (wgpu orders one dispatch's storage
-    // writes before the next dispatch's reads). The loop visits j = lid, lid + WG, ... < H.
-    for (var u = 0u; u * WG + lid.x < H; u++) {
-        let j = u * WG + lid.x;
+    // writes before the next dispatch's reads). The loop visits j = lid, lid + RECURRENCE_WG,
+    // ... < H.
+    for (var u = 0u; u * RECURRENCE_WG + lid.x < H; u++) {
+        let j = u * RECURRENCE_WG + lid.x;
         h_prev[j] = zero;
         c[u] = zero;
         if (dims.s_start > 0u) {
@@ -196,8 +160,8 @@ fn lstm_forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation
         let rows = rows_at(t, b0);
         let live = live_at(t, b0);
         let b = lanes(b0);
-        for (var u = 0u; u * WG + lid.x < H; u++) {
-            let j = u * WG + lid.x;
+        for (var u = 0u; u * RECURRENCE_WG + lid.x < H; u++) {
+            let j = u * RECURRENCE_WG + lid.x;
             // a = XW[t] + b_hh + h_prev W_hhᵀ, unit j of each gate.
             var a_i = xw4(rows, j) + params[dims.b_hh_off + j];
             var a_f = xw4(rows, H + j) + params[dims.b_hh_off + H + j];
@@ -245,8 +209,8 @@ fn lstm_forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation
         // Every invocation must finish reading h_prev (the dot products above) before any
         // overwrites it with the new h: a workgroupBarrier, as h_prev is workgroup memory.
         workgroupBarrier();
-        for (var u = 0u; u * WG + lid.x < H; u++) {
-            h_prev[u * WG + lid.x] = h_next[u];
+        for (var u = 0u; u * RECURRENCE_WG + lid.x < H; u++) {
+            h_prev[u * RECURRENCE_WG + lid.x] = h_next[u];
         }
         // All of the new h must be written before the next step reads it: the same barrier.
         workgroupBarrier();
@@ -302,7 +266,7 @@ fn col_dot4(d_a_at: u32, k: u32, j: u32) -> vec4<f32> {
         + params[w + 2u * H] * carry[d_a_at + k + 2u] + params[w + 3u * H] * carry[d_a_at + k + 3u];
 }
 
-@compute @workgroup_size(64, 1, 1) // 64 = WG
+@compute @workgroup_size(RECURRENCE_WG, 1, 1)
 fn lstm_backward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
     let b0 = wid.x * LANES;
     let H = dims.hidden;
@@ -321,8 +285,8 @@ fn lstm_backward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocatio
     //               (which is d_c_from_next of the step after it in this loop, s - 1)
     var d_h_rec: array<vec4<f32>, UNITS>;
     var d_c_carry: array<vec4<f32>, UNITS>;
-    for (var u = 0u; u * WG + lid.x < H; u++) {
-        let j = u * WG + lid.x;
+    for (var u = 0u; u * RECURRENCE_WG + lid.x < H; u++) {
+        let j = u * RECURRENCE_WG + lid.x;
         d_h_rec[u] = zero;
         d_c_carry[u] = zero;
         if (!starts_backward) {
@@ -338,8 +302,8 @@ fn lstm_backward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocatio
         let rows = rows_at(t, b0);
         let live = live_at(t, b0);
         let b = lanes(b0);
-        for (var u = 0u; u * WG + lid.x < H; u++) {
-            let j = u * WG + lid.x;
+        for (var u = 0u; u * RECURRENCE_WG + lid.x < H; u++) {
+            let j = u * RECURRENCE_WG + lid.x;
             // Padding steps (lanes not live) pass no gradient: d_h = d_c = 0 there.
             let d_h = select(zero, d_out4(rows, j) + d_h_rec[u], live);
             let d_c_from_next = select(zero, d_c_carry[u], live);
@@ -377,8 +341,8 @@ fn lstm_backward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocatio
         // d_h_rec for step s - 1: d_h_rec[j] = (d_a W_hh)[j], over the 4H columns of d_a, four
         // rows of W_hh per col_dot4 and four col_dot4 (one per gate) per iteration; then the
         // H mod 4 rows left over in each gate.
-        for (var u = 0u; u * WG + lid.x < H; u++) {
-            let j = u * WG + lid.x;
+        for (var u = 0u; u * RECURRENCE_WG + lid.x < H; u++) {
+            let j = u * RECURRENCE_WG + lid.x;
             var sum = zero;
             var k = 0u;
             for (; k + 4u <= H; k += 4u) {
@@ -398,8 +362,8 @@ fn lstm_backward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocatio
     }
     // Hand d_h_rec and d_c to the next dispatch (steps before s_start). Each invocation writes
     // and later reads only its own units, so no barrier is needed; wgpu orders dispatches.
-    for (var u = 0u; u * WG + lid.x < H; u++) {
-        let j = u * WG + lid.x;
+    for (var u = 0u; u * RECURRENCE_WG + lid.x < H; u++) {
+        let j = u * RECURRENCE_WG + lid.x;
         carry[d_h_rec_at + j] = d_h_rec[u];
         carry[d_c_at + j] = d_c_carry[u];
     }

@@ -22,18 +22,19 @@ macro_rules! shader {
 /// Every shader file, by name, as compiled into the binary (joined with its preludes).
 pub const SHADERS: [(&str, &str); 6] = [
     shader!("matmul.wgsl", "common.wgsl"),
-    shader!("lstm.wgsl", "common.wgsl"),
-    shader!("gru.wgsl", "common.wgsl"),
+    shader!("lstm.wgsl", "recurrence.wgsl", "common.wgsl"),
+    shader!("gru.wgsl", "recurrence.wgsl", "common.wgsl"),
     shader!("elementwise.wgsl", "common.wgsl"),
     shader!("loss.wgsl", "common.wgsl"),
     shader!("adam.wgsl", "common.wgsl"),
 ];
 
-/// Invocations per workgroup of the recurrence kernels (`WG` in lstm.wgsl and gru.wgsl).
+/// Invocations per workgroup of the recurrence kernels (`RECURRENCE_WG`, recurrence.wgsl).
 pub const RECURRENCE_WG: usize = 64;
-/// Sequences per recurrence workgroup, one per vec4 lane (`LANES`).
+/// Sequences per recurrence workgroup, one per vec4 lane (`LANES`, recurrence.wgsl).
 pub const LANES: usize = 4;
-/// Largest hidden size the recurrence kernels hold in workgroup memory (`MAX_HIDDEN`).
+/// Largest hidden size the recurrence kernels hold in workgroup memory (`MAX_HIDDEN`,
+/// recurrence.wgsl).
 pub const MAX_HIDDEN: usize = 512;
 /// Invocations per workgroup of the elementwise and reduction kernels (`ELEMENTWISE_WG`,
 /// common.wgsl).
