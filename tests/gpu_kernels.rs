@@ -245,70 +245,103 @@ struct MatmulCase {
     copy_to: Option<usize>,
 }
 
+/// The buffers' values of a matmul case.
+struct MatmulData {
+    a: Vec<f32>,
+    b: Vec<f32>,
+    bias: Vec<f32>,
+    /// C's buffer before the product.
+    c0: Vec<f32>,
+}
+
 impl MatmulCase {
-    /// Runs the case on the GPU and compares every element of C's buffer with a CPU loop.
-    fn check(&self, gpu: &Gpu, kernels: &Kernels, rng: &mut StdRng, what: &str) {
+    /// Where C(i, j) sits in C's buffer when C starts at `off`.
+    fn c_at(&self, off: usize, i: usize, j: usize) -> usize {
+        off + i * self.c.1 + j
+    }
+
+    /// Random values for every buffer, each as long as its strides reach.
+    fn data(&self, rng: &mut StdRng) -> MatmulData {
         let (m, n, k) = self.mnk;
         let extent = |(off, rs, cs): Strides, rows: usize, cols: usize| {
             off + (rows - 1) * rs + (cols - 1) * cs + 1
         };
-        let a = random(rng, extent(self.a, m, k), 1.0);
-        let b = random(rng, extent(self.b, k, n), 1.0);
-        let bias = random(rng, self.bias.unwrap_or(0) + n, 1.0);
-        let c_at = |off: usize, i: usize, j: usize| off + i * self.c.1 + j;
-        let c_len = c_at(self.copy_to.unwrap_or(self.c.0).max(self.c.0), m - 1, n);
-        let c0 = random(rng, c_len, 1.0);
-        let (a_buf, b_buf) = (storage_init(gpu, "a", &a), storage_init(gpu, "b", &b));
-        let (bias_buf, c_buf) = (
-            storage_init(gpu, "bias", &bias),
-            storage_init(gpu, "c", &c0),
+        let c_end = self.c.0.max(self.copy_to.unwrap_or(0));
+        MatmulData {
+            a: random(rng, extent(self.a, m, k), 1.0),
+            b: random(rng, extent(self.b, k, n), 1.0),
+            bias: random(rng, self.bias.unwrap_or(0) + n, 1.0),
+            c0: random(rng, self.c_at(c_end, m - 1, n), 1.0),
+        }
+    }
+
+    /// C's buffer after the product on the GPU.
+    fn on_gpu(&self, gpu: &Gpu, kernels: &Kernels, data: &MatmulData) -> Vec<f32> {
+        let (a, b) = (
+            storage_init(gpu, "a", &data.a),
+            storage_init(gpu, "b", &data.b),
         );
+        let bias = storage_init(gpu, "bias", &data.bias);
+        let c = storage_init(gpu, "c", &data.c0);
         let mut gemm = Gemm::new(
             self.mnk,
-            op(&a_buf, self.a.0, self.a.1, self.a.2),
-            op(&b_buf, self.b.0, self.b.1, self.b.2),
-            op(&c_buf, self.c.0, self.c.1, 1),
+            op(&a, self.a.0, self.a.1, self.a.2),
+            op(&b, self.b.0, self.b.1, self.b.2),
+            op(&c, self.c.0, self.c.1, 1),
         )
         .accumulate(self.accumulate)
         .copy_to(self.copy_to);
         if let Some(off) = self.bias {
-            gemm = gemm.bias(&bias_buf, off);
+            gemm = gemm.bias(&bias, off);
         }
         let mut rec = Recorder::new(gpu, kernels);
         rec.matmul(&gemm);
         run(gpu, kernels, &rec.finish());
-        let got = read(gpu, &c_buf, c_len);
-        let mut want: Vec<f64> = c0.iter().map(|&v| f64::from(v)).collect();
-        let mut scale = vec![0.0f64; c_len];
+        read(gpu, &c, data.c0.len())
+    }
+
+    /// C's buffer after the product, and each element's scale (Σ|a b| plus the bias or the
+    /// value added to; 0 outside C and its copy).
+    fn reference(&self, data: &MatmulData) -> (Vec<f64>, Vec<f64>) {
+        let (m, n, k) = self.mnk;
+        let mut want: Vec<f64> = data.c0.iter().map(|&v| f64::from(v)).collect();
+        let mut scale = vec![0.0f64; want.len()];
         for i in 0..m {
             for j in 0..n {
-                let (mut sum, mut abs) = (0.0f64, 0.0f64);
-                for kk in 0..k {
-                    let x = f64::from(a[self.a.0 + i * self.a.1 + kk * self.a.2]);
-                    let y = f64::from(b[self.b.0 + kk * self.b.1 + j * self.b.2]);
-                    sum += x * y;
-                    abs += (x * y).abs();
-                }
-                let at = c_at(self.c.0, i, j);
+                let products = (0..k).map(|kk| {
+                    let x = f64::from(data.a[self.a.0 + i * self.a.1 + kk * self.a.2]);
+                    x * f64::from(data.b[self.b.0 + kk * self.b.1 + j * self.b.2])
+                });
+                let (sum, abs) = products.fold((0.0, 0.0), |(s, a), p| (s + p, a + p.abs()));
+                let at = self.c_at(self.c.0, i, j);
                 let extra = match (self.accumulate, self.bias) {
                     (true, _) => want[at],
-                    (false, Some(off)) => f64::from(bias[off + j]),
+                    (false, Some(off)) => f64::from(data.bias[off + j]),
                     (false, None) => 0.0,
                 };
-                want[at] = sum + extra;
-                scale[at] = abs + extra.abs();
-                if let Some(off) = self.copy_to {
-                    want[c_at(off, i, j)] = want[at];
-                    scale[c_at(off, i, j)] = scale[at];
+                let targets = [Some(self.c.0), self.copy_to];
+                for at in targets
+                    .into_iter()
+                    .flatten()
+                    .map(|off| self.c_at(off, i, j))
+                {
+                    (want[at], scale[at]) = (sum + extra, abs + extra.abs());
                 }
             }
         }
+        (want, scale)
+    }
+
+    /// Runs the case on the GPU and compares every element of C's buffer with a CPU loop.
+    fn check(&self, gpu: &Gpu, kernels: &Kernels, rng: &mut StdRng, what: &str) {
+        let data = self.data(rng);
+        let got = self.on_gpu(gpu, kernels, &data);
+        let (want, scale) = self.reference(&data);
         // f32 accumulation of k products: the rounding errors add up like a random walk, about
         // √k ulps of Σ|a b| (plus one for the bias or the accumulated value). 4 √k ulps is
         // comfortably above that, and far below what a lost chunk, a wrong stride or a missing
         // bias would change. Elements outside C must be untouched (scale 0: exact).
-        let ulp = f64::from(f32::EPSILON);
-        let tol = 4.0 * (k as f64).sqrt().max(2.0) * ulp;
+        let tol = 4.0 * (self.mnk.2 as f64).sqrt().max(2.0) * f64::from(f32::EPSILON);
         for (at, (g, w)) in got.iter().zip(&want).enumerate() {
             let err = (f64::from(*g) - w).abs();
             assert!(
@@ -608,6 +641,91 @@ fn gru_forward_and_backward_match_a_cpu_loop() {
 
 // ---------------------------------------------------------------- loss, norm and Adam
 
+/// The loss kernel's inputs, and the epoch sums it adds to.
+struct LossCase {
+    pred: Vec<f32>,
+    y: Vec<f32>,
+    mask: Vec<f32>,
+    use_masking: bool,
+    sums_before: [f32; 4],
+}
+
+impl LossCase {
+    /// Row `i`'s weight in the loss.
+    fn weight(&self, i: usize) -> f64 {
+        if self.use_masking {
+            f64::from(self.mask[i])
+        } else {
+            1.0
+        }
+    }
+
+    /// 1 / Σ w, as the host writes it into the step uniform.
+    fn inv_weight(&self) -> f64 {
+        1.0 / (0..self.pred.len()).map(|i| self.weight(i)).sum::<f64>()
+    }
+
+    /// d_pred and the sums after the kernel.
+    fn on_gpu(&self, gpu: &Gpu, kernels: &Kernels) -> (Vec<f32>, Vec<f32>) {
+        let rows = self.pred.len();
+        let step = uniform(
+            gpu,
+            &Step {
+                inv_weight: self.inv_weight() as f32,
+                batches: 1.0,
+                ..Step::default()
+            },
+        );
+        let dims = uniform(
+            gpu,
+            &LossDims {
+                rows: rows as u32,
+                use_masking: u32::from(self.use_masking),
+                pad: [0; 2],
+            },
+        );
+        let (sums, d_pred) = (
+            storage_init(gpu, "sums", &self.sums_before),
+            storage(gpu, "d_pred", rows),
+        );
+        let (pred, y, mask) = (
+            storage_init(gpu, "pred", &self.pred),
+            storage_init(gpu, "y", &self.y),
+            storage_init(gpu, "mask", &self.mask),
+        );
+        let mut rec = Recorder::new(gpu, kernels);
+        rec.loss(&LossBindings {
+            dims: &dims,
+            pred: &pred,
+            y: &y,
+            mask: &mask,
+            sums: &sums,
+            d_pred: &d_pred,
+            step: &step,
+        });
+        run(gpu, kernels, &rec.finish());
+        (read(gpu, &d_pred, rows), read(gpu, &sums, 4))
+    }
+
+    /// d_pred and the sums, as loss.wgsl's header writes them.
+    fn reference(&self) -> (Vec<f64>, [f64; 4]) {
+        let (rows, inv_weight) = (self.pred.len(), self.inv_weight());
+        let e = |i: usize| f64::from(self.pred[i]) - f64::from(self.y[i]);
+        let sum = |f: &dyn Fn(usize) -> f64| (0..rows).map(f).sum::<f64>();
+        let before = self.sums_before.map(f64::from);
+        let d_pred = (0..rows)
+            .map(|i| 2.0 * inv_weight * self.weight(i) * e(i))
+            .collect();
+        let sums = [
+            before[0] + inv_weight * sum(&|i| self.weight(i) * e(i) * e(i)),
+            before[1] + 1.0,
+            before[2] + sum(&|i| f64::from(self.mask[i]) * e(i).abs()),
+            before[3] + sum(&|i| f64::from(self.mask[i])),
+        ];
+        (d_pred, sums)
+    }
+}
+
 #[test]
 fn the_loss_kernel_matches_a_cpu_loop() {
     let Some((gpu, kernels)) = setup() else {
@@ -616,74 +734,27 @@ fn the_loss_kernel_matches_a_cpu_loop() {
     let mut rng = StdRng::seed_from_u64(4);
     // More rows than the workgroup's invocations: each sums a strided share.
     let rows = 1000;
-    let pred = random(&mut rng, rows, 2.0);
-    let y = random(&mut rng, rows, 2.0);
-    let mask: Vec<f32> = (0..rows)
-        .map(|_| f32::from(u8::from(rng.random_range(0.0..1.0) < 0.7)))
-        .collect();
+    let mut case = LossCase {
+        pred: random(&mut rng, rows, 2.0),
+        y: random(&mut rng, rows, 2.0),
+        mask: (0..rows)
+            .map(|_| f32::from(u8::from(rng.random_range(0.0..1.0) < 0.7)))
+            .collect(),
+        use_masking: true,
+        // The sums accumulate onto what the epoch has so far.
+        sums_before: [0.5, 2.0, 0.25, 3.0],
+    };
     for use_masking in [true, false] {
-        let w = |i: usize| if use_masking { f64::from(mask[i]) } else { 1.0 };
-        let inv_weight = 1.0 / (0..rows).map(w).sum::<f64>();
-        let step = uniform(
-            &gpu,
-            &Step {
-                inv_weight: inv_weight as f32,
-                batches: 1.0,
-                ..Step::default()
-            },
-        );
-        let dims = uniform(
-            &gpu,
-            &LossDims {
-                rows: rows as u32,
-                use_masking: u32::from(use_masking),
-                pad: [0; 2],
-            },
-        );
-        // The sums accumulate onto what an epoch has so far.
-        let before = [0.5f32, 2.0, 0.25, 3.0];
-        let sums = storage_init(&gpu, "sums", &before);
-        let d_pred = storage(&gpu, "d_pred", rows);
-        let (pred_b, y_b, mask_b) = (
-            storage_init(&gpu, "pred", &pred),
-            storage_init(&gpu, "y", &y),
-            storage_init(&gpu, "mask", &mask),
-        );
-        let mut rec = Recorder::new(&gpu, &kernels);
-        rec.loss(&LossBindings {
-            dims: &dims,
-            pred: &pred_b,
-            y: &y_b,
-            mask: &mask_b,
-            sums: &sums,
-            d_pred: &d_pred,
-            step: &step,
-        });
-        run(&gpu, &kernels, &rec.finish());
-        let e = |i: usize| f64::from(pred[i]) - f64::from(y[i]);
-        let want_d: Vec<f64> = (0..rows).map(|i| 2.0 * inv_weight * w(i) * e(i)).collect();
-        let want_sums = [
-            f64::from(before[0]) + inv_weight * (0..rows).map(|i| w(i) * e(i) * e(i)).sum::<f64>(),
-            f64::from(before[1]) + 1.0,
-            f64::from(before[2])
-                + (0..rows)
-                    .map(|i| f64::from(mask[i]) * e(i).abs())
-                    .sum::<f64>(),
-            f64::from(before[3]) + mask.iter().map(|&m| f64::from(m)).sum::<f64>(),
-        ];
+        case.use_masking = use_masking;
+        let (got_d, got_sums) = case.on_gpu(&gpu, &kernels);
+        let (want_d, want_sums) = case.reference();
         let what = format!("loss, masking {use_masking}");
         // d_pred is three f32 products per element: 1e-6 of the scale is a few ulps.
-        assert_close(
-            &read(&gpu, &d_pred, rows),
-            &want_d,
-            1e-6,
-            &format!("{what}: d_pred"),
-        );
+        assert_close(&got_d, &want_d, 1e-6, &format!("{what}: d_pred"));
         // Each sum is a strided f32 sum of 4 terms, then a tree of 8 levels: at most about 12
         // ulps of the total (the terms are not negative); 1e-5 leaves room, while one row
         // missed or counted twice changes a sum of 1000 by about 1e-3.
-        let got = read(&gpu, &sums, 4);
-        for (k, (g, w)) in got.iter().zip(want_sums).enumerate() {
+        for (k, (g, w)) in got_sums.iter().zip(want_sums).enumerate() {
             let err = (f64::from(*g) - w).abs();
             assert!(err <= 1e-5 * w.abs(), "{what}: sums[{k}] = {g}, want {w}");
         }
@@ -739,6 +810,71 @@ impl GpuAdam {
     }
 }
 
+impl GpuAdam {
+    /// One step with these gradients and this uniform; returns the norm, params, m and v.
+    fn step(&self, gpu: &Gpu, kernels: &Kernels, grads: &[f32], step: &Step) -> [Vec<f32>; 4] {
+        gpu.queue
+            .write_buffer(&self.grads, 0, bytemuck::cast_slice(grads));
+        gpu.queue
+            .write_buffer(&self.step, 0, bytemuck::bytes_of(step));
+        run(gpu, kernels, &self.dispatches);
+        let n = grads.len();
+        [
+            read(gpu, &self.norm, 1),
+            read(gpu, &self.params, n),
+            read(gpu, &self.m, n),
+            read(gpu, &self.v, n),
+        ]
+    }
+}
+
+/// The shared CPU optimizer (`hrcast::engine::optim`) in f64, on tensors of `sizes`.
+struct CpuAdam {
+    sizes: Vec<usize>,
+    params: Vec<Vec<f64>>,
+    state: AdamState<f64>,
+    config: StepConfig,
+}
+
+impl CpuAdam {
+    fn new(sizes: &[usize], init: &[f32], config: StepConfig) -> CpuAdam {
+        let mut adam = CpuAdam {
+            sizes: sizes.to_vec(),
+            params: Vec::new(),
+            state: AdamState::new(sizes.iter().copied()),
+            config,
+        };
+        adam.params = adam.split(init);
+        adam
+    }
+
+    /// A flat vector as tensors of `sizes`.
+    fn split(&self, flat: &[f32]) -> Vec<Vec<f64>> {
+        let mut at = 0;
+        self.sizes
+            .iter()
+            .map(|&s| {
+                at += s;
+                flat[at - s..at].iter().map(|&x| f64::from(x)).collect()
+            })
+            .collect()
+    }
+
+    /// clip_grad_norm (when clipping) and AdamState::step; returns the norm before clipping.
+    fn step(&mut self, grads: &[f32]) -> f64 {
+        let mut g = self.split(grads);
+        let clip = self.config.grad_clip;
+        let norm = if clip > 0.0 {
+            optim::clip_grad_norm(&mut g, clip)
+        } else {
+            g.iter().flatten().map(|x| x * x).sum::<f64>().sqrt()
+        };
+        let adam = AdamConfig::new(self.config.lr, self.config.weight_decay);
+        self.state.step(&adam, &mut self.params, &g);
+        norm
+    }
+}
+
 #[test]
 fn grad_norm_and_adam_match_the_shared_cpu_optimizer() {
     let Some((gpu, kernels)) = setup() else {
@@ -750,20 +886,6 @@ fn grad_norm_and_adam_match_the_shared_cpu_optimizer() {
     // (clip, weight decay, gradient scale): clipping active (norm ≈ 30 > 1) with weight decay;
     // neither (clip 0 means none).
     for (clip, weight_decay, grad_scale) in [(1.0, 1e-2, 1.5f32), (0.0, 0.0, 0.1)] {
-        let init = random(&mut rng, n, 1.0);
-        let gpu_adam = GpuAdam::new(&gpu, &kernels, &init);
-        let split = |flat: &[f32]| -> Vec<Vec<f64>> {
-            let mut at = 0;
-            sizes
-                .iter()
-                .map(|&s| {
-                    at += s;
-                    flat[at - s..at].iter().map(|&x| f64::from(x)).collect()
-                })
-                .collect()
-        };
-        let mut params = split(&init);
-        let mut state = AdamState::<f64>::new(sizes);
         let config = StepConfig {
             lr: 1e-2,
             weight_decay,
@@ -771,49 +893,35 @@ fn grad_norm_and_adam_match_the_shared_cpu_optimizer() {
             use_masking: true,
             seed: 0,
         };
+        let init = random(&mut rng, n, 1.0);
+        let gpu_adam = GpuAdam::new(&gpu, &kernels, &init);
+        let mut cpu = CpuAdam::new(&sizes, &init, config);
         for t in 1..=3u64 {
             let grads = random(&mut rng, n, grad_scale);
-            gpu.queue
-                .write_buffer(&gpu_adam.grads, 0, bytemuck::cast_slice(&grads));
-            let step = Step::new(&config, t, 0.0);
-            gpu.queue
-                .write_buffer(&gpu_adam.step, 0, bytemuck::bytes_of(&step));
-            run(&gpu, &kernels, &gpu_adam.dispatches);
-            // The CPU reference in f64: clip_grad_norm (when clipping) and AdamState::step.
-            let mut g = split(&grads);
-            let norm = if clip > 0.0 {
-                optim::clip_grad_norm(&mut g, clip)
-            } else {
-                g.iter().flatten().map(|x| x * x).sum::<f64>().sqrt()
-            };
-            state.step(&AdamConfig::new(config.lr, weight_decay), &mut params, &g);
+            let [norm, params, m, v] =
+                gpu_adam.step(&gpu, &kernels, &grads, &Step::new(&config, t, 0.0));
+            let want_norm = cpu.step(&grads);
             let what = format!("clip {clip}, step {t}");
             // The norm: a strided f32 sum then a tree, a dozen ulps of Σ g²: 1e-5 relative.
-            let got_norm = f64::from(read(&gpu, &gpu_adam.norm, 1)[0]);
+            let got_norm = f64::from(norm[0]);
             assert!(
-                (got_norm - norm).abs() <= 1e-5 * norm,
-                "{what}: norm {got_norm} vs {norm}"
+                (got_norm - want_norm).abs() <= 1e-5 * want_norm,
+                "{what}: norm {got_norm} vs {want_norm}"
             );
             // Moments: a few f32 operations per step on values of one scale: 1e-5 of it.
-            let flat = |v: &[Vec<f64>]| v.concat();
+            assert_close(&m, &cpu.state.exp_avg.concat(), 1e-5, &format!("{what}: m"));
             assert_close(
-                &read(&gpu, &gpu_adam.m, n),
-                &flat(&state.exp_avg),
+                &v,
+                &cpu.state.exp_avg_sq.concat(),
                 1e-5,
-                &what,
-            );
-            assert_close(
-                &read(&gpu, &gpu_adam.v, n),
-                &flat(&state.exp_avg_sq),
-                1e-5,
-                &what,
+                &format!("{what}: v"),
             );
             // Parameters (|p| < 1.1) move by about lr = 1e-2 a step; f32 rounds p to 6e-8 and
             // the update to a few ulps of itself, so 2e-6 of the scale is 0.02 % of a step,
             // while a wrong bias correction, clip coefficient or decay term moves it by
             // percents of a step.
-            let got = read(&gpu, &gpu_adam.params, n);
-            assert_close(&got, &flat(&params), 2e-6, &format!("{what}: params"));
+            let what = format!("{what}: params");
+            assert_close(&params, &cpu.params.concat(), 2e-6, &what);
         }
     }
 }

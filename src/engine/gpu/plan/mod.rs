@@ -1,20 +1,23 @@
 //! A plan: the activation buffers and the recorded dispatches of one training step (or one
 //! evaluation) of one batch shape. It is recorded in the order of the maths: [`forward`]
 //! through the layers, [`loss_and_head`], [`backward`] down through the layers; the
-//! [`update`] (clipping and Adam) is recorded once per engine and ends every step.
+//! [`update`] (clipping and Adam) is recorded once per engine and ends every step. The
+//! recurrences' part of the plan is in [`recurrence`].
 //!
 //! [`forward`]: PlanRecorder::forward
 //! [`loss_and_head`]: PlanRecorder::loss_and_head
 //! [`backward`]: PlanRecorder::backward
 
+mod recurrence;
+
 use super::Gpu;
 use super::bindings::*;
-use super::buffers::{Activations, DirectionBuffers, Persistent, Shape};
-use super::kernels::{Kernels, LOOP_BUDGET, RECURRENCE_WG};
+use super::buffers::{Activations, Persistent, Shape};
+use super::kernels::Kernels;
 use super::params::ParamOffsets;
 use super::recorder::{Dispatch, Gemm, Recorder, op};
-use super::uniforms::{AdamDims, DropoutDims, LossDims, RecurrenceDims};
-use crate::model::{Cell, ModelConfig};
+use super::uniforms::{AdamDims, DropoutDims, LossDims};
+use crate::model::ModelConfig;
 
 /// What plans are recorded against: the engine's device, pipelines, model and buffers.
 pub struct Context<'a> {
@@ -83,21 +86,6 @@ pub fn update(cx: &Context) -> Vec<Dispatch> {
     };
     rec.adam_step(&bindings, count);
     rec.finish()
-}
-
-/// Steps one recurrence dispatch may cover under the loop budget. The kernels' dot products run
-/// H/4 unrolled iterations plus H mod 4 single ones (in the backward pass, each with a loop over
-/// the gates inside), per hidden unit an invocation handles.
-pub fn steps_per_dispatch(config: &ModelConfig, backward: bool) -> usize {
-    let h = config.hidden_size;
-    let units = h.div_ceil(RECURRENCE_WG);
-    let remainder = if backward {
-        (h % 4) * (config.model.gates() + 1)
-    } else {
-        h % 4
-    };
-    let inner = h / 4 + remainder;
-    (LOOP_BUDGET / (units * (inner + 3) + 4)).max(1)
 }
 
 /// Records one plan.
@@ -174,13 +162,14 @@ impl PlanRecorder<'_> {
         );
     }
 
-    /// Layer by layer from the top: per direction the recurrence backward, the weight
+    /// Layer by layer from the top: per direction the recurrence backward, the weight and bias
     /// gradients and the input's gradient; then the dropout of the layer's input.
     fn backward(&mut self) {
         for l in (0..self.cx.config.num_layers).rev() {
             for d in 0..self.cx.config.directions() {
                 self.recurrence_backward(l, d);
                 self.weight_gradients(l, d);
+                self.bias_gradients(l, d);
                 if l > 0 {
                     self.input_gradient(l, d);
                 }
@@ -252,118 +241,7 @@ impl PlanRecorder<'_> {
         );
     }
 
-    /// The time loop split into dispatches under the loop budget: (first step, steps).
-    fn time_chunks(&self, backward: bool) -> Vec<(usize, usize)> {
-        let (steps, per) = (
-            self.shape.steps,
-            steps_per_dispatch(self.cx.config, backward),
-        );
-        (0..steps)
-            .step_by(per)
-            .map(|s| (s, per.min(steps - s)))
-            .collect()
-    }
-
-    /// The recurrence uniform of layer `l`, direction `d`, steps `s_start .. + s_count`.
-    fn recurrence_dims(
-        &self,
-        l: usize,
-        d: usize,
-        (s_start, s_count): (usize, usize),
-    ) -> RecurrenceDims {
-        let h = self.cx.config.hidden_size;
-        let p = self.cx.offsets.layer(l, d);
-        RecurrenceDims {
-            batch: self.shape.batch as u32,
-            steps: self.shape.steps as u32,
-            hidden: h as u32,
-            s_start: s_start as u32,
-            s_count: s_count as u32,
-            reverse: d as u32,
-            w_hh_off: p.w_hh as u32,
-            b_hh_off: p.b_hh as u32,
-            out_stride: self.width() as u32,
-            out_col: (d * h) as u32,
-            pad: [0; 2],
-        }
-    }
-
-    /// The recurrence of layer `l`, direction `d`, forward through time.
-    fn recurrence_forward(&mut self, l: usize, d: usize) {
-        let (acts, params) = (self.acts, &self.cx.persistent.params);
-        let (layer, batch) = (&acts.layers[l], self.shape.batch);
-        let db = &layer.directions[d];
-        for chunk in self.time_chunks(false) {
-            let dims = self.rec.uniform(&self.recurrence_dims(l, d, chunk));
-            match self.cx.config.model {
-                Cell::Lstm => self.rec.lstm_forward(
-                    &LstmForwardBindings {
-                        dims: &dims,
-                        params,
-                        lengths: &acts.inputs.lengths,
-                        xw: &db.xw,
-                        out: &layer.out,
-                        cell: &db.cell,
-                        gates: &db.gates,
-                    },
-                    batch,
-                ),
-                Cell::Gru => self.rec.gru_forward(
-                    &GruForwardBindings {
-                        dims: &dims,
-                        params,
-                        lengths: &acts.inputs.lengths,
-                        xw: &db.xw,
-                        out: &layer.out,
-                        gates: &db.gates,
-                    },
-                    batch,
-                ),
-            }
-        }
-    }
-
-    /// The recurrence of layer `l`, direction `d`, backward through time: d_xw (and the GRU's
-    /// d_hw) from d_out.
-    fn recurrence_backward(&mut self, l: usize, d: usize) {
-        let (acts, params) = (self.acts, &self.cx.persistent.params);
-        let (layer, batch) = (&acts.layers[l], self.shape.batch);
-        let db = &layer.directions[d];
-        for chunk in self.time_chunks(true).into_iter().rev() {
-            let dims = self.rec.uniform(&self.recurrence_dims(l, d, chunk));
-            match &db.d_hw {
-                None => self.rec.lstm_backward(
-                    &LstmBackwardBindings {
-                        dims: &dims,
-                        params,
-                        lengths: &acts.inputs.lengths,
-                        cell_in: &db.cell,
-                        gates_in: &db.gates,
-                        d_out: layer.d_out(),
-                        d_xw: &db.d_xw,
-                        carry: &db.carry,
-                    },
-                    batch,
-                ),
-                Some(d_hw) => self.rec.gru_backward(
-                    &GruBackwardBindings {
-                        dims: &dims,
-                        params,
-                        lengths: &acts.inputs.lengths,
-                        out_in: &layer.out,
-                        gates_in: &db.gates,
-                        d_out: layer.d_out(),
-                        d_xw: &db.d_xw,
-                        d_hw,
-                        carry: &db.carry,
-                    },
-                    batch,
-                ),
-            }
-        }
-    }
-
-    /// dW_ih, db_ih, dW_hh, db_hh of layer `l`, direction `d`, accumulated into the gradients.
+    /// dW_ih and dW_hh of layer `l`, direction `d`, accumulated into the gradients.
     fn weight_gradients(&mut self, l: usize, d: usize) {
         let (i_l, gh, h) = (
             self.cx.config.layer_input(l),
@@ -372,56 +250,53 @@ impl PlanRecorder<'_> {
         );
         let (rows, batch, width) = (self.shape.rows(), self.shape.batch, self.width());
         let (grads, p) = (&self.cx.persistent.grads, self.cx.offsets.layer(l, d));
-        let (acts, layer) = (self.acts, &self.acts.layers[l]);
-        let db: &DirectionBuffers = &layer.directions[d];
-        // The LSTM's d_hw is its d_xw: both biases get the same sum, computed once.
-        let (d_hw, lstm) = match &db.d_hw {
-            Some(d_hw) => (d_hw, false),
-            None => (&db.d_xw, true),
-        };
+        let layer = &self.acts.layers[l];
+        let db = &layer.directions[d];
         // dW_ih = d_xwᵀ X
         self.rec.matmul(
             &Gemm::new(
                 (gh, i_l, rows),
                 op(&db.d_xw, 0, 1, gh),
-                op(acts.input_of(l), 0, i_l, 1),
+                op(self.acts.input_of(l), 0, i_l, 1),
                 op(grads, p.w_ih, i_l, 1),
             )
             .accumulate(true),
         );
-        // db_ih = 1ᵀ d_xw (for the LSTM also db_hh)
-        self.rec.matmul(
-            &Gemm::new(
-                (1, gh, rows),
-                op(&acts.ones, 0, 0, 1),
-                op(&db.d_xw, 0, gh, 1),
-                op(grads, p.b_ih, gh, 1),
-            )
-            .accumulate(true)
-            .copy_to(lstm.then_some(p.b_hh)),
-        );
         // dW_hh = Σ_s d_hw[s]ᵀ h[s - 1]: rows of step t paired with rows of the previous step
-        // in processing order (t - 1 forward, t + 1 reverse).
+        // in processing order (t - 1 forward, t + 1 reverse). The LSTM's d_hw is its d_xw.
         let (a_off, b_row) = if d == 0 { (batch * gh, 0) } else { (0, batch) };
         self.rec.matmul(
             &Gemm::new(
                 (gh, h, rows - batch),
-                op(d_hw, a_off, 1, gh),
+                op(db.d_hw.as_ref().unwrap_or(&db.d_xw), a_off, 1, gh),
                 op(&layer.out, b_row * width + d * h, width, 1),
                 op(grads, p.w_hh, h, 1),
             )
             .accumulate(true),
         );
-        // db_hh = 1ᵀ d_hw (GRU)
-        if !lstm {
+    }
+
+    /// db_ih and db_hh of layer `l`, direction `d`, accumulated into the gradients: `1ᵀ d_xw`
+    /// and `1ᵀ d_hw`. The LSTM's d_hw is its d_xw: both biases get the same sum, computed once.
+    fn bias_gradients(&mut self, l: usize, d: usize) {
+        let (gh, rows) = (self.gates_width(), self.shape.rows());
+        let (grads, p) = (&self.cx.persistent.grads, self.cx.offsets.layer(l, d));
+        let (ones, db) = (&self.acts.ones, &self.acts.layers[l].directions[d]);
+        // (d_a, where its sum goes, where a copy goes)
+        let sums = match &db.d_hw {
+            None => vec![(&db.d_xw, p.b_ih, Some(p.b_hh))],
+            Some(d_hw) => vec![(&db.d_xw, p.b_ih, None), (d_hw, p.b_hh, None)],
+        };
+        for (d_a, off, copy_to) in sums {
             self.rec.matmul(
                 &Gemm::new(
                     (1, gh, rows),
-                    op(&acts.ones, 0, 0, 1),
-                    op(d_hw, 0, gh, 1),
-                    op(grads, p.b_hh, gh, 1),
+                    op(ones, 0, 0, 1),
+                    op(d_a, 0, gh, 1),
+                    op(grads, off, gh, 1),
                 )
-                .accumulate(true),
+                .accumulate(true)
+                .copy_to(copy_to),
             );
         }
     }
