@@ -1,12 +1,8 @@
 //! A plan: the activation buffers and the recorded dispatches of one training step (or one
-//! evaluation) of one batch shape. It is recorded in the order of the maths: [`forward`]
-//! through the layers, [`loss_and_head`], [`backward`] down through the layers; the
-//! [`update`] (clipping and Adam) is recorded once per engine and ends every step. The
-//! recurrences' part of the plan is in [`recurrence`].
-//!
-//! [`forward`]: PlanRecorder::forward
-//! [`loss_and_head`]: PlanRecorder::loss_and_head
-//! [`backward`]: PlanRecorder::backward
+//! evaluation) of one batch shape. It is recorded in the order of the maths: `forward` through
+//! the layers, `loss_and_head`, `backward` down through the layers (methods of the plan's
+//! recorder, one per stage); the [`update`] (clipping and Adam) is recorded once per engine and
+//! ends every step. The recurrences' time loops are in plan/recurrence.rs.
 
 mod recurrence;
 
