@@ -10,41 +10,34 @@
 // with step_size = lr / (1 - β1^t) and bias2_sqrt = sqrt(1 - β2^t) computed by the host for
 // step t and written to the step uniform (a write, never a read-back).
 //
-// Buffers: params, grads, m, v [P] f32, flat in state_dict order; norm [1].
-// Dispatch: grad_norm one workgroup of 256 (strided sums, tree reduction); adam_step 256 per
-// workgroup over a 2-D grid, one parameter each.
+// Buffers: dims (AdamDims) and step (Step, common.wgsl) uniform; params, grads, m, v [P] f32,
+// flat in state_dict order; norm [1] (written by grad_norm, read by adam_step).
+// Dispatch: grad_norm one workgroup of ELEMENTWISE_WG (strided sums, tree reduction), (1, 1, 1);
+// adam_step ELEMENTWISE_WG per workgroup over a 2-D grid (grid_index), one parameter each.
 
-const WG: u32 = 256u;
 const CLIP_EPS: f32 = 1e-6;
 
-struct Count {
-    n: u32, _pad0: u32, _pad1: u32, _pad2: u32,
+struct AdamDims {
+    count: u32, _pad0: u32, _pad1: u32, _pad2: u32,
 }
 
-struct Step {
-    seeds: array<vec4<u32>, 4>,
-    step_size: f32, bias2_sqrt: f32, weight_decay: f32, clip: f32,
-    beta1: f32, beta2: f32, eps: f32, dropout: f32,
-    first_sequence: u32, inv_weight: f32, batches: f32, _pad: u32,
-}
-
-@group(0) @binding(0) var<uniform> count: Count;
+@group(0) @binding(0) var<uniform> dims: AdamDims;
 @group(0) @binding(1) var<storage, read> grads: array<f32>;
 @group(0) @binding(2) var<uniform> step: Step;
 
 @group(1) @binding(0) var<storage, read_write> norm: array<f32>;
 
-var<workgroup> part: array<f32, 256>;
+var<workgroup> part: array<f32, ELEMENTWISE_WG>;
 
-@compute @workgroup_size(256, 1, 1)
+@compute @workgroup_size(ELEMENTWISE_WG, 1, 1)
 fn grad_norm(@builtin(local_invocation_id) lid: vec3<u32>) {
     var acc = 0.0;
-    for (var i = lid.x; i < count.n; i += WG) {
+    for (var i = lid.x; i < dims.count; i += ELEMENTWISE_WG) {
         acc += grads[i] * grads[i];
     }
     part[lid.x] = acc;
     workgroupBarrier();
-    for (var half = WG / 2u; half > 0u; half /= 2u) {
+    for (var half = ELEMENTWISE_WG / 2u; half > 0u; half /= 2u) {
         if (lid.x < half) {
             part[lid.x] += part[lid.x + half];
         }
@@ -60,10 +53,10 @@ fn grad_norm(@builtin(local_invocation_id) lid: vec3<u32>) {
 @group(1) @binding(3) var<storage, read_write> m: array<f32>;
 @group(1) @binding(4) var<storage, read_write> v: array<f32>;
 
-@compute @workgroup_size(256, 1, 1)
+@compute @workgroup_size(ELEMENTWISE_WG, 1, 1)
 fn adam_step(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-    let i = gid.x + gid.y * groups.x * WG;
-    if (i >= count.n) {
+    let i = grid_index(gid, groups);
+    if (i >= dims.count) {
         return;
     }
     var coef = 1.0;

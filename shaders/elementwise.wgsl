@@ -10,23 +10,16 @@
 // The generator is the PCG hash (src/engine/rng.rs has the same function): the mask is a pure
 // function of (seed, counter), nothing is stored between the passes.
 //
-// Buffers: src, dst [T·B, W] f32. Dispatch: 256 invocations per workgroup, one element each,
-// over a 2-D grid of workgroups (x up to 65,535).
+// Buffers: dims (DropoutDims) and step (Step, common.wgsl) uniform; src [T·B, W] f32 read,
+// dst [T·B, W] read_write.
+// Dispatch: ELEMENTWISE_WG invocations per workgroup, one element each, over a 2-D grid of
+// workgroups (grid_index; x up to 65,535).
 
-const WG: u32 = 256u;
-
-struct Dropout {
+struct DropoutDims {
     batch: u32, steps: u32, width: u32, layer: u32,
 }
 
-struct Step {
-    seeds: array<vec4<u32>, 4>,
-    step_size: f32, bias2_sqrt: f32, weight_decay: f32, clip: f32,
-    beta1: f32, beta2: f32, eps: f32, dropout: f32,
-    first_sequence: u32, inv_weight: f32, batches: f32, _pad: u32,
-}
-
-@group(0) @binding(0) var<uniform> d: Dropout;
+@group(0) @binding(0) var<uniform> dims: DropoutDims;
 @group(0) @binding(1) var<uniform> step: Step;
 @group(0) @binding(2) var<storage, read> src: array<f32>;
 @group(0) @binding(3) var<storage, read_write> dst: array<f32>;
@@ -42,19 +35,19 @@ fn uniform01(seed: u32, counter: u32) -> f32 {
     return f32(bits >> 8u) / 16777216.0;
 }
 
-@compute @workgroup_size(256, 1, 1)
+@compute @workgroup_size(ELEMENTWISE_WG, 1, 1)
 fn dropout(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-    let e = gid.x + gid.y * groups.x * WG;
-    let total = d.batch * d.steps * d.width;
+    let e = grid_index(gid, groups);
+    let total = dims.batch * dims.steps * dims.width;
     if (e >= total) {
         return;
     }
-    let row = e / d.width;
-    let j = e % d.width;
-    let t = row / d.batch;
-    let b = row % d.batch;
-    let seed = step.seeds[d.layer / 4u][d.layer % 4u];
-    let counter = ((step.first_sequence + b) * d.steps + t) * d.width + j;
+    let row = e / dims.width;
+    let j = e % dims.width;
+    let t = row / dims.batch;
+    let b = row % dims.batch;
+    let seed = step.seeds[dims.layer / 4u][dims.layer % 4u];
+    let counter = ((step.first_sequence + b) * dims.steps + t) * dims.width + j;
     let p = step.dropout;
     var scale = 1.0 / (1.0 - p);
     if (uniform01(seed, counter) < p) {

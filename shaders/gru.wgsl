@@ -1,71 +1,70 @@
-// GRU recurrence of one layer and one direction: forward and backward through time.
+// GRU recurrence of one layer and one direction: the forward pass through time and its
+// backward pass (backpropagation through time, BPTT). Its structure is that of lstm.wgsl,
+// whose header explains in full the dispatch shape, the lanes trick, why the backward pass
+// shares data through a storage buffer, and the loop cap; they are summed up below.
 //
-// Forward, for each step s in processing order (t = s, or t = T-1-s for the reverse direction),
-// with xw = XW[t] = x W_ihᵀ + b_ih from matmul.wgsl and hw = h_prev W_hhᵀ + b_hh:
-//   r = σ(xw_r + hw_r)     z = σ(xw_z + hw_z)                  (gate order r, z, n)
-//   n = tanh(xw_n + r ⊙ hw_n)     the reset gate multiplies hw_n, bias b_hn included
+// Notation. Vectors are rows, as in the host's matmul comments: one sequence's state at time t
+// is a row h_t [1, H], and a layer's input projection is XW = X W_ihᵀ + b_ih (matmul.wgsl).
+// W_hh is [3H, H]: its rows j, H + j, 2H + j belong to unit j of gates r, z, n.
+// ⊙ is the elementwise product, σ the logistic function. Step s is the processing order; time
+// t = s for the forward direction and t = T-1-s for the reverse one (time_of). h_prev is the h
+// of step s - 1 (zero at s = 0).
+//
+// ---- Forward, for s = 0 .. T-1 (gru_forward):
+//   xw = XW[t]                    = [xw_r | xw_z | xw_n], [1, 3H]
+//   hw = h_prev W_hhᵀ + b_hh      = [hw_r | hw_z | hw_n], [1, 3H]
+//   r = σ(xw_r + hw_r)    z = σ(xw_z + hw_z)
+//   n = tanh(xw_n + r ⊙ hw_n)     the reset gate multiplies hw_n, b_hh's n part included
 //   h = n + z ⊙ (h_prev - n)      = (1 - z) ⊙ n + z ⊙ h_prev
-//   reverse direction: h = 0 where t ≥ length[b] (each sequence starts at its last valid step).
+//   Reverse direction: h = 0 at the padding steps t ≥ length[b], so each sequence starts from
+//   a zero state at its own last valid step.
+//   Stored per step: h (out) and, in gates, r, z, n and hw_n. hw_n is not a gate: it is kept
+//   because the backward pass needs it for d_r (r multiplies it), and recomputing it there
+//   would take the n part of h_prev W_hhᵀ all over again.
 //
-// Backward, s from T-1 down to 0, with d_h = d_out + d_h_rec (the part from step s + 1):
-//   d_n = d_h ⊙ (1 - z)     d_z = d_h ⊙ (h_prev - n)     d_h_direct = d_h ⊙ z
-//   d_an = d_n ⊙ (1 - n²)   d_hw_n = d_an ⊙ r             d_r = d_an ⊙ hw_n
-//   d_ar = d_r σ'(r)        d_az = d_z σ'(z)              (σ' = σ (1 - σ))
-//   d_xw = [d_ar, d_az, d_an]    d_hw = [d_ar, d_az, d_hw_n]
-//   d_h_rec (for s - 1) = d_h_direct + W_hhᵀ d_hw
-// matmul.wgsl turns d_xw into dW_ih, db_ih, dX and d_hw into dW_hh, db_hh.
+// ---- Backward, for s = T-1 down to 0 (gru_backward). The loss reaches h_t from above (d_out,
+// the gradient of this layer's output) and from step s + 1 (d_h_rec). With the pre-activations
+// a_r = xw_r + hw_r, a_z = xw_z + hw_z, a_n = xw_n + r ⊙ hw_n, in the order the code runs:
+//   d_h        = d_out[t] + d_h_rec
+//   d_n        = d_h ⊙ (1 - z)
+//   d_z        = d_h ⊙ (h_prev - n)
+//   d_h_direct = d_h ⊙ z                    (through the z ⊙ h_prev term of h)
+//   d_an       = d_n ⊙ (1 - n²)             (tanh'(a_n) from the stored n)
+//   d_hw_n     = d_an ⊙ r                   (a_n depends on hw_n through r ⊙ hw_n)
+//   d_ar       = d_an ⊙ hw_n ⊙ r (1 - r)    (d_r = d_an ⊙ hw_n, times σ'(a_r) = r (1 - r))
+//   d_az       = d_z ⊙ z (1 - z)            (σ'(a_z) = z (1 - z))
+//   d_xw = [d_ar | d_az | d_an]      the gradient of XW
+//   d_hw = [d_ar | d_az | d_hw_n]    the gradient of hw; it differs from d_xw in the n part
+//   d_h_rec    = d_h_direct + d_hw W_hh     ([1, 3H] [3H, H]: becomes d_h_rec of step s - 1)
+// Padding steps of the reverse direction get d_h = 0, so nothing flows through them, and
+// d_h_rec is zero at s = T-1. matmul.wgsl turns d_xw into dW_ih, db_ih, dX and d_hw into
+// dW_hh, db_hh.
 //
-// Buffers (f32, time-major rows t·B + b):
-//   params  flat; W_hh [3H, H] at w_hh_off, b_hh [3H] at b_hh_off
-//   xw      [T·B, 3H]          lengths [B] (u32)
-//   out     [T·B, out_stride]; this direction's h in columns out_col .. out_col + H
-//   gates   [T·B, 4H]: r, z, n, hw_n
-//   d_out   like out          d_xw, d_hw [T·B, 3H]
-//   carry   vec4 [⌈B/4⌉, 4H]: per workgroup d_h_rec [H] (kept between dispatches) and d_hw [3H]
-//           of the current step (shared by the workgroup's invocations)
+// ---- Buffers (f32 unless said; rows are time-major, row = t·B + b):
+//   params   all parameters, flat; W_hh [3H, H] at w_hh_off, b_hh [3H] at b_hh_off
+//   lengths  [B] u32, valid steps of each sequence
+//   xw       [T·B, 3H]   XW, columns xw_r, xw_z, xw_n
+//   out      [T·B, out_stride]; this direction's h in columns out_col .. out_col + H
+//   gates    [T·B, 4H]   r, z, n, hw_n
+//   d_out    like out: dL/dh from above      d_xw, d_hw [T·B, 3H]
+//   carry    vec4 [⌈B/4⌉, 4H], one slice per workgroup: d_h_rec [H] (passed from one backward
+//            dispatch to the next), then d_hw [3H] of the current step (shared by the
+//            workgroup's invocations within a step)
 //
-// Dispatch: one workgroup per four sequences (⌈B/4⌉, 1, 1), the four vec4 lanes (as in
-// lstm.wgsl: each weight read serves four sequences; lanes past the batch are never stored);
-// h_prev in workgroup memory; steps s_start .. s_start + s_count per dispatch, split by the
-// host under the loop cap (SPEC §9). The dot products over the hidden units are unrolled by
-// four (all gates in one pass).
+// ---- Dispatch (as in lstm.wgsl): ⌈B/4⌉ workgroups of RECURRENCE_WG = 64 invocations. A
+// workgroup owns four sequences, one per lane of every vec4 (so each W_hh read serves four
+// sequences; lanes past the batch repeat the last sequence and are never stored); invocation
+// lid handles the hidden units j = lid, lid + RECURRENCE_WG, ... < H (at most UNITS). The
+// forward pass shares h_prev (8 KiB) through workgroup memory; the backward pass shares d_hw
+// (3H vec4 = 24 KiB at H = 512, over the 16 KiB default maxComputeWorkgroupStorageSize)
+// through its slice of carry, with storageBarrier. One dispatch runs steps s_start .. s_start + s_count; the host chooses
+// s_count so that no invocation runs more than about 60,000 loop iterations, because Mesa's
+// software Vulkan/GL drivers stop a shader silently at 65,535 (docs/adapters.md). The dot
+// products over the hidden units are unrolled by four, all three gates in one pass.
 
-const WG: u32 = 64u;
-const LANES: u32 = 4u;
-const MAX_HIDDEN: u32 = 512u;
-const UNITS: u32 = 8u; // MAX_HIDDEN / WG: hidden units per invocation at most
-
-struct Recurrence {
-    batch: u32, steps: u32, hidden: u32, s_start: u32,
-    s_count: u32, reverse: u32, w_hh_off: u32, b_hh_off: u32,
-    out_stride: u32, out_col: u32, _pad0: u32, _pad1: u32,
-}
-
-@group(0) @binding(0) var<uniform> r: Recurrence;
-@group(0) @binding(1) var<storage, read> params: array<f32>;
-@group(0) @binding(2) var<storage, read> lengths: array<u32>;
-
-fn sigmoid(x: vec4<f32>) -> vec4<f32> {
-    return 1.0 / (1.0 + exp(-x));
-}
-
-fn time_of(s: u32) -> u32 {
-    return select(s, r.steps - 1u - s, r.reverse != 0u);
-}
-
-fn lanes(b0: u32) -> vec4<u32> {
-    return vec4<u32>(b0) + vec4<u32>(0u, 1u, 2u, 3u);
-}
-
-fn rows_at(t: u32, b0: u32) -> vec4<u32> {
-    return t * r.batch + min(lanes(b0), vec4<u32>(r.batch - 1u));
-}
-
-fn valid(t: u32, b0: u32) -> vec4<bool> {
-    let b = min(lanes(b0), vec4<u32>(r.batch - 1u));
-    let len = vec4<u32>(lengths[b.x], lengths[b.y], lengths[b.z], lengths[b.w]);
-    return vec4<bool>(r.reverse == 0u) | (vec4<u32>(t) < len);
-}
+// Shared with lstm.wgsl, in recurrence.wgsl (joined after this text): RECURRENCE_WG, LANES,
+// MAX_HIDDEN, UNITS, RecurrenceDims, the bindings dims, params and lengths, and sigmoid, time_of,
+// lanes, rows_at and live_at.
 
 // ---------------------------------------------------------------- forward
 
@@ -73,59 +72,74 @@ fn valid(t: u32, b0: u32) -> vec4<bool> {
 @group(0) @binding(4) var<storage, read_write> out: array<f32>;
 @group(0) @binding(5) var<storage, read_write> gates: array<f32>;
 
-var<workgroup> h_prev: array<vec4<f32>, MAX_HIDDEN>; // h_prev[k]: unit k of the four lanes
+// h of the previous step, shared by the workgroup: h_prev[k] is unit k of the four lanes.
+var<workgroup> h_prev: array<vec4<f32>, MAX_HIDDEN>;
 
+// Column col of xw for the four lanes' rows.
 fn xw4(rows: vec4<u32>, col: u32) -> vec4<f32> {
-    let at = rows * 3u * r.hidden + col;
+    let at = rows * 3u * dims.hidden + col;
     return vec4<f32>(xw[at.x], xw[at.y], xw[at.z], xw[at.w]);
 }
 
+// Unit j of h for the four lanes' rows.
 fn out4(rows: vec4<u32>, j: u32) -> vec4<f32> {
-    let at = rows * r.out_stride + r.out_col + j;
+    let at = rows * dims.out_stride + dims.out_col + j;
     return vec4<f32>(out[at.x], out[at.y], out[at.z], out[at.w]);
 }
 
-// Stores unit j of one lane's step: h and (r, z, n, hw_n), if the lane is a sequence.
-fn store_step(b: u32, row: u32, j: u32, h: f32, rzn: vec4<f32>) {
-    if (b >= r.batch) {
+// Stores unit j of one lane's step: h and, in gates, (r, z, n, hw_n), if the lane is a sequence.
+fn store_step(b: u32, row: u32, j: u32, h: f32, r_z_n_hw_n: vec4<f32>) {
+    if (b >= dims.batch) {
         return;
     }
-    let H = r.hidden;
-    out[row * r.out_stride + r.out_col + j] = h;
-    gates[row * 4u * H + j] = rzn.x;
-    gates[row * 4u * H + H + j] = rzn.y;
-    gates[row * 4u * H + 2u * H + j] = rzn.z;
-    gates[row * 4u * H + 3u * H + j] = rzn.w;
+    let H = dims.hidden;
+    out[row * dims.out_stride + dims.out_col + j] = h;
+    gates[row * 4u * H + j] = r_z_n_hw_n.x;
+    gates[row * 4u * H + H + j] = r_z_n_hw_n.y;
+    gates[row * 4u * H + 2u * H + j] = r_z_n_hw_n.z;
+    gates[row * 4u * H + 3u * H + j] = r_z_n_hw_n.w;
 }
 
-@compute @workgroup_size(64, 1, 1)
+// wid.x: which four sequences (b0 = 4·wid.x); lid.x: which hidden units
+// (j = u·RECURRENCE_WG + lid.x).
+@compute @workgroup_size(RECURRENCE_WG, 1, 1)
 fn gru_forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
     let b0 = wid.x * LANES;
-    let H = r.hidden;
+    let H = dims.hidden;
     let zero = vec4<f32>(0.0);
+    // This invocation's units of the new h, shared through h_prev at the end of each step.
     var h_next: array<vec4<f32>, UNITS>;
-    for (var u = 0u; u * WG + lid.x < H; u++) {
-        let j = u * WG + lid.x;
+    // The state before step s_start: zero at the start of the sequence, else the h that the
+    // previous dispatch stored for step s_start - 1 (wgpu orders one dispatch's storage writes
+    // before the next dispatch's reads). The loop visits j = lid, lid + RECURRENCE_WG, ... < H.
+    for (var u = 0u; u * RECURRENCE_WG + lid.x < H; u++) {
+        let j = u * RECURRENCE_WG + lid.x;
         h_prev[j] = zero;
-        if (r.s_start > 0u) {
-            h_prev[j] = out4(rows_at(time_of(r.s_start - 1u), b0), j);
+        if (dims.s_start > 0u) {
+            h_prev[j] = out4(rows_at(time_of(dims.s_start - 1u), b0), j);
         }
     }
+    // Every invocation reads all of h_prev below: wait until all of it is written. A
+    // workgroupBarrier orders workgroup-memory accesses, which is where h_prev lives.
     workgroupBarrier();
-    for (var s = r.s_start; s < r.s_start + r.s_count; s++) {
+    // The host bounds s_count so this loop stays under the loop cap (see the header).
+    for (var s = dims.s_start; s < dims.s_start + dims.s_count; s++) {
         let t = time_of(s);
         let rows = rows_at(t, b0);
-        let live = valid(t, b0);
+        let live = live_at(t, b0);
         let b = lanes(b0);
-        for (var u = 0u; u * WG + lid.x < H; u++) {
-            let j = u * WG + lid.x;
-            var hw_r = vec4<f32>(params[r.b_hh_off + j]);
-            var hw_z = vec4<f32>(params[r.b_hh_off + H + j]);
-            var hw_n = vec4<f32>(params[r.b_hh_off + 2u * H + j]);
-            // rows j, H + j, 2H + j of W_hh
-            let w_r = r.w_hh_off + j * H;
+        for (var u = 0u; u * RECURRENCE_WG + lid.x < H; u++) {
+            let j = u * RECURRENCE_WG + lid.x;
+            // hw = b_hh + h_prev W_hhᵀ, unit j of each gate.
+            var hw_r = vec4<f32>(params[dims.b_hh_off + j]);
+            var hw_z = vec4<f32>(params[dims.b_hh_off + H + j]);
+            var hw_n = vec4<f32>(params[dims.b_hh_off + 2u * H + j]);
+            // Where rows j, H + j, 2H + j of W_hh start: (h_prev W_hhᵀ)[j] is the dot product
+            // of h_prev with row j of W_hh.
+            let w_r = dims.w_hh_off + j * H;
             let w_z = w_r + H * H;
             let w_n = w_z + H * H;
+            // k runs over h_prev's units, four at a time, then the H mod 4 left over.
             var k = 0u;
             for (; k + 4u <= H; k += 4u) {
                 let h0 = h_prev[k];
@@ -142,20 +156,24 @@ fn gru_forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_
                 hw_z += params[w_z + k] * h_k;
                 hw_n += params[w_n + k] * h_k;
             }
-            let rg = sigmoid(xw4(rows, j) + hw_r);
+            let r = sigmoid(xw4(rows, j) + hw_r);
             let z = sigmoid(xw4(rows, H + j) + hw_z);
-            let n = tanh(xw4(rows, 2u * H + j) + rg * hw_n);
+            let n = tanh(xw4(rows, 2u * H + j) + r * hw_n);
+            // Lanes that are not live (reverse-direction padding) get a zero state.
             let h = select(zero, n + z * (h_prev[j] - n), live);
             h_next[u] = h;
-            store_step(b.x, rows.x, j, h.x, vec4<f32>(rg.x, z.x, n.x, hw_n.x));
-            store_step(b.y, rows.y, j, h.y, vec4<f32>(rg.y, z.y, n.y, hw_n.y));
-            store_step(b.z, rows.z, j, h.z, vec4<f32>(rg.z, z.z, n.z, hw_n.z));
-            store_step(b.w, rows.w, j, h.w, vec4<f32>(rg.w, z.w, n.w, hw_n.w));
+            store_step(b.x, rows.x, j, h.x, vec4<f32>(r.x, z.x, n.x, hw_n.x));
+            store_step(b.y, rows.y, j, h.y, vec4<f32>(r.y, z.y, n.y, hw_n.y));
+            store_step(b.z, rows.z, j, h.z, vec4<f32>(r.z, z.z, n.z, hw_n.z));
+            store_step(b.w, rows.w, j, h.w, vec4<f32>(r.w, z.w, n.w, hw_n.w));
         }
+        // Every invocation must finish reading h_prev (the dot products above) before any
+        // overwrites it with the new h: a workgroupBarrier, as h_prev is workgroup memory.
         workgroupBarrier();
-        for (var u = 0u; u * WG + lid.x < H; u++) {
-            h_prev[u * WG + lid.x] = h_next[u];
+        for (var u = 0u; u * RECURRENCE_WG + lid.x < H; u++) {
+            h_prev[u * RECURRENCE_WG + lid.x] = h_next[u];
         }
+        // All of the new h must be written before the next step reads it: the same barrier.
         workgroupBarrier();
     }
 }
@@ -169,28 +187,31 @@ fn gru_forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_
 @group(1) @binding(4) var<storage, read_write> d_hw: array<f32>;
 @group(1) @binding(5) var<storage, read_write> carry: array<vec4<f32>>;
 
+// Column col of the stored gates (r, z, n, hw_n) for the four lanes' rows.
 fn gates4(rows: vec4<u32>, col: u32) -> vec4<f32> {
-    let at = rows * 4u * r.hidden + col;
+    let at = rows * 4u * dims.hidden + col;
     return vec4<f32>(gates_in[at.x], gates_in[at.y], gates_in[at.z], gates_in[at.w]);
 }
 
+// Unit j of the stored h for the four lanes' rows.
 fn out_in4(rows: vec4<u32>, j: u32) -> vec4<f32> {
-    let at = rows * r.out_stride + r.out_col + j;
+    let at = rows * dims.out_stride + dims.out_col + j;
     return vec4<f32>(out_in[at.x], out_in[at.y], out_in[at.z], out_in[at.w]);
 }
 
+// Unit j of d_out (dL/dh from above) for the four lanes' rows.
 fn d_out4(rows: vec4<u32>, j: u32) -> vec4<f32> {
-    let at = rows * r.out_stride + r.out_col + j;
+    let at = rows * dims.out_stride + dims.out_col + j;
     return vec4<f32>(d_out[at.x], d_out[at.y], d_out[at.z], d_out[at.w]);
 }
 
 // Stores unit j of one lane's d_xw (d_ar, d_az, d_an) and d_hw (d_ar, d_az, d_hw_n), if the
 // lane is a sequence.
-fn store_d_a(b: u32, row: u32, j: u32, d_ar: f32, d_az: f32, d_an: f32, d_hw_n: f32) {
-    if (b >= r.batch) {
+fn store_d_xw_d_hw(b: u32, row: u32, j: u32, d_ar: f32, d_az: f32, d_an: f32, d_hw_n: f32) {
+    if (b >= dims.batch) {
         return;
     }
-    let H = r.hidden;
+    let H = dims.hidden;
     d_xw[row * 3u * H + j] = d_ar;
     d_xw[row * 3u * H + H + j] = d_az;
     d_xw[row * 3u * H + 2u * H + j] = d_an;
@@ -199,41 +220,53 @@ fn store_d_a(b: u32, row: u32, j: u32, d_ar: f32, d_az: f32, d_an: f32, d_hw_n: 
     d_hw[row * 3u * H + 2u * H + j] = d_hw_n;
 }
 
-// Σ_{i<4} W_hh[k + i, j] d_hw[k + i]: four terms of column j's dot product with the d_hw of
-// the workgroup's lanes (at carry[d_a_at + ...]).
-fn col_dot4(d_a_at: u32, k: u32, j: u32) -> vec4<f32> {
-    let H = r.hidden;
-    let w = r.w_hh_off + k * H + j;
-    return params[w] * carry[d_a_at + k] + params[w + H] * carry[d_a_at + k + 1u]
-        + params[w + 2u * H] * carry[d_a_at + k + 2u] + params[w + 3u * H] * carry[d_a_at + k + 3u];
+// Σ_{m<4} d_hw[k + m] W_hh[k + m, j]: four terms of (d_hw W_hh)[j], the dot product of d_hw
+// with column j of W_hh, for the four lanes (d_hw is read from carry[d_hw_at ..]). k indexes
+// the 3H rows of W_hh, i.e. the columns of d_hw. Neighbouring invocations (j, j + 1) read
+// neighbouring weights.
+fn col_dot4(d_hw_at: u32, k: u32, j: u32) -> vec4<f32> {
+    let H = dims.hidden;
+    let w = dims.w_hh_off + k * H + j;
+    return params[w] * carry[d_hw_at + k] + params[w + H] * carry[d_hw_at + k + 1u]
+        + params[w + 2u * H] * carry[d_hw_at + k + 2u] + params[w + 3u * H] * carry[d_hw_at + k + 3u];
 }
 
-@compute @workgroup_size(64, 1, 1)
+@compute @workgroup_size(RECURRENCE_WG, 1, 1)
 fn gru_backward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
     let b0 = wid.x * LANES;
-    let H = r.hidden;
+    let H = dims.hidden;
     let zero = vec4<f32>(0.0);
+    // This workgroup's slice of carry: d_h_rec [H], d_hw [3H].
     let d_h_rec_at = wid.x * 4u * H;
-    let d_a_at = d_h_rec_at + H;
-    let first = r.s_start + r.s_count == r.steps;
+    let d_hw_at = d_h_rec_at + H;
+    // The backward pass runs the dispatches in reverse order, so the one that holds the last
+    // steps (s up to T-1) starts it: nothing has been carried yet and d_h_rec is zero. Every
+    // later dispatch picks it up from carry.
+    let starts_backward = dims.s_start + dims.s_count == dims.steps;
+    // Per unit of this invocation, in registers:
+    //   d_h_rec[u]     the part of d_h that comes from step s + 1, carried from step to step
+    //   d_h_direct[u]  d_h ⊙ z of the current step, kept until d_h_rec adds d_hw W_hh to it
     var d_h_rec: array<vec4<f32>, UNITS>;
     var d_h_direct: array<vec4<f32>, UNITS>;
-    for (var u = 0u; u * WG + lid.x < H; u++) {
+    for (var u = 0u; u * RECURRENCE_WG + lid.x < H; u++) {
         d_h_rec[u] = zero;
-        if (!first) {
-            d_h_rec[u] = carry[d_h_rec_at + u * WG + lid.x];
+        if (!starts_backward) {
+            d_h_rec[u] = carry[d_h_rec_at + u * RECURRENCE_WG + lid.x];
         }
     }
-    for (var n_ = 0u; n_ < r.s_count; n_++) {
-        let s = r.s_start + r.s_count - 1u - n_;
+    // s runs from s_start + s_count - 1 down to s_start; n_done counts the steps done. The host
+    // bounds s_count so this loop stays under the loop cap (see the header).
+    for (var n_done = 0u; n_done < dims.s_count; n_done++) {
+        let s = dims.s_start + dims.s_count - 1u - n_done;
         let t = time_of(s);
         let rows = rows_at(t, b0);
-        let live = valid(t, b0);
+        let live = live_at(t, b0);
         let b = lanes(b0);
-        for (var u = 0u; u * WG + lid.x < H; u++) {
-            let j = u * WG + lid.x;
+        for (var u = 0u; u * RECURRENCE_WG + lid.x < H; u++) {
+            let j = u * RECURRENCE_WG + lid.x;
+            // Padding steps (lanes not live) pass no gradient: d_h = 0 there.
             let d_h = select(zero, d_out4(rows, j) + d_h_rec[u], live);
-            let rg = gates4(rows, j);
+            let r = gates4(rows, j);
             let z = gates4(rows, H + j);
             let n = gates4(rows, 2u * H + j);
             let hw_n = gates4(rows, 3u * H + j);
@@ -245,35 +278,46 @@ fn gru_backward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation
             let d_z = d_h * (h_prev - n);
             d_h_direct[u] = d_h * z;
             let d_an = d_n * (1.0 - n * n);
-            let d_hw_n = d_an * rg;
-            let d_ar = d_an * hw_n * rg * (1.0 - rg);
+            let d_hw_n = d_an * r;
+            let d_ar = d_an * hw_n * r * (1.0 - r);
             let d_az = d_z * z * (1.0 - z);
-            store_d_a(b.x, rows.x, j, d_ar.x, d_az.x, d_an.x, d_hw_n.x);
-            store_d_a(b.y, rows.y, j, d_ar.y, d_az.y, d_an.y, d_hw_n.y);
-            store_d_a(b.z, rows.z, j, d_ar.z, d_az.z, d_an.z, d_hw_n.z);
-            store_d_a(b.w, rows.w, j, d_ar.w, d_az.w, d_an.w, d_hw_n.w);
-            carry[d_a_at + j] = d_ar;
-            carry[d_a_at + H + j] = d_az;
-            carry[d_a_at + 2u * H + j] = d_hw_n;
+            store_d_xw_d_hw(b.x, rows.x, j, d_ar.x, d_az.x, d_an.x, d_hw_n.x);
+            store_d_xw_d_hw(b.y, rows.y, j, d_ar.y, d_az.y, d_an.y, d_hw_n.y);
+            store_d_xw_d_hw(b.z, rows.z, j, d_ar.z, d_az.z, d_an.z, d_hw_n.z);
+            store_d_xw_d_hw(b.w, rows.w, j, d_ar.w, d_az.w, d_an.w, d_hw_n.w);
+            // Also into the workgroup's d_hw, which every invocation reads for d_hw W_hh below.
+            carry[d_hw_at + j] = d_ar;
+            carry[d_hw_at + H + j] = d_az;
+            carry[d_hw_at + 2u * H + j] = d_hw_n;
         }
+        // Every invocation reads all of d_hw below: wait until all of it is written. d_hw is in
+        // the storage buffer carry (too big for workgroup memory, see the header), so this is a
+        // storageBarrier, which orders storage accesses among the workgroup's invocations.
         storageBarrier();
-        for (var u = 0u; u * WG + lid.x < H; u++) {
-            let j = u * WG + lid.x;
+        // d_h_rec for step s - 1: d_h_direct + (d_hw W_hh)[j], over the 3H columns of d_hw,
+        // four rows of W_hh per col_dot4 and three col_dot4 (one per gate) per iteration; then
+        // the H mod 4 rows left over in each gate.
+        for (var u = 0u; u * RECURRENCE_WG + lid.x < H; u++) {
+            let j = u * RECURRENCE_WG + lid.x;
             var sum = d_h_direct[u];
             var k = 0u;
             for (; k + 4u <= H; k += 4u) {
-                sum += col_dot4(d_a_at, k, j) + col_dot4(d_a_at, H + k, j) + col_dot4(d_a_at, 2u * H + k, j);
+                sum += col_dot4(d_hw_at, k, j) + col_dot4(d_hw_at, H + k, j) + col_dot4(d_hw_at, 2u * H + k, j);
             }
             for (; k < H; k++) {
                 for (var gate = 0u; gate < 3u; gate++) {
-                    sum += params[r.w_hh_off + (gate * H + k) * H + j] * carry[d_a_at + gate * H + k];
+                    sum += params[dims.w_hh_off + (gate * H + k) * H + j] * carry[d_hw_at + gate * H + k];
                 }
             }
             d_h_rec[u] = sum;
         }
+        // Every invocation must finish reading d_hw before the next step overwrites it: the
+        // same storageBarrier, for the same storage buffer.
         storageBarrier();
     }
-    for (var u = 0u; u * WG + lid.x < H; u++) {
-        carry[d_h_rec_at + u * WG + lid.x] = d_h_rec[u];
+    // Hand d_h_rec to the next dispatch (steps before s_start). Each invocation writes and
+    // later reads only its own units, so no barrier is needed; wgpu orders dispatches.
+    for (var u = 0u; u * RECURRENCE_WG + lid.x < H; u++) {
+        carry[d_h_rec_at + u * RECURRENCE_WG + lid.x] = d_h_rec[u];
     }
 }

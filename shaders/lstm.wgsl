@@ -1,80 +1,88 @@
-// LSTM recurrence of one layer and one direction: forward and backward through time.
+// LSTM recurrence of one layer and one direction: the forward pass through time and its
+// backward pass (backpropagation through time, BPTT).
 //
-// Forward, for each step s in processing order (t = s, or t = T-1-s for the reverse direction),
-// with a = XW[t] + h_prev W_hhᵀ + b_hh, where XW = X W_ihᵀ + b_ih comes from matmul.wgsl:
-//   i = σ(a_i)   f = σ(a_f)   g = tanh(a_g)   o = σ(a_o)        (gate order i, f, g, o)
+// Notation. Vectors are rows, as in the host's matmul comments: one sequence's state at time t
+// is a row h_t [1, H], and a layer's input projection is XW = X W_ihᵀ + b_ih (matmul.wgsl).
+// W_hh is [4H, H]: its rows j, H + j, 2H + j, 3H + j belong to unit j of gates i, f, g, o.
+// ⊙ is the elementwise product, σ the logistic function, and a the gates' pre-activations.
+// Step s is the processing order; time t = s for the forward direction and t = T-1-s for the
+// reverse one (time_of). h_prev and c_prev are the h and c of step s - 1 (zero at s = 0).
+//
+// ---- Forward, for s = 0 .. T-1 (lstm_forward):
+//   a = XW[t] + h_prev W_hhᵀ + b_hh                   a = [a_i | a_f | a_g | a_o], [1, 4H]
+//   i = σ(a_i)   f = σ(a_f)   g = tanh(a_g)   o = σ(a_o)
 //   c = f ⊙ c_prev + i ⊙ g
 //   h = o ⊙ tanh(c)
-//   reverse direction: h = c = 0 where t ≥ length[b], so each sequence starts from a zero
-//   state at its own last valid step.
+//   Reverse direction: h = c = 0 at the padding steps t ≥ length[b], so each sequence starts
+//   from a zero state at its own last valid step.
+//   Stored per step: h (out), c (cell) and the activations i, f, g, o (gates), all that the
+//   backward pass needs; the pre-activations a are not kept.
 //
-// Backward, s from T-1 down to 0, given d_h = dL/dh from above (d_out) plus the recurrent part
-// d_h_rec = W_hhᵀ d_a of the step after, and d_c carried from the step after:
-//   d_o = d_h ⊙ tanh(c)
-//   d_c = d_c_next + d_h ⊙ o ⊙ (1 - tanh²(c))
-//   d_i = d_c ⊙ g    d_g = d_c ⊙ i    d_f = d_c ⊙ c_prev    d_c_next = d_c ⊙ f
-//   d_a = [d_i σ'(a_i), d_f σ'(a_f), d_g (1 - g²), d_o σ'(a_o)]    (σ' = σ (1 - σ))
-//   d_h_rec (for s - 1) = W_hhᵀ d_a
-// d_a is written out; matmul.wgsl turns it into dW_ih, dW_hh, db_ih, db_hh and dX.
+// ---- Backward, for s = T-1 down to 0 (lstm_backward). The loss reaches h_t two ways: from
+// above (d_out, the gradient of this layer's output) and from step s + 1 through h_prev W_hhᵀ
+// (d_h_rec). It reaches c_t from step s + 1 through f ⊙ c_prev (d_c_from_next). In the order
+// the code runs:
+//   d_h           = d_out[t] + d_h_rec
+//   d_o           = d_h ⊙ tanh(c)
+//   d_c           = d_c_from_next + d_h ⊙ o ⊙ (1 - tanh²(c))
+//   d_c_to_prev   = d_c ⊙ f                  (becomes d_c_from_next of step s - 1)
+//   d_a_i = d_c ⊙ g ⊙ σ'(a_i)      d_a_f = d_c ⊙ c_prev ⊙ σ'(a_f)
+//   d_a_g = d_c ⊙ i ⊙ tanh'(a_g)   d_a_o = d_o ⊙ σ'(a_o)
+//   d_h_rec       = d_a W_hh                 ([1, 4H] [4H, H]: becomes d_h_rec of step s - 1)
+// The derivatives come from the stored activations, never from a:
+//   σ'(a_i) = i (1 - i), σ'(a_f) = f (1 - f), σ'(a_o) = o (1 - o), tanh'(a_g) = 1 - g².
+// Padding steps of the reverse direction get d_h = d_c = 0, so nothing flows through them.
+// Both d_h_rec and d_c_from_next are zero at s = T-1. d_a is written to d_xw; matmul.wgsl then
+// turns it into dW_ih, dW_hh, db_ih, db_hh and dX (a = X W_ihᵀ + b_ih + h_prev W_hhᵀ + b_hh,
+// so d_a is the gradient of both XW and h_prev W_hhᵀ + b_hh).
 //
-// Buffers (f32, time-major rows t·B + b):
-//   params  all parameters, flat; W_hh [4H, H] at w_hh_off, b_hh [4H] at b_hh_off
-//   xw      [T·B, 4H]          lengths [B] (u32)
-//   out     [T·B, out_stride]; this direction's h in columns out_col .. out_col + H
-//   cell    [T·B, H]  c        gates [T·B, 4H]  i, f, g, o after their activations
-//   d_out   like out          d_xw [T·B, 4H] = d_a
-//   carry   vec4 [⌈B/4⌉, 6H]: per workgroup d_h_rec [H], d_c [H] (kept between dispatches)
-//           and d_a [4H] of the current step (shared by the workgroup's invocations)
+// ---- Buffers (f32 unless said; rows are time-major, row = t·B + b):
+//   params   all parameters, flat; W_hh [4H, H] at w_hh_off, b_hh [4H] at b_hh_off
+//   lengths  [B] u32, valid steps of each sequence
+//   xw       [T·B, 4H]   XW, columns a_i, a_f, a_g, a_o
+//   out      [T·B, out_stride]; this direction's h in columns out_col .. out_col + H
+//   cell     [T·B, H]    c
+//   gates    [T·B, 4H]   i, f, g, o (after their activations)
+//   d_out    like out: dL/dh from above      d_xw [T·B, 4H]: d_a
+//   carry    vec4 [⌈B/4⌉, 6H], one slice per workgroup: d_h_rec [H] and d_c_from_next [H]
+//            (passed from one backward dispatch to the next), then d_a [4H] of the current
+//            step (shared by the workgroup's invocations within a step)
 //
-// Dispatch: one workgroup per four sequences (⌈B/4⌉, 1, 1). The four sequences are the four
-// lanes of every vec4 below, so each weight read from W_hh serves four sequences. Lanes past
-// the batch repeat its last sequence and are never stored. A workgroup carries its state from
-// step to step (h_prev in workgroup memory, c and d_c in registers); each invocation handles
-// hidden units j = lid, lid + WG, ... One dispatch runs steps s_start .. s_start + s_count;
-// the host splits the time loop so that no invocation loops more than the software adapters
-// allow (SPEC §9). The dot products over the hidden units are unrolled by four (all four gates
-// in one pass), so a step costs about H/4 loop iterations per unit.
+// ---- Dispatch: ⌈B/4⌉ workgroups of RECURRENCE_WG = 64 invocations. Time is serial: step s
+// needs all of h_prev, so the units of one step must be exchanged between steps, and only
+// invocations of one workgroup can wait for each other (barriers). So a workgroup owns whole
+// sequences for a span of steps, and its invocations split the hidden units: invocation lid
+// handles units j = lid, lid + RECURRENCE_WG, lid + 2·RECURRENCE_WG, ... < H, at most
+// UNITS = MAX_HIDDEN / RECURRENCE_WG of them, whose state it keeps in registers (arrays
+// indexed by u, j = u·RECURRENCE_WG + lid).
+//
+// The lanes trick: a workgroup runs four sequences b0 .. b0 + 3 at once, one in each lane
+// (x, y, z, w) of every vec4: h_prev[k] holds unit k of the four sequences, and a_i, c, d_h,
+// ... are vec4s of four sequences' values of one unit. A scalar weight times a vec4
+// (params[w] * h_prev[k]) thus serves four sequences with one read of W_hh, the dominant
+// memory traffic. Reads and stores of per-row buffers go lane by lane (helpers ending in 4
+// gather, store_* scatter). When B is not a multiple of 4, the extra lanes repeat sequence
+// B - 1 (rows_at) so they compute harmless values, and they are never stored.
+//
+// Why h goes through workgroup memory in the forward pass but d_a through a storage buffer in
+// the backward one: the forward shares h_prev, MAX_HIDDEN vec4 = 8 KiB, which fits the 16 KiB
+// that WebGPU guarantees by default (maxComputeWorkgroupStorageSize). The backward shares d_a,
+// 4H vec4 = 32 KiB at H = 512, which does not; so it goes through the workgroup's own slice of
+// carry, and the backward's barriers are storageBarrier instead of workgroupBarrier. Like
+// workgroupBarrier, storageBarrier only synchronizes the invocations of one workgroup, which
+// is enough: each workgroup reads and writes its own slice of carry only.
+//
+// Loop bounds: one dispatch runs steps s_start .. s_start + s_count, and the host calls it for
+// consecutive spans until all T steps are done. It chooses s_count so that no invocation runs
+// more than about 60,000 loop iterations (LOOP_BUDGET on the host), because Mesa's software
+// Vulkan/GL drivers stop a shader silently at 65,535; see docs/adapters.md. Per step an
+// invocation runs at most UNITS unit iterations, each with a dot product over H hidden units
+// unrolled by four (H/4 iterations and H mod 4 more): four times fewer iterations against
+// that cap, and each h_prev[k] read serves all four gates.
 
-const WG: u32 = 64u;
-const LANES: u32 = 4u;
-const MAX_HIDDEN: u32 = 512u;
-const UNITS: u32 = 8u; // MAX_HIDDEN / WG: hidden units per invocation at most
-
-struct Recurrence {
-    batch: u32, steps: u32, hidden: u32, s_start: u32,
-    s_count: u32, reverse: u32, w_hh_off: u32, b_hh_off: u32,
-    out_stride: u32, out_col: u32, _pad0: u32, _pad1: u32,
-}
-
-@group(0) @binding(0) var<uniform> r: Recurrence;
-@group(0) @binding(1) var<storage, read> params: array<f32>;
-@group(0) @binding(2) var<storage, read> lengths: array<u32>;
-
-fn sigmoid(x: vec4<f32>) -> vec4<f32> {
-    return 1.0 / (1.0 + exp(-x));
-}
-
-// The time index of processing step s.
-fn time_of(s: u32) -> u32 {
-    return select(s, r.steps - 1u - s, r.reverse != 0u);
-}
-
-// The sequences of the four lanes of the workgroup starting at sequence b0.
-fn lanes(b0: u32) -> vec4<u32> {
-    return vec4<u32>(b0) + vec4<u32>(0u, 1u, 2u, 3u);
-}
-
-// The rows (t·B + b) of the four lanes at time t; lanes past the batch read the last sequence.
-fn rows_at(t: u32, b0: u32) -> vec4<u32> {
-    return t * r.batch + min(lanes(b0), vec4<u32>(r.batch - 1u));
-}
-
-// Which lanes compute step t (the forward direction always; the reverse one inside length).
-fn valid(t: u32, b0: u32) -> vec4<bool> {
-    let b = min(lanes(b0), vec4<u32>(r.batch - 1u));
-    let len = vec4<u32>(lengths[b.x], lengths[b.y], lengths[b.z], lengths[b.w]);
-    return vec4<bool>(r.reverse == 0u) | (vec4<u32>(t) < len);
-}
+// Shared with gru.wgsl, in recurrence.wgsl (joined after this text): RECURRENCE_WG, LANES,
+// MAX_HIDDEN, UNITS, RecurrenceDims, the bindings dims, params and lengths, and sigmoid, time_of,
+// lanes, rows_at and live_at.
 
 // ---------------------------------------------------------------- forward
 
@@ -83,72 +91,89 @@ fn valid(t: u32, b0: u32) -> vec4<bool> {
 @group(0) @binding(5) var<storage, read_write> cell: array<f32>;
 @group(0) @binding(6) var<storage, read_write> gates: array<f32>;
 
-var<workgroup> h_prev: array<vec4<f32>, MAX_HIDDEN>; // h_prev[k]: unit k of the four lanes
+// h of the previous step, shared by the workgroup: h_prev[k] is unit k of the four lanes.
+var<workgroup> h_prev: array<vec4<f32>, MAX_HIDDEN>;
 
+// Column col of xw for the four lanes' rows.
 fn xw4(rows: vec4<u32>, col: u32) -> vec4<f32> {
-    let at = rows * 4u * r.hidden + col;
+    let at = rows * 4u * dims.hidden + col;
     return vec4<f32>(xw[at.x], xw[at.y], xw[at.z], xw[at.w]);
 }
 
+// Unit j of h for the four lanes' rows.
 fn out4(rows: vec4<u32>, j: u32) -> vec4<f32> {
-    let at = rows * r.out_stride + r.out_col + j;
+    let at = rows * dims.out_stride + dims.out_col + j;
     return vec4<f32>(out[at.x], out[at.y], out[at.z], out[at.w]);
 }
 
+// Unit j of c for the four lanes' rows.
 fn cell4(rows: vec4<u32>, j: u32) -> vec4<f32> {
-    let at = rows * r.hidden + j;
+    let at = rows * dims.hidden + j;
     return vec4<f32>(cell[at.x], cell[at.y], cell[at.z], cell[at.w]);
 }
 
 // Stores unit j of one lane's step: c, h and the gates (i, f, g, o), if the lane is a sequence.
 fn store_step(b: u32, row: u32, j: u32, c: f32, h: f32, ifgo: vec4<f32>) {
-    if (b >= r.batch) {
+    if (b >= dims.batch) {
         return;
     }
-    let H = r.hidden;
+    let H = dims.hidden;
     cell[row * H + j] = c;
-    out[row * r.out_stride + r.out_col + j] = h;
+    out[row * dims.out_stride + dims.out_col + j] = h;
     gates[row * 4u * H + j] = ifgo.x;
     gates[row * 4u * H + H + j] = ifgo.y;
     gates[row * 4u * H + 2u * H + j] = ifgo.z;
     gates[row * 4u * H + 3u * H + j] = ifgo.w;
 }
 
-@compute @workgroup_size(64, 1, 1)
+// wid.x: which four sequences (b0 = 4·wid.x); lid.x: which hidden units
+// (j = u·RECURRENCE_WG + lid.x).
+@compute @workgroup_size(RECURRENCE_WG, 1, 1)
 fn lstm_forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
     let b0 = wid.x * LANES;
-    let H = r.hidden;
+    let H = dims.hidden;
     let zero = vec4<f32>(0.0);
-    // This invocation's units: h (shared through h_prev) and c (its own).
+    // This invocation's units: h (shared through h_prev at the end of each step) and c (only
+    // this invocation ever needs its units of c, so c stays in registers).
     var h_next: array<vec4<f32>, UNITS>;
     var c: array<vec4<f32>, UNITS>;
-    for (var u = 0u; u * WG + lid.x < H; u++) {
-        let j = u * WG + lid.x;
+    // The state before step s_start: zero at the start of the sequence, else the h and c that
+    // the previous dispatch stored for step s_start - 1 (wgpu orders one dispatch's storage
+    // writes before the next dispatch's reads). The loop visits j = lid, lid + RECURRENCE_WG,
+    // ... < H.
+    for (var u = 0u; u * RECURRENCE_WG + lid.x < H; u++) {
+        let j = u * RECURRENCE_WG + lid.x;
         h_prev[j] = zero;
         c[u] = zero;
-        if (r.s_start > 0u) {
-            let rows = rows_at(time_of(r.s_start - 1u), b0);
+        if (dims.s_start > 0u) {
+            let rows = rows_at(time_of(dims.s_start - 1u), b0);
             h_prev[j] = out4(rows, j);
             c[u] = cell4(rows, j);
         }
     }
+    // Every invocation reads all of h_prev below: wait until all of it is written. A
+    // workgroupBarrier orders workgroup-memory accesses, which is where h_prev lives.
     workgroupBarrier();
-    for (var s = r.s_start; s < r.s_start + r.s_count; s++) {
+    // The host bounds s_count so this loop stays under the loop cap (see the header).
+    for (var s = dims.s_start; s < dims.s_start + dims.s_count; s++) {
         let t = time_of(s);
         let rows = rows_at(t, b0);
-        let live = valid(t, b0);
+        let live = live_at(t, b0);
         let b = lanes(b0);
-        for (var u = 0u; u * WG + lid.x < H; u++) {
-            let j = u * WG + lid.x;
-            var a_i = xw4(rows, j) + params[r.b_hh_off + j];
-            var a_f = xw4(rows, H + j) + params[r.b_hh_off + H + j];
-            var a_g = xw4(rows, 2u * H + j) + params[r.b_hh_off + 2u * H + j];
-            var a_o = xw4(rows, 3u * H + j) + params[r.b_hh_off + 3u * H + j];
-            // rows j, H + j, 2H + j, 3H + j of W_hh
-            let w_i = r.w_hh_off + j * H;
+        for (var u = 0u; u * RECURRENCE_WG + lid.x < H; u++) {
+            let j = u * RECURRENCE_WG + lid.x;
+            // a = XW[t] + b_hh + h_prev W_hhᵀ, unit j of each gate.
+            var a_i = xw4(rows, j) + params[dims.b_hh_off + j];
+            var a_f = xw4(rows, H + j) + params[dims.b_hh_off + H + j];
+            var a_g = xw4(rows, 2u * H + j) + params[dims.b_hh_off + 2u * H + j];
+            var a_o = xw4(rows, 3u * H + j) + params[dims.b_hh_off + 3u * H + j];
+            // Where rows j, H + j, 2H + j, 3H + j of W_hh start: (h_prev W_hhᵀ)[j] is the dot
+            // product of h_prev with row j of W_hh.
+            let w_i = dims.w_hh_off + j * H;
             let w_f = w_i + H * H;
             let w_g = w_f + H * H;
             let w_o = w_g + H * H;
+            // k runs over h_prev's units, four at a time, then the H mod 4 left over.
             var k = 0u;
             for (; k + 4u <= H; k += 4u) {
                 let h0 = h_prev[k];
@@ -171,6 +196,7 @@ fn lstm_forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation
             let f = sigmoid(a_f);
             let g = tanh(a_g);
             let o = sigmoid(a_o);
+            // Lanes that are not live (reverse-direction padding) get a zero state.
             let c_t = select(zero, f * c[u] + i * g, live);
             let h_t = select(zero, o * tanh(c_t), live);
             c[u] = c_t;
@@ -180,10 +206,13 @@ fn lstm_forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation
             store_step(b.z, rows.z, j, c_t.z, h_t.z, vec4<f32>(i.z, f.z, g.z, o.z));
             store_step(b.w, rows.w, j, c_t.w, h_t.w, vec4<f32>(i.w, f.w, g.w, o.w));
         }
+        // Every invocation must finish reading h_prev (the dot products above) before any
+        // overwrites it with the new h: a workgroupBarrier, as h_prev is workgroup memory.
         workgroupBarrier();
-        for (var u = 0u; u * WG + lid.x < H; u++) {
-            h_prev[u * WG + lid.x] = h_next[u];
+        for (var u = 0u; u * RECURRENCE_WG + lid.x < H; u++) {
+            h_prev[u * RECURRENCE_WG + lid.x] = h_next[u];
         }
+        // All of the new h must be written before the next step reads it: the same barrier.
         workgroupBarrier();
     }
 }
@@ -196,72 +225,88 @@ fn lstm_forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation
 @group(1) @binding(3) var<storage, read_write> d_xw: array<f32>;
 @group(1) @binding(4) var<storage, read_write> carry: array<vec4<f32>>;
 
+// Column col of the stored gates (i, f, g, o) for the four lanes' rows.
 fn gates4(rows: vec4<u32>, col: u32) -> vec4<f32> {
-    let at = rows * 4u * r.hidden + col;
+    let at = rows * 4u * dims.hidden + col;
     return vec4<f32>(gates_in[at.x], gates_in[at.y], gates_in[at.z], gates_in[at.w]);
 }
 
+// Unit j of the stored c for the four lanes' rows.
 fn cell_in4(rows: vec4<u32>, j: u32) -> vec4<f32> {
-    let at = rows * r.hidden + j;
+    let at = rows * dims.hidden + j;
     return vec4<f32>(cell_in[at.x], cell_in[at.y], cell_in[at.z], cell_in[at.w]);
 }
 
+// Unit j of d_out (dL/dh from above) for the four lanes' rows.
 fn d_out4(rows: vec4<u32>, j: u32) -> vec4<f32> {
-    let at = rows * r.out_stride + r.out_col + j;
+    let at = rows * dims.out_stride + dims.out_col + j;
     return vec4<f32>(d_out[at.x], d_out[at.y], d_out[at.z], d_out[at.w]);
 }
 
 // Stores unit j of one lane's d_a = (d_a_i, d_a_f, d_a_g, d_a_o), if the lane is a sequence.
 fn store_d_a(b: u32, row: u32, j: u32, d_a: vec4<f32>) {
-    if (b >= r.batch) {
+    if (b >= dims.batch) {
         return;
     }
-    let H = r.hidden;
+    let H = dims.hidden;
     d_xw[row * 4u * H + j] = d_a.x;
     d_xw[row * 4u * H + H + j] = d_a.y;
     d_xw[row * 4u * H + 2u * H + j] = d_a.z;
     d_xw[row * 4u * H + 3u * H + j] = d_a.w;
 }
 
-// Σ_{i<4} W_hh[k + i, j] d_a[k + i]: four terms of column j's dot product with the d_a of
-// the workgroup's lanes (at carry[d_a_at + ...]).
+// Σ_{m<4} d_a[k + m] W_hh[k + m, j]: four terms of (d_a W_hh)[j], the dot product of d_a with
+// column j of W_hh, for the four lanes (d_a is read from carry[d_a_at ..]). k indexes the 4H
+// rows of W_hh, i.e. the columns of d_a. Neighbouring invocations (j, j + 1) read neighbouring
+// weights.
 fn col_dot4(d_a_at: u32, k: u32, j: u32) -> vec4<f32> {
-    let H = r.hidden;
-    let w = r.w_hh_off + k * H + j;
+    let H = dims.hidden;
+    let w = dims.w_hh_off + k * H + j;
     return params[w] * carry[d_a_at + k] + params[w + H] * carry[d_a_at + k + 1u]
         + params[w + 2u * H] * carry[d_a_at + k + 2u] + params[w + 3u * H] * carry[d_a_at + k + 3u];
 }
 
-@compute @workgroup_size(64, 1, 1)
+@compute @workgroup_size(RECURRENCE_WG, 1, 1)
 fn lstm_backward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
     let b0 = wid.x * LANES;
-    let H = r.hidden;
+    let H = dims.hidden;
     let zero = vec4<f32>(0.0);
+    // This workgroup's slice of carry: d_h_rec [H], d_c_from_next [H], d_a [4H].
     let d_h_rec_at = wid.x * 6u * H;
     let d_c_at = d_h_rec_at + H;
     let d_a_at = d_c_at + H;
-    let first = r.s_start + r.s_count == r.steps;
+    // The backward pass runs the dispatches in reverse order, so the one that holds the last
+    // steps (s up to T-1) starts it: nothing has been carried yet and both gradients from
+    // step s + 1 are zero. Every later dispatch picks them up from carry.
+    let starts_backward = dims.s_start + dims.s_count == dims.steps;
+    // Carried from step to step in registers, for this invocation's units:
+    //   d_h_rec[u]  the part of d_h that comes from step s + 1 (d_a W_hh of that step)
+    //   d_c_carry[u] d_c_from_next on entry to a step, replaced by its d_c_to_prev at the end
+    //               (which is d_c_from_next of the step after it in this loop, s - 1)
     var d_h_rec: array<vec4<f32>, UNITS>;
-    var d_c_next: array<vec4<f32>, UNITS>;
-    for (var u = 0u; u * WG + lid.x < H; u++) {
-        let j = u * WG + lid.x;
+    var d_c_carry: array<vec4<f32>, UNITS>;
+    for (var u = 0u; u * RECURRENCE_WG + lid.x < H; u++) {
+        let j = u * RECURRENCE_WG + lid.x;
         d_h_rec[u] = zero;
-        d_c_next[u] = zero;
-        if (!first) {
+        d_c_carry[u] = zero;
+        if (!starts_backward) {
             d_h_rec[u] = carry[d_h_rec_at + j];
-            d_c_next[u] = carry[d_c_at + j];
+            d_c_carry[u] = carry[d_c_at + j];
         }
     }
-    for (var n = 0u; n < r.s_count; n++) {
-        let s = r.s_start + r.s_count - 1u - n;
+    // s runs from s_start + s_count - 1 down to s_start; n_done counts the steps done. The host
+    // bounds s_count so this loop stays under the loop cap (see the header).
+    for (var n_done = 0u; n_done < dims.s_count; n_done++) {
+        let s = dims.s_start + dims.s_count - 1u - n_done;
         let t = time_of(s);
         let rows = rows_at(t, b0);
-        let live = valid(t, b0);
+        let live = live_at(t, b0);
         let b = lanes(b0);
-        for (var u = 0u; u * WG + lid.x < H; u++) {
-            let j = u * WG + lid.x;
+        for (var u = 0u; u * RECURRENCE_WG + lid.x < H; u++) {
+            let j = u * RECURRENCE_WG + lid.x;
+            // Padding steps (lanes not live) pass no gradient: d_h = d_c = 0 there.
             let d_h = select(zero, d_out4(rows, j) + d_h_rec[u], live);
-            var d_c = select(zero, d_c_next[u], live);
+            let d_c_from_next = select(zero, d_c_carry[u], live);
             let i = gates4(rows, j);
             let f = gates4(rows, H + j);
             let g = gates4(rows, 2u * H + j);
@@ -272,8 +317,9 @@ fn lstm_backward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocatio
                 c_prev = cell_in4(rows_at(time_of(s - 1u), b0), j);
             }
             let d_o = d_h * tanh_c;
-            d_c += d_h * o * (1.0 - tanh_c * tanh_c);
-            d_c_next[u] = d_c * f;
+            let d_c = d_c_from_next + d_h * o * (1.0 - tanh_c * tanh_c);
+            let d_c_to_prev = d_c * f;
+            d_c_carry[u] = d_c_to_prev;
             let d_a_i = d_c * g * i * (1.0 - i);
             let d_a_f = d_c * c_prev * f * (1.0 - f);
             let d_a_g = d_c * i * (1.0 - g * g);
@@ -282,14 +328,21 @@ fn lstm_backward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocatio
             store_d_a(b.y, rows.y, j, vec4<f32>(d_a_i.y, d_a_f.y, d_a_g.y, d_a_o.y));
             store_d_a(b.z, rows.z, j, vec4<f32>(d_a_i.z, d_a_f.z, d_a_g.z, d_a_o.z));
             store_d_a(b.w, rows.w, j, vec4<f32>(d_a_i.w, d_a_f.w, d_a_g.w, d_a_o.w));
+            // Also into the workgroup's d_a, which every invocation reads for d_a W_hh below.
             carry[d_a_at + j] = d_a_i;
             carry[d_a_at + H + j] = d_a_f;
             carry[d_a_at + 2u * H + j] = d_a_g;
             carry[d_a_at + 3u * H + j] = d_a_o;
         }
+        // Every invocation reads all of d_a below: wait until all of it is written. d_a is in
+        // the storage buffer carry (too big for workgroup memory, see the header), so this is a
+        // storageBarrier, which orders storage accesses among the workgroup's invocations.
         storageBarrier();
-        for (var u = 0u; u * WG + lid.x < H; u++) {
-            let j = u * WG + lid.x;
+        // d_h_rec for step s - 1: d_h_rec[j] = (d_a W_hh)[j], over the 4H columns of d_a, four
+        // rows of W_hh per col_dot4 and four col_dot4 (one per gate) per iteration; then the
+        // H mod 4 rows left over in each gate.
+        for (var u = 0u; u * RECURRENCE_WG + lid.x < H; u++) {
+            let j = u * RECURRENCE_WG + lid.x;
             var sum = zero;
             var k = 0u;
             for (; k + 4u <= H; k += 4u) {
@@ -298,16 +351,20 @@ fn lstm_backward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocatio
             }
             for (; k < H; k++) {
                 for (var gate = 0u; gate < 4u; gate++) {
-                    sum += params[r.w_hh_off + (gate * H + k) * H + j] * carry[d_a_at + gate * H + k];
+                    sum += params[dims.w_hh_off + (gate * H + k) * H + j] * carry[d_a_at + gate * H + k];
                 }
             }
             d_h_rec[u] = sum;
         }
+        // Every invocation must finish reading d_a before the next step overwrites it: the
+        // same storageBarrier, for the same storage buffer.
         storageBarrier();
     }
-    for (var u = 0u; u * WG + lid.x < H; u++) {
-        let j = u * WG + lid.x;
+    // Hand d_h_rec and d_c to the next dispatch (steps before s_start). Each invocation writes
+    // and later reads only its own units, so no barrier is needed; wgpu orders dispatches.
+    for (var u = 0u; u * RECURRENCE_WG + lid.x < H; u++) {
+        let j = u * RECURRENCE_WG + lid.x;
         carry[d_h_rec_at + j] = d_h_rec[u];
-        carry[d_c_at + j] = d_c_next[u];
+        carry[d_c_at + j] = d_c_carry[u];
     }
 }

@@ -6,7 +6,8 @@
 // with k running over this dispatch's chunk [k_start, k_start + k_count). Long sums (a weight
 // gradient sums over all T·B rows) are split into chunks of at most K_CHUNK by the host, the
 // first chunk writing, the others accumulating, so that no invocation loops more than the
-// software adapters allow (SPEC §9: 65,535 iterations per invocation).
+// software adapters allow (docs/adapters.md: Mesa's lavapipe and llvmpipe stop a shader
+// silently after 65,535 loop iterations per invocation).
 //
 // Operands are read through strides, so one kernel serves every use:
 //   A(m, k) = a[a_off + m·a_rs + k·a_cs]     (a_rs = 1, a_cs = rows: A read transposed)
@@ -17,12 +18,15 @@
 // With copy_c, C is also written at c2_off (same layout): the LSTM's two bias gradients
 // db_ih and db_hh are the same sum 1ᵀ dA, computed once.
 //
-// Dispatch: workgroups of 8 × 8 invocations, each computing a TILE × TILE block of C:
-// (ceil(n / 32), ceil(m / 32), 1).
+// Buffers: dims (MatmulDims, uniform); a, b, bias read; c read_write (f32, flat).
+// Dispatch: workgroups of MATMUL_WG × MATMUL_WG invocations, each invocation computing a
+// MATMUL_TILE × MATMUL_TILE block of C, so a workgroup covers a block of 32 × 32:
+// (⌈n / 32⌉, ⌈m / 32⌉, 1).
 
-const TILE: u32 = 4u;
+const MATMUL_WG: u32 = 8u;
+const MATMUL_TILE: u32 = 4u;
 
-struct Dims {
+struct MatmulDims {
     m: u32, n: u32, k_start: u32, k_count: u32,
     a_off: u32, a_rs: u32, a_cs: u32, b_off: u32,
     b_rs: u32, b_cs: u32, c_off: u32, c_rs: u32,
@@ -30,31 +34,31 @@ struct Dims {
     c2_off: u32, _pad0: u32, _pad1: u32, _pad2: u32,
 }
 
-@group(0) @binding(0) var<uniform> d: Dims;
+@group(0) @binding(0) var<uniform> dims: MatmulDims;
 @group(0) @binding(1) var<storage, read> a: array<f32>;
 @group(0) @binding(2) var<storage, read> b: array<f32>;
 @group(0) @binding(3) var<storage, read_write> c: array<f32>;
 @group(0) @binding(4) var<storage, read> bias: array<f32>;
 
-@compute @workgroup_size(8, 8, 1)
+@compute @workgroup_size(MATMUL_WG, MATMUL_WG, 1)
 fn matmul(@builtin(global_invocation_id) gid: vec3<u32>) {
-    let m0 = gid.y * TILE;
-    let n0 = gid.x * TILE;
-    if (m0 >= d.m || n0 >= d.n) {
+    let m0 = gid.y * MATMUL_TILE;
+    let n0 = gid.x * MATMUL_TILE;
+    if (m0 >= dims.m || n0 >= dims.n) {
         return;
     }
     var acc: array<array<f32, 4>, 4>;
     // Rows and columns past the edge read the last valid one and are not written.
     var a_row: array<u32, 4>;
     var b_col: array<u32, 4>;
-    for (var i = 0u; i < TILE; i++) {
-        a_row[i] = d.a_off + min(m0 + i, d.m - 1u) * d.a_rs;
-        b_col[i] = d.b_off + min(n0 + i, d.n - 1u) * d.b_cs;
+    for (var i = 0u; i < MATMUL_TILE; i++) {
+        a_row[i] = dims.a_off + min(m0 + i, dims.m - 1u) * dims.a_rs;
+        b_col[i] = dims.b_off + min(n0 + i, dims.n - 1u) * dims.b_cs;
     }
-    for (var kk = 0u; kk < d.k_count; kk++) {
-        let k = d.k_start + kk;
-        let a_k = k * d.a_cs;
-        let b_k = k * d.b_rs;
+    for (var kk = 0u; kk < dims.k_count; kk++) {
+        let k = dims.k_start + kk;
+        let a_k = k * dims.a_cs;
+        let b_k = k * dims.b_rs;
         let av = vec4<f32>(a[a_row[0] + a_k], a[a_row[1] + a_k], a[a_row[2] + a_k], a[a_row[3] + a_k]);
         let bv = vec4<f32>(b[b_col[0] + b_k], b[b_col[1] + b_k], b[b_col[2] + b_k], b[b_col[3] + b_k]);
         acc[0][0] += av.x * bv.x; acc[0][1] += av.x * bv.y; acc[0][2] += av.x * bv.z; acc[0][3] += av.x * bv.w;
@@ -62,24 +66,24 @@ fn matmul(@builtin(global_invocation_id) gid: vec3<u32>) {
         acc[2][0] += av.z * bv.x; acc[2][1] += av.z * bv.y; acc[2][2] += av.z * bv.z; acc[2][3] += av.z * bv.w;
         acc[3][0] += av.w * bv.x; acc[3][1] += av.w * bv.y; acc[3][2] += av.w * bv.z; acc[3][3] += av.w * bv.w;
     }
-    for (var i = 0u; i < TILE; i++) {
-        if (m0 + i >= d.m) {
+    for (var i = 0u; i < MATMUL_TILE; i++) {
+        if (m0 + i >= dims.m) {
             break;
         }
-        for (var j = 0u; j < TILE; j++) {
-            if (n0 + j >= d.n) {
+        for (var j = 0u; j < MATMUL_TILE; j++) {
+            if (n0 + j >= dims.n) {
                 break;
             }
-            let at = d.c_off + (m0 + i) * d.c_rs + n0 + j;
-            if (d.accumulate != 0u) {
+            let at = dims.c_off + (m0 + i) * dims.c_rs + n0 + j;
+            if (dims.accumulate != 0u) {
                 c[at] += acc[i][j];
-            } else if (d.has_bias != 0u) {
-                c[at] = acc[i][j] + bias[d.bias_off + n0 + j];
+            } else if (dims.has_bias != 0u) {
+                c[at] = acc[i][j] + bias[dims.bias_off + n0 + j];
             } else {
                 c[at] = acc[i][j];
             }
-            if (d.copy_c != 0u) {
-                c[d.c2_off + (m0 + i) * d.c_rs + n0 + j] = c[at];
+            if (dims.copy_c != 0u) {
+                c[dims.c2_off + (m0 + i) * dims.c_rs + n0 + j] = c[at];
             }
         }
     }

@@ -13,7 +13,7 @@
 
 mod common;
 
-use common::{config, random_batch};
+use common::{config, gpu, random_batch};
 use hrcast::engine::cpu::CpuEngine;
 use hrcast::engine::cpu::{DropoutStep, loss_and_gradients};
 use hrcast::engine::gpu::Gpu;
@@ -23,18 +23,6 @@ use hrcast::engine::{Engine, StepConfig, StepCounts};
 use hrcast::model::{Batch, Cell, ModelConfig, Params};
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
-
-/// The GPU, or None (with a loud message) where there is none and CI is not set.
-fn gpu() -> Option<Gpu> {
-    match Gpu::open_best() {
-        Ok(gpu) => Some(gpu),
-        Err(err) if std::env::var("CI").as_deref() != Ok("true") => {
-            eprintln!("SKIPPED: no GPU adapter ({err:#}); CI=true makes this a failure");
-            None
-        }
-        Err(err) => panic!("CI=true but no GPU adapter: {err:#}"),
-    }
-}
 
 fn scale(v: &[f32]) -> f32 {
     v.iter().fold(1e-3f32, |m, x| m.max(x.abs()))

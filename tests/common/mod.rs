@@ -1,6 +1,8 @@
-//! Helpers shared by the integration tests: the PyTorch fixtures.
+//! Helpers shared by the integration tests: the PyTorch fixtures, random models and batches,
+//! the GPU.
 #![allow(dead_code)] // each test binary uses its own subset
 
+use hrcast::engine::gpu::Gpu;
 use hrcast::engine::scalar::Scalar;
 use hrcast::features::FEATURE_NAMES;
 use hrcast::model::{Batch, Cell, ModelConfig, Params};
@@ -153,5 +155,18 @@ pub fn random_batch<T: Scalar>(
             .collect(),
         mask,
         lengths: lengths.to_vec(),
+    }
+}
+
+/// The GPU `--device gpu` takes, or None (with a loud message) where there is none and CI is
+/// not set; with CI=true a missing adapter fails the test.
+pub fn gpu() -> Option<Gpu> {
+    match Gpu::open_best() {
+        Ok(gpu) => Some(gpu),
+        Err(err) if std::env::var("CI").as_deref() != Ok("true") => {
+            eprintln!("SKIPPED: no GPU adapter ({err:#}); CI=true makes this a failure");
+            None
+        }
+        Err(err) => panic!("CI=true but no GPU adapter: {err:#}"),
     }
 }

@@ -1,38 +1,58 @@
-//! The WGSL kernels of `shaders/`, compiled into compute pipelines, and the uniform blocks
-//! they read (laid out exactly as the WGSL structs).
+//! The WGSL kernels of `shaders/`: their sources (each joined with the prelude), the constants
+//! host and shaders share, and their compute pipelines with explicit layouts.
 
 use super::Gpu;
+use super::bindings::*;
 use anyhow::Result;
 
-/// Every shader file, by name, as compiled into the binary.
+/// A shader file as compiled: its own text, then the prelude(s) it uses (WGSL lets a module use
+/// a declaration before it appears, and the file's line numbers in naga's messages stay its own).
+macro_rules! shader {
+    ($file:literal $(, $prelude:literal)*) => {
+        (
+            $file,
+            concat!(
+                include_str!(concat!("../../../shaders/", $file)),
+                $("\n", include_str!(concat!("../../../shaders/", $prelude)),)*
+            ),
+        )
+    };
+}
+
+/// Every shader file, by name, as compiled into the binary (joined with its preludes).
 pub const SHADERS: [(&str, &str); 6] = [
-    ("matmul.wgsl", include_str!("../../../shaders/matmul.wgsl")),
-    ("lstm.wgsl", include_str!("../../../shaders/lstm.wgsl")),
-    ("gru.wgsl", include_str!("../../../shaders/gru.wgsl")),
-    (
-        "elementwise.wgsl",
-        include_str!("../../../shaders/elementwise.wgsl"),
-    ),
-    ("loss.wgsl", include_str!("../../../shaders/loss.wgsl")),
-    ("adam.wgsl", include_str!("../../../shaders/adam.wgsl")),
+    shader!("matmul.wgsl", "common.wgsl"),
+    shader!("lstm.wgsl", "recurrence.wgsl", "common.wgsl"),
+    shader!("gru.wgsl", "recurrence.wgsl", "common.wgsl"),
+    shader!("elementwise.wgsl", "common.wgsl"),
+    shader!("loss.wgsl", "common.wgsl"),
+    shader!("adam.wgsl", "common.wgsl"),
 ];
 
-/// Invocations per workgroup of the recurrence kernels (`WG` in lstm.wgsl and gru.wgsl).
+/// Invocations per workgroup of the recurrence kernels (`RECURRENCE_WG`, recurrence.wgsl).
 pub const RECURRENCE_WG: usize = 64;
-/// Sequences per recurrence workgroup, one per vec4 lane (`LANES`).
+/// Sequences per recurrence workgroup, one per vec4 lane (`LANES`, recurrence.wgsl).
 pub const LANES: usize = 4;
-/// Largest hidden size the recurrence kernels hold in workgroup memory (`MAX_HIDDEN`).
+/// Largest hidden size the recurrence kernels hold in workgroup memory (`MAX_HIDDEN`,
+/// recurrence.wgsl).
 pub const MAX_HIDDEN: usize = 512;
-/// Invocations per workgroup of the elementwise and reduction kernels.
+/// Invocations per workgroup of the elementwise and reduction kernels (`ELEMENTWISE_WG`,
+/// common.wgsl).
 pub const ELEMENTWISE_WG: u32 = 256;
-/// Output tile per matmul invocation (`TILE`) times the 8 × 8 workgroup.
-pub const MATMUL_BLOCK: u32 = 32;
-/// The longest sum one matmul dispatch does; longer ones are split (loop cap, SPEC §9).
+/// The matmul workgroup is `MATMUL_WG × MATMUL_WG` invocations (`MATMUL_WG`, matmul.wgsl).
+pub const MATMUL_WG: u32 = 8;
+/// Each matmul invocation computes a `MATMUL_TILE × MATMUL_TILE` block of C (`MATMUL_TILE`).
+pub const MATMUL_TILE: u32 = 4;
+/// The block of C one matmul workgroup covers, per side.
+pub const MATMUL_BLOCK: u32 = MATMUL_WG * MATMUL_TILE;
+/// The longest sum one matmul dispatch does; longer ones are split (the loop cap of
+/// docs/adapters.md).
 pub const K_CHUNK: u32 = 16_384;
-/// Loop iterations one invocation may run in one dispatch. Mesa's software adapters stop a
-/// shader silently after 65,535 (SPEC §9); this leaves room for the loops around the time loop.
+/// Loop iterations one invocation may run in one dispatch. Mesa's software adapters (lavapipe,
+/// llvmpipe) stop a shader silently after 65,535 (docs/adapters.md); this leaves room for the
+/// loops around the time loop.
 pub const LOOP_BUDGET: usize = 60_000;
-/// Most recurrent layers: the step uniform holds 16 dropout seeds.
+/// Most recurrent layers: the step uniform holds 16 dropout seeds (`MAX_LAYERS`, common.wgsl).
 pub const MAX_LAYERS: usize = 16;
 /// Largest grid dimension of a dispatch.
 pub const MAX_GROUPS: u32 = 65_535;
@@ -88,15 +108,52 @@ impl Kernel {
             Kernel::AdamStep => ("adam.wgsl", "adam_step"),
         }
     }
+
+    /// The entry point's `@workgroup_size`, from the constants it is written with.
+    pub fn workgroup_size(self) -> [u32; 3] {
+        match self {
+            Kernel::Matmul => [MATMUL_WG, MATMUL_WG, 1],
+            Kernel::LstmForward
+            | Kernel::LstmBackward
+            | Kernel::GruForward
+            | Kernel::GruBackward => [RECURRENCE_WG as u32, 1, 1],
+            Kernel::Dropout | Kernel::Loss | Kernel::GradNorm | Kernel::AdamStep => {
+                [ELEMENTWISE_WG, 1, 1]
+            }
+        }
+    }
+
+    /// The kernel's bind-group layouts, group by group (its bindings struct's).
+    pub fn layout(self) -> &'static [&'static [Slot]] {
+        match self {
+            Kernel::Matmul => MatmulBindings::LAYOUT,
+            Kernel::LstmForward => LstmForwardBindings::LAYOUT,
+            Kernel::LstmBackward => LstmBackwardBindings::LAYOUT,
+            Kernel::GruForward => GruForwardBindings::LAYOUT,
+            Kernel::GruBackward => GruBackwardBindings::LAYOUT,
+            Kernel::Dropout => DropoutBindings::LAYOUT,
+            Kernel::Loss => LossBindings::LAYOUT,
+            Kernel::GradNorm => GradNormBindings::LAYOUT,
+            Kernel::AdamStep => AdamStepBindings::LAYOUT,
+        }
+    }
+}
+
+/// One kernel's pipeline and the layouts of its bind groups.
+struct Compiled {
+    kernel: Kernel,
+    pipeline: wgpu::ComputePipeline,
+    groups: Vec<wgpu::BindGroupLayout>,
 }
 
 /// The compiled pipelines.
 pub struct Kernels {
-    pipelines: Vec<(Kernel, wgpu::ComputePipeline)>,
+    compiled: Vec<Compiled>,
 }
 
 impl Kernels {
-    /// Compiles every kernel (validation errors become an error naming the file).
+    /// Compiles every kernel with its explicit layout (validation errors become an error naming
+    /// the file and entry point).
     pub fn new(gpu: &Gpu) -> Result<Kernels> {
         let mut modules = Vec::new();
         for (name, source) in SHADERS {
@@ -109,7 +166,7 @@ impl Kernels {
             })?;
             modules.push((name, module));
         }
-        let mut pipelines = Vec::new();
+        let mut compiled = Vec::new();
         for kernel in Kernel::ALL {
             let (file, entry) = kernel.source();
             let module = &modules
@@ -117,111 +174,89 @@ impl Kernels {
                 .find(|(n, _)| *n == file)
                 .expect("every kernel's file is listed")
                 .1;
-            let pipeline = gpu.checked(&format!("building {entry} of shaders/{file}"), || {
-                gpu.device
-                    .create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
-                        label: Some(entry),
-                        layout: None,
-                        module,
-                        entry_point: Some(entry),
-                        compilation_options: Default::default(),
-                        cache: None,
-                    })
-            })?;
-            pipelines.push((kernel, pipeline));
+            let what = format!("building {entry} of shaders/{file}");
+            compiled.push(gpu.checked(&what, || Compiled::new(gpu, kernel, module))?);
         }
-        Ok(Kernels { pipelines })
+        Ok(Kernels { compiled })
+    }
+
+    fn get(&self, kernel: Kernel) -> &Compiled {
+        self.compiled
+            .iter()
+            .find(|c| c.kernel == kernel)
+            .expect("every kernel is compiled")
     }
 
     /// The pipeline of a kernel.
-    pub fn get(&self, kernel: Kernel) -> &wgpu::ComputePipeline {
-        &self
-            .pipelines
+    pub fn pipeline(&self, kernel: Kernel) -> &wgpu::ComputePipeline {
+        &self.get(kernel).pipeline
+    }
+
+    /// The bind groups of one dispatch of `B`'s kernel.
+    pub fn bind_groups<'a, B: Bindings<'a>>(&self, gpu: &Gpu, b: &B) -> Vec<wgpu::BindGroup> {
+        let compiled = self.get(B::KERNEL);
+        B::LAYOUT
             .iter()
-            .find(|(k, _)| *k == kernel)
-            .expect("every kernel is compiled")
-            .1
+            .zip(b.groups())
+            .zip(&compiled.groups)
+            .map(|((slots, buffers), layout)| {
+                let entries: Vec<wgpu::BindGroupEntry> = slots
+                    .iter()
+                    .zip(buffers)
+                    .map(|(slot, buffer)| wgpu::BindGroupEntry {
+                        binding: slot.binding,
+                        resource: buffer.as_entire_binding(),
+                    })
+                    .collect();
+                gpu.device.create_bind_group(&wgpu::BindGroupDescriptor {
+                    label: Some(B::KERNEL.source().1),
+                    layout,
+                    entries: &entries,
+                })
+            })
+            .collect()
     }
 }
 
-/// `Dims` of matmul.wgsl.
-#[repr(C)]
-#[derive(Debug, Clone, Copy, Default, bytemuck::Pod, bytemuck::Zeroable)]
-pub struct MatmulDims {
-    pub m: u32,
-    pub n: u32,
-    pub k_start: u32,
-    pub k_count: u32,
-    pub a_off: u32,
-    pub a_rs: u32,
-    pub a_cs: u32,
-    pub b_off: u32,
-    pub b_rs: u32,
-    pub b_cs: u32,
-    pub c_off: u32,
-    pub c_rs: u32,
-    pub accumulate: u32,
-    pub has_bias: u32,
-    pub bias_off: u32,
-    pub copy_c: u32,
-    pub c2_off: u32,
-    pub pad: [u32; 3],
-}
-
-/// `Recurrence` of lstm.wgsl and gru.wgsl.
-#[repr(C)]
-#[derive(Debug, Clone, Copy, Default, bytemuck::Pod, bytemuck::Zeroable)]
-pub struct RecurrenceDims {
-    pub batch: u32,
-    pub steps: u32,
-    pub hidden: u32,
-    pub s_start: u32,
-    pub s_count: u32,
-    pub reverse: u32,
-    pub w_hh_off: u32,
-    pub b_hh_off: u32,
-    pub out_stride: u32,
-    pub out_col: u32,
-    pub pad: [u32; 2],
-}
-
-/// `Dropout` of elementwise.wgsl.
-#[repr(C)]
-#[derive(Debug, Clone, Copy, Default, bytemuck::Pod, bytemuck::Zeroable)]
-pub struct DropoutDims {
-    pub batch: u32,
-    pub steps: u32,
-    pub width: u32,
-    pub layer: u32,
-}
-
-/// `Loss` of loss.wgsl and `Count` of adam.wgsl (a count and a flag).
-#[repr(C)]
-#[derive(Debug, Clone, Copy, Default, bytemuck::Pod, bytemuck::Zeroable)]
-pub struct CountDims {
-    pub n: u32,
-    pub flag: u32,
-    pub pad: [u32; 2],
-}
-
-/// `Step` of elementwise.wgsl and adam.wgsl: what changes from one training step to the next.
-#[repr(C)]
-#[derive(Debug, Clone, Copy, Default, bytemuck::Pod, bytemuck::Zeroable)]
-pub struct StepUniform {
-    pub seeds: [u32; MAX_LAYERS],
-    pub step_size: f32,
-    pub bias2_sqrt: f32,
-    pub weight_decay: f32,
-    pub clip: f32,
-    pub beta1: f32,
-    pub beta2: f32,
-    pub eps: f32,
-    pub dropout: f32,
-    /// The first sequence of this submit within the batch (micro-batches; dropout's counter).
-    pub first_sequence: u32,
-    /// 1 / Σ w of the whole batch (the loss's weights), 0 when it is empty.
-    pub inv_weight: f32,
-    /// 1 on the submit that counts the batch in the epoch sums, else 0.
-    pub batches: f32,
-    pub pad: u32,
+impl Compiled {
+    /// The bind-group layouts of `kernel` (entry by entry, from its slots), its pipeline layout
+    /// and its pipeline.
+    fn new(gpu: &Gpu, kernel: Kernel, module: &wgpu::ShaderModule) -> Compiled {
+        let entry = kernel.source().1;
+        let groups: Vec<wgpu::BindGroupLayout> = kernel
+            .layout()
+            .iter()
+            .map(|slots| {
+                let entries: Vec<wgpu::BindGroupLayoutEntry> =
+                    slots.iter().map(Slot::layout_entry).collect();
+                gpu.device
+                    .create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
+                        label: Some(entry),
+                        entries: &entries,
+                    })
+            })
+            .collect();
+        let layout = gpu
+            .device
+            .create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
+                label: Some(entry),
+                bind_group_layouts: &groups.iter().map(Some).collect::<Vec<_>>(),
+                immediate_size: 0,
+            });
+        let pipeline = gpu
+            .device
+            .create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+                label: Some(entry),
+                layout: Some(&layout),
+                module,
+                entry_point: Some(entry),
+                compilation_options: Default::default(),
+                cache: None,
+            });
+        Compiled {
+            kernel,
+            pipeline,
+            groups,
+        }
+    }
 }

@@ -6,12 +6,24 @@
 //! - [`auto_choice`] decides what `--device auto` takes: the best hardware adapter, else the
 //!   CPU engine (a software adapter runs the GPU engine about ten times slower than the CPU
 //!   engine on the same cores, so it is used only when asked for with `--device gpu`).
-//! - [`kernels`] compiles the shaders into pipelines.
-//! - [`engine::GpuEngine`] holds parameters, gradients and Adam's moments on the GPU and records
-//!   a whole training step (forward, loss, backward, clipping, Adam) as one compute pass.
+//! - [`kernels`] compiles the shaders into pipelines with explicit layouts; [`uniforms`] and
+//!   [`bindings`] are how host and shaders meet, by name: the uniform blocks, and per kernel the
+//!   buffers one dispatch binds.
+//! - [`recorder`] records dispatches, one method per kernel; [`plan`] records a whole training
+//!   step (forward, loss and head, backward; the update once per engine) on [`buffers`], with
+//!   the parameters found through [`params`].
+//! - [`engine::GpuEngine`] holds parameters, gradients and Adam's moments on the GPU and runs a
+//!   whole training step as one compute pass (or one per micro-batch, see [`micro_batch`]).
 
+pub mod bindings;
+pub mod buffers;
 pub mod engine;
 pub mod kernels;
+pub mod micro_batch;
+pub mod params;
+pub mod plan;
+pub mod recorder;
+pub mod uniforms;
 
 use anyhow::{Context, Result, anyhow, bail};
 
