@@ -1,11 +1,10 @@
-//! How host and shaders meet: for every kernel, a struct of the buffers one dispatch binds, its
+//! How host and shaders meet: the [`Kernel`]s (shader file and entry point) and, for every
+//! kernel, a struct of the buffers one dispatch binds, its
 //! fields named as the WGSL variables and listed in binding order, each with the way the kernel
 //! uses it. The same declaration gives the kernel's explicit bind-group layouts (see
 //! [`Slot::layout_entry`]), so a binding is added in one place here and one in the shader;
 //! tests/gpu_kernels.rs checks every slot (group, binding, name, access) against the WGSL
 //! globals that the kernel's entry point uses.
-
-use super::kernels::Kernel;
 
 /// How a kernel uses a buffer it binds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -272,6 +271,74 @@ bindings! {
             3 => m: ReadWrite,
             /// Adam's second moments.
             4 => v: ReadWrite,
+        }
+    }
+}
+
+/// The kernels, one pipeline per entry point (compiled by `kernels::Kernels`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Kernel {
+    /// matmul.wgsl
+    Matmul,
+    /// lstm.wgsl, forward
+    LstmForward,
+    /// lstm.wgsl, backward
+    LstmBackward,
+    /// gru.wgsl, forward
+    GruForward,
+    /// gru.wgsl, backward
+    GruBackward,
+    /// elementwise.wgsl
+    Dropout,
+    /// loss.wgsl
+    Loss,
+    /// adam.wgsl, the global norm
+    GradNorm,
+    /// adam.wgsl, the update
+    AdamStep,
+}
+
+impl Kernel {
+    /// Every kernel.
+    pub const ALL: [Kernel; 9] = [
+        Kernel::Matmul,
+        Kernel::LstmForward,
+        Kernel::LstmBackward,
+        Kernel::GruForward,
+        Kernel::GruBackward,
+        Kernel::Dropout,
+        Kernel::Loss,
+        Kernel::GradNorm,
+        Kernel::AdamStep,
+    ];
+
+    /// The shader file and entry point.
+    pub fn source(self) -> (&'static str, &'static str) {
+        match self {
+            Kernel::Matmul => ("matmul.wgsl", "matmul"),
+            Kernel::LstmForward => ("lstm.wgsl", "lstm_forward"),
+            Kernel::LstmBackward => ("lstm.wgsl", "lstm_backward"),
+            Kernel::GruForward => ("gru.wgsl", "gru_forward"),
+            Kernel::GruBackward => ("gru.wgsl", "gru_backward"),
+            Kernel::Dropout => ("elementwise.wgsl", "dropout"),
+            Kernel::Loss => ("loss.wgsl", "loss"),
+            Kernel::GradNorm => ("adam.wgsl", "grad_norm"),
+            Kernel::AdamStep => ("adam.wgsl", "adam_step"),
+        }
+    }
+
+    /// The kernel's bind-group layouts, group by group (its bindings struct's).
+    pub fn layout(self) -> &'static [&'static [Slot]] {
+        match self {
+            Kernel::Matmul => MatmulBindings::LAYOUT,
+            Kernel::LstmForward => LstmForwardBindings::LAYOUT,
+            Kernel::LstmBackward => LstmBackwardBindings::LAYOUT,
+            Kernel::GruForward => GruForwardBindings::LAYOUT,
+            Kernel::GruBackward => GruBackwardBindings::LAYOUT,
+            Kernel::Dropout => DropoutBindings::LAYOUT,
+            Kernel::Loss => LossBindings::LAYOUT,
+            Kernel::GradNorm => GradNormBindings::LAYOUT,
+            Kernel::AdamStep => AdamStepBindings::LAYOUT,
         }
     }
 }

@@ -2,7 +2,8 @@
 //! host and shaders share, and their compute pipelines with explicit layouts.
 
 use super::Gpu;
-use super::bindings::*;
+pub use super::bindings::Kernel;
+use super::bindings::{Bindings, Slot};
 use anyhow::Result;
 
 /// A shader file as compiled: its own text, then the prelude(s) it uses (WGSL lets a module use
@@ -57,58 +58,7 @@ pub const MAX_LAYERS: usize = 16;
 /// Largest grid dimension of a dispatch.
 pub const MAX_GROUPS: u32 = 65_535;
 
-/// The kernels, one pipeline per entry point.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Kernel {
-    /// matmul.wgsl
-    Matmul,
-    /// lstm.wgsl, forward
-    LstmForward,
-    /// lstm.wgsl, backward
-    LstmBackward,
-    /// gru.wgsl, forward
-    GruForward,
-    /// gru.wgsl, backward
-    GruBackward,
-    /// elementwise.wgsl
-    Dropout,
-    /// loss.wgsl
-    Loss,
-    /// adam.wgsl, the global norm
-    GradNorm,
-    /// adam.wgsl, the update
-    AdamStep,
-}
-
 impl Kernel {
-    /// Every kernel.
-    pub const ALL: [Kernel; 9] = [
-        Kernel::Matmul,
-        Kernel::LstmForward,
-        Kernel::LstmBackward,
-        Kernel::GruForward,
-        Kernel::GruBackward,
-        Kernel::Dropout,
-        Kernel::Loss,
-        Kernel::GradNorm,
-        Kernel::AdamStep,
-    ];
-
-    /// The shader file and entry point.
-    pub fn source(self) -> (&'static str, &'static str) {
-        match self {
-            Kernel::Matmul => ("matmul.wgsl", "matmul"),
-            Kernel::LstmForward => ("lstm.wgsl", "lstm_forward"),
-            Kernel::LstmBackward => ("lstm.wgsl", "lstm_backward"),
-            Kernel::GruForward => ("gru.wgsl", "gru_forward"),
-            Kernel::GruBackward => ("gru.wgsl", "gru_backward"),
-            Kernel::Dropout => ("elementwise.wgsl", "dropout"),
-            Kernel::Loss => ("loss.wgsl", "loss"),
-            Kernel::GradNorm => ("adam.wgsl", "grad_norm"),
-            Kernel::AdamStep => ("adam.wgsl", "adam_step"),
-        }
-    }
-
     /// The entry point's `@workgroup_size`, from the constants it is written with.
     pub fn workgroup_size(self) -> [u32; 3] {
         match self {
@@ -120,21 +70,6 @@ impl Kernel {
             Kernel::Dropout | Kernel::Loss | Kernel::GradNorm | Kernel::AdamStep => {
                 [ELEMENTWISE_WG, 1, 1]
             }
-        }
-    }
-
-    /// The kernel's bind-group layouts, group by group (its bindings struct's).
-    pub fn layout(self) -> &'static [&'static [Slot]] {
-        match self {
-            Kernel::Matmul => MatmulBindings::LAYOUT,
-            Kernel::LstmForward => LstmForwardBindings::LAYOUT,
-            Kernel::LstmBackward => LstmBackwardBindings::LAYOUT,
-            Kernel::GruForward => GruForwardBindings::LAYOUT,
-            Kernel::GruBackward => GruBackwardBindings::LAYOUT,
-            Kernel::Dropout => DropoutBindings::LAYOUT,
-            Kernel::Loss => LossBindings::LAYOUT,
-            Kernel::GradNorm => GradNormBindings::LAYOUT,
-            Kernel::AdamStep => AdamStepBindings::LAYOUT,
         }
     }
 }
