@@ -277,6 +277,186 @@ fn f32_view<'a>(values: &'a [f32], shape: &[usize]) -> Result<TensorView<'a>> {
     )?)
 }
 
+/// A checkpoint's metadata, read key by key with errors that name the key.
+struct MetadataReader(HashMap<String, String>);
+
+impl MetadataReader {
+    /// The text of `key`; an error where it is missing.
+    fn get(&self, key: &str) -> Result<&str> {
+        self.0
+            .get(key)
+            .map(String::as_str)
+            .ok_or_else(|| anyhow!("metadata {key:?} is missing"))
+    }
+
+    /// `key` parsed as JSON.
+    fn json<T: serde::de::DeserializeOwned>(&self, key: &str) -> Result<T> {
+        serde_json::from_str(self.get(key)?).with_context(|| format!("metadata {key:?}"))
+    }
+
+    /// `key` as a number.
+    fn number(&self, key: &str) -> Result<f64> {
+        self.get(key)?
+            .trim()
+            .parse::<f64>()
+            .map_err(|_| anyhow!("metadata {key:?} is not a number"))
+    }
+
+    /// `key` as a non-negative integer; "3.0", as PyTorch users may write it, is accepted.
+    fn count(&self, key: &str) -> Result<u64> {
+        let text = self.get(key)?.trim();
+        if let Ok(v) = text.parse::<u64>() {
+            return Ok(v);
+        }
+        match text.parse::<f64>() {
+            Ok(v) if v >= 0.0 && v.fract() == 0.0 && v < 2f64.powi(53) => Ok(v as u64),
+            _ => bail!("metadata {key:?} is {text:?}: it must be a non-negative integer"),
+        }
+    }
+
+    /// The data's grid interval (hrcast's own key; [`DEFAULT_INTERVAL_S`] where absent).
+    fn interval_s(&self) -> Result<f64> {
+        let interval_s = match self.0.get("interval_s") {
+            None => DEFAULT_INTERVAL_S,
+            Some(text) => text
+                .trim()
+                .parse()
+                .map_err(|_| anyhow!("metadata \"interval_s\" is not a number"))?,
+        };
+        check_interval_s(interval_s)?;
+        Ok(interval_s)
+    }
+
+    /// The training window length (hrcast's own key; [`DEFAULT_SEQ_LEN`] where absent).
+    fn seq_len(&self) -> Result<usize> {
+        let seq_len = match self.0.get("seq_len") {
+            None => DEFAULT_SEQ_LEN,
+            Some(text) => text.trim().parse().map_err(|_| {
+                anyhow!("metadata \"seq_len\" is {text:?}: it must be a whole number of steps")
+            })?,
+        };
+        check_seq_len("metadata \"seq_len\"", seq_len)?;
+        Ok(seq_len)
+    }
+
+    /// The training state, where present: a JSON object whose learning rate, if any, is a
+    /// non-negative number (the rest is checked by `train --resume`).
+    fn train_state(&self) -> Result<Option<String>> {
+        let Some(state) = self.0.get("train_state") else {
+            return Ok(None);
+        };
+        let value: serde_json::Value =
+            serde_json::from_str(state).context("metadata \"train_state\" is not JSON")?;
+        ensure!(
+            value.is_object(),
+            "metadata \"train_state\" is not a JSON object"
+        );
+        if let Some(lr) = value.get("lr") {
+            ensure!(
+                lr.as_f64().is_some_and(|v| v.is_finite() && v >= 0.0),
+                "metadata \"train_state\" has lr {lr}: a learning rate must be finite and not \
+                 negative"
+            );
+        }
+        Ok(Some(state.clone()))
+    }
+}
+
+/// Checks that the header holds both Adam moments of every parameter (F32, the parameter's
+/// shape) where it holds any, and no tensor the config does not describe; returns whether it
+/// holds the optimizer's state.
+fn check_tensor_names(
+    config: &ModelConfig,
+    header: &Metadata,
+    layout: &[(String, Vec<usize>)],
+) -> Result<bool> {
+    let has_optimizer = header.offset_keys().iter().any(|n| n.starts_with("optim."));
+    let mut expected: HashSet<String> = HashSet::new();
+    for (name, shape) in layout {
+        expected.insert(name.clone());
+        if !has_optimizer {
+            continue;
+        }
+        for moment in ["exp_avg", "exp_avg_sq"] {
+            let key = format!("optim.{moment}.{name}");
+            let info = header.info(&key).ok_or_else(|| {
+                anyhow!(
+                    "tensor {key:?} is missing: a checkpoint with optimizer state needs both \
+                     moments of every parameter"
+                )
+            })?;
+            ensure!(
+                info.dtype == Dtype::F32,
+                "tensor {key:?} is {:?}, expected F32",
+                info.dtype
+            );
+            ensure!(
+                &info.shape == shape,
+                "tensor {key:?} has shape {:?}, but the config needs {shape:?}",
+                info.shape
+            );
+            expected.insert(key);
+        }
+    }
+    if let Some(extra) = header
+        .offset_keys()
+        .into_iter()
+        .find(|n| !expected.contains(n))
+    {
+        bail!(
+            "tensor {extra:?} is not part of the model the config describes ({}, {} layers of {} \
+             hidden units, {})",
+            config.model.module(),
+            config.num_layers,
+            config.hidden_size,
+            if config.bidirectional {
+                "bidirectional"
+            } else {
+                "unidirectional"
+            }
+        );
+    }
+    Ok(has_optimizer)
+}
+
+/// One tensor's values, checked finite (and non-negative where `non_negative`).
+fn read_tensor(tensors: &SafeTensors, name: &str, non_negative: bool) -> Result<Vec<f32>> {
+    let values: Vec<f32> = bytemuck::pod_collect_to_vec(tensors.tensor(name)?.data());
+    check_tensor(name, &values, non_negative)?;
+    Ok(values)
+}
+
+/// The parameters of `layout`, in its (state_dict) order.
+fn read_params(tensors: &SafeTensors, layout: &[(String, Vec<usize>)]) -> Result<Params<f32>> {
+    let mut params = Params {
+        names: Vec::with_capacity(layout.len()),
+        shapes: Vec::with_capacity(layout.len()),
+        values: Vec::with_capacity(layout.len()),
+    };
+    for (name, shape) in layout {
+        params.values.push(read_tensor(tensors, name, false)?);
+        params.names.push(name.clone());
+        params.shapes.push(shape.clone());
+    }
+    Ok(params)
+}
+
+/// Adam's moments of the parameters `names` after `step` steps (second moments non-negative).
+fn read_moments(tensors: &SafeTensors, names: &[String], step: u64) -> Result<AdamState<f32>> {
+    let mut state = AdamState {
+        step,
+        exp_avg: Vec::with_capacity(names.len()),
+        exp_avg_sq: Vec::with_capacity(names.len()),
+    };
+    for name in names {
+        let exp_avg = read_tensor(tensors, &format!("optim.exp_avg.{name}"), false)?;
+        let exp_avg_sq = read_tensor(tensors, &format!("optim.exp_avg_sq.{name}"), true)?;
+        state.exp_avg.push(exp_avg);
+        state.exp_avg_sq.push(exp_avg_sq);
+    }
+    Ok(state)
+}
+
 impl Checkpoint {
     /// The safetensors bytes.
     pub fn to_bytes(&self) -> Result<Vec<u8>> {
@@ -336,163 +516,41 @@ impl Checkpoint {
     pub fn from_bytes(bytes: &[u8]) -> Result<Checkpoint> {
         let (header_len, header) = SafeTensors::read_metadata(bytes)
             .map_err(|e| anyhow!("not a safetensors file: {e}"))?;
-        let meta = header.metadata().clone().unwrap_or_default();
-        let get = |key: &str| {
-            meta.get(key)
-                .ok_or_else(|| anyhow!("metadata {key:?} is missing"))
-        };
-        let format = get("format")?;
+        let meta = MetadataReader(header.metadata().clone().unwrap_or_default());
+        let format = meta.get("format")?;
         ensure!(
             format == CHECKPOINT_FORMAT,
             "its format is {format:?}, expected {CHECKPOINT_FORMAT:?}"
         );
-        let config: ModelConfig =
-            serde_json::from_str(get("config")?).context("metadata \"config\"")?;
+        let config: ModelConfig = meta.json("config")?;
         check_config(&config)?;
-        let normalization: Normalization =
-            serde_json::from_str(get("normalization")?).context("metadata \"normalization\"")?;
+        let normalization: Normalization = meta.json("normalization")?;
         check_normalization(&normalization, config.input_size)?;
-
-        let number = |key: &str| -> Result<f64> {
-            get(key)?
-                .trim()
-                .parse::<f64>()
-                .map_err(|_| anyhow!("metadata {key:?} is not a number"))
-        };
-        // A non-negative integer; "3.0" as PyTorch users may write it is accepted.
-        let count = |key: &str| -> Result<u64> {
-            let text = get(key)?.trim();
-            if let Ok(v) = text.parse::<u64>() {
-                return Ok(v);
-            }
-            match text.parse::<f64>() {
-                Ok(v) if v >= 0.0 && v.fract() == 0.0 && v < 2f64.powi(53) => Ok(v as u64),
-                _ => bail!("metadata {key:?} is {text:?}: it must be a non-negative integer"),
-            }
-        };
-        let epoch = count("epoch")?;
-        let step = count("step")?;
-        let seed = count("seed")?;
-        let lr = number("lr")?;
+        let (epoch, step, seed) = (
+            meta.count("epoch")?,
+            meta.count("step")?,
+            meta.count("seed")?,
+        );
+        let lr = meta.number("lr")?;
         ensure!(
             lr.is_finite() && lr >= 0.0,
             "metadata \"lr\" is {lr}: a learning rate must be finite and not negative"
         );
-        let val_loss = number("val_loss")?;
-        let val_mae = number("val_mae")?;
-        let interval_s = match meta.get("interval_s") {
-            None => DEFAULT_INTERVAL_S,
-            Some(text) => text
-                .trim()
-                .parse()
-                .map_err(|_| anyhow!("metadata \"interval_s\" is not a number"))?,
-        };
-        check_interval_s(interval_s)?;
-        let seq_len = match meta.get("seq_len") {
-            None => DEFAULT_SEQ_LEN,
-            Some(text) => text.trim().parse().map_err(|_| {
-                anyhow!("metadata \"seq_len\" is {text:?}: it must be a whole number of steps")
-            })?,
-        };
-        check_seq_len("metadata \"seq_len\"", seq_len)?;
-        let train_state = meta.get("train_state").cloned();
-        if let Some(state) = &train_state {
-            let value: serde_json::Value =
-                serde_json::from_str(state).context("metadata \"train_state\" is not JSON")?;
-            ensure!(
-                value.is_object(),
-                "metadata \"train_state\" is not a JSON object"
-            );
-            if let Some(lr) = value.get("lr") {
-                ensure!(
-                    lr.as_f64().is_some_and(|v| v.is_finite() && v >= 0.0),
-                    "metadata \"train_state\" has lr {lr}: a learning rate must be finite and \
-                     not negative"
-                );
-            }
-        }
+        let (val_loss, val_mae) = (meta.number("val_loss")?, meta.number("val_mae")?);
+        let interval_s = meta.interval_s()?;
+        let seq_len = meta.seq_len()?;
+        let train_state = meta.train_state()?;
 
         // Every tensor's dtype and shape against the config, from the header, before anything
         // is allocated; then no tensor the config does not describe.
         let data_bytes = bytes.len().saturating_sub(8 + header_len);
         let layout = checked_layout(&config, &header, data_bytes)?;
-        let has_optimizer = header.offset_keys().iter().any(|n| n.starts_with("optim."));
-        let mut expected: HashSet<String> = HashSet::new();
-        for (name, shape) in &layout {
-            expected.insert(name.clone());
-            if has_optimizer {
-                for moment in ["exp_avg", "exp_avg_sq"] {
-                    let key = format!("optim.{moment}.{name}");
-                    let info = header.info(&key).ok_or_else(|| {
-                        anyhow!(
-                            "tensor {key:?} is missing: a checkpoint with optimizer state needs \
-                             both moments of every parameter"
-                        )
-                    })?;
-                    ensure!(
-                        info.dtype == Dtype::F32,
-                        "tensor {key:?} is {:?}, expected F32",
-                        info.dtype
-                    );
-                    ensure!(
-                        &info.shape == shape,
-                        "tensor {key:?} has shape {:?}, but the config needs {shape:?}",
-                        info.shape
-                    );
-                    expected.insert(key);
-                }
-            }
-        }
-        if let Some(extra) = header
-            .offset_keys()
-            .into_iter()
-            .find(|n| !expected.contains(n))
-        {
-            bail!(
-                "tensor {extra:?} is not part of the model the config describes ({}, {} layers \
-                 of {} hidden units, {})",
-                config.model.module(),
-                config.num_layers,
-                config.hidden_size,
-                if config.bidirectional {
-                    "bidirectional"
-                } else {
-                    "unidirectional"
-                }
-            );
-        }
+        let has_optimizer = check_tensor_names(&config, &header, &layout)?;
 
         let tensors = SafeTensors::deserialize(bytes)?;
-        let read = |name: &str, non_negative: bool| -> Result<Vec<f32>> {
-            let values: Vec<f32> = bytemuck::pod_collect_to_vec(tensors.tensor(name)?.data());
-            check_tensor(name, &values, non_negative)?;
-            Ok(values)
-        };
-        let mut params = Params {
-            names: Vec::with_capacity(layout.len()),
-            shapes: Vec::with_capacity(layout.len()),
-            values: Vec::with_capacity(layout.len()),
-        };
-        for (name, shape) in &layout {
-            params.values.push(read(name, false)?);
-            params.names.push(name.clone());
-            params.shapes.push(shape.clone());
-        }
+        let params = read_params(&tensors, &layout)?;
         let optimizer = if has_optimizer {
-            let mut state = AdamState {
-                step,
-                exp_avg: Vec::with_capacity(layout.len()),
-                exp_avg_sq: Vec::with_capacity(layout.len()),
-            };
-            for name in &params.names {
-                state
-                    .exp_avg
-                    .push(read(&format!("optim.exp_avg.{name}"), false)?);
-                state
-                    .exp_avg_sq
-                    .push(read(&format!("optim.exp_avg_sq.{name}"), true)?);
-            }
-            Some(state)
+            Some(read_moments(&tensors, &params.names, step)?)
         } else {
             None
         };
