@@ -178,108 +178,164 @@ fn score(
 /// Runs `hrcast evaluate`: writes the files and returns the metrics.
 pub fn evaluate(options: &EvaluateOptions) -> Result<Metrics> {
     let ck = Checkpoint::load(&options.checkpoint).context("--checkpoint")?;
-    let (split, data_name, flag) = if options.input.is_empty() {
-        let data = options
-            .data
-            .clone()
-            .unwrap_or_else(default_data::default_test_file);
-        let split = Split::read(&data).context("--data")?;
-        if (split.interval_s - ck.interval_s).abs() > 1e-9 {
-            eprintln!(
-                "warning: {} is sampled every {} s but the model was trained at {} s",
-                data.display(),
-                split.interval_s,
-                ck.interval_s
-            );
-        }
-        (split, data.display().to_string(), "--data")
-    } else {
+    let (split, data_name, flag) = evaluation_split(options, &ck)?;
+    atomic::writable_folder(&options.out, "--out")?;
+    let mut engine = engine_for(&ck, options.device)?;
+    let pred = predict_split(engine.as_mut(), &ck, &split)?;
+
+    let mut tally = Tally::new(split.seq_len);
+    for row in 0..split.n {
+        tally.add_window(&split, &pred, row, options.hr_max);
+    }
+    anyhow::ensure!(tally.n > 0, "{flag} {data_name}: no valid step to evaluate");
+    let metrics = tally.metrics(&split, options.checkpoint.display().to_string(), data_name);
+    let step_points = tally.write(&options.out, &metrics)?;
+    plots(&options.out, &split, &pred, &step_points, &metrics)?;
+    Ok(metrics)
+}
+
+/// The windows to evaluate, a name for them and the flag that named them: the processed file
+/// of `--data` (by default the test split of the default data), or the raw files of `--input`
+/// prepared in memory with the checkpoint's interval and window length.
+fn evaluation_split(
+    options: &EvaluateOptions,
+    ck: &Checkpoint,
+) -> Result<(Split, String, &'static str)> {
+    if !options.input.is_empty() {
         let name = prepare::describe_inputs(&options.input);
         let loaded = prepare::load(&options.input, ck.interval_s).context("--input")?;
         prepare::warn(&loaded.cleaned, &loaded.skipped);
         let split = prepare::windows(&loaded.prepared, ck.seq_len, ck.interval_s, &name);
-        (split, name, "--input")
-    };
-    atomic::writable_folder(&options.out, "--out")?;
-    let mut engine = engine_for(&ck, options.device)?;
-    let pred = predict_split(engine.as_mut(), &ck, &split)?;
-    let t = split.seq_len;
+        return Ok((split, name, "--input"));
+    }
+    let data = options
+        .data
+        .clone()
+        .unwrap_or_else(default_data::default_test_file);
+    let split = Split::read(&data).context("--data")?;
+    if (split.interval_s - ck.interval_s).abs() > 1e-9 {
+        eprintln!(
+            "warning: {} is sampled every {} s but the model was trained at {} s",
+            data.display(),
+            split.interval_s,
+            ck.interval_s
+        );
+    }
+    Ok((split, data.display().to_string(), "--data"))
+}
 
-    let (mut abs, mut sq, mut zones_right, mut n) = (0.0, 0.0, 0usize, 0usize);
-    let mut actual_sum = 0.0;
-    let mut per_step = vec![(0.0f64, 0usize); t];
-    let mut per_user: BTreeMap<i64, (f64, usize)> = BTreeMap::new();
-    let mut workouts = BTreeSet::new();
-    let mut csv = String::from("window,workout_id,user_id,step,actual,predicted\n");
-    for row in 0..split.n {
-        for (step, step_sums) in per_step.iter_mut().enumerate() {
+/// The errors of the valid steps, summed overall, per window step and per person, and the
+/// predictions' CSV, as the windows are walked.
+struct Tally {
+    abs: f64,
+    sq: f64,
+    zones_right: usize,
+    n: usize,
+    actual_sum: f64,
+    per_step: Vec<(f64, usize)>,
+    per_user: BTreeMap<i64, (f64, usize)>,
+    workouts: BTreeSet<i64>,
+    csv: String,
+}
+
+impl Tally {
+    /// Nothing counted yet, for windows of `steps` steps.
+    fn new(steps: usize) -> Tally {
+        Tally {
+            abs: 0.0,
+            sq: 0.0,
+            zones_right: 0,
+            n: 0,
+            actual_sum: 0.0,
+            per_step: vec![(0.0, 0); steps],
+            per_user: BTreeMap::new(),
+            workouts: BTreeSet::new(),
+            csv: String::from("window,workout_id,user_id,step,actual,predicted\n"),
+        }
+    }
+
+    /// Counts the valid steps of window `row` (zones against `hr_max`).
+    fn add_window(&mut self, split: &Split, pred: &[f32], row: usize, hr_max: f64) {
+        let t = split.seq_len;
+        for (step, step_sums) in self.per_step.iter_mut().enumerate() {
             let i = row * t + step;
             if split.mask[i] <= 0.0 {
                 continue;
             }
             let (y, p) = (f64::from(split.heart_rate[i]), f64::from(pred[i]));
             let e = p - y;
-            abs += e.abs();
-            sq += e * e;
-            actual_sum += y;
-            n += 1;
-            zones_right += usize::from(zone(y, options.hr_max) == zone(p, options.hr_max));
+            self.abs += e.abs();
+            self.sq += e * e;
+            self.actual_sum += y;
+            self.n += 1;
+            self.zones_right += usize::from(zone(y, hr_max) == zone(p, hr_max));
             step_sums.0 += e.abs();
             step_sums.1 += 1;
-            let u = per_user.entry(split.user_id[row]).or_default();
+            let u = self.per_user.entry(split.user_id[row]).or_default();
             u.0 += e.abs();
             u.1 += 1;
-            workouts.insert(split.workout_id[row]);
+            self.workouts.insert(split.workout_id[row]);
             let _ = writeln!(
-                csv,
+                self.csv,
                 "{row},{},{},{step},{y:.2},{p:.2}",
                 split.workout_id[row], split.user_id[row]
             );
         }
     }
-    anyhow::ensure!(n > 0, "{flag} {data_name}: no valid step to evaluate");
-    let mean = actual_sum / n as f64;
-    let ss_tot: f64 = (0..split.n * t)
-        .filter(|&i| split.mask[i] > 0.0)
-        .map(|i| (f64::from(split.heart_rate[i]) - mean).powi(2))
-        .sum();
-    let metrics = Metrics {
-        mae: abs / n as f64,
-        rmse: (sq / n as f64).sqrt(),
-        r2: if ss_tot > 0.0 {
-            1.0 - sq / ss_tot
-        } else {
-            f64::NAN
-        },
-        zone_accuracy: zones_right as f64 / n as f64,
-        n_steps: n,
-        n_workouts: workouts.len(),
-        checkpoint: options.checkpoint.display().to_string(),
-        data: data_name,
-    };
 
-    let out = &options.out;
-    let mut users = String::from("user_id,n_steps,mae\n");
-    for (user, (e, count)) in &per_user {
-        let _ = writeln!(users, "{user},{count},{:.4}", e / *count as f64);
+    /// MAE, RMSE, R² (against the mean of the valid steps' heart rate) and zone accuracy.
+    fn metrics(&self, split: &Split, checkpoint: String, data: String) -> Metrics {
+        let n = self.n as f64;
+        let mean = self.actual_sum / n;
+        let ss_tot: f64 = (0..split.n * split.seq_len)
+            .filter(|&i| split.mask[i] > 0.0)
+            .map(|i| (f64::from(split.heart_rate[i]) - mean).powi(2))
+            .sum();
+        Metrics {
+            mae: self.abs / n,
+            rmse: (self.sq / n).sqrt(),
+            r2: if ss_tot > 0.0 {
+                1.0 - self.sq / ss_tot
+            } else {
+                f64::NAN
+            },
+            zone_accuracy: self.zones_right as f64 / n,
+            n_steps: self.n,
+            n_workouts: self.workouts.len(),
+            checkpoint,
+            data,
+        }
     }
-    let mut steps = String::from("step,n_steps,mae\n");
-    let mut step_points = Vec::new();
-    for (step, (e, count)) in per_step.iter().enumerate().filter(|(_, (_, c))| *c > 0) {
-        let _ = writeln!(steps, "{step},{count},{:.4}", e / *count as f64);
-        step_points.push((step as f64, e / *count as f64));
+
+    /// Writes metrics.json, predictions.csv, per_user.csv and per_timestep_mae.csv into `out`
+    /// (all or none); returns the per-step MAE for the plot.
+    fn write(self, out: &Path, metrics: &Metrics) -> Result<Vec<(f64, f64)>> {
+        let mut users = String::from("user_id,n_steps,mae\n");
+        for (user, (e, count)) in &self.per_user {
+            let _ = writeln!(users, "{user},{count},{:.4}", e / *count as f64);
+        }
+        let mut steps = String::from("step,n_steps,mae\n");
+        let mut step_points = Vec::new();
+        for (step, (e, count)) in self
+            .per_step
+            .iter()
+            .enumerate()
+            .filter(|(_, (_, c))| *c > 0)
+        {
+            let _ = writeln!(steps, "{step},{count},{:.4}", e / *count as f64);
+            step_points.push((step as f64, e / *count as f64));
+        }
+        atomic::write_all(&[
+            (
+                out.join("metrics.json"),
+                serde_json::to_vec_pretty(metrics)?,
+            ),
+            (out.join("predictions.csv"), self.csv.into_bytes()),
+            (out.join("per_user.csv"), users.into_bytes()),
+            (out.join("per_timestep_mae.csv"), steps.into_bytes()),
+        ])?;
+        Ok(step_points)
     }
-    atomic::write_all(&[
-        (
-            out.join("metrics.json"),
-            serde_json::to_vec_pretty(&metrics)?,
-        ),
-        (out.join("predictions.csv"), csv.into_bytes()),
-        (out.join("per_user.csv"), users.into_bytes()),
-        (out.join("per_timestep_mae.csv"), steps.into_bytes()),
-    ])?;
-    plots(out, &split, &pred, &step_points, &metrics)?;
-    Ok(metrics)
 }
 
 fn plots(
