@@ -4,11 +4,43 @@
 use num_traits::{Float, FromPrimitive};
 use std::fmt::Debug;
 
+/// A matrix operand read through strides: element `(i, j)` is `data[i * rs + j * cs]`. A
+/// row-major `[rows, cols]` matrix is `(cols, 1)`, its transpose `(1, cols)`; a block of columns
+/// of a wider matrix keeps the wider row stride.
+#[derive(Debug, Clone, Copy)]
+pub struct Strided<'a, T> {
+    /// The elements.
+    pub data: &'a [T],
+    /// Distance between rows.
+    pub rs: usize,
+    /// Distance between columns.
+    pub cs: usize,
+}
+
+impl<'a, T> Strided<'a, T> {
+    /// A row-major `[_, cols]` matrix, read as is (`transposed` false) or as its transpose.
+    pub fn row_major(data: &'a [T], cols: usize, transposed: bool) -> Self {
+        let (rs, cs) = strides(cols, transposed);
+        Strided { data, rs, cs }
+    }
+
+    /// Panics unless every element of a `[rows, cols]` view lies inside `data`.
+    fn check(&self, rows: usize, cols: usize, what: &str) {
+        if rows > 0 && cols > 0 {
+            let last = (rows - 1) * self.rs + (cols - 1) * self.cs;
+            assert!(
+                last < self.data.len(),
+                "gemm: {what} is too small for its view"
+            );
+        }
+    }
+}
+
 /// A float the CPU engine computes in.
 pub trait Scalar: Float + FromPrimitive + Debug + Default + Send + Sync + 'static {
-    /// `c = alpha * op(a) * op(b) + beta * c` for row-major matrices: `op(a)` is `[m, k]`
-    /// (`a` stored as `[m, k]`, or as `[k, m]` when `a_t`), `op(b)` is `[k, n]` (`b` stored as
-    /// `[k, n]`, or `[n, k]` when `b_t`), and `c` is `[m, n]`.
+    /// `c = op(a) * op(b) + beta * c` for row-major matrices: `op(a)` is `[m, k]` (`a` stored
+    /// as `[m, k]`, or as `[k, m]` when `a_t`), `op(b)` is `[k, n]` (`b` stored as `[k, n]`, or
+    /// `[n, k]` when `b_t`), and `c` is `[m, n]`.
     #[allow(clippy::too_many_arguments)]
     fn gemm(
         m: usize,
@@ -20,6 +52,28 @@ pub trait Scalar: Float + FromPrimitive + Debug + Default + Send + Sync + 'stati
         b_t: bool,
         beta: Self,
         c: &mut [Self],
+    ) {
+        assert_eq!(a.len(), m * k, "gemm: a has the wrong size");
+        assert_eq!(b.len(), k * n, "gemm: b has the wrong size");
+        assert_eq!(c.len(), m * n, "gemm: c has the wrong size");
+        let a = Strided::row_major(a, if a_t { m } else { k }, a_t);
+        let b = Strided::row_major(b, if b_t { k } else { n }, b_t);
+        Self::gemm_strided(m, k, n, a, b, beta, c, n);
+    }
+
+    /// `C = A B + beta C` through strides: A is `[m, k]`, B is `[k, n]`, and row `i` of C
+    /// (`[m, n]`) starts at `c[i * rsc]` (`rsc >= n`: a block of columns of a wider matrix).
+    /// Large products are split over the cores by rows of C.
+    #[allow(clippy::too_many_arguments)]
+    fn gemm_strided(
+        m: usize,
+        k: usize,
+        n: usize,
+        a: Strided<Self>,
+        b: Strided<Self>,
+        beta: Self,
+        c: &mut [Self],
+        rsc: usize,
     );
 
     /// Converts from f64 (fixtures, hyper-parameters).
@@ -29,11 +83,11 @@ pub trait Scalar: Float + FromPrimitive + Debug + Default + Send + Sync + 'stati
 }
 
 /// Row and column strides of a row-major `[rows, cols]` operand, read transposed or not.
-fn strides(cols_stored: usize, transposed: bool) -> (isize, isize) {
+fn strides(cols_stored: usize, transposed: bool) -> (usize, usize) {
     if transposed {
-        (1, cols_stored as isize)
+        (1, cols_stored)
     } else {
-        (cols_stored as isize, 1)
+        (cols_stored, 1)
     }
 }
 
@@ -55,18 +109,17 @@ impl<T> SendPtr<T> {
     }
 }
 
-/// Splits the rows of `c` (and of `op(a)`) over the machine's cores for large products.
-#[allow(clippy::too_many_arguments)]
+/// Splits the rows of C (and of A) over the machine's cores for large products, calling
+/// `kernel(rows, a_block, c_block)` once per block.
 fn parallel_rows<T: Copy + Send + Sync>(
     m: usize,
     k: usize,
     n: usize,
-    a: &[T],
-    a_t: bool,
+    a: Strided<T>,
     c: &mut [T],
-    kernel: impl Fn(usize, *const T, isize, isize, *mut T) + Sync,
+    rsc: usize,
+    kernel: impl Fn(usize, *const T, *mut T) + Sync,
 ) {
-    let (rsa, csa) = strides(if a_t { m } else { k }, a_t);
     let threads = if m * k * n >= PARALLEL_MIN_MACS {
         std::thread::available_parallelism()
             .map_or(1, |p| p.get())
@@ -80,12 +133,11 @@ fn parallel_rows<T: Copy + Send + Sync>(
         for start in (0..m).step_by(block.max(1)) {
             let rows = block.min(m - start);
             let kernel = &kernel;
-            // SAFETY: row `start` of op(a) is `start * rsa` elements in, and rows
-            // `start..start + rows` of c are `start * n` elements in; blocks do not overlap.
-            let a_block = unsafe { a.as_ptr().offset(start as isize * rsa) };
-            let c_block = SendPtr(unsafe { out.0.add(start * n) });
-            let a_block = SendPtr(a_block as *mut T);
-            let job = move || kernel(rows, a_block.get(), rsa, csa, c_block.get());
+            // SAFETY: row `start` of A is `start * rs` elements in, and rows
+            // `start..start + rows` of C are `start * rsc` elements in; blocks do not overlap.
+            let a_block = SendPtr(unsafe { a.data.as_ptr().add(start * a.rs) } as *mut T);
+            let c_block = SendPtr(unsafe { out.0.add(start * rsc) });
+            let job = move || kernel(rows, a_block.get(), c_block.get());
             if threads == 1 {
                 job();
             } else {
@@ -98,28 +150,31 @@ fn parallel_rows<T: Copy + Send + Sync>(
 macro_rules! scalar_impl {
     ($t:ty, $gemm:path) => {
         impl Scalar for $t {
-            fn gemm(
+            fn gemm_strided(
                 m: usize,
                 k: usize,
                 n: usize,
-                a: &[Self],
-                a_t: bool,
-                b: &[Self],
-                b_t: bool,
+                a: Strided<Self>,
+                b: Strided<Self>,
                 beta: Self,
                 c: &mut [Self],
+                rsc: usize,
             ) {
-                assert_eq!(a.len(), m * k, "gemm: a has the wrong size");
-                assert_eq!(b.len(), k * n, "gemm: b has the wrong size");
-                assert_eq!(c.len(), m * n, "gemm: c has the wrong size");
                 if m == 0 || n == 0 {
                     return;
                 }
-                let (rsb, csb) = strides(if b_t { k } else { n }, b_t);
-                let b = SendPtr(b.as_ptr() as *mut Self);
-                parallel_rows(m, k, n, a, a_t, c, |rows, a_block, rsa, csa, c_block| {
-                    // SAFETY: the sizes were checked above, and the strides address exactly
-                    // the row-major operands (or their transposes), `rows` rows of them.
+                a.check(m, k, "a");
+                b.check(k, n, "b");
+                assert!(rsc >= n, "gemm: rows of c overlap");
+                assert!(
+                    (m - 1) * rsc + n <= c.len(),
+                    "gemm: c is too small for its view"
+                );
+                let (rsa, csa) = (a.rs as isize, a.cs as isize);
+                let (rsb, csb) = (b.rs as isize, b.cs as isize);
+                let b = SendPtr(b.data.as_ptr() as *mut Self);
+                parallel_rows(m, k, n, a, c, rsc, |rows, a_block, c_block| {
+                    // SAFETY: the views were checked above to lie inside their slices.
                     unsafe {
                         $gemm(
                             rows,
@@ -134,7 +189,7 @@ macro_rules! scalar_impl {
                             csb,
                             beta,
                             c_block,
-                            n as isize,
+                            rsc as isize,
                             1,
                         );
                     }
@@ -185,5 +240,21 @@ mod tests {
             }
         }
         assert!(m * k * n >= PARALLEL_MIN_MACS);
+    }
+
+    #[test]
+    fn strided_views_read_blocks_of_wider_matrices() {
+        // A is columns 1..3 of a [2, 4] matrix, C is columns 2..4 of a [2, 5] matrix.
+        let wide = [0.0f64, 1.0, 2.0, 9.0, 0.0, 3.0, 4.0, 9.0];
+        let a = Strided {
+            data: &wide[1..],
+            rs: 4,
+            cs: 1,
+        };
+        let id = [1.0f64, 0.0, 0.0, 1.0];
+        let b = Strided::row_major(&id[..], 2, false);
+        let mut c = [7.0f64; 10];
+        f64::gemm_strided(2, 2, 2, a, b, 0.0, &mut c[2..], 5);
+        assert_eq!(c, [7.0, 7.0, 1.0, 2.0, 7.0, 7.0, 7.0, 3.0, 4.0, 7.0]);
     }
 }
