@@ -6,6 +6,12 @@
 //! head (G gates, H hidden, I_l layer inputs, W = H × directions); backward costs twice the
 //! forward (gradients of the inputs and of the weights), so a step is 3 × forward. Evaluation is
 //! 1 × forward. The adapter's best GEMM rate is measured in the same run on a 1024³ product.
+//!
+//! The report also gives the process's peak resident memory (`VmHWM` of `/proc/self/status`, on
+//! Linux; read last, so it covers the timed steps, evaluation, the GEMM and any profile) and the
+//! threads the engine may use (`std::thread::available_parallelism`, which honours `taskset`).
+//! `benches/pytorch_cpu.py` times the same configuration in PyTorch, and
+//! `scripts/bench-vs-pytorch.sh` compares the two.
 
 use crate::engine::optim::AdamState;
 use crate::engine::{self, Device, KernelTime, StepConfig};
@@ -101,6 +107,11 @@ pub struct BenchReport {
     pub eval_ms_per_batch_min: f64,
     /// Slowest evaluation batch, ms.
     pub eval_ms_per_batch_max: f64,
+    /// Peak resident memory of the process (`VmHWM`), MiB; `null` where it is not known (not
+    /// Linux).
+    pub peak_rss_mib: Option<f64>,
+    /// Threads the engine may use: `std::thread::available_parallelism()` (honours `taskset`).
+    pub threads: usize,
     /// How the engine runs a batch of this shape where it is not one submit (micro-batches).
     pub note: Option<String>,
     /// With --profile: each kernel of a step timed alone, slowest first.
@@ -117,6 +128,29 @@ fn stats(mut ms: Vec<f64>) -> (f64, f64, f64) {
         (ms[ms.len() / 2 - 1] + ms[ms.len() / 2]) / 2.0
     };
     (median, ms[0], ms[ms.len() - 1])
+}
+
+/// The `VmHWM` line of a `/proc/<pid>/status` text (peak resident memory), KiB.
+fn vm_hwm_kib(status: &str) -> Option<u64> {
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let mut fields = line["VmHWM:".len()..].split_whitespace();
+    let kib = fields.next()?.parse().ok()?;
+    (fields.next() == Some("kB")).then_some(kib)
+}
+
+/// This process's peak resident memory so far, MiB (Linux: `VmHWM`); `None` elsewhere.
+fn peak_rss_mib() -> Option<f64> {
+    if cfg!(target_os = "linux") {
+        let status = std::fs::read_to_string("/proc/self/status").ok()?;
+        vm_hwm_kib(&status).map(|kib| kib as f64 / 1024.0)
+    } else {
+        None
+    }
+}
+
+/// Threads the engine may use (`available_parallelism`, which honours the affinity mask).
+fn threads() -> usize {
+    std::thread::available_parallelism().map_or(1, |p| p.get())
 }
 
 /// FLOPs of one forward pass (see the module documentation).
@@ -228,6 +262,8 @@ pub fn bench(args: &BenchOptions) -> Result<BenchReport> {
         eval_ms_per_batch: eval,
         eval_ms_per_batch_min: eval_min,
         eval_ms_per_batch_max: eval_max,
+        peak_rss_mib: peak_rss_mib(),
+        threads: threads(),
         note,
         profile,
     })
@@ -253,7 +289,8 @@ pub fn table(r: &BenchReport) -> String {
          training step  {:.1} ms median (min {:.1}, max {:.1}), {:.0} timesteps/s, {:.2} GFLOP/s\n\
          evaluation     {:.1} ms per batch median (min {:.1}, max {:.1})\n\
          best GEMM      {:.2} GFLOP/s (1024^3, same run); step/GEMM = {:.2}\n\
-         per step       {} dispatches, {} submits, {} read-backs\n",
+         per step       {} dispatches, {} submits, {} read-backs\n\
+         process        peak RSS {}, {} threads available\n",
         r.device,
         r.adapter,
         r.backend,
@@ -275,7 +312,10 @@ pub fn table(r: &BenchReport) -> String {
         r.gflops / r.gemm_gflops,
         r.dispatches_per_step,
         r.submits_per_step,
-        r.readbacks_per_step
+        r.readbacks_per_step,
+        r.peak_rss_mib
+            .map_or("unknown".to_string(), |m| format!("{m:.1} MiB")),
+        r.threads
     ) + &profile_table(&r.profile)
 }
 
@@ -294,4 +334,27 @@ fn profile_table(profile: &[KernelTime]) -> String {
             )
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn vm_hwm_is_read_in_kib() {
+        let status =
+            "Name:\thrcast\nVmPeak:\t  900000 kB\nVmHWM:\t   123456 kB\nVmRSS:\t 1000 kB\n";
+        assert_eq!(vm_hwm_kib(status), Some(123_456));
+        assert_eq!(vm_hwm_kib("VmRSS:\t 1000 kB\n"), None);
+        assert_eq!(vm_hwm_kib("VmHWM:\t 12 MB\n"), None);
+        if cfg!(target_os = "linux") {
+            assert!(peak_rss_mib().unwrap() > 0.0);
+        }
+    }
+
+    #[test]
+    fn stats_are_median_min_max() {
+        assert_eq!(stats(vec![3.0, 1.0, 2.0]), (2.0, 1.0, 3.0));
+        assert_eq!(stats(vec![4.0, 1.0, 2.0, 3.0]), (2.5, 1.0, 4.0));
+    }
 }
