@@ -224,7 +224,7 @@ mod tests {
     #[test]
     fn large_products_split_over_threads_agree_with_a_plain_loop() {
         // Large enough to take the threaded path, odd sizes so blocks are uneven.
-        let (m, k, n) = (301, 123, 117);
+        let (m, k, n) = (1031, 123, 317);
         let a: Vec<f64> = (0..m * k).map(|i| ((i * 7 % 13) as f64) - 6.0).collect();
         let b: Vec<f64> = (0..k * n).map(|i| ((i * 5 % 11) as f64) - 5.0).collect();
         for a_t in [false, true] {
@@ -256,5 +256,152 @@ mod tests {
         let mut c = [7.0f64; 10];
         f64::gemm_strided(2, 2, 2, a, b, 0.0, &mut c[2..], 5);
         assert_eq!(c, [7.0, 7.0, 1.0, 2.0, 7.0, 7.0, 7.0, 3.0, 4.0, 7.0]);
+    }
+
+    /// `c = op(a) op(b) + beta c` by a plain loop, in f64.
+    #[allow(clippy::too_many_arguments)]
+    fn reference(
+        m: usize,
+        k: usize,
+        n: usize,
+        a: &[f64],
+        a_t: bool,
+        b: &[f64],
+        b_t: bool,
+        beta: f64,
+        c: &[f64],
+    ) -> Vec<f64> {
+        let at = |i: usize, p: usize| if a_t { a[p * m + i] } else { a[i * k + p] };
+        let bt = |p: usize, j: usize| if b_t { b[j * k + p] } else { b[p * n + j] };
+        (0..m * n)
+            .map(|ij| {
+                let (i, j) = (ij / n, ij % n);
+                let sum: f64 = (0..k).map(|p| at(i, p) * bt(p, j)).sum();
+                if beta == 0.0 { sum } else { sum + beta * c[ij] }
+            })
+            .collect()
+    }
+
+    /// Every transpose, beta 0 over NaN garbage, beta 1 and 0.5, against the plain loop.
+    fn agrees_with_a_plain_loop<T: Scalar>(m: usize, k: usize, n: usize, tol: f64) {
+        let a: Vec<f64> = (0..m * k)
+            .map(|i| ((i * 7 % 13) as f64 - 6.0) / 8.0)
+            .collect();
+        let b: Vec<f64> = (0..k * n)
+            .map(|i| ((i * 5 % 11) as f64 - 5.0) / 4.0)
+            .collect();
+        let c0: Vec<f64> = (0..m * n).map(|i| ((i * 3 % 7) as f64) - 3.0).collect();
+        let cast = |v: &[f64]| v.iter().map(|&x| T::of(x)).collect::<Vec<T>>();
+        let (a_s, b_s) = (cast(&a), cast(&b));
+        for (a_t, b_t, beta) in [
+            (false, false, 0.0),
+            (true, false, 1.0),
+            (false, true, 0.5),
+            (true, true, 0.0),
+            (false, true, 1.0),
+        ] {
+            let mut c = if beta == 0.0 {
+                vec![T::nan(); m * n]
+            } else {
+                cast(&c0)
+            };
+            T::gemm(m, k, n, &a_s, a_t, &b_s, b_t, T::of(beta), &mut c);
+            let want = reference(m, k, n, &a, a_t, &b, b_t, beta, &c0);
+            for (ij, (got, want)) in c.iter().zip(&want).enumerate() {
+                let got = got.to_f64().unwrap();
+                assert!(
+                    (got - want).abs() <= tol * (1.0 + want.abs()),
+                    "[{m}, {k}, {n}] a_t {a_t} b_t {b_t} beta {beta}: c[{ij}] = {got}, want {want}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn odd_and_degenerate_sizes_agree_with_a_plain_loop_in_f32_and_f64() {
+        for (m, k, n) in [
+            (1, 1, 1),
+            (1, 7, 1),
+            (1, 128, 512),
+            (16, 128, 512),
+            (16, 512, 128),
+            (37, 11, 23),
+            (23, 1, 19),
+            (50, 128, 1),
+            (3, 1000, 5),
+            (1, 33, 17),
+            (17, 33, 1),
+            (9, 2, 9),
+        ] {
+            agrees_with_a_plain_loop::<f64>(m, k, n, 1e-12);
+            agrees_with_a_plain_loop::<f32>(m, k, n, 1e-5);
+        }
+    }
+
+    #[test]
+    fn an_empty_inner_dimension_gives_beta_c() {
+        for (beta, want) in [(0.0f64, 0.0f64), (1.0, 2.0), (0.5, 1.0)] {
+            let mut c = vec![if beta == 0.0 { f32::NAN } else { 2.0 }; 6];
+            f32::gemm(2, 0, 3, &[], false, &[], true, beta as f32, &mut c);
+            assert_eq!(c, vec![want as f32; 6], "beta {beta}");
+            let mut c = vec![if beta == 0.0 { f64::NAN } else { 2.0 }; 6];
+            f64::gemm(3, 0, 2, &[], true, &[], false, beta, &mut c);
+            assert_eq!(c, vec![want; 6], "beta {beta}");
+        }
+        let mut c: Vec<f64> = vec![];
+        f64::gemm(0, 3, 4, &[], false, &[0.0; 12], false, 0.0, &mut c);
+    }
+
+    #[test]
+    fn threaded_strided_blocks_overwrite_nan_and_accumulate() {
+        // A is columns 3..3+k of a wider [m, k + 5] matrix, B^T a block of rows of a [n + 2, k]
+        // matrix, C columns 2..2+n of a [m, n + 4] matrix whose other columns must stay put.
+        let (m, k, n) = (1031, 129, 257);
+        assert!(m * k * n >= PARALLEL_MIN_MACS);
+        let wa = k + 5;
+        let wide_a: Vec<f32> = (0..m * wa)
+            .map(|i| ((i * 7 % 13) as f32 - 6.0) / 8.0)
+            .collect();
+        let bt: Vec<f32> = (0..(n + 2) * k)
+            .map(|i| ((i * 5 % 11) as f32 - 5.0) / 4.0)
+            .collect();
+        let a = Strided {
+            data: &wide_a[3..],
+            rs: wa,
+            cs: 1,
+        };
+        let b = Strided {
+            data: &bt[k..],
+            rs: 1,
+            cs: k,
+        };
+        let wc = n + 4;
+        let want = |i: usize, j: usize| -> f64 {
+            (0..k)
+                .map(|p| wide_a[i * wa + 3 + p] as f64 * bt[(j + 1) * k + p] as f64)
+                .sum()
+        };
+        let mut c = vec![f32::NAN; m * wc];
+        for j in [0, 1, n + 2, n + 3] {
+            for i in 0..m {
+                c[i * wc + j] = 7.0;
+            }
+        }
+        f32::gemm_strided(m, k, n, a, b, 0.0, &mut c[2..], wc);
+        f32::gemm_strided(m, k, n, a, b, 1.0, &mut c[2..], wc);
+        for i in 0..m {
+            for j in 0..wc {
+                let got = c[i * wc + j] as f64;
+                if j < 2 || j >= n + 2 {
+                    assert_eq!(got, 7.0, "c[{i}, {j}] outside the view");
+                } else {
+                    let w = 2.0 * want(i, j - 2);
+                    assert!(
+                        (got - w).abs() <= 1e-4 * (1.0 + w.abs()),
+                        "c[{i}, {j}] = {got}, want {w}"
+                    );
+                }
+            }
+        }
     }
 }
