@@ -38,17 +38,22 @@
 //! (training) or `[B, 4H]`, the current step's only (inference); `out` holds h; `d_xw`, `d_hw`
 //! `[T·B, 3H]`.
 
-use super::recurrence::{Activation, Carry, Dims, times_w_hh, times_w_hh_t};
+use super::recurrence::{Activation, Carry, Dims, split4, times_w_hh, times_w_hh_t};
 
 /// One step of one sequence, all its units in one pass: from `xw` and `hw` (`[3H]`, hw without
-/// b_hh) and h_prev, writes `gates` (r, z, n, hw_n with b_hh) and h.
-#[inline(always)]
+/// b_hh) and h_prev, writes the gates r, z, n, hw_n (with b_hh) and h. Not inlined, so that each
+/// slice is a separate argument the compiler knows aliases no other (see `lstm::cell_step`).
+#[allow(clippy::too_many_arguments)]
+#[inline(never)]
 fn cell_step<T: Activation>(
     xw: &[T],
     hw: &[T],
     b_hh: &[T],
     h_prev: &[T],
-    gates: &mut [T],
+    g_r: &mut [T],
+    g_z: &mut [T],
+    g_n: &mut [T],
+    g_hw_n: &mut [T],
     h: &mut [T],
 ) {
     let n_units = h.len();
@@ -67,10 +72,13 @@ fn cell_step<T: Activation>(
         &b_hh[n_units..2 * n_units],
         &b_hh[2 * n_units..3 * n_units],
     );
-    let (g_r, rest) = gates.split_at_mut(n_units);
-    let (g_z, rest) = rest.split_at_mut(n_units);
-    let (g_n, g_hw_n) = rest.split_at_mut(n_units);
-    let (g_hw_n, h_prev) = (&mut g_hw_n[..n_units], &h_prev[..n_units]);
+    let h_prev = &h_prev[..n_units];
+    let (g_r, g_z, g_n, g_hw_n) = (
+        &mut g_r[..n_units],
+        &mut g_z[..n_units],
+        &mut g_n[..n_units],
+        &mut g_hw_n[..n_units],
+    );
     for j in 0..n_units {
         let r = T::sigmoid(xw_r[j] + hw_r[j] + b_r[j]);
         let z = T::sigmoid(xw_z[j] + hw_z[j] + b_z[j]);
@@ -124,12 +132,16 @@ pub fn forward<T: Activation>(
             }
             let h_prev = prev.map_or(&carry.zeros[..], |p| &p[at..at + hsz]);
             let row = t * d.batch + b;
+            let [g_r, g_z, g_n, g_hw_n] = split4(&mut gates_t[b * g4..(b + 1) * g4], hsz);
             cell_step(
                 &xw[row * g3..(row + 1) * g3],
                 &carry.hw[b * g3..(b + 1) * g3],
                 b_hh,
                 h_prev,
-                &mut gates_t[b * g4..(b + 1) * g4],
+                g_r,
+                g_z,
+                g_n,
+                g_hw_n,
                 h,
             );
         }
@@ -137,15 +149,21 @@ pub fn forward<T: Activation>(
 }
 
 /// One backward step of one sequence, all its units in one pass: from the gates, h_prev, the
-/// gradient from above and `d_h_rec` (replaced by d_h_direct), writes `d_xw` and `d_hw`.
-#[inline(always)]
+/// gradient from above and `d_h_rec` (replaced by d_h_direct), writes `d_xw` and `d_hw`, each
+/// gate's part a separate argument (see `cell_step`).
+#[allow(clippy::too_many_arguments)]
+#[inline(never)]
 fn cell_backward<T: Activation>(
     gates: &[T],
     h_prev: &[T],
     d_out: &[T],
     d_h_rec: &mut [T],
-    d_xw: &mut [T],
-    d_hw: &mut [T],
+    d_xw_r: &mut [T],
+    d_xw_z: &mut [T],
+    d_xw_n: &mut [T],
+    d_hw_r: &mut [T],
+    d_hw_z: &mut [T],
+    d_hw_n: &mut [T],
 ) {
     let n_units = d_h_rec.len();
     let (r, z, n, hw_n) = (
@@ -155,11 +173,16 @@ fn cell_backward<T: Activation>(
         &gates[3 * n_units..4 * n_units],
     );
     let (h_prev, d_out) = (&h_prev[..n_units], &d_out[..n_units]);
-    let (d_xw_r, rest) = d_xw.split_at_mut(n_units);
-    let (d_xw_z, d_xw_n) = rest.split_at_mut(n_units);
-    let (d_hw_r, rest) = d_hw.split_at_mut(n_units);
-    let (d_hw_z, d_hw_n) = rest.split_at_mut(n_units);
-    let (d_xw_n, d_hw_n) = (&mut d_xw_n[..n_units], &mut d_hw_n[..n_units]);
+    let (d_xw_r, d_xw_z, d_xw_n) = (
+        &mut d_xw_r[..n_units],
+        &mut d_xw_z[..n_units],
+        &mut d_xw_n[..n_units],
+    );
+    let (d_hw_r, d_hw_z, d_hw_n) = (
+        &mut d_hw_r[..n_units],
+        &mut d_hw_z[..n_units],
+        &mut d_hw_n[..n_units],
+    );
     let one = T::one();
     for j in 0..n_units {
         let d_h = d_out[j] + d_h_rec[j];
@@ -213,13 +236,19 @@ pub fn backward<T: Activation>(
                 &carry.zeros
             };
             let row = t * d.batch + b;
+            let [d_xw_r, d_xw_z, d_xw_n, _] = split4(d_xw_b, hsz);
+            let [d_hw_r, d_hw_z, d_hw_n, _] = split4(d_hw_b, hsz);
             cell_backward(
                 &gates[row * g4..(row + 1) * g4],
                 h_prev,
                 &d_out[d.out_at(t, b)..][..hsz],
                 d_h_rec,
-                d_xw_b,
-                d_hw_b,
+                d_xw_r,
+                d_xw_z,
+                d_xw_n,
+                d_hw_r,
+                d_hw_z,
+                d_hw_n,
             );
         }
         if s > 0 {

@@ -37,23 +37,38 @@
 //! XW is dead once its gates are computed); `cell` `[T·B, H]` holds c (training) or is `[B, H]`,
 //! the current step's c only (inference); `out` holds h.
 
-use super::recurrence::{Activation, Carry, Dims, times_w_hh, times_w_hh_t};
+use super::recurrence::{Activation, Carry, Dims, split4, times_w_hh, times_w_hh_t};
 
-/// One step of one sequence, all its units in one pass: `a` (`[4H]`, `XW[t] + h_prev W_hhᵀ`)
-/// becomes the gates i, f, g, o; `c` (c_prev on entry) becomes c; `h` is written.
-#[inline(always)]
-fn cell_step<T: Activation>(a: &mut [T], b_hh: &[T], c: &mut [T], h: &mut [T]) {
+/// One step of one sequence, all its units in one pass: `a_i .. a_o` (`XW[t] + h_prev W_hhᵀ`)
+/// become the gates i, f, g, o; `c` (c_prev on entry) becomes c; `h` is written.
+///
+/// Not inlined, so that each slice is a separate argument the compiler knows aliases no other:
+/// then it vectorizes the loop without run-time overlap checks (of which it would need too
+/// many, and give up).
+#[inline(never)]
+fn cell_step<T: Activation>(
+    a_i: &mut [T],
+    a_f: &mut [T],
+    a_g: &mut [T],
+    a_o: &mut [T],
+    b_hh: &[T],
+    c: &mut [T],
+    h: &mut [T],
+) {
     let n = c.len();
-    let (a_i, rest) = a.split_at_mut(n);
-    let (a_f, rest) = rest.split_at_mut(n);
-    let (a_g, a_o) = rest.split_at_mut(n);
+    let (a_i, a_f, a_g, a_o, h) = (
+        &mut a_i[..n],
+        &mut a_f[..n],
+        &mut a_g[..n],
+        &mut a_o[..n],
+        &mut h[..n],
+    );
     let (b_i, b_f, b_g, b_o) = (
         &b_hh[..n],
         &b_hh[n..2 * n],
         &b_hh[2 * n..3 * n],
-        &b_hh[3 * n..],
+        &b_hh[3 * n..4 * n],
     );
-    let (a_o, b_o, h) = (&mut a_o[..n], &b_o[..n], &mut h[..n]);
     for j in 0..n {
         let i = T::sigmoid(a_i[j] + b_i[j]);
         let f = T::sigmoid(a_f[j] + b_f[j]);
@@ -103,7 +118,8 @@ pub fn forward<T: Activation>(
             let h = &mut out[d.out_at(t, b)..][..hsz];
             let c = &mut c_t[b * hsz..(b + 1) * hsz];
             if d.live(t, b) {
-                cell_step(&mut gates_t[b * g4..(b + 1) * g4], b_hh, c, h);
+                let [a_i, a_f, a_g, a_o] = split4(&mut gates_t[b * g4..(b + 1) * g4], hsz);
+                cell_step(a_i, a_f, a_g, a_o, b_hh, c, h);
             } else {
                 h.fill(T::zero());
                 c.fill(T::zero());
@@ -114,8 +130,9 @@ pub fn forward<T: Activation>(
 
 /// One backward step of one sequence, all its units in one pass: reads the gates, c, c_prev,
 /// the gradient from above and `d_h_rec`; updates `d_c` (d_c_from_next → d_c_to_prev) and
-/// writes `d_a`.
-#[inline(always)]
+/// writes `d_a`. Not inlined, for the reason given at [`cell_step`].
+#[allow(clippy::too_many_arguments)]
+#[inline(never)]
 fn cell_backward<T: Activation>(
     gates: &[T],
     c: &[T],
@@ -123,26 +140,25 @@ fn cell_backward<T: Activation>(
     d_out: &[T],
     d_h_rec: &[T],
     d_c: &mut [T],
-    d_a: &mut [T],
+    d_a_i: &mut [T],
+    d_a_f: &mut [T],
+    d_a_g: &mut [T],
+    d_a_o: &mut [T],
 ) {
     let n = c.len();
     let (i, f, g, o) = (
         &gates[..n],
         &gates[n..2 * n],
         &gates[2 * n..3 * n],
-        &gates[3 * n..],
+        &gates[3 * n..4 * n],
     );
-    let (d_a_i, rest) = d_a.split_at_mut(n);
-    let (d_a_f, rest) = rest.split_at_mut(n);
-    let (d_a_g, d_a_o) = rest.split_at_mut(n);
-    let (o, c_prev, d_out, d_h_rec, d_c) = (
-        &o[..n],
-        &c_prev[..n],
-        &d_out[..n],
-        &d_h_rec[..n],
-        &mut d_c[..n],
+    let (c_prev, d_out, d_h_rec, d_c) = (&c_prev[..n], &d_out[..n], &d_h_rec[..n], &mut d_c[..n]);
+    let (d_a_i, d_a_f, d_a_g, d_a_o) = (
+        &mut d_a_i[..n],
+        &mut d_a_f[..n],
+        &mut d_a_g[..n],
+        &mut d_a_o[..n],
     );
-    let d_a_o = &mut d_a_o[..n];
     let one = T::one();
     for j in 0..n {
         let d_h = d_out[j] + d_h_rec[j];
@@ -190,6 +206,7 @@ pub fn backward<T: Activation>(
             } else {
                 &carry.zeros
             };
+            let [d_a_i, d_a_f, d_a_g, d_a_o] = split4(d_a, hsz);
             cell_backward(
                 &gates[row * g4..(row + 1) * g4],
                 &cell[row * hsz..(row + 1) * hsz],
@@ -197,7 +214,10 @@ pub fn backward<T: Activation>(
                 &d_out[d.out_at(t, b)..][..hsz],
                 &carry.d_h_rec[b * hsz..(b + 1) * hsz],
                 d_c,
-                d_a,
+                d_a_i,
+                d_a_f,
+                d_a_g,
+                d_a_o,
             );
         }
         if s > 0 {

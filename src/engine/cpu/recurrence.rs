@@ -182,6 +182,16 @@ pub fn add_d_w_hh<T: Scalar>(d: &Dims, d_a: &[T], out: &[T], d_w_hh: &mut [T]) {
     );
 }
 
+/// A row of gates (one sequence at one step) as separate slices, the gate loops taking each as
+/// its own argument: three `n`-wide parts, then the rest (`n` wide in a `[4n]` row, empty in a
+/// `[3n]` one).
+pub fn split4<T>(row: &mut [T], n: usize) -> [&mut [T]; 4] {
+    let (a, rest) = row.split_at_mut(n);
+    let (b, rest) = rest.split_at_mut(n);
+    let (c, d) = rest.split_at_mut(n);
+    [a, b, c, d]
+}
+
 /// What the backward pass carries from one step to the next (and per-step scratch), for one
 /// block of B sequences (`carry` in the shaders).
 #[derive(Debug, Clone, Default)]
