@@ -14,8 +14,11 @@ pub struct CpuEngine {
     params: Params<f32>,
     adam: AdamState<f32>,
     sums: TrainSums,
-    /// The buffers of the passes, sized by the first batch and reused.
+    /// The buffers of the training passes, sized by the first batch and reused.
     workspace: Workspace<f32>,
+    /// The buffers of the predictions, apart so that evaluation batches of another shape do not
+    /// make the training buffers reallocate.
+    predict_workspace: Workspace<f32>,
     /// The last training step's predictions, batch-first.
     pred: Vec<f32>,
 }
@@ -29,6 +32,7 @@ impl CpuEngine {
             adam,
             sums: TrainSums::default(),
             workspace: Workspace::default(),
+            predict_workspace: Workspace::default(),
             pred: Vec::new(),
         }
     }
@@ -72,7 +76,9 @@ impl Engine for CpuEngine {
     }
 
     fn predict(&mut self, batch: &Batch<f32>) -> anyhow::Result<Vec<f32>> {
-        Ok(self.workspace.predict(&self.config, &self.params, batch))
+        Ok(self
+            .predict_workspace
+            .predict(&self.config, &self.params, batch))
     }
 
     fn params(&self) -> anyhow::Result<Params<f32>> {
