@@ -38,54 +38,54 @@
 //! (training) or `[B, 4H]`, the current step's only (inference); `out` holds h; `d_xw`, `d_hw`
 //! `[T·B, 3H]`.
 
-use super::recurrence::{Activation, Carry, Dims, split4, times_w_hh, times_w_hh_t};
+use super::recurrence::{Activation, Carry, Dims, split4, times_w_hh, times_w_hh_t, vectorized};
 
-/// One step of one sequence, all its units in one pass: from `xw` and `hw` (`[3H]`, hw without
-/// b_hh) and h_prev, writes the gates r, z, n, hw_n (with b_hh) and h. Not inlined, so that each
-/// slice is a separate argument the compiler knows aliases no other (see `lstm::cell_step`).
-#[allow(clippy::too_many_arguments)]
-#[inline(never)]
-fn cell_step<T: Activation>(
-    xw: &[T],
-    hw: &[T],
-    b_hh: &[T],
-    h_prev: &[T],
-    g_r: &mut [T],
-    g_z: &mut [T],
-    g_n: &mut [T],
-    g_hw_n: &mut [T],
-    h: &mut [T],
-) {
-    let n_units = h.len();
-    let (xw_r, xw_z, xw_n) = (
-        &xw[..n_units],
-        &xw[n_units..2 * n_units],
-        &xw[2 * n_units..3 * n_units],
-    );
-    let (hw_r, hw_z, hw_n_in) = (
-        &hw[..n_units],
-        &hw[n_units..2 * n_units],
-        &hw[2 * n_units..3 * n_units],
-    );
-    let (b_r, b_z, b_n) = (
-        &b_hh[..n_units],
-        &b_hh[n_units..2 * n_units],
-        &b_hh[2 * n_units..3 * n_units],
-    );
-    let h_prev = &h_prev[..n_units];
-    let (g_r, g_z, g_n, g_hw_n) = (
-        &mut g_r[..n_units],
-        &mut g_z[..n_units],
-        &mut g_n[..n_units],
-        &mut g_hw_n[..n_units],
-    );
-    for j in 0..n_units {
-        let r = T::sigmoid(xw_r[j] + hw_r[j] + b_r[j]);
-        let z = T::sigmoid(xw_z[j] + hw_z[j] + b_z[j]);
-        let hw_n = hw_n_in[j] + b_n[j];
-        let n = T::tanh_act(xw_n[j] + r * hw_n);
-        (g_r[j], g_z[j], g_n[j], g_hw_n[j]) = (r, z, n, hw_n);
-        h[j] = n + z * (h_prev[j] - n);
+vectorized! {
+    /// One step of one sequence, all its units in one pass: from `xw` and `hw` (`[3H]`, hw without
+    /// b_hh) and h_prev, writes the gates r, z, n, hw_n (with b_hh) and h. Each slice a separate
+    /// argument, for the vectorizer (see `recurrence::vectorized`).
+    fn cell_step<T: Activation>(
+        xw: &[T],
+        hw: &[T],
+        b_hh: &[T],
+        h_prev: &[T],
+        g_r: &mut [T],
+        g_z: &mut [T],
+        g_n: &mut [T],
+        g_hw_n: &mut [T],
+        h: &mut [T],
+    ) {
+        let n_units = h.len();
+        let (xw_r, xw_z, xw_n) = (
+            &xw[..n_units],
+            &xw[n_units..2 * n_units],
+            &xw[2 * n_units..3 * n_units],
+        );
+        let (hw_r, hw_z, hw_n_in) = (
+            &hw[..n_units],
+            &hw[n_units..2 * n_units],
+            &hw[2 * n_units..3 * n_units],
+        );
+        let (b_r, b_z, b_n) = (
+            &b_hh[..n_units],
+            &b_hh[n_units..2 * n_units],
+            &b_hh[2 * n_units..3 * n_units],
+        );
+        let h_prev = &h_prev[..n_units];
+        let (g_r, g_z, g_n, g_hw_n) = (
+            &mut g_r[..n_units],
+            &mut g_z[..n_units],
+            &mut g_n[..n_units],
+            &mut g_hw_n[..n_units],
+        );
+        for j in 0..n_units {
+            let r = T::sigmoid(xw_r[j] + hw_r[j] + b_r[j]);
+            let z = T::sigmoid(xw_z[j] + hw_z[j] + b_z[j]);
+            let hw_n = hw_n_in[j] + b_n[j];
+            let n = T::tanh_act(xw_n[j] + r * hw_n);
+            (g_r[j], g_z[j], g_n[j], g_hw_n[j]) = (r, z, n, hw_n);
+            h[j] = n + z * (h_prev[j] - n);
+        }
     }
 }
 
@@ -148,53 +148,53 @@ pub fn forward<T: Activation>(
     }
 }
 
-/// One backward step of one sequence, all its units in one pass: from the gates, h_prev, the
-/// gradient from above and `d_h_rec` (replaced by d_h_direct), writes `d_xw` and `d_hw`, each
-/// gate's part a separate argument (see `cell_step`).
-#[allow(clippy::too_many_arguments)]
-#[inline(never)]
-fn cell_backward<T: Activation>(
-    gates: &[T],
-    h_prev: &[T],
-    d_out: &[T],
-    d_h_rec: &mut [T],
-    d_xw_r: &mut [T],
-    d_xw_z: &mut [T],
-    d_xw_n: &mut [T],
-    d_hw_r: &mut [T],
-    d_hw_z: &mut [T],
-    d_hw_n: &mut [T],
-) {
-    let n_units = d_h_rec.len();
-    let (r, z, n, hw_n) = (
-        &gates[..n_units],
-        &gates[n_units..2 * n_units],
-        &gates[2 * n_units..3 * n_units],
-        &gates[3 * n_units..4 * n_units],
-    );
-    let (h_prev, d_out) = (&h_prev[..n_units], &d_out[..n_units]);
-    let (d_xw_r, d_xw_z, d_xw_n) = (
-        &mut d_xw_r[..n_units],
-        &mut d_xw_z[..n_units],
-        &mut d_xw_n[..n_units],
-    );
-    let (d_hw_r, d_hw_z, d_hw_n) = (
-        &mut d_hw_r[..n_units],
-        &mut d_hw_z[..n_units],
-        &mut d_hw_n[..n_units],
-    );
-    let one = T::one();
-    for j in 0..n_units {
-        let d_h = d_out[j] + d_h_rec[j];
-        let d_n = d_h * (one - z[j]);
-        let d_z = d_h * (h_prev[j] - n[j]);
-        let d_h_direct = d_h * z[j];
-        let d_an = d_n * (one - n[j] * n[j]);
-        let d_ar = d_an * hw_n[j] * (r[j] * (one - r[j]));
-        let d_az = d_z * (z[j] * (one - z[j]));
-        (d_xw_r[j], d_xw_z[j], d_xw_n[j]) = (d_ar, d_az, d_an);
-        (d_hw_r[j], d_hw_z[j], d_hw_n[j]) = (d_ar, d_az, d_an * r[j]);
-        d_h_rec[j] = d_h_direct;
+vectorized! {
+    /// One backward step of one sequence, all its units in one pass: from the gates, h_prev, the
+    /// gradient from above and `d_h_rec` (replaced by d_h_direct), writes `d_xw` and `d_hw`, each
+    /// gate's part a separate argument (see `cell_step`).
+    fn cell_backward<T: Activation>(
+        gates: &[T],
+        h_prev: &[T],
+        d_out: &[T],
+        d_h_rec: &mut [T],
+        d_xw_r: &mut [T],
+        d_xw_z: &mut [T],
+        d_xw_n: &mut [T],
+        d_hw_r: &mut [T],
+        d_hw_z: &mut [T],
+        d_hw_n: &mut [T],
+    ) {
+        let n_units = d_h_rec.len();
+        let (r, z, n, hw_n) = (
+            &gates[..n_units],
+            &gates[n_units..2 * n_units],
+            &gates[2 * n_units..3 * n_units],
+            &gates[3 * n_units..4 * n_units],
+        );
+        let (h_prev, d_out) = (&h_prev[..n_units], &d_out[..n_units]);
+        let (d_xw_r, d_xw_z, d_xw_n) = (
+            &mut d_xw_r[..n_units],
+            &mut d_xw_z[..n_units],
+            &mut d_xw_n[..n_units],
+        );
+        let (d_hw_r, d_hw_z, d_hw_n) = (
+            &mut d_hw_r[..n_units],
+            &mut d_hw_z[..n_units],
+            &mut d_hw_n[..n_units],
+        );
+        let one = T::one();
+        for j in 0..n_units {
+            let d_h = d_out[j] + d_h_rec[j];
+            let d_n = d_h * (one - z[j]);
+            let d_z = d_h * (h_prev[j] - n[j]);
+            let d_h_direct = d_h * z[j];
+            let d_an = d_n * (one - n[j] * n[j]);
+            let d_ar = d_an * hw_n[j] * (r[j] * (one - r[j]));
+            let d_az = d_z * (z[j] * (one - z[j]));
+            (d_xw_r[j], d_xw_z[j], d_xw_n[j]) = (d_ar, d_az, d_an);
+            (d_hw_r[j], d_hw_z[j], d_hw_n[j]) = (d_ar, d_az, d_an * r[j]);
+            d_h_rec[j] = d_h_direct;
+        }
     }
 }
 

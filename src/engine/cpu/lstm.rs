@@ -37,47 +37,45 @@
 //! XW is dead once its gates are computed); `cell` `[T·B, H]` holds c (training) or is `[B, H]`,
 //! the current step's c only (inference); `out` holds h.
 
-use super::recurrence::{Activation, Carry, Dims, split4, times_w_hh, times_w_hh_t};
+use super::recurrence::{Activation, Carry, Dims, split4, times_w_hh, times_w_hh_t, vectorized};
 
-/// One step of one sequence, all its units in one pass: `a_i .. a_o` (`XW[t] + h_prev W_hhᵀ`)
-/// become the gates i, f, g, o; `c` (c_prev on entry) becomes c; `h` is written.
-///
-/// Not inlined, so that each slice is a separate argument the compiler knows aliases no other:
-/// then it vectorizes the loop without run-time overlap checks (of which it would need too
-/// many, and give up).
-#[inline(never)]
-fn cell_step<T: Activation>(
-    a_i: &mut [T],
-    a_f: &mut [T],
-    a_g: &mut [T],
-    a_o: &mut [T],
-    b_hh: &[T],
-    c: &mut [T],
-    h: &mut [T],
-) {
-    let n = c.len();
-    let (a_i, a_f, a_g, a_o, h) = (
-        &mut a_i[..n],
-        &mut a_f[..n],
-        &mut a_g[..n],
-        &mut a_o[..n],
-        &mut h[..n],
-    );
-    let (b_i, b_f, b_g, b_o) = (
-        &b_hh[..n],
-        &b_hh[n..2 * n],
-        &b_hh[2 * n..3 * n],
-        &b_hh[3 * n..4 * n],
-    );
-    for j in 0..n {
-        let i = T::sigmoid(a_i[j] + b_i[j]);
-        let f = T::sigmoid(a_f[j] + b_f[j]);
-        let g = T::tanh_act(a_g[j] + b_g[j]);
-        let o = T::sigmoid(a_o[j] + b_o[j]);
-        let c_new = f * c[j] + i * g;
-        (a_i[j], a_f[j], a_g[j], a_o[j]) = (i, f, g, o);
-        c[j] = c_new;
-        h[j] = o * T::tanh_act(c_new);
+vectorized! {
+    /// One step of one sequence, all its units in one pass: `a_i .. a_o` (`XW[t] + h_prev W_hhᵀ`)
+    /// become the gates i, f, g, o; `c` (c_prev on entry) becomes c; `h` is written. Each slice
+    /// a separate argument, for the vectorizer (see `recurrence::vectorized`).
+    fn cell_step<T: Activation>(
+        a_i: &mut [T],
+        a_f: &mut [T],
+        a_g: &mut [T],
+        a_o: &mut [T],
+        b_hh: &[T],
+        c: &mut [T],
+        h: &mut [T],
+    ) {
+        let n = c.len();
+        let (a_i, a_f, a_g, a_o, h) = (
+            &mut a_i[..n],
+            &mut a_f[..n],
+            &mut a_g[..n],
+            &mut a_o[..n],
+            &mut h[..n],
+        );
+        let (b_i, b_f, b_g, b_o) = (
+            &b_hh[..n],
+            &b_hh[n..2 * n],
+            &b_hh[2 * n..3 * n],
+            &b_hh[3 * n..4 * n],
+        );
+        for j in 0..n {
+            let i = T::sigmoid(a_i[j] + b_i[j]);
+            let f = T::sigmoid(a_f[j] + b_f[j]);
+            let g = T::tanh_act(a_g[j] + b_g[j]);
+            let o = T::sigmoid(a_o[j] + b_o[j]);
+            let c_new = f * c[j] + i * g;
+            (a_i[j], a_f[j], a_g[j], a_o[j]) = (i, f, g, o);
+            c[j] = c_new;
+            h[j] = o * T::tanh_act(c_new);
+        }
     }
 }
 
@@ -128,48 +126,48 @@ pub fn forward<T: Activation>(
     }
 }
 
-/// One backward step of one sequence, all its units in one pass: reads the gates, c, c_prev,
-/// the gradient from above and `d_h_rec`; updates `d_c` (d_c_from_next → d_c_to_prev) and
-/// writes `d_a`. Not inlined, for the reason given at [`cell_step`].
-#[allow(clippy::too_many_arguments)]
-#[inline(never)]
-fn cell_backward<T: Activation>(
-    gates: &[T],
-    c: &[T],
-    c_prev: &[T],
-    d_out: &[T],
-    d_h_rec: &[T],
-    d_c: &mut [T],
-    d_a_i: &mut [T],
-    d_a_f: &mut [T],
-    d_a_g: &mut [T],
-    d_a_o: &mut [T],
-) {
-    let n = c.len();
-    let (i, f, g, o) = (
-        &gates[..n],
-        &gates[n..2 * n],
-        &gates[2 * n..3 * n],
-        &gates[3 * n..4 * n],
-    );
-    let (c_prev, d_out, d_h_rec, d_c) = (&c_prev[..n], &d_out[..n], &d_h_rec[..n], &mut d_c[..n]);
-    let (d_a_i, d_a_f, d_a_g, d_a_o) = (
-        &mut d_a_i[..n],
-        &mut d_a_f[..n],
-        &mut d_a_g[..n],
-        &mut d_a_o[..n],
-    );
-    let one = T::one();
-    for j in 0..n {
-        let d_h = d_out[j] + d_h_rec[j];
-        let tanh_c = T::tanh_act(c[j]);
-        let d_o = d_h * tanh_c;
-        let d_c_j = d_c[j] + d_h * o[j] * (one - tanh_c * tanh_c);
-        d_c[j] = d_c_j * f[j];
-        d_a_i[j] = d_c_j * g[j] * (i[j] * (one - i[j]));
-        d_a_f[j] = d_c_j * c_prev[j] * (f[j] * (one - f[j]));
-        d_a_g[j] = d_c_j * i[j] * (one - g[j] * g[j]);
-        d_a_o[j] = d_o * (o[j] * (one - o[j]));
+vectorized! {
+    /// One backward step of one sequence, all its units in one pass: reads the gates, c, c_prev,
+    /// the gradient from above and `d_h_rec`; updates `d_c` (d_c_from_next → d_c_to_prev) and
+    /// writes `d_a`, each gate's part a separate argument (see [`cell_step`]).
+    fn cell_backward<T: Activation>(
+        gates: &[T],
+        c: &[T],
+        c_prev: &[T],
+        d_out: &[T],
+        d_h_rec: &[T],
+        d_c: &mut [T],
+        d_a_i: &mut [T],
+        d_a_f: &mut [T],
+        d_a_g: &mut [T],
+        d_a_o: &mut [T],
+    ) {
+        let n = c.len();
+        let (i, f, g, o) = (
+            &gates[..n],
+            &gates[n..2 * n],
+            &gates[2 * n..3 * n],
+            &gates[3 * n..4 * n],
+        );
+        let (c_prev, d_out, d_h_rec, d_c) = (&c_prev[..n], &d_out[..n], &d_h_rec[..n], &mut d_c[..n]);
+        let (d_a_i, d_a_f, d_a_g, d_a_o) = (
+            &mut d_a_i[..n],
+            &mut d_a_f[..n],
+            &mut d_a_g[..n],
+            &mut d_a_o[..n],
+        );
+        let one = T::one();
+        for j in 0..n {
+            let d_h = d_out[j] + d_h_rec[j];
+            let tanh_c = T::tanh_act(c[j]);
+            let d_o = d_h * tanh_c;
+            let d_c_j = d_c[j] + d_h * o[j] * (one - tanh_c * tanh_c);
+            d_c[j] = d_c_j * f[j];
+            d_a_i[j] = d_c_j * g[j] * (i[j] * (one - i[j]));
+            d_a_f[j] = d_c_j * c_prev[j] * (f[j] * (one - f[j]));
+            d_a_g[j] = d_c_j * i[j] * (one - g[j] * g[j]);
+            d_a_o[j] = d_o * (o[j] * (one - o[j]));
+        }
     }
 }
 

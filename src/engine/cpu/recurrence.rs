@@ -79,6 +79,45 @@ fn exp_f32(x: f32) -> f32 {
     e_r * f32::from_bits(((n + 127) as u32) << 23)
 }
 
+/// Defines a gate loop `fn name<T: Activation>(slices...)` (every argument a slice): the body is
+/// compiled twice, for the baseline x86-64 (SSE2: 4 f32 lanes) and for AVX2 (8 lanes), and a
+/// call runs the AVX2 copy where the CPU has it (the default build targets the baseline, so
+/// only a run-time check can use wider vectors). Neither copy is inlined into its caller: each
+/// slice stays a separate argument the compiler knows aliases no other, so it vectorizes the
+/// loop without run-time overlap checks (of which it would need too many, and give up). The
+/// two copies round alike: Rust neither fuses nor reorders floating-point operations.
+macro_rules! vectorized {
+    ($(#[$meta:meta])* fn $name:ident<T: Activation>($($arg:ident: $ty:ty),* $(,)?) $body:block) => {
+        $(#[$meta])*
+        #[allow(clippy::too_many_arguments)]
+        fn $name<T: Activation>($($arg: $ty),*) {
+            #[allow(clippy::too_many_arguments)]
+            #[inline(always)]
+            fn body<T: Activation>($($arg: $ty),*) $body
+            #[allow(clippy::too_many_arguments)]
+            #[inline(never)]
+            fn baseline<T: Activation>($($arg: $ty),*) {
+                body($($arg),*)
+            }
+            #[cfg(target_arch = "x86_64")]
+            #[allow(clippy::too_many_arguments)]
+            #[inline(never)]
+            #[target_feature(enable = "avx2")]
+            fn avx2<T: Activation>($($arg: $ty),*) {
+                body($($arg),*)
+            }
+            #[cfg(target_arch = "x86_64")]
+            if std::arch::is_x86_feature_detected!("avx2") {
+                // SAFETY: the CPU has AVX2, checked just above (the only requirement of a
+                // `target_feature` function).
+                return unsafe { avx2($($arg),*) };
+            }
+            baseline($($arg),*)
+        }
+    };
+}
+pub(crate) use vectorized;
+
 /// The sizes of one layer and direction over one block of sequences (`RecurrenceDims`).
 #[derive(Debug, Clone, Copy)]
 pub struct Dims<'a> {
