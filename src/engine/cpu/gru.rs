@@ -90,10 +90,11 @@ vectorized! {
 }
 
 /// The forward pass of one block (`gru_forward`); `d.keep` says whether `gates` keeps every
-/// step's gates. `carry.hw` holds the step's recurrent product.
+/// step's gates. `carry.hw` holds the step's recurrent product. `w_hh_t` is W_hhᵀ, row-major
+/// `[H, 3H]` ([`super::recurrence::transpose`]).
 pub fn forward<T: Activation>(
     d: &Dims,
-    w_hh: &[T],
+    w_hh_t: &[T],
     b_hh: &[T],
     xw: &[T],
     gates: &mut [T],
@@ -115,7 +116,7 @@ pub fn forward<T: Activation>(
             (None, &mut out[t * step_out..(t + 1) * step_out])
         } else {
             let t_prev = d.time_of(s - 1);
-            times_w_hh_t(d, out, t_prev, w_hh, T::zero(), &mut carry.hw);
+            times_w_hh_t(d, out, t_prev, w_hh_t, T::zero(), &mut carry.hw);
             let (lo, hi) = out.split_at_mut(t.max(t_prev) * step_out);
             if t_prev < t {
                 (Some(&lo[t_prev * step_out..]), &mut hi[..step_out])

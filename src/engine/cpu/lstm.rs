@@ -80,10 +80,11 @@ vectorized! {
 }
 
 /// The forward pass of one block (`lstm_forward`): `gates` holds XW on entry (see the module
-/// header for the buffers); `d.keep` says whether `cell` keeps every step's c.
+/// header for the buffers); `d.keep` says whether `cell` keeps every step's c. `w_hh_t` is
+/// W_hhᵀ, row-major `[H, 4H]` ([`super::recurrence::transpose`]).
 pub fn forward<T: Activation>(
     d: &Dims,
-    w_hh: &[T],
+    w_hh_t: &[T],
     b_hh: &[T],
     gates: &mut [T],
     cell: &mut [T],
@@ -110,7 +111,7 @@ pub fn forward<T: Activation>(
             &mut cell[..]
         };
         if s > 0 {
-            times_w_hh_t(d, out, d.time_of(s - 1), w_hh, T::one(), gates_t);
+            times_w_hh_t(d, out, d.time_of(s - 1), w_hh_t, T::one(), gates_t);
         }
         for b in 0..d.batch {
             let h = &mut out[d.out_at(t, b)..][..hsz];

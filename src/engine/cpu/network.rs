@@ -26,7 +26,7 @@
 //! whole batch, which [`Scalar::gemm`] splits over the cores itself. With one block the layout
 //! is plain time-major, row `t·B + b`.
 
-use super::recurrence::{Activation, Carry, Dims, add_d_w_hh};
+use super::recurrence::{Activation, Carry, Dims, add_d_w_hh, transpose};
 use super::{DropoutStep, gru, lstm};
 use crate::engine::rng;
 use crate::engine::scalar::Scalar;
@@ -60,6 +60,8 @@ struct DirectionBuffers<T> {
     gates: Vec<T>,
     /// `[T·B, H]` LSTM: c (empty for the GRU).
     cell: Vec<T>,
+    /// `[H, G H]` W_hhᵀ, row-major: the forward pass's right operand of `h_prev W_hhᵀ`.
+    w_hh_t: Vec<T>,
 }
 
 /// One layer's output and its dropout.
@@ -278,6 +280,7 @@ impl<T: Activation> Workspace<T> {
                             zeros(rows * 4 * h)
                         },
                         cell: if lstm { zeros(rows * h) } else { Vec::new() },
+                        w_hh_t: zeros(g * h * h),
                     })
                     .collect(),
                 out: zeros(rows * width),
@@ -345,6 +348,8 @@ impl<T: Activation> Workspace<T> {
                     T::one(),
                     &mut dir.xw,
                 );
+                transpose(w_hh, h, &mut dir.w_hh_t);
+                let w_hh_t = &dir.w_hh_t;
                 let blocks = &self.blocks;
                 let jobs = blocks
                     .iter()
@@ -366,16 +371,16 @@ impl<T: Activation> Workspace<T> {
                 parallel(jobs, |(((((blk, xw), gates), cell), out), scratch)| {
                     let d = block_dims(&base, blk);
                     match (config.model, keep) {
-                        (Cell::Lstm, true) => lstm::forward(&d, w_hh, b_hh, xw, cell, out),
+                        (Cell::Lstm, true) => lstm::forward(&d, w_hh_t, b_hh, xw, cell, out),
                         (Cell::Lstm, false) => {
-                            lstm::forward(&d, w_hh, b_hh, xw, &mut scratch.c, out);
+                            lstm::forward(&d, w_hh_t, b_hh, xw, &mut scratch.c, out);
                         }
                         (Cell::Gru, true) => {
-                            gru::forward(&d, w_hh, b_hh, xw, gates, out, &mut scratch.carry);
+                            gru::forward(&d, w_hh_t, b_hh, xw, gates, out, &mut scratch.carry);
                         }
                         (Cell::Gru, false) => gru::forward(
                             &d,
-                            w_hh,
+                            w_hh_t,
                             b_hh,
                             xw,
                             &mut scratch.gates,
