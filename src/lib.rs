@@ -11,7 +11,7 @@
 //! | [`dataset`] | the processed data file format (safetensors) and batches |
 //! | [`synth`] | `hrcast synth`: physiologically grounded synthetic workouts |
 //! | [`prepare`] | `hrcast prepare`: windows, masks, splits; the default data set |
-//! | [`engine`] | the [`engine::Engine`]s: [`engine::cpu`] (autodiff tape), [`engine::gpu`] (WGSL on wgpu), and what both share (optimizer, scalars, layouts, dropout masks) |
+//! | [`engine`] | the [`engine::Engine`]s: [`engine::cpu`] (hand-written BPTT, checked against an autodiff tape), [`engine::gpu`] (WGSL on wgpu), and what both share (optimizer, scalars, layouts, dropout masks) |
 //! | [`checkpoint`] | the checkpoint format, and opening an engine on a checkpoint |
 //! | [`evaluate`] | `hrcast evaluate`: metrics, predictions, plots; scoring a split |
 //! | [`train`] | `hrcast train`: the training loop, its options and saved state |

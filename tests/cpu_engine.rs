@@ -1,5 +1,7 @@
 //! The CPU engine against PyTorch (tests/fixtures/pytorch, made by PyTorch 2.15 on CPU; see the
-//! README there) and against central finite differences of itself.
+//! README there): both paths, the hand-written one the engine runs (`cpu::network`) and the
+//! autodiff tape it is checked against (`cpu::oracle`), on every fixture: predictions, the top
+//! layer's output, the final states, the loss, the gradients, clipping and two Adam steps.
 //!
 //! Tolerances. The f32 files are compared with an error bound relative to the largest magnitude
 //! in each tensor: `max |ours - torch| <= 1e-6 · max(‖torch‖∞, 1e-3)`. Both sides round every
@@ -8,18 +10,18 @@
 //! expected (the largest measured is 2.9e-7, in a gradient of weight_hh_l0); 1e-6 is about 17 ulps. The f64 files are held to 1e-12 of the tensor's scale (the
 //! fixtures' README measured 1e-16 for NumPy's f64 recomputation; ours is 7e-16 at most).
 
-use hrcast::engine::cpu;
+use hrcast::engine::cpu::recurrence::Activation;
 use hrcast::engine::cpu::tape::Tape;
+use hrcast::engine::cpu::{Workspace, oracle};
 use hrcast::engine::layout::to_batch_first;
 use hrcast::engine::optim::{AdamConfig, AdamState, clip_grad_norm};
-use hrcast::engine::scalar::Scalar;
-use hrcast::model::{Batch, Cell, Params};
+use hrcast::model::{Batch, Cell, ModelConfig, Params};
 
 mod common;
 use common::Fixture;
 
 /// `max |got - want| <= tol · max(‖want‖∞, 1e-3)`, with a message naming the tensor.
-fn assert_close<T: Scalar>(got: &[T], want: &[T], tol: f64, what: &str) {
+fn assert_close<T: Activation>(got: &[T], want: &[T], tol: f64, what: &str) {
     assert_eq!(got.len(), want.len(), "{what}: sizes differ");
     let scale = want
         .iter()
@@ -34,54 +36,89 @@ fn assert_close<T: Scalar>(got: &[T], want: &[T], tol: f64, what: &str) {
     );
 }
 
-fn check_fixture<T: Scalar>(name: &str, tol: f64) {
+/// What one training pass gives: the loss, the gradients, and the forward pass's predictions
+/// (`[B, T]`), top-layer output (`[B, T, H]`) and final states (h_n, c_n).
+struct Pass<T> {
+    loss: T,
+    grads: Vec<Vec<T>>,
+    pred: Vec<T>,
+    rnn_out: Vec<T>,
+    h_n: Vec<T>,
+    c_n: Vec<T>,
+}
+
+/// Which path runs the model.
+#[derive(Clone, Copy)]
+enum Path {
+    /// The hand-written forward and backward passes (`cpu::network`, the engine's).
+    Fast,
+    /// The autodiff tape (`cpu::oracle`).
+    Tape,
+}
+
+/// One training pass on `path`; the fast one reuses `ws` from pass to pass, as the engine does.
+fn pass<T: Activation>(
+    path: Path,
+    ws: &mut Workspace<T>,
+    config: &ModelConfig,
+    params: &Params<T>,
+    batch: &Batch<T>,
+) -> Pass<T> {
+    match path {
+        Path::Fast => {
+            let loss = ws.train(config, params, batch, true, None);
+            let mut pred = Vec::new();
+            ws.predictions_into(&mut pred);
+            let (h_n, c_n) = ws.final_states();
+            Pass {
+                loss,
+                grads: ws.gradients().to_vec(),
+                pred,
+                rnn_out: ws.rnn_out(),
+                h_n,
+                c_n,
+            }
+        }
+        Path::Tape => {
+            let (b, t, h) = (batch.batch, batch.steps, config.hidden_size);
+            let mut tape = Tape::new();
+            let graph = oracle::forward(&mut tape, config, params, batch, true, None);
+            let (_, grads, _) = oracle::loss_and_gradients(config, params, batch, true, None);
+            let states = |vars: &[_]| -> Vec<T> {
+                vars.iter().flat_map(|v| tape.value(*v).to_vec()).collect()
+            };
+            Pass {
+                loss: tape.value(graph.loss)[0],
+                grads,
+                pred: to_batch_first(tape.value(graph.pred), b, t, 1),
+                rnn_out: to_batch_first(tape.value(graph.rnn_out), b, t, h),
+                h_n: states(&graph.h_n),
+                c_n: states(&graph.c_n),
+            }
+        }
+    }
+}
+
+fn check_fixture<T: Activation>(name: &str, tol: f64, path: Path) {
     let fx = Fixture::open(name);
     let config = fx.config();
     let mut params: Params<T> = fx.params(&config, "");
     let batch: Batch<T> = fx.batch();
-    let (b, t, h) = (batch.batch, batch.steps, config.hidden_size);
+    let mut ws = Workspace::default();
 
-    // Forward: predictions, top-layer outputs, final states, loss.
-    let mut tape = Tape::new();
-    let graph = cpu::forward(&mut tape, &config, &params, &batch, true, None);
-    assert_close(
-        &to_batch_first(tape.value(graph.pred), b, t, 1),
-        &fx.tensor::<T>("pred"),
-        tol,
-        "pred",
-    );
-    assert_close(
-        &to_batch_first(tape.value(graph.rnn_out), b, t, h),
-        &fx.tensor::<T>("rnn_out"),
-        tol,
-        "rnn_out",
-    );
-    let h_n: Vec<T> = graph
-        .h_n
-        .iter()
-        .flat_map(|v| tape.value(*v).to_vec())
-        .collect();
-    assert_close(&h_n, &fx.tensor::<T>("h_n"), tol, "h_n");
-    if config.model == Cell::Lstm {
-        let c_n: Vec<T> = graph
-            .c_n
-            .iter()
-            .flat_map(|v| tape.value(*v).to_vec())
-            .collect();
-        assert_close(&c_n, &fx.tensor::<T>("c_n"), tol, "c_n");
-    }
-    assert_close(
-        &[tape.value(graph.loss)[0]],
-        &fx.tensor::<T>("loss"),
-        tol,
-        "loss",
-    );
-
-    // Gradients, clipping, and two Adam steps on the same batch.
+    // Gradients, clipping, and two Adam steps on the same batch; the forward pass's outputs at
+    // the first.
     let adam = AdamConfig::new(5e-4, 1e-4);
     let mut state = AdamState::new(params.values.iter().map(Vec::len));
     for step in 1..=2 {
-        let (loss, mut grads, _) = cpu::loss_and_gradients(&config, &params, &batch, true, None);
+        let Pass {
+            loss,
+            mut grads,
+            pred,
+            rnn_out,
+            h_n,
+            c_n,
+        } = pass(path, &mut ws, &config, &params, &batch);
         let (loss_key, norm_key) = if step == 1 {
             ("loss", "grad_total_norm")
         } else {
@@ -89,6 +126,17 @@ fn check_fixture<T: Scalar>(name: &str, tol: f64) {
         };
         assert_close(&[loss], &fx.tensor::<T>(loss_key), tol, loss_key);
         if step == 1 {
+            assert_close(&pred, &fx.tensor::<T>("pred"), tol, "pred");
+            assert_close(&rnn_out, &fx.tensor::<T>("rnn_out"), tol, "rnn_out");
+            assert_close(&h_n, &fx.tensor::<T>("h_n"), tol, "h_n");
+            if config.model == Cell::Lstm {
+                assert_close(&c_n, &fx.tensor::<T>("c_n"), tol, "c_n");
+            }
+            if let Path::Fast = path {
+                // Inference (no activations kept) predicts the same.
+                let inference = ws.predict(&config, &params, &batch);
+                assert_close(&inference, &fx.tensor::<T>("pred"), tol, "predict");
+            }
             for (name, g) in params.names.iter().zip(&grads) {
                 assert_close(
                     g,
@@ -124,31 +172,61 @@ fn check_fixture<T: Scalar>(name: &str, tol: f64) {
 }
 
 #[test]
-fn lstm_f32_matches_pytorch() {
-    check_fixture::<f32>("fixture_small", 1e-6);
+fn lstm_f32_fast_matches_pytorch() {
+    check_fixture::<f32>("fixture_small", 1e-6, Path::Fast);
 }
 
 #[test]
-fn gru_f32_matches_pytorch() {
-    check_fixture::<f32>("fixture_small_gru", 1e-6);
+fn lstm_f32_tape_matches_pytorch() {
+    check_fixture::<f32>("fixture_small", 1e-6, Path::Tape);
 }
 
 #[test]
-fn lstm_f32_with_active_clipping_matches_pytorch() {
-    check_fixture::<f32>("fixture_small_clipactive", 1e-6);
+fn gru_f32_fast_matches_pytorch() {
+    check_fixture::<f32>("fixture_small_gru", 1e-6, Path::Fast);
 }
 
 #[test]
-fn gru_f32_with_active_clipping_matches_pytorch() {
-    check_fixture::<f32>("fixture_small_gru_clipactive", 1e-6);
+fn gru_f32_tape_matches_pytorch() {
+    check_fixture::<f32>("fixture_small_gru", 1e-6, Path::Tape);
 }
 
 #[test]
-fn lstm_f64_matches_pytorch() {
-    check_fixture::<f64>("fixture_small_f64", 1e-12);
+fn lstm_f32_with_active_clipping_fast_matches_pytorch() {
+    check_fixture::<f32>("fixture_small_clipactive", 1e-6, Path::Fast);
 }
 
 #[test]
-fn gru_f64_matches_pytorch() {
-    check_fixture::<f64>("fixture_small_gru_f64", 1e-12);
+fn lstm_f32_with_active_clipping_tape_matches_pytorch() {
+    check_fixture::<f32>("fixture_small_clipactive", 1e-6, Path::Tape);
+}
+
+#[test]
+fn gru_f32_with_active_clipping_fast_matches_pytorch() {
+    check_fixture::<f32>("fixture_small_gru_clipactive", 1e-6, Path::Fast);
+}
+
+#[test]
+fn gru_f32_with_active_clipping_tape_matches_pytorch() {
+    check_fixture::<f32>("fixture_small_gru_clipactive", 1e-6, Path::Tape);
+}
+
+#[test]
+fn lstm_f64_fast_matches_pytorch() {
+    check_fixture::<f64>("fixture_small_f64", 1e-12, Path::Fast);
+}
+
+#[test]
+fn lstm_f64_tape_matches_pytorch() {
+    check_fixture::<f64>("fixture_small_f64", 1e-12, Path::Tape);
+}
+
+#[test]
+fn gru_f64_fast_matches_pytorch() {
+    check_fixture::<f64>("fixture_small_gru_f64", 1e-12, Path::Fast);
+}
+
+#[test]
+fn gru_f64_tape_matches_pytorch() {
+    check_fixture::<f64>("fixture_small_gru_f64", 1e-12, Path::Tape);
 }

@@ -1,7 +1,7 @@
 //! The compute engines that run the model, and what they share.
 //!
-//! - [`cpu`]: reverse-mode autodiff on the CPU, the oracle the GPU kernels are tested against and
-//!   the engine of machines without a GPU.
+//! - [`cpu`]: hand-written BPTT on the CPU (checked against an autodiff tape), the oracle the GPU
+//!   kernels are tested against and the engine of machines without a GPU.
 //! - [`gpu`]: WGSL compute shaders (`shaders/`) dispatched through wgpu.
 //! - Shared by both: [`optim`] (Adam's configuration and state, clipping), [`scalar`] (the float
 //!   types and the CPU GEMM), [`layout`] (batch-first and time-major), [`rng`] (dropout masks, so

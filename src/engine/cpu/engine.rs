@@ -1,6 +1,8 @@
-//! [`CpuEngine`]: the CPU engine behind the [`Engine`] trait, in f32: the tape's forward and
-//! backward pass, then clipping and Adam of [`crate::engine::optim`].
+//! [`CpuEngine`]: the CPU engine behind the [`Engine`] trait, in f32: the hand-written forward
+//! and backward passes of [`super::network`] on a [`Workspace`] kept from step to step, then
+//! clipping and Adam of [`crate::engine::optim`].
 
+use super::network::Workspace;
 use crate::engine::optim::{AdamConfig, AdamState, clip_grad_norm};
 use crate::engine::scalar::Scalar;
 use crate::engine::{Engine, StepConfig, TrainSums};
@@ -12,6 +14,13 @@ pub struct CpuEngine {
     params: Params<f32>,
     adam: AdamState<f32>,
     sums: TrainSums,
+    /// The buffers of the training passes, sized by the first batch and reused.
+    workspace: Workspace<f32>,
+    /// The buffers of the predictions, apart so that evaluation batches of another shape do not
+    /// make the training buffers reallocate.
+    predict_workspace: Workspace<f32>,
+    /// The last training step's predictions, batch-first.
+    pred: Vec<f32>,
 }
 
 impl CpuEngine {
@@ -22,6 +31,9 @@ impl CpuEngine {
             params,
             adam,
             sums: TrainSums::default(),
+            workspace: Workspace::default(),
+            predict_workspace: Workspace::default(),
+            pred: Vec::new(),
         }
     }
 }
@@ -29,7 +41,7 @@ impl CpuEngine {
 impl Engine for CpuEngine {
     fn describe(&self) -> String {
         let threads = std::thread::available_parallelism().map_or(1, |p| p.get());
-        format!("CPU engine (f32, reverse-mode autodiff, {threads} threads for large GEMMs)")
+        format!("CPU engine (f32, hand-written BPTT, {threads} threads over the batch)")
     }
 
     fn train_step(&mut self, batch: &Batch<f32>, step: &StepConfig) -> anyhow::Result<()> {
@@ -37,19 +49,20 @@ impl Engine for CpuEngine {
             seed: step.seed,
             step: self.adam.step + 1,
         });
-        let (loss, mut grads, pred) =
-            super::loss_and_gradients(&self.config, &self.params, batch, step.use_masking, dropout);
+        let ws = &mut self.workspace;
+        let loss = ws.train(&self.config, &self.params, batch, step.use_masking, dropout);
         if step.grad_clip > 0.0 {
-            clip_grad_norm(&mut grads, step.grad_clip);
+            clip_grad_norm(ws.gradients_mut(), step.grad_clip);
         }
         self.adam.step(
             &AdamConfig::new(step.lr, step.weight_decay),
             &mut self.params.values,
-            &grads,
+            ws.gradients(),
         );
+        ws.predictions_into(&mut self.pred);
         self.sums.loss += f64::from(loss);
         self.sums.batches += 1;
-        for ((p, y), m) in pred.iter().zip(&batch.y).zip(&batch.mask) {
+        for ((p, y), m) in self.pred.iter().zip(&batch.y).zip(&batch.mask) {
             if *m > 0.0 {
                 self.sums.abs_error += f64::from((p - y).abs());
                 self.sums.valid_steps += 1.0;
@@ -63,7 +76,9 @@ impl Engine for CpuEngine {
     }
 
     fn predict(&mut self, batch: &Batch<f32>) -> anyhow::Result<Vec<f32>> {
-        Ok(super::predict(&self.config, &self.params, batch))
+        Ok(self
+            .predict_workspace
+            .predict(&self.config, &self.params, batch))
     }
 
     fn params(&self) -> anyhow::Result<Params<f32>> {
