@@ -1,5 +1,7 @@
 //! The number types the CPU engine runs in: f32 (training) and f64 (gradient checks), with the
-//! GEMM of the `matrixmultiply` crate for each.
+//! GEMM of the `faer` crate for each (its kernels pick AVX-512, AVX2+FMA or scalar code at run
+//! time; on the training step's small recurrent products it is about twice as fast as
+//! `matrixmultiply`, and on matrix-vector products like the head's tens of times).
 
 use num_traits::{Float, FromPrimitive};
 use std::fmt::Debug;
@@ -91,11 +93,14 @@ fn strides(cols_stored: usize, transposed: bool) -> (usize, usize) {
     }
 }
 
-/// Below this many multiply-adds a GEMM runs on the calling thread: a per-step recurrent GEMM
-/// (`[B, H] x [H, G H]`) is too small to pay for waking threads.
-const PARALLEL_MIN_MACS: usize = 1 << 22;
+/// Below this many multiply-adds a GEMM runs on the calling thread. A per-step recurrent GEMM
+/// (`[B, H] x [H, G H]`, about 1M) is far too small to pay for starting a thread; measured on
+/// 2 shared cores, splitting lost up to 0.1x at 4M-16M multiply-adds and up to 0.2x-0.4x at 32M
+/// (a spawned thread waits for a core), while the batched products of a training step (`T B`
+/// rows, 45M and more) are where a second core can help.
+const PARALLEL_MIN_MACS: usize = 1 << 25;
 
-/// A raw pointer that may cross into a scoped thread; each thread writes disjoint rows.
+/// A raw pointer that may cross into a pool thread; each thread writes disjoint rows.
 #[derive(Clone, Copy)]
 struct SendPtr<T>(*mut T);
 // SAFETY: used only to hand disjoint row blocks of one output to scoped threads.
@@ -109,7 +114,8 @@ impl<T> SendPtr<T> {
     }
 }
 
-/// Splits the rows of C (and of A) over the machine's cores for large products, calling
+/// Splits the rows of C (and of A) over rayon's threads (one per core, as
+/// `std::thread::available_parallelism` counts them) for large products, calling
 /// `kernel(rows, a_block, c_block)` once per block.
 fn parallel_rows<T: Copy + Send + Sync>(
     m: usize,
@@ -121,34 +127,36 @@ fn parallel_rows<T: Copy + Send + Sync>(
     kernel: impl Fn(usize, *const T, *mut T) + Sync,
 ) {
     let threads = if m * k * n >= PARALLEL_MIN_MACS {
-        std::thread::available_parallelism()
-            .map_or(1, |p| p.get())
-            .min(m)
+        rayon::current_num_threads().min(m)
     } else {
         1
     };
     let out = SendPtr(c.as_mut_ptr());
-    let block = m.div_ceil(threads);
-    std::thread::scope(|scope| {
-        for start in (0..m).step_by(block.max(1)) {
-            let rows = block.min(m - start);
-            let kernel = &kernel;
-            // SAFETY: row `start` of A is `start * rs` elements in, and rows
-            // `start..start + rows` of C are `start * rsc` elements in; blocks do not overlap.
-            let a_block = SendPtr(unsafe { a.data.as_ptr().add(start * a.rs) } as *mut T);
-            let c_block = SendPtr(unsafe { out.0.add(start * rsc) });
-            let job = move || kernel(rows, a_block.get(), c_block.get());
-            if threads == 1 {
-                job();
-            } else {
-                scope.spawn(job);
+    let block = m.div_ceil(threads).max(1);
+    let job = |start: usize| {
+        let rows = block.min(m - start);
+        // SAFETY: row `start` of A is `start * rs` elements in, and rows
+        // `start..start + rows` of C are `start * rsc` elements in; blocks do not overlap.
+        let a_block = unsafe { a.data.as_ptr().add(start * a.rs) };
+        kernel(rows, a_block, unsafe { out.get().add(start * rsc) });
+    };
+    if threads == 1 {
+        job(0);
+    } else {
+        // rayon's threads live on, and so do the packing buffers that faer keeps per thread
+        // (fresh threads per product spent most of a training step faulting them in).
+        rayon::scope(|scope| {
+            let job = &job;
+            for start in (block..m).step_by(block) {
+                scope.spawn(move |_| job(start));
             }
-        }
-    });
+            job(0);
+        });
+    }
 }
 
 macro_rules! scalar_impl {
-    ($t:ty, $gemm:path) => {
+    ($t:ty) => {
         impl Scalar for $t {
             fn gemm_strided(
                 m: usize,
@@ -174,23 +182,38 @@ macro_rules! scalar_impl {
                 let (rsb, csb) = (b.rs as isize, b.cs as isize);
                 let b = SendPtr(b.data.as_ptr() as *mut Self);
                 parallel_rows(m, k, n, a, c, rsc, |rows, a_block, c_block| {
-                    // SAFETY: the views were checked above to lie inside their slices.
+                    // SAFETY: the views were checked above to lie inside their slices, and
+                    // the rows of C do not overlap (`rsc >= n`).
                     unsafe {
-                        $gemm(
-                            rows,
-                            k,
-                            n,
-                            1.0,
-                            a_block,
-                            rsa,
-                            csa,
-                            b.get(),
-                            rsb,
-                            csb,
-                            beta,
+                        let c = faer::MatMut::<Self>::from_raw_parts_mut(
                             c_block,
+                            rows,
+                            n,
                             rsc as isize,
                             1,
+                        );
+                        // faer overwrites C (`Replace`, never reading it: NaN garbage is
+                        // fine) or adds to it; any other beta scales C first.
+                        let accum = if beta == 0.0 {
+                            faer::Accum::Replace
+                        } else {
+                            if beta != 1.0 {
+                                for i in 0..rows {
+                                    let row = c_block.add(i * rsc);
+                                    for j in 0..n {
+                                        *row.add(j) *= beta;
+                                    }
+                                }
+                            }
+                            faer::Accum::Add
+                        };
+                        faer::linalg::matmul::matmul(
+                            c,
+                            accum,
+                            faer::MatRef::<Self>::from_raw_parts(a_block, rows, k, rsa, csa),
+                            faer::MatRef::<Self>::from_raw_parts(b.get(), k, n, rsb, csb),
+                            1.0,
+                            faer::Par::Seq,
                         );
                     }
                 });
@@ -199,8 +222,8 @@ macro_rules! scalar_impl {
     };
 }
 
-scalar_impl!(f32, matrixmultiply::sgemm);
-scalar_impl!(f64, matrixmultiply::dgemm);
+scalar_impl!(f32);
+scalar_impl!(f64);
 
 #[cfg(test)]
 mod tests {
