@@ -80,12 +80,13 @@ fn exp_f32(x: f32) -> f32 {
 }
 
 /// Defines a gate loop `fn name<T: Activation>(slices...)` (every argument a slice): the body is
-/// compiled twice, for the baseline x86-64 (SSE2: 4 f32 lanes) and for AVX2 (8 lanes), and a
-/// call runs the AVX2 copy where the CPU has it (the default build targets the baseline, so
-/// only a run-time check can use wider vectors). Neither copy is inlined into its caller: each
+/// compiled three times, for the baseline x86-64 (SSE2: 4 f32 lanes), AVX2 (8 lanes) and
+/// AVX-512F (16 lanes), and a call runs the widest copy the CPU has (the default build targets
+/// the baseline, so only a run-time check can use wider vectors; AVX-512 measured 11 % off an
+/// LSTM evaluation batch and 5 % off a training step against AVX2, alternated). Neither copy is inlined into its caller: each
 /// slice stays a separate argument the compiler knows aliases no other, so it vectorizes the
 /// loop without run-time overlap checks (of which it would need too many, and give up). The
-/// two copies round alike: Rust neither fuses nor reorders floating-point operations.
+/// copies round alike: Rust neither fuses nor reorders floating-point operations.
 macro_rules! vectorized {
     ($(#[$meta:meta])* fn $name:ident<T: Activation>($($arg:ident: $ty:ty),* $(,)?) $body:block) => {
         $(#[$meta])*
@@ -105,6 +106,18 @@ macro_rules! vectorized {
             #[target_feature(enable = "avx2")]
             fn avx2<T: Activation>($($arg: $ty),*) {
                 body($($arg),*)
+            }
+            #[cfg(target_arch = "x86_64")]
+            #[allow(clippy::too_many_arguments)]
+            #[inline(never)]
+            #[target_feature(enable = "avx512f")]
+            fn avx512<T: Activation>($($arg: $ty),*) {
+                body($($arg),*)
+            }
+            #[cfg(target_arch = "x86_64")]
+            if std::arch::is_x86_feature_detected!("avx512f") {
+                // SAFETY: the CPU has AVX-512F, checked just above.
+                return unsafe { avx512($($arg),*) };
             }
             #[cfg(target_arch = "x86_64")]
             if std::arch::is_x86_feature_detected!("avx2") {
