@@ -83,10 +83,11 @@ fn exp_f32(x: f32) -> f32 {
 /// compiled three times, for the baseline x86-64 (SSE2: 4 f32 lanes), AVX2 (8 lanes) and
 /// AVX-512F (16 lanes), and a call runs the widest copy the CPU has (the default build targets
 /// the baseline, so only a run-time check can use wider vectors; AVX-512 measured 11 % off an
-/// LSTM evaluation batch and 5 % off a training step against AVX2, alternated). Neither copy is inlined into its caller: each
-/// slice stays a separate argument the compiler knows aliases no other, so it vectorizes the
-/// loop without run-time overlap checks (of which it would need too many, and give up). The
-/// copies round alike: Rust neither fuses nor reorders floating-point operations.
+/// LSTM evaluation batch and 5 % off a training step against AVX2, alternated). No copy is
+/// inlined into its caller: each slice stays a separate argument the compiler knows aliases no
+/// other, so it vectorizes the loop without run-time overlap checks (of which it would need too
+/// many, and give up). The copies round alike: Rust neither fuses nor reorders floating-point
+/// operations.
 macro_rules! vectorized {
     ($(#[$meta:meta])* fn $name:ident<T: Activation>($($arg:ident: $ty:ty),* $(,)?) $body:block) => {
         $(#[$meta])*
