@@ -18,23 +18,7 @@ use hrcast::engine::optim::{AdamConfig, AdamState, clip_grad_norm};
 use hrcast::model::{Batch, Cell, ModelConfig, Params};
 
 mod common;
-use common::Fixture;
-
-/// `max |got - want| <= tol · max(‖want‖∞, 1e-3)`, with a message naming the tensor.
-fn assert_close<T: Activation>(got: &[T], want: &[T], tol: f64, what: &str) {
-    assert_eq!(got.len(), want.len(), "{what}: sizes differ");
-    let scale = want
-        .iter()
-        .fold(1e-3f64, |m, v| m.max(v.to_f64().unwrap().abs()));
-    let err = got
-        .iter()
-        .zip(want)
-        .fold(0.0f64, |m, (a, b)| m.max((*a - *b).to_f64().unwrap().abs()));
-    assert!(
-        err <= tol * scale,
-        "{what}: max error {err:e} exceeds {tol:e} x scale {scale:e}"
-    );
-}
+use common::{Fixture, assert_close};
 
 /// What one training pass gives: the loss, the gradients, and the forward pass's predictions
 /// (`[B, T]`), top-layer output (`[B, T, H]`) and final states (h_n, c_n).

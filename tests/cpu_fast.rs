@@ -14,28 +14,12 @@
 
 mod common;
 
-use common::{config, random_batch};
+use common::{assert_close, config, random_batch};
 use hrcast::engine::cpu::recurrence::Activation;
 use hrcast::engine::cpu::{self, DropoutStep, Workspace, oracle};
 use hrcast::model::{Batch, Cell, ModelConfig, Params};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
-
-/// `max |got - want| <= tol · max(‖want‖∞, 1e-3)`, with a message naming the tensor.
-fn assert_close<T: Activation>(got: &[T], want: &[T], tol: f64, what: &str) {
-    assert_eq!(got.len(), want.len(), "{what}: sizes differ");
-    let scale = want
-        .iter()
-        .fold(1e-3f64, |m, v| m.max(v.to_f64().unwrap().abs()));
-    let err = got
-        .iter()
-        .zip(want)
-        .fold(0.0f64, |m, (a, b)| m.max((*a - *b).to_f64().unwrap().abs()));
-    assert!(
-        err <= tol * scale,
-        "{what}: max error {err:e} exceeds {tol:e} x scale {scale:e}"
-    );
-}
 
 /// One case: the fast path (fresh, and on a workspace of `threads` blocks used twice) against
 /// the tape.

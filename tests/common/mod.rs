@@ -170,3 +170,19 @@ pub fn gpu() -> Option<Gpu> {
         Err(err) => panic!("CI=true but no GPU adapter: {err:#}"),
     }
 }
+
+/// `max |got - want| <= tol · max(‖want‖∞, 1e-3)`, with a message naming the tensor.
+pub fn assert_close<T: Scalar>(got: &[T], want: &[T], tol: f64, what: &str) {
+    assert_eq!(got.len(), want.len(), "{what}: sizes differ");
+    let scale = want
+        .iter()
+        .fold(1e-3f64, |m, v| m.max(v.to_f64().unwrap().abs()));
+    let err = got
+        .iter()
+        .zip(want)
+        .fold(0.0f64, |m, (a, b)| m.max((*a - *b).to_f64().unwrap().abs()));
+    assert!(
+        err <= tol * scale,
+        "{what}: max error {err:e} exceeds {tol:e} x scale {scale:e}"
+    );
+}

@@ -197,6 +197,28 @@ fn apply_dropout<T: Scalar>(
     });
 }
 
+/// The sizes of direction `d` (0 forward, 1 reverse) of a layer of `h` units over the whole
+/// batch, whose output rows are `width` wide; `keep` for a training forward pass.
+fn direction_dims<T>(
+    batch: &Batch<T>,
+    steps: usize,
+    h: usize,
+    d: usize,
+    width: usize,
+    keep: bool,
+) -> Dims<'_> {
+    Dims {
+        batch: batch.batch,
+        steps,
+        hidden: h,
+        reverse: d == 1,
+        out_stride: width,
+        out_col: d * h,
+        keep,
+        lengths: &batch.lengths,
+    }
+}
+
 /// The sizes of one block under the sizes of the whole batch.
 fn block_dims<'a>(base: &Dims<'a>, blk: &Block) -> Dims<'a> {
     Dims {
@@ -358,16 +380,7 @@ impl<T: Activation> Workspace<T> {
                     .zip(split_blocks(&mut dir.cell, blocks, steps * h))
                     .zip(split_blocks(&mut layer.out, blocks, steps * width))
                     .zip(self.scratch.iter_mut());
-                let base = Dims {
-                    batch: batch.batch,
-                    steps,
-                    hidden: h,
-                    reverse: d == 1,
-                    out_stride: width,
-                    out_col: d * h,
-                    keep,
-                    lengths: &batch.lengths,
-                };
+                let base = direction_dims(batch, steps, h, d, width, keep);
                 parallel(jobs, |(((((blk, xw), gates), cell), out), scratch)| {
                     let d = block_dims(&base, blk);
                     match (config.model, keep) {
@@ -497,16 +510,7 @@ impl<T: Activation> Workspace<T> {
             for (d, dir) in layer.directions.iter().enumerate() {
                 let p = 4 * (l * dirs + d);
                 let w_hh = &params.values[p + 1];
-                let base = Dims {
-                    batch: batch.batch,
-                    steps,
-                    hidden: h,
-                    reverse: d == 1,
-                    out_stride: width,
-                    out_col: d * h,
-                    keep: true,
-                    lengths: &batch.lengths,
-                };
+                let base = direction_dims(batch, steps, h, d, width, true);
                 let blocks = &self.blocks;
                 let d_hw: &mut [T] = match self.d_hw.get_mut(d) {
                     Some(v) => v,
