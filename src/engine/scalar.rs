@@ -3,6 +3,7 @@
 //! time; on the training step's small recurrent products it is about twice as fast as
 //! `matrixmultiply`, and on matrix-vector products like the head's tens of times).
 
+use crate::engine::packed;
 use num_traits::{Float, FromPrimitive};
 use std::fmt::Debug;
 
@@ -39,7 +40,9 @@ impl<'a, T> Strided<'a, T> {
 }
 
 /// A float the CPU engine computes in.
-pub trait Scalar: Float + FromPrimitive + Debug + Default + Send + Sync + 'static {
+pub trait Scalar:
+    Float + FromPrimitive + Debug + Default + Send + Sync + packed::Kernel + 'static
+{
     /// `c = op(a) * op(b) + beta * c` for row-major matrices: `op(a)` is `[m, k]` (`a` stored
     /// as `[m, k]`, or as `[k, m]` when `a_t`), `op(b)` is `[k, n]` (`b` stored as `[k, n]`, or
     /// `[n, k]` when `b_t`), and `c` is `[m, n]`.

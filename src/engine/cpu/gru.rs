@@ -39,6 +39,7 @@
 //! `[T·B, 3H]`.
 
 use super::recurrence::{Activation, Carry, Dims, split4, times_w_hh, times_w_hh_t, vectorized};
+use crate::engine::packed::Packed;
 
 vectorized! {
     /// One step of one sequence, all its units in one pass: from `xw` and `hw` (`[3H]`, hw without
@@ -90,11 +91,11 @@ vectorized! {
 }
 
 /// The forward pass of one block (`gru_forward`); `d.keep` says whether `gates` keeps every
-/// step's gates. `carry.hw` holds the step's recurrent product. `w_hh_t` is W_hhᵀ, row-major
-/// `[H, 3H]` ([`super::recurrence::transpose`]).
+/// step's gates. `carry.hw` holds the step's recurrent product. `w_hh_t` is W_hhᵀ
+/// (`[H, 3H]`), packed ([`super::recurrence::pack_transposed`]).
 pub fn forward<T: Activation>(
     d: &Dims,
-    w_hh_t: &[T],
+    w_hh_t: &Packed<T>,
     b_hh: &[T],
     xw: &[T],
     gates: &mut [T],

@@ -3,8 +3,9 @@
 //! batch shape and reused by every step of that shape.
 //!
 //! ```text
-//! for each layer l, direction d:
-//!     XW = X_l W_ihᵀ + b_ih                       one GEMM over all steps
+//! for each layer l, direction d, per block of sequences:
+//!     GRU: XW = X_l W_ihᵀ + b_ih                  one GEMM over the block's steps
+//!          (the LSTM joins x_t W_ihᵀ to each step's product: see lstm)
 //!     the recurrence (lstm::forward, gru::forward) → out_l, columns d H .. d H + H
 //!     X_{l+1} = out_l ⊙ dropout mask              (training, between layers only)
 //! pred = out_top head.weightᵀ + head.bias         every step
@@ -22,12 +23,14 @@
 //! `taskset`), and each block runs its whole time loop on its own thread with no
 //! synchronization between steps; its per-step GEMMs are small enough to stay on that thread.
 //! The buffers are time-major within each block (row `t·B_k + b` of block k, the blocks one
-//! after another), so the products over all steps (XW, dW_ih, dX) are still one GEMM over the
-//! whole batch, which [`Scalar::gemm`] splits over the cores itself. With one block the layout
+//! after another), so the products over all steps of the backward pass (dW_ih, dX) are still
+//! one GEMM over the whole batch, which [`Scalar::gemm`] splits over the cores itself. The
+//! forward pass's products take a right operand packed once per pass (`engine::packed`). With one block the layout
 //! is plain time-major, row `t·B + b`.
 
-use super::recurrence::{Activation, Carry, Dims, add_d_w_hh, transpose};
+use super::recurrence::{Activation, Carry, Dims, add_d_w_hh, pack_transposed, times_w_ih_t};
 use super::{DropoutStep, gru, lstm};
+use crate::engine::packed::Packed;
 use crate::engine::rng;
 use crate::engine::scalar::Scalar;
 use crate::model::{Batch, Cell, ModelConfig, Params};
@@ -60,8 +63,12 @@ struct DirectionBuffers<T> {
     gates: Vec<T>,
     /// `[T·B, H]` LSTM: c (empty for the GRU).
     cell: Vec<T>,
-    /// `[H, G H]` W_hhᵀ, row-major: the forward pass's right operand of `h_prev W_hhᵀ`.
-    w_hh_t: Vec<T>,
+    /// The right operand of each forward step's product, packed: LSTM `[I + H, 4H]`
+    /// `[W_ih | W_hh]ᵀ` with `b_ih + b_hh`; GRU `[H, 3H]` W_hhᵀ.
+    w_step_t: Packed<T>,
+    /// GRU: `[I, 3H]` W_ihᵀ with b_ih, packed: the right operand of XW over all steps (the
+    /// LSTM's steps take x_t themselves).
+    w_ih_t: Packed<T>,
 }
 
 /// One layer's output and its dropout.
@@ -84,8 +91,10 @@ struct BlockScratch<T> {
     carry: Carry<T>,
     /// `[B_k, H]` LSTM inference: the current c.
     c: Vec<T>,
-    /// `[B_k, 4H]` GRU inference: the current step's gates.
+    /// `[B_k, 4H]` inference: the current step's gates.
     gates: Vec<T>,
+    /// LSTM: `[B_k, I + H]` a step's `[x_t | h_prev]` (I the widest layer input).
+    xh: Vec<T>,
 }
 
 /// The buffers of forward and backward passes for one batch shape, reused from step to step
@@ -302,7 +311,8 @@ impl<T: Activation> Workspace<T> {
                             zeros(rows * 4 * h)
                         },
                         cell: if lstm { zeros(rows * h) } else { Vec::new() },
-                        w_hh_t: zeros(g * h * h),
+                        w_step_t: Packed::default(),
+                        w_ih_t: Packed::default(),
                     })
                     .collect(),
                 out: zeros(rows * width),
@@ -324,6 +334,11 @@ impl<T: Activation> Workspace<T> {
                 carry: Carry::new(b.len, h, g),
                 c: zeros(b.len * h),
                 gates: zeros(b.len * 4 * h),
+                xh: if lstm {
+                    zeros(b.len * (s.inputs.max(width) + h))
+                } else {
+                    Vec::new()
+                },
             })
             .collect();
     }
@@ -342,6 +357,7 @@ impl<T: Activation> Workspace<T> {
         let (h, dirs, steps) = (config.hidden_size, config.directions(), batch.steps);
         let (g, width, rows) = (config.model.gates(), h * dirs, batch.batch * steps);
         let drop = dropout.filter(|_| config.dropout > 0.0);
+        let lstm = config.model == Cell::Lstm;
         for l in 0..config.num_layers {
             let (below, above) = self.layers.split_at_mut(l);
             let input: &[T] = match below.last() {
@@ -355,23 +371,15 @@ impl<T: Activation> Workspace<T> {
                 let p = 4 * (l * dirs + d);
                 let (w_ih, w_hh) = (&params.values[p], &params.values[p + 1]);
                 let (b_ih, b_hh) = (&params.values[p + 2], &params.values[p + 3]);
-                // XW = X W_ihᵀ + b_ih: the bias in every row, then one GEMM over all steps.
-                for row in dir.xw.chunks_exact_mut(g * h) {
-                    row.copy_from_slice(b_ih);
+                if lstm {
+                    let bias: Vec<T> = b_ih.iter().zip(b_hh).map(|(i, h)| *i + *h).collect();
+                    let parts = [(&w_ih[..], inputs), (&w_hh[..], h)];
+                    pack_transposed(&parts, Some(&bias), &mut dir.w_step_t);
+                } else {
+                    pack_transposed(&[(w_ih, inputs)], Some(b_ih), &mut dir.w_ih_t);
+                    pack_transposed(&[(w_hh, h)], None, &mut dir.w_step_t);
                 }
-                T::gemm(
-                    rows,
-                    inputs,
-                    g * h,
-                    input,
-                    false,
-                    w_ih,
-                    true,
-                    T::one(),
-                    &mut dir.xw,
-                );
-                transpose(w_hh, h, &mut dir.w_hh_t);
-                let w_hh_t = &dir.w_hh_t;
+                let (w_ih_t, w_step_t) = (&dir.w_ih_t, &dir.w_step_t);
                 let blocks = &self.blocks;
                 let jobs = blocks
                     .iter()
@@ -383,17 +391,30 @@ impl<T: Activation> Workspace<T> {
                 let base = direction_dims(batch, steps, h, d, width, keep);
                 parallel(jobs, |(((((blk, xw), gates), cell), out), scratch)| {
                     let d = block_dims(&base, blk);
+                    let x = block_of(input, blk, steps * inputs);
+                    // LSTM: a step's [x_t | h_prev] (empty for the GRU).
+                    let xh = &mut scratch.xh[..blk.len * (inputs + h) * usize::from(lstm)];
+                    if !lstm {
+                        // XW = X W_ihᵀ + b_ih for all steps of the block, one GEMM.
+                        times_w_ih_t(x, w_ih_t, xw);
+                    }
                     match (config.model, keep) {
-                        (Cell::Lstm, true) => lstm::forward(&d, w_hh_t, b_hh, xw, cell, out),
-                        (Cell::Lstm, false) => {
-                            lstm::forward(&d, w_hh_t, b_hh, xw, &mut scratch.c, out);
-                        }
+                        (Cell::Lstm, true) => lstm::forward(&d, x, w_step_t, xh, xw, cell, out),
+                        (Cell::Lstm, false) => lstm::forward(
+                            &d,
+                            x,
+                            w_step_t,
+                            xh,
+                            &mut scratch.gates,
+                            &mut scratch.c,
+                            out,
+                        ),
                         (Cell::Gru, true) => {
-                            gru::forward(&d, w_hh_t, b_hh, xw, gates, out, &mut scratch.carry);
+                            gru::forward(&d, w_step_t, b_hh, xw, gates, out, &mut scratch.carry);
                         }
                         (Cell::Gru, false) => gru::forward(
                             &d,
-                            w_hh_t,
+                            w_step_t,
                             b_hh,
                             xw,
                             &mut scratch.gates,

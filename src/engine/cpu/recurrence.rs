@@ -8,6 +8,7 @@
 //! `t` (B: the block's sequences). A layer's output `out` is `[T·B, out_stride]`, with this
 //! direction's h in columns `out_col .. out_col + H`.
 
+use crate::engine::packed::{self, Isa, Packed};
 use crate::engine::scalar::{Scalar, Strided};
 
 /// The gate activations, per float type. f64 (the gradient checks, the oracle comparisons) calls
@@ -174,35 +175,64 @@ impl Dims<'_> {
 }
 
 /// `hw = h_prev W_hhᵀ + beta hw` for the rows of one step: `h_prev` is h at time `t_prev` in
-/// `out`, `w_hh_t` is W_hhᵀ stored row-major (`[H, G H]`, see [`transpose`]), and `hw` is
+/// `out`, `w_hh_t` is W_hhᵀ (`[H, G H]`) packed once for the pass ([`pack_transposed`]), and `hw` is
 /// `[B, G H]`. Small enough to stay on this thread.
 pub fn times_w_hh_t<T: Scalar>(
     d: &Dims,
     out: &[T],
     t_prev: usize,
-    w_hh_t: &[T],
+    w_hh_t: &Packed<T>,
     beta: T,
     hw: &mut [T],
 ) {
-    let gh = w_hh_t.len() / d.hidden;
     let h_prev = Strided {
         data: &out[d.out_at(t_prev, 0)..],
         rs: d.out_stride,
         cs: 1,
     };
-    let w_hh_t = Strided::row_major(w_hh_t, gh, false);
-    T::gemm_strided(d.batch, d.hidden, gh, h_prev, w_hh_t, beta, hw, gh);
+    packed::product(Isa::best(), d.batch, h_prev, w_hh_t, beta, hw, w_hh_t.n);
 }
 
-/// `w_t = wᵀ` for `w` `[rows, cols]`, into `w_t` (`[cols, rows]`, row-major). The forward pass
-/// reads W_hh this way: a GEMM packs a row-major right operand (contiguous rows of `G H`) about
-/// twice as fast as a transposed view of W_hh (measured with `matrixmultiply` at
-/// `[16, 128] × [128, 512]`: 33-40 µs per step against 48-72 µs), and the forward pass runs one
-/// such product per step.
-pub fn transpose<T: Copy>(w: &[T], cols: usize, w_t: &mut Vec<T>) {
-    let rows = w.len() / cols;
-    w_t.clear();
-    w_t.extend((0..cols).flat_map(|k| (0..rows).map(move |r| w[r * cols + k])));
+/// Packs `[W_1 | W_2 | ...]ᵀ` (the `parts`, each `[G H, cols]` row-major with its `cols`, side
+/// by side) with `bias` (`[G H]`) as the row its products add, into `w_t`'s memory: the right
+/// operand of XW (W_ih), of `h_prev W_hhᵀ` (W_hh) or of the LSTM's `[x_t | h_prev] [W_ih |
+/// W_hh]ᵀ` for a whole pass. A general GEMM packs its right operand again on every call
+/// (256 KiB of W_hhᵀ per step at hidden 128, for a product of 1M multiply-adds).
+pub fn pack_transposed<T: Scalar>(
+    parts: &[(&[T], usize)],
+    bias: Option<&[T]>,
+    w_t: &mut Packed<T>,
+) {
+    let k: usize = parts.iter().map(|&(_, cols)| cols).sum();
+    let rows = parts.first().map_or(0, |&(w, cols)| w.len() / cols);
+    // Row i of the stack: part p's column i - (the columns of the parts before it).
+    let mut part_of = Vec::with_capacity(k);
+    for (p, &(w, cols)) in parts.iter().enumerate() {
+        assert_eq!(
+            w.len(),
+            rows * cols,
+            "pack_transposed: part {p} has the wrong size"
+        );
+        part_of.extend((0..cols).map(|col| (p, col)));
+    }
+    w_t.pack(
+        k,
+        rows,
+        |i, j| {
+            let (p, col) = part_of[i];
+            let (w, cols) = parts[p];
+            w[j * cols + col]
+        },
+        bias,
+    );
+}
+
+/// `XW = X W_ihᵀ + b_ih` for the rows of a block (all its steps): `x` is `[rows, I]`, `w_ih_t`
+/// W_ihᵀ packed with b_ih ([`pack_transposed`]), `xw` `[rows, G H]`.
+pub fn times_w_ih_t<T: Scalar>(x: &[T], w_ih_t: &Packed<T>, xw: &mut [T]) {
+    let rows = xw.len() / w_ih_t.n;
+    let x = Strided::row_major(x, w_ih_t.k, false);
+    packed::product(Isa::best(), rows, x, w_ih_t, T::zero(), xw, w_ih_t.n);
 }
 
 /// `d_h_rec = d_a W_hh + beta d_h_rec` for the rows of one step: `d_a` `[B, G H]`, W_hh
