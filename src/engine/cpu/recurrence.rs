@@ -40,21 +40,27 @@ impl Activation for f32 {
         1.0 / (1.0 + exp_f32(-x))
     }
 
-    /// Cephes' `tanhf`: an odd polynomial below |x| = 0.625, where `1 - 2 / (e^2x + 1)` would
-    /// lose the relative precision of small results, and that formula above. Both are computed
-    /// and one selected, so the loop stays branch-free.
+    /// The rational approximation of Eigen (also XLA's and ONNX Runtime's): an odd polynomial of
+    /// degree 13 over an even one of degree 6, with x clamped to ±7.905 (beyond, the result is
+    /// within 1 ulp of ±1). Odd in x, so small results keep their relative precision; one
+    /// division and no `exp`. Cephes' `tanhf` (an odd polynomial below |x| = 0.625 and
+    /// `1 - 2 / (e^2x + 1)` above, both computed and one selected so that the loop stays
+    /// branch-free) made an LSTM evaluation batch 4 % slower (37.5-39.8 ms against 36.0-37.2,
+    /// alternated, 1 thread).
     #[inline(always)]
     fn tanh_act(x: f32) -> f32 {
+        let x = x.clamp(-7.905_311, 7.905_311);
         let z = x * x;
-        let small = ((((-5.704_988_7e-3 * z + 2.063_909e-2) * z - 5.373_971_6e-2) * z
-            + 1.333_144_2e-1)
+        let p = (((((-2.760_768_5e-16 * z + 2.000_188e-13) * z - 8.604_672e-11) * z
+            + 5.122_297e-8)
             * z
-            - 3.333_328e-1)
+            + 1.485_722_4e-5)
             * z
-            * x
-            + x;
-        let large = 1.0 - 2.0 / (exp_f32(2.0 * x) + 1.0);
-        if x.abs() < 0.625 { small } else { large }
+            + 6.372_619e-4)
+            * z
+            + 4.893_524_6e-3;
+        let q = ((1.198_258_4e-6 * z + 1.185_347e-4) * z + 2.268_434_6e-3) * z + 4.893_525e-3;
+        x * p / q
     }
 }
 
@@ -335,8 +341,12 @@ mod tests {
         assert!(worst.1 < 4e-7, "tanh relative error {:e}", worst.1);
         assert!((0.0..1e-37).contains(&f32::sigmoid(-200.0)));
         assert_eq!(f32::sigmoid(200.0), 1.0);
-        assert_eq!(f32::tanh_act(200.0), 1.0);
-        assert_eq!(f32::tanh_act(-200.0), -1.0);
+        // Saturated: within 1 ulp (2^-24 below 1) of ±1, never beyond.
+        for x in [8.0f32, 20.0, 200.0, f32::MAX] {
+            let t = f32::tanh_act(x);
+            assert!((1.0 - 6e-8..=1.0).contains(&t), "tanh({x}) = {t}");
+            assert_eq!(f32::tanh_act(-x), -t, "tanh is odd");
+        }
         assert_eq!(f32::tanh_act(0.0), 0.0);
     }
 }
