@@ -4,6 +4,7 @@
 
 use crate::ablate::{self, AblateOptions};
 use crate::bench::{self, BenchOptions};
+use crate::crossval::{self, CrossvalOptions};
 use crate::evaluate::{self, EvaluateOptions};
 use crate::predict::{self, PredictOptions};
 use crate::prepare::{self, PrepareOptions};
@@ -37,6 +38,8 @@ pub enum Command {
     Predict(PredictOptions),
     /// Train one model per feature set and tabulate the results.
     Ablate(AblateOptions),
+    /// Cross-validate across people: train without each fold's people, test on them.
+    Crossval(CrossvalOptions),
     /// List the GPU adapters wgpu finds.
     Devices,
     /// Time training steps and evaluation on one device.
@@ -52,6 +55,7 @@ pub fn run() -> Result<ExitCode> {
         Command::Evaluate(options) => evaluate::run(&options),
         Command::Predict(options) => predict::run(&options),
         Command::Ablate(options) => ablate::run(&options),
+        Command::Crossval(options) => crossval::run(&options),
         Command::Devices => {
             print!("{}", crate::engine::gpu::devices_report());
             Ok(ExitCode::SUCCESS)

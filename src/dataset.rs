@@ -198,6 +198,18 @@ impl Split {
         self
     }
 
+    /// Appends the windows of `other`, which has the same window length.
+    pub fn append(&mut self, other: &Split) {
+        assert_eq!(self.seq_len, other.seq_len, "append: window lengths differ");
+        self.n += other.n;
+        self.features.extend_from_slice(&other.features);
+        self.heart_rate.extend_from_slice(&other.heart_rate);
+        self.mask.extend_from_slice(&other.mask);
+        self.length.extend_from_slice(&other.length);
+        self.user_id.extend_from_slice(&other.user_id);
+        self.workout_id.extend_from_slice(&other.workout_id);
+    }
+
     /// Number of steps with mask 1.
     pub fn valid_steps(&self) -> usize {
         self.mask.iter().filter(|m| **m > 0.0).count()

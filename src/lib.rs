@@ -18,6 +18,7 @@
 //! | [`predict`] | `hrcast predict`: one raw workout's predicted heart rate |
 //! | [`bench`] | `hrcast bench`: timing a configuration on one engine |
 //! | [`ablate`] | `hrcast ablate`: one model per feature set |
+//! | [`crossval`] | `hrcast crossval`: cross-validation across people, windows and whole workouts |
 //! | [`cli`] | parsing the command line and dispatching to the commands above |
 //! | [`schedule`] | ReduceLROnPlateau (helper) |
 //! | [`plot`] | PNG charts with a bundled font (helper) |
@@ -31,6 +32,7 @@ pub mod atomic;
 pub mod bench;
 pub mod checkpoint;
 pub mod cli;
+pub mod crossval;
 pub mod data;
 pub mod dataset;
 pub mod engine;

@@ -77,7 +77,7 @@ pub struct PrepareOptions {
 }
 
 /// Parses `--interval`: seconds from [`MIN_INTERVAL_S`] to [`MAX_INTERVAL_S`].
-fn grid_seconds(text: &str) -> Result<f64, String> {
+pub fn grid_seconds(text: &str) -> Result<f64, String> {
     match text.parse::<f64>() {
         Ok(v) if (MIN_INTERVAL_S..=MAX_INTERVAL_S).contains(&v) => Ok(v),
         _ => Err(format!(
@@ -342,7 +342,7 @@ fn split_workouts(prepared: &[Prepared], options: &PrepareOptions) -> (Vec<usize
 /// Appends a workout's windows to a split: consecutive windows of `seq_len` steps, the last one
 /// padded with zeros and masked. A window without any valid heart rate teaches nothing and is
 /// left out.
-fn push_windows(split: &mut Split, p: &Prepared) {
+pub fn push_windows(split: &mut Split, p: &Prepared) {
     let t = split.seq_len;
     let seq = &p.sequence;
     for start in (0..seq.len()).step_by(t) {

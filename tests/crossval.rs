@@ -1,0 +1,171 @@
+//! `hrcast crossval` on the real test workouts (five people, one per package folder): every
+//! fold tests people its model never trained or validated on, every valid step of every person
+//! is predicted once per way of running (windows, whole workouts), the pooled and per-person
+//! figures agree with each other, and what does not apply is refused.
+
+use clap::Parser;
+use hrcast::cli::{Cli, Command};
+use hrcast::crossval::{self, CrossvalOptions};
+use hrcast::dataset::Split;
+use hrcast::prepare;
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+const WORKOUTS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/workouts");
+
+/// The options of `hrcast crossval ARGS`, parsed as the command line would.
+fn options(args: &[&str]) -> Result<CrossvalOptions, clap::Error> {
+    let cli = Cli::try_parse_from(["hrcast", "crossval"].iter().chain(args))?;
+    match cli.command {
+        Command::Crossval(options) => Ok(options),
+        other => panic!("parsed as {other:?}"),
+    }
+}
+
+/// A small, fast configuration: one layer of 4 units, 1 epoch, windows of 50 steps.
+fn small(results: &Path, extra: &[&str]) -> CrossvalOptions {
+    let mut args = vec![
+        "--input",
+        WORKOUTS,
+        "--seq-len",
+        "50",
+        "--hidden-size",
+        "4",
+        "--num-layers",
+        "1",
+        "--epochs",
+        "1",
+        "--device",
+        "cpu",
+        "--results",
+        results.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    options(&args).expect("valid flags")
+}
+
+fn users(split: &Split) -> BTreeSet<i64> {
+    split.user_id.iter().copied().collect()
+}
+
+#[test]
+fn every_fold_tests_unseen_people_and_every_step_is_scored_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let report = crossval::crossval(&small(dir.path(), &["--folds", "3"])).unwrap();
+
+    let loaded = prepare::load(&[PathBuf::from(WORKOUTS)], 5.0).unwrap();
+    let everyone: BTreeSet<i64> = loaded.prepared.iter().map(|p| p.workout.user_id).collect();
+    let valid_steps: usize = loaded
+        .prepared
+        .iter()
+        .map(|p| p.sequence.valid_steps())
+        .sum();
+    assert_eq!(everyone.len(), 5, "one person per package folder");
+
+    // The folds partition the people; each fold's files keep its people out of training.
+    assert_eq!(report.folds.len(), 3);
+    let mut seen = BTreeSet::new();
+    for (k, fold) in report.folds.iter().enumerate() {
+        let held: BTreeSet<i64> = fold.people.iter().copied().collect();
+        assert!(!held.is_empty(), "fold {k} tests nobody");
+        assert!(seen.is_disjoint(&held), "a person tested twice");
+        seen.extend(&held);
+        let data = dir.path().join(format!("crossval/fold-{}/data", k + 1));
+        let read = |name: &str| Split::read(&data.join(format!("{name}.safetensors"))).unwrap();
+        let (train, val, test) = (read("train"), read("val"), read("test"));
+        assert!(
+            users(&train).is_disjoint(&held),
+            "fold {k} trains on a tested person"
+        );
+        assert!(
+            users(&val).is_disjoint(&held),
+            "fold {k} validates on a tested person"
+        );
+        assert_eq!(users(&test), held, "fold {k} tests exactly its people");
+        assert!(train.n > 0 && val.n > 0);
+        assert!(
+            fold.test.windows.n_steps > 0 && fold.test.windows.n_steps == fold.test.whole.n_steps
+        );
+    }
+    assert_eq!(seen, everyone);
+
+    // Every valid step once per way; the pooled MAE is the steps' mean over all people.
+    let pooled = &report.pooled;
+    assert_eq!(pooled.windows.n_steps, valid_steps);
+    assert_eq!(pooled.whole.n_steps, valid_steps);
+    assert_eq!(report.people.len(), 5);
+    for pick in [|p: &crossval::Both| p.windows, |p: &crossval::Both| p.whole] {
+        let (sum, n) = report.people.iter().fold((0.0, 0), |(s, n), person| {
+            let scores = pick(&person.test);
+            (s + scores.mae * scores.n_steps as f64, n + scores.n_steps)
+        });
+        assert_eq!(n, valid_steps);
+        let mae = pick(pooled).mae;
+        assert!(
+            (sum / n as f64 - mae).abs() < 1e-9 * mae,
+            "pooled MAE {mae}"
+        );
+        assert!(pick(pooled).rmse >= mae && pick(pooled).r2 <= 1.0);
+    }
+    assert!(report.pooled_mean_baseline_mae > 0.0);
+    for file in [
+        "crossval.json",
+        "crossval.md",
+        "per_person.csv",
+        "folds.csv",
+        "per_person_mae.png",
+        "scatter.png",
+    ] {
+        let path = dir.path().join("crossval").join(file);
+        assert!(
+            path.metadata().map(|m| m.len() > 0).unwrap_or(false),
+            "{file}"
+        );
+    }
+    let csv = std::fs::read_to_string(dir.path().join("crossval/per_person.csv")).unwrap();
+    assert_eq!(csv.lines().count(), 6, "a header and one line per person");
+    assert!(
+        csv.contains(",sweat,") && csv.contains(",gpx,"),
+        "folders name the people"
+    );
+}
+
+#[test]
+fn more_folds_than_people_gives_one_person_per_fold_and_extra_training_windows_join() {
+    let dir = tempfile::tempdir().unwrap();
+    // The first run's fold-1 training file, added to every fold of a second run.
+    let first = crossval::crossval(&small(dir.path(), &["--folds", "9"])).unwrap();
+    assert_eq!(first.folds.len(), 5);
+    assert!(first.folds.iter().all(|f| f.people.len() == 1));
+    let extra = dir.path().join("crossval/fold-1/data/train.safetensors");
+    let extra_windows = Split::read(&extra).unwrap().n;
+    let copy = dir.path().join("extra.safetensors");
+    std::fs::copy(&extra, &copy).unwrap();
+    let second = dir.path().join("second");
+    let with_extra = crossval::crossval(&small(
+        &second,
+        &["--folds", "9", "--add-train", copy.to_str().unwrap()],
+    ))
+    .unwrap();
+    for (a, b) in first.folds.iter().zip(&with_extra.folds) {
+        assert_eq!(b.train_windows, a.train_windows + extra_windows);
+    }
+}
+
+#[test]
+fn what_does_not_apply_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let err = options(&["--input", WORKOUTS, "--folds", "1"]).unwrap_err();
+    assert!(err.to_string().contains("--folds"), "{err}");
+    let err = crossval::crossval(&small(dir.path(), &["--data", "DATA/processed"])).unwrap_err();
+    assert!(format!("{err:#}").contains("--data"), "{err:#}");
+    let one_person = format!("{WORKOUTS}/gpx");
+    let mut opts = small(dir.path(), &[]);
+    opts.inputs = vec![PathBuf::from(one_person)];
+    let err = crossval::crossval(&opts).unwrap_err();
+    assert!(format!("{err:#}").contains("at least 2 people"), "{err:#}");
+    let mut opts = small(dir.path(), &[]);
+    opts.add_train = Some(dir.path().join("missing.safetensors"));
+    let err = crossval::crossval(&opts).unwrap_err();
+    assert!(format!("{err:#}").contains("--add-train"), "{err:#}");
+}
