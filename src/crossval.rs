@@ -21,6 +21,7 @@
 use crate::atomic;
 use crate::checkpoint::{Checkpoint, engine_for};
 use crate::dataset::Split;
+use crate::engine::Engine;
 use crate::evaluate::predict_split;
 use crate::plot::{self, Chart, Series};
 use crate::predict::predict_sequence;
@@ -64,6 +65,13 @@ pub struct CrossvalOptions {
     /// training split of every fold.
     #[arg(long)]
     pub add_train: Option<PathBuf>,
+    /// Also calibrate: fine-tune each fold's model on each held-out person's earlier workouts
+    /// (the first half, by start time) and test it and the fold's model on the later ones.
+    #[arg(long)]
+    pub calibrate: bool,
+    /// Epochs of each personal calibration.
+    #[arg(long, alias = "calibrate_epochs", default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..))]
+    pub calibrate_epochs: u32,
     /// Training options of every fold's model (`--results` is where crossval/ goes; `--data`
     /// and `--resume` do not apply).
     #[command(flatten)]
@@ -159,6 +167,23 @@ pub struct Person {
     pub test: Both,
 }
 
+/// One person's calibration: their later workouts before and after fine-tuning on the earlier.
+#[derive(Debug, Clone, Serialize)]
+pub struct Calibrated {
+    /// The person's id.
+    pub user_id: i64,
+    /// The fold that tested them.
+    pub fold: usize,
+    /// Workouts fine-tuned on.
+    pub calibration_workouts: usize,
+    /// Later workouts tested.
+    pub test_workouts: usize,
+    /// The fold's model on the later workouts.
+    pub before: Both,
+    /// The calibrated model on the same steps.
+    pub after: Both,
+}
+
 /// What `hrcast crossval` reports (crossval.json).
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
@@ -173,6 +198,10 @@ pub struct Report {
     /// The MAE of predicting each fold's training mean heart rate at every step, pooled: the
     /// bar a model has to clear.
     pub pooled_mean_baseline_mae: f64,
+    /// With `--calibrate`: per person calibrated.
+    pub calibration: Vec<Calibrated>,
+    /// With `--calibrate`: before and after, over every calibrated person's later steps.
+    pub calibration_pooled: Option<[Both; 2]>,
 }
 
 /// The held-out steps of one person: `(actual, predicted)` per way of running.
@@ -259,6 +288,132 @@ fn train_or_val(prepared: &[&Prepared], share: f64) -> Vec<usize> {
     split
 }
 
+/// Predictions for `workouts` both ways, per person: windows of `seq_len` steps (each from a
+/// zero state; a window without valid heart rate is left out, as in training) and each workout
+/// as one sequence. Both hold the same valid steps.
+fn predict_pairs(
+    engine: &mut dyn Engine,
+    ck: &Checkpoint,
+    workouts: &[&Prepared],
+    seq_len: usize,
+) -> Result<BTreeMap<i64, Pairs>> {
+    let mut split = Split::empty(seq_len, ck.interval_s, "crossval");
+    for p in workouts {
+        prepare::push_windows(&mut split, p);
+    }
+    let windowed = predict_split(engine, ck, &split)?;
+    let mut pairs: BTreeMap<i64, Pairs> = BTreeMap::new();
+    for row in 0..split.n {
+        let person = pairs.entry(split.user_id[row]).or_default();
+        for i in row * seq_len..(row + 1) * seq_len {
+            if split.mask[i] > 0.0 {
+                person.windows.push((split.heart_rate[i], windowed[i]));
+            }
+        }
+    }
+    for p in workouts {
+        let pred = predict_sequence(engine, ck, &p.sequence.features)?;
+        let person = pairs.entry(p.workout.user_id).or_default();
+        for (step, &y) in p.sequence.heart_rate.iter().enumerate() {
+            if p.sequence.valid[step] {
+                person.whole.push((y, pred[step]));
+            }
+        }
+    }
+    Ok(pairs)
+}
+
+/// Personal calibration of fold `fold`'s model (`checkpoint`, open in `engine`): for each of
+/// its held-out people with two workouts or more, in order of start time, the first half
+/// (at least one) fine-tunes a copy of the model (`--init` from it, `--calibrate-epochs`, the
+/// same workouts validating), and the rest test both the fold's model and the calibrated one.
+#[allow(clippy::too_many_arguments)]
+fn calibrate(
+    options: &CrossvalOptions,
+    dir: &Path,
+    checkpoint: &Path,
+    engine: &mut dyn Engine,
+    ck: &Checkpoint,
+    test: &[&Prepared],
+    fold: usize,
+    out: &mut Vec<Calibrated>,
+    pooled: &mut [Pairs; 2],
+) -> Result<()> {
+    let seq_len = options.seq_len as usize;
+    let mut by_person: BTreeMap<i64, Vec<&Prepared>> = BTreeMap::new();
+    for p in test {
+        by_person.entry(p.workout.user_id).or_default().push(p);
+    }
+    for (user, mut list) in by_person {
+        if list.len() < 2 {
+            continue;
+        }
+        list.sort_by(|a, b| a.workout.start_time().total_cmp(&b.workout.start_time()));
+        let (earlier, later) = list.split_at((list.len() / 2).max(1));
+        println!(
+            "== fold {fold}: calibrating on person {user}'s {} earlier workouts, testing on {} ==",
+            earlier.len(),
+            later.len()
+        );
+        let pdir = dir.join(format!("calibration-{user}"));
+        let data = pdir.join("data");
+        atomic::writable_folder(&data, "--results")?;
+        let set_id = format!("crossval-calibration-{fold}-{user}");
+        let mut calib = Split::empty(seq_len, options.interval_s, "crossval").with_set_id(&set_id);
+        let mut rest = calib.clone();
+        for p in earlier {
+            prepare::push_windows(&mut calib, p);
+        }
+        for p in later {
+            prepare::push_windows(&mut rest, p);
+        }
+        atomic::write_all(&[
+            (data.join("train.safetensors"), calib.to_bytes()?),
+            (data.join("val.safetensors"), calib.to_bytes()?),
+            (data.join("test.safetensors"), rest.to_bytes()?),
+        ])?;
+        let run = train::train(&TrainOptions {
+            data: Some(data),
+            init: Some(checkpoint.to_path_buf()),
+            epochs: options.calibrate_epochs,
+            checkpoints: pdir.join("checkpoints"),
+            results: pdir.clone(),
+            logs: pdir.clone(),
+            resume: None,
+            ..options.train.clone()
+        })
+        .with_context(|| format!("fold {fold}: calibrating person {user}"))?;
+        let tuned_path = run
+            .best_checkpoint
+            .with_context(|| format!("fold {fold}: person {user}: no calibrated model"))?;
+        let tuned = Checkpoint::load(&tuned_path)?;
+        let mut tuned_engine = engine_for(&tuned, options.train.device)?;
+        let before = predict_pairs(engine, ck, later, seq_len)?;
+        let after = predict_pairs(tuned_engine.as_mut(), &tuned, later, seq_len)?;
+        for (pool, pairs) in pooled.iter_mut().zip([&before, &after]) {
+            if let Some(p) = pairs.get(&user) {
+                pool.extend(p);
+            }
+        }
+        let scores =
+            |pairs: &BTreeMap<i64, Pairs>| pairs.get(&user).map(Pairs::scores).unwrap_or_default();
+        out.push(Calibrated {
+            user_id: user,
+            fold,
+            calibration_workouts: earlier.len(),
+            test_workouts: later.len(),
+            before: scores(&before),
+            after: scores(&after),
+        });
+        println!(
+            "person {user}: later workouts' MAE {:.2} bpm before calibration, {:.2} after (whole workouts)",
+            scores(&before).whole.mae,
+            scores(&after).whole.mae
+        );
+    }
+    Ok(())
+}
+
 /// The name of the folder holding a workout's file (`source` is a path, or `path:line` for
 /// FitRec lines, which carry their own people: empty then).
 fn folder_of(source: &str) -> String {
@@ -325,7 +480,10 @@ pub fn crossval(options: &CrossvalOptions) -> Result<Report> {
         people: Vec::new(),
         pooled: Both::default(),
         pooled_mean_baseline_mae: 0.0,
+        calibration: Vec::new(),
+        calibration_pooled: None,
     };
+    let mut calibration_pairs = [Pairs::default(), Pairs::default()];
     let mut pooled = Pairs::default();
     let (mut baseline_abs, mut baseline_n) = (0.0, 0usize);
     for (k, people) in folds.iter().enumerate() {
@@ -388,34 +546,27 @@ pub fn crossval(options: &CrossvalOptions) -> Result<Report> {
         let ck = Checkpoint::load(&checkpoint)?;
         let mut engine = engine_for(&ck, base.device)?;
 
-        // Windows, as trained: the test split's windows in order, workout by workout.
-        let windowed = predict_split(engine.as_mut(), &ck, &splits[2])?;
-        let mut fold_pairs: BTreeMap<i64, Pairs> = BTreeMap::new();
-        let t = seq_len;
-        for row in 0..splits[2].n {
-            let pairs = fold_pairs.entry(splits[2].user_id[row]).or_default();
-            for s in 0..t {
-                let i = row * t + s;
-                if splits[2].mask[i] > 0.0 {
-                    pairs.windows.push((splits[2].heart_rate[i], windowed[i]));
-                }
-            }
-        }
-        // Whole workouts: one sequence each.
+        let fold_pairs = predict_pairs(engine.as_mut(), &ck, &test, seq_len)?;
         let mut workouts: BTreeMap<i64, usize> = BTreeMap::new();
         let mut folders: BTreeMap<i64, String> = BTreeMap::new();
         for p in &test {
             folders
                 .entry(p.workout.user_id)
                 .or_insert_with(|| folder_of(&p.workout.source));
-            let pred = predict_sequence(engine.as_mut(), &ck, &p.sequence.features)?;
-            let pairs = fold_pairs.entry(p.workout.user_id).or_default();
-            for (step, &y) in p.sequence.heart_rate.iter().enumerate() {
-                if p.sequence.valid[step] {
-                    pairs.whole.push((y, pred[step]));
-                }
-            }
             *workouts.entry(p.workout.user_id).or_default() += 1;
+        }
+        if options.calibrate {
+            calibrate(
+                options,
+                &dir,
+                &checkpoint,
+                engine.as_mut(),
+                &ck,
+                &test,
+                k + 1,
+                &mut report.calibration,
+                &mut calibration_pairs,
+            )?;
         }
         let train_mean = ck.normalization.bpm(0.0);
         let mut all = Pairs::default();
@@ -461,6 +612,9 @@ pub fn crossval(options: &CrossvalOptions) -> Result<Report> {
         pooled.extend(&all);
     }
     report.pooled = pooled.scores();
+    if !report.calibration.is_empty() {
+        report.calibration_pooled = Some(calibration_pairs.map(|p| p.scores()));
+    }
     report.pooled_mean_baseline_mae = baseline_abs / baseline_n.max(1) as f64;
     write(&out, &report, &pooled)?;
     Ok(report)
@@ -510,6 +664,29 @@ pub fn tables(r: &Report) -> String {
             ),
             &p.test,
         );
+    }
+    if !r.calibration.is_empty() {
+        let _ = writeln!(
+            md,
+            "\nPersonal calibration: each person's later workouts, by the fold's model (before) and by \
+             the model fine-tuned on their earlier workouts (after).\n"
+        );
+        let _ = writeln!(
+            md,
+            "| person (fold, calibration/test workouts) {header}\n{rule}"
+        );
+        if let Some([before, after]) = &r.calibration_pooled {
+            row(&mut md, "pooled, before", before);
+            row(&mut md, "pooled, after", after);
+        }
+        for c in &r.calibration {
+            let who = format!(
+                "{} ({}, {}/{})",
+                c.user_id, c.fold, c.calibration_workouts, c.test_workouts
+            );
+            row(&mut md, &format!("{who}, before"), &c.before);
+            row(&mut md, &format!("{who}, after"), &c.after);
+        }
     }
     md
 }

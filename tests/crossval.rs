@@ -169,3 +169,37 @@ fn what_does_not_apply_is_refused() {
     let err = crossval::crossval(&opts).unwrap_err();
     assert!(format!("{err:#}").contains("--add-train"), "{err:#}");
 }
+
+#[test]
+fn calibration_fine_tunes_on_earlier_workouts_and_tests_both_models_on_the_later() {
+    let dir = tempfile::tempdir().unwrap();
+    let report = crossval::crossval(&small(
+        dir.path(),
+        &["--folds", "5", "--calibrate", "--calibrate-epochs", "2"],
+    ))
+    .unwrap();
+    // sweat and fitparser have two workouts each: one calibrates, one tests.
+    assert_eq!(report.calibration.len(), 2, "{:?}", report.calibration);
+    let (mut before, mut after) = (0, 0);
+    for c in &report.calibration {
+        assert_eq!((c.calibration_workouts, c.test_workouts), (1, 1));
+        assert!(c.before.whole.n_steps > 0);
+        assert_eq!(c.before.whole.n_steps, c.after.whole.n_steps);
+        assert_eq!(c.before.windows.n_steps, c.after.windows.n_steps);
+        // The later workout is one of the person's, so fewer steps than all of theirs.
+        let person = report.people.iter().find(|p| p.user_id == c.user_id).unwrap();
+        assert!(c.before.whole.n_steps < person.test.whole.n_steps);
+        let model = dir.path().join(format!(
+            "crossval/fold-{}/calibration-{}/checkpoints/best_model.safetensors",
+            c.fold, c.user_id
+        ));
+        assert!(model.exists(), "{}", model.display());
+        before += c.before.whole.n_steps;
+        after += c.after.whole.n_steps;
+    }
+    let [pooled_before, pooled_after] = report.calibration_pooled.unwrap();
+    assert_eq!(pooled_before.whole.n_steps, before);
+    assert_eq!(pooled_after.whole.n_steps, after);
+    let md = std::fs::read_to_string(dir.path().join("crossval/crossval.md")).unwrap();
+    assert!(md.contains("pooled, after"), "{md}");
+}
