@@ -305,9 +305,14 @@ fn predict_pairs(
     let mut pairs: BTreeMap<i64, Pairs> = BTreeMap::new();
     for row in 0..split.n {
         let person = pairs.entry(split.user_id[row]).or_default();
-        for i in row * seq_len..(row + 1) * seq_len {
-            if split.mask[i] > 0.0 {
-                person.windows.push((split.heart_rate[i], windowed[i]));
+        let steps = row * seq_len..(row + 1) * seq_len;
+        for ((&m, &y), &p) in split.mask[steps.clone()]
+            .iter()
+            .zip(&split.heart_rate[steps.clone()])
+            .zip(&windowed[steps])
+        {
+            if m > 0.0 {
+                person.windows.push((y, p));
             }
         }
     }

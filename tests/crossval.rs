@@ -187,7 +187,11 @@ fn calibration_fine_tunes_on_earlier_workouts_and_tests_both_models_on_the_later
         assert_eq!(c.before.whole.n_steps, c.after.whole.n_steps);
         assert_eq!(c.before.windows.n_steps, c.after.windows.n_steps);
         // The later workout is one of the person's, so fewer steps than all of theirs.
-        let person = report.people.iter().find(|p| p.user_id == c.user_id).unwrap();
+        let person = report
+            .people
+            .iter()
+            .find(|p| p.user_id == c.user_id)
+            .unwrap();
         assert!(c.before.whole.n_steps < person.test.whole.n_steps);
         let model = dir.path().join(format!(
             "crossval/fold-{}/calibration-{}/checkpoints/best_model.safetensors",
