@@ -132,6 +132,17 @@ pub struct Both {
     pub whole: Scores,
 }
 
+impl Both {
+    /// `n_steps,mae_windows,rmse_windows,r2_windows,mae_whole,rmse_whole,r2_whole` as CSV.
+    fn csv(&self) -> String {
+        let (w, h) = (&self.windows, &self.whole);
+        format!(
+            "{},{:.4},{:.4},{:.4},{:.4},{:.4},{:.4}",
+            w.n_steps, w.mae, w.rmse, w.r2, h.mae, h.rmse, h.r2
+        )
+    }
+}
+
 /// One fold's figures.
 #[derive(Debug, Clone, Serialize)]
 pub struct Fold {
@@ -702,33 +713,25 @@ fn write(out: &Path, r: &Report, pooled: &Pairs) -> Result<()> {
         "user_id,folder,fold,workouts,mean_hr,n_steps,mae_windows,rmse_windows,r2_windows,mae_whole,rmse_whole,r2_whole\n",
     );
     for p in &r.people {
-        let (w, h) = (&p.test.windows, &p.test.whole);
         let _ = writeln!(
             people,
-            "{},{},{},{},{:.2},{},{:.4},{:.4},{:.4},{:.4},{:.4},{:.4}",
+            "{},{},{},{},{:.2},{}",
             p.user_id,
             p.folder.replace(',', " "),
             p.fold,
             p.workouts,
             p.mean_hr,
-            w.n_steps,
-            w.mae,
-            w.rmse,
-            w.r2,
-            h.mae,
-            h.rmse,
-            h.r2
+            p.test.csv()
         );
     }
     let mut folds = String::from(
         "fold,people,train_workouts,val_workouts,test_workouts,train_windows,epochs,val_mae,n_steps,mae_windows,rmse_windows,r2_windows,mae_whole,rmse_whole,r2_whole\n",
     );
     for (k, f) in r.folds.iter().enumerate() {
-        let (w, h) = (&f.test.windows, &f.test.whole);
         let people: Vec<String> = f.people.iter().map(i64::to_string).collect();
         let _ = writeln!(
             folds,
-            "{},{},{},{},{},{},{},{:.4},{},{:.4},{:.4},{:.4},{:.4},{:.4},{:.4}",
+            "{},{},{},{},{},{},{},{:.4},{}",
             k + 1,
             people.join(" "),
             f.workouts[0],
@@ -737,13 +740,7 @@ fn write(out: &Path, r: &Report, pooled: &Pairs) -> Result<()> {
             f.train_windows,
             f.epochs,
             f.val_mae,
-            w.n_steps,
-            w.mae,
-            w.rmse,
-            w.r2,
-            h.mae,
-            h.rmse,
-            h.r2
+            f.test.csv()
         );
     }
     atomic::write_all(&[
@@ -758,32 +755,6 @@ fn write(out: &Path, r: &Report, pooled: &Pairs) -> Result<()> {
             .map(|p| (p.mean_hr, pick(&p.test)))
             .collect()
     };
-    plot::save(
-        &out.join("per_person_mae.png"),
-        &[Chart {
-            title: format!(
-                "MAE of each held-out person (pooled: {:.2} bpm windows, {:.2} whole)",
-                r.pooled.windows.mae, r.pooled.whole.mae
-            ),
-            x_label: "the person's mean heart rate (bpm)",
-            y_label: "MAE (bpm)",
-            series: vec![
-                Series {
-                    label: "windows",
-                    points: per_person(|b| b.windows.mae),
-                    color: WINDOWS,
-                },
-                Series {
-                    label: "whole workouts",
-                    points: per_person(|b| b.whole.mae),
-                    color: WHOLE,
-                },
-            ],
-            markers: Vec::new(),
-            scatter: true,
-        }],
-        1,
-    )?;
     let thin = |pairs: &[(f32, f32)]| -> Vec<(f64, f64)> {
         let stride = pairs.len().div_ceil(SCATTER_POINTS).max(1);
         pairs
@@ -792,32 +763,52 @@ fn write(out: &Path, r: &Report, pooled: &Pairs) -> Result<()> {
             .map(|&(y, p)| (f64::from(y), f64::from(p)))
             .collect()
     };
-    plot::save(
-        &out.join("scatter.png"),
-        &[Chart {
-            title: format!(
+    let charts = [
+        (
+            "per_person_mae.png",
+            format!(
+                "MAE of each held-out person (pooled: {:.2} bpm windows, {:.2} whole)",
+                r.pooled.windows.mae, r.pooled.whole.mae
+            ),
+            "the person's mean heart rate (bpm)",
+            "MAE (bpm)",
+            [per_person(|b| b.windows.mae), per_person(|b| b.whole.mae)],
+        ),
+        (
+            "scatter.png",
+            format!(
                 "Held-out people, predicted vs actual (R² {:.3} windows, {:.3} whole)",
                 r.pooled.windows.r2, r.pooled.whole.r2
             ),
-            x_label: "actual heart rate (bpm)",
-            y_label: "predicted heart rate (bpm)",
-            series: vec![
-                Series {
-                    label: "windows",
-                    points: thin(&pooled.windows),
-                    color: WINDOWS,
-                },
-                Series {
-                    label: "whole workouts",
-                    points: thin(&pooled.whole),
-                    color: WHOLE,
-                },
-            ],
+            "actual heart rate (bpm)",
+            "predicted heart rate (bpm)",
+            [thin(&pooled.windows), thin(&pooled.whole)],
+        ),
+    ];
+    for (file, title, x_label, y_label, [windows, whole]) in charts {
+        let series = vec![
+            Series {
+                label: "windows",
+                points: windows,
+                color: WINDOWS,
+            },
+            Series {
+                label: "whole workouts",
+                points: whole,
+                color: WHOLE,
+            },
+        ];
+        let chart = Chart {
+            title,
+            x_label,
+            y_label,
+            series,
             markers: Vec::new(),
             scatter: true,
-        }],
-        1,
-    )
+        };
+        plot::save(&out.join(file), &[chart], 1)?;
+    }
+    Ok(())
 }
 
 /// Runs `hrcast crossval` from the command line: prints the tables and where they went.

@@ -402,12 +402,7 @@ mod tests {
     /// loop in f64 (exact for these small integers scaled by powers of two).
     fn agrees_with_a_plain_loop<T: Kernel + Default + std::fmt::Debug>() {
         for (m, k, n) in [(1, 1, 1), (19, 7, 3), (8, 130, 33), (17, 1, 70), (5, 0, 4)] {
-            let a: Vec<f64> = (0..m * k)
-                .map(|i| ((i * 7 % 13) as f64 - 6.0) / 8.0)
-                .collect();
-            let b: Vec<f64> = (0..k * n)
-                .map(|i| ((i * 5 % 11) as f64 - 5.0) / 4.0)
-                .collect();
+            let (a, b) = crate::engine::scalar::tests::operands(m, k, n);
             let cast = |v: &[f64]| v.iter().map(|&x| T::from(x).unwrap()).collect::<Vec<T>>();
             let (a_t, b_s) = (
                 cast(

@@ -229,7 +229,7 @@ scalar_impl!(f32);
 scalar_impl!(f64);
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     #[test]
@@ -308,14 +308,21 @@ mod tests {
             .collect()
     }
 
-    /// Every transpose, beta 0 over NaN garbage, beta 1 and 0.5, against the plain loop.
-    fn agrees_with_a_plain_loop<T: Scalar>(m: usize, k: usize, n: usize, tol: f64) {
-        let a: Vec<f64> = (0..m * k)
+    /// Operands `a` `[m, k]` and `b` `[k, n]` of small multiples of 1/8 and 1/4, whose products
+    /// and sums are exact in f32 at these sizes.
+    pub(crate) fn operands(m: usize, k: usize, n: usize) -> (Vec<f64>, Vec<f64>) {
+        let a = (0..m * k)
             .map(|i| ((i * 7 % 13) as f64 - 6.0) / 8.0)
             .collect();
-        let b: Vec<f64> = (0..k * n)
+        let b = (0..k * n)
             .map(|i| ((i * 5 % 11) as f64 - 5.0) / 4.0)
             .collect();
+        (a, b)
+    }
+
+    /// Every transpose, beta 0 over NaN garbage, beta 1 and 0.5, against the plain loop.
+    fn agrees_with_a_plain_loop<T: Scalar>(m: usize, k: usize, n: usize, tol: f64) {
+        let (a, b) = operands(m, k, n);
         let c0: Vec<f64> = (0..m * n).map(|i| ((i * 3 % 7) as f64) - 3.0).collect();
         let cast = |v: &[f64]| v.iter().map(|&x| T::of(x)).collect::<Vec<T>>();
         let (a_s, b_s) = (cast(&a), cast(&b));
