@@ -78,6 +78,7 @@ pub fn ablate(options: &AblateOptions) -> Result<Vec<AblationRow>> {
             checkpoint,
             data: Some(report.data.join("test.safetensors")),
             input: Vec::new(),
+            whole_workouts: false,
             out: dir,
             hr_max: evaluate::DEFAULT_HR_MAX,
             device: base.device,

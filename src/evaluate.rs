@@ -57,6 +57,10 @@ pub struct EvaluateOptions {
     /// prepared in memory with the checkpoint's features, interval and window length.
     #[arg(long, num_args = 1.., conflicts_with = "data")]
     pub input: Vec<PathBuf>,
+    /// With --input: run each workout as one sequence, the state carried from start to end (as
+    /// `predict` does), instead of windows of the checkpoint's length from a zero state.
+    #[arg(long, requires = "input")]
+    pub whole_workouts: bool,
     /// Output folder.
     #[arg(long, default_value = "results")]
     pub out: PathBuf,
@@ -95,6 +99,8 @@ pub struct Metrics {
     pub checkpoint: String,
     /// The data file.
     pub data: String,
+    /// How the workouts ran: `windows of N steps` (each from a zero state) or `whole workouts`.
+    pub sequences: String,
 }
 
 /// The zone (0 to 4) of a heart rate.
@@ -188,7 +194,12 @@ pub fn evaluate(options: &EvaluateOptions) -> Result<Metrics> {
         tally.add_window(&split, &pred, row, options.hr_max);
     }
     anyhow::ensure!(tally.n > 0, "{flag} {data_name}: no valid step to evaluate");
-    let metrics = tally.metrics(&split, options.checkpoint.display().to_string(), data_name);
+    let metrics = tally.metrics(
+        &split,
+        options.checkpoint.display().to_string(),
+        data_name,
+        options.whole_workouts,
+    );
     let step_points = tally.write(&options.out, &metrics)?;
     plots(&options.out, &split, &pred, &step_points, &metrics)?;
     Ok(metrics)
@@ -205,7 +216,13 @@ fn evaluation_split(
         let name = prepare::describe_inputs(&options.input);
         let loaded = prepare::load(&options.input, ck.interval_s).context("--input")?;
         prepare::warn(&loaded.cleaned, &loaded.skipped);
-        let split = prepare::windows(&loaded.prepared, ck.seq_len, ck.interval_s, &name);
+        let seq_len = if options.whole_workouts {
+            let longest = loaded.prepared.iter().map(|p| p.sequence.len());
+            longest.max().unwrap_or(1)
+        } else {
+            ck.seq_len
+        };
+        let split = prepare::windows(&loaded.prepared, seq_len, ck.interval_s, &name);
         return Ok((split, name, "--input"));
     }
     let data = options
@@ -283,8 +300,9 @@ impl Tally {
         }
     }
 
-    /// MAE, RMSE, R² (against the mean of the valid steps' heart rate) and zone accuracy.
-    fn metrics(&self, split: &Split, checkpoint: String, data: String) -> Metrics {
+    /// MAE, RMSE, R² (against the mean of the valid steps' heart rate) and zone accuracy;
+    /// `whole` when each window is a whole workout.
+    fn metrics(&self, split: &Split, checkpoint: String, data: String, whole: bool) -> Metrics {
         let n = self.n as f64;
         let mean = self.actual_sum / n;
         let ss_tot: f64 = (0..split.n * split.seq_len)
@@ -304,6 +322,11 @@ impl Tally {
             n_workouts: self.workouts.len(),
             checkpoint,
             data,
+            sequences: if whole {
+                "whole workouts".into()
+            } else {
+                format!("windows of {} steps", split.seq_len)
+            },
         }
     }
 
@@ -445,13 +468,14 @@ fn plots(
 /// The printed table of `hrcast evaluate`.
 pub fn table(m: &Metrics) -> String {
     format!(
-        "| metric | value |\n| --- | --- |\n| MAE | {:.2} bpm |\n| RMSE | {:.2} bpm |\n| R² | {:.3} |\n| zone accuracy | {:.1} % |\n| steps | {} |\n| workouts | {} |\n",
+        "| metric | value |\n| --- | --- |\n| MAE | {:.2} bpm |\n| RMSE | {:.2} bpm |\n| R² | {:.3} |\n| zone accuracy | {:.1} % |\n| steps | {} |\n| workouts | {} |\n| sequences | {} |\n",
         m.mae,
         m.rmse,
         m.r2,
         100.0 * m.zone_accuracy,
         m.n_steps,
-        m.n_workouts
+        m.n_workouts,
+        m.sequences
     )
 }
 

@@ -357,6 +357,68 @@ fn an_evaluation_only_set_and_raw_files_evaluate() {
     let (a, b) = (metrics("r1"), metrics("r2"));
     assert_eq!(a["n_steps"], b["n_steps"]);
     assert!((a["mae"].as_f64().unwrap() - b["mae"].as_f64().unwrap()).abs() < 1e-9);
+    assert!(b["sequences"].as_str().unwrap().starts_with("windows of"));
+
+    // Whole workouts: the same steps, each workout one sequence, as `predict` runs the file.
+    ok(&hrcast(
+        dir.path(),
+        &[
+            "evaluate",
+            "--checkpoint",
+            "checkpoints/last.safetensors",
+            "--input",
+            &fault("R2_one_time_2100.tcx"),
+            "--whole-workouts",
+            "--out",
+            "r3",
+            "--device",
+            "cpu",
+        ],
+    ));
+    let whole = metrics("r3");
+    assert_eq!(whole["n_steps"], b["n_steps"]);
+    assert_eq!(whole["sequences"], "whole workouts");
+    ok(&hrcast(
+        dir.path(),
+        &[
+            "predict",
+            "--checkpoint",
+            "checkpoints/last.safetensors",
+            "--input",
+            &fault("R2_one_time_2100.tcx"),
+            "--out",
+            "p.csv",
+            "--device",
+            "cpu",
+        ],
+    ));
+    let csv = std::fs::read_to_string(dir.path().join("p.csv")).unwrap();
+    let errors: Vec<f64> = csv
+        .lines()
+        .skip(1)
+        .filter_map(|line| {
+            let f: Vec<&str> = line.split(',').collect();
+            let actual: f64 = f[1].parse().ok()?;
+            Some((f[2].parse::<f64>().unwrap() - actual).abs())
+        })
+        .collect();
+    assert_eq!(errors.len() as u64, whole["n_steps"].as_u64().unwrap());
+    let predict_mae = errors.iter().sum::<f64>() / errors.len() as f64;
+    // The CSV rounds to 0.01 bpm.
+    assert!((predict_mae - whole["mae"].as_f64().unwrap()).abs() < 0.01);
+
+    // Processed files hold windows already.
+    let refused = hrcast(
+        dir.path(),
+        &[
+            "evaluate",
+            "--checkpoint",
+            "checkpoints/last.safetensors",
+            "--whole-workouts",
+        ],
+    );
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("--input"));
 }
 
 #[test]
