@@ -191,8 +191,11 @@ pub struct Calibrated {
     pub test_workouts: usize,
     /// The fold's model on the later workouts.
     pub before: Both,
-    /// The calibrated model on the same steps.
+    /// The calibrated (fine-tuned) model on the same steps.
     pub after: Both,
+    /// The fold's model plus its mean error on the earlier workouts (each way of running its
+    /// own), on the same steps: calibration without training.
+    pub offset: Both,
 }
 
 /// What `hrcast crossval` reports (crossval.json).
@@ -211,12 +214,13 @@ pub struct Report {
     pub pooled_mean_baseline_mae: f64,
     /// With `--calibrate`: per person calibrated.
     pub calibration: Vec<Calibrated>,
-    /// With `--calibrate`: before and after, over every calibrated person's later steps.
-    pub calibration_pooled: Option<[Both; 2]>,
+    /// With `--calibrate`: before, fine-tuned and offset, over every calibrated person's later
+    /// steps.
+    pub calibration_pooled: Option<[Both; 3]>,
 }
 
 /// The held-out steps of one person: `(actual, predicted)` per way of running.
-#[derive(Default)]
+#[derive(Default, Clone)]
 struct Pairs {
     windows: Vec<(f32, f32)>,
     whole: Vec<(f32, f32)>,
@@ -227,6 +231,20 @@ impl Pairs {
         Both {
             windows: Scores::of(&self.windows),
             whole: Scores::of(&self.whole),
+        }
+    }
+
+    /// Adds to every prediction the mean error (actual - predicted) of `earlier`, way by way.
+    fn shift(&mut self, earlier: &Pairs) {
+        for (pairs, reference) in [
+            (&mut self.windows, &earlier.windows),
+            (&mut self.whole, &earlier.whole),
+        ] {
+            let n = reference.len().max(1) as f32;
+            let bias = reference.iter().map(|(y, p)| y - p).sum::<f32>() / n;
+            for pair in pairs.iter_mut() {
+                pair.1 += bias;
+            }
         }
     }
 
@@ -353,7 +371,7 @@ fn calibrate(
     test: &[&Prepared],
     fold: usize,
     out: &mut Vec<Calibrated>,
-    pooled: &mut [Pairs; 2],
+    pooled: &mut [Pairs; 3],
 ) -> Result<()> {
     let seq_len = options.seq_len as usize;
     let mut by_person: BTreeMap<i64, Vec<&Prepared>> = BTreeMap::new();
@@ -406,7 +424,13 @@ fn calibrate(
         let mut tuned_engine = engine_for(&tuned, options.train.device)?;
         let before = predict_pairs(engine, ck, later, seq_len)?;
         let after = predict_pairs(tuned_engine.as_mut(), &tuned, later, seq_len)?;
-        for (pool, pairs) in pooled.iter_mut().zip([&before, &after]) {
+        // The fold's model shifted by its mean error on the earlier workouts.
+        let earlier_pairs = predict_pairs(engine, ck, earlier, seq_len)?;
+        let mut offset = before.clone();
+        if let (Some(e), Some(o)) = (earlier_pairs.get(&user), offset.get_mut(&user)) {
+            o.shift(e);
+        }
+        for (pool, pairs) in pooled.iter_mut().zip([&before, &after, &offset]) {
             if let Some(p) = pairs.get(&user) {
                 pool.extend(p);
             }
@@ -420,11 +444,13 @@ fn calibrate(
             test_workouts: later.len(),
             before: scores(&before),
             after: scores(&after),
+            offset: scores(&offset),
         });
         println!(
-            "person {user}: later workouts' MAE {:.2} bpm before calibration, {:.2} after (whole workouts)",
+            "person {user}: later workouts' MAE {:.2} bpm before calibration, {:.2} fine-tuned, {:.2} offset (whole workouts)",
             scores(&before).whole.mae,
-            scores(&after).whole.mae
+            scores(&after).whole.mae,
+            scores(&offset).whole.mae
         );
     }
     Ok(())
@@ -499,7 +525,7 @@ pub fn crossval(options: &CrossvalOptions) -> Result<Report> {
         calibration: Vec::new(),
         calibration_pooled: None,
     };
-    let mut calibration_pairs = [Pairs::default(), Pairs::default()];
+    let mut calibration_pairs = [Pairs::default(), Pairs::default(), Pairs::default()];
     let mut pooled = Pairs::default();
     let (mut baseline_abs, mut baseline_n) = (0.0, 0usize);
     for (k, people) in folds.iter().enumerate() {
@@ -684,16 +710,18 @@ pub fn tables(r: &Report) -> String {
     if !r.calibration.is_empty() {
         let _ = writeln!(
             md,
-            "\nPersonal calibration: each person's later workouts, by the fold's model (before) and by \
-             the model fine-tuned on their earlier workouts (after).\n"
+            "\nPersonal calibration: each person's later workouts, by the fold's model (before), by \
+             the model fine-tuned on their earlier workouts, and by the fold's model shifted by its \
+             mean error on those earlier workouts (offset).\n"
         );
         let _ = writeln!(
             md,
             "| person (fold, calibration/test workouts) {header}\n{rule}"
         );
-        if let Some([before, after]) = &r.calibration_pooled {
+        if let Some([before, after, offset]) = &r.calibration_pooled {
             row(&mut md, "pooled, before", before);
-            row(&mut md, "pooled, after", after);
+            row(&mut md, "pooled, fine-tuned", after);
+            row(&mut md, "pooled, offset", offset);
         }
         for c in &r.calibration {
             let who = format!(
@@ -701,7 +729,8 @@ pub fn tables(r: &Report) -> String {
                 c.user_id, c.fold, c.calibration_workouts, c.test_workouts
             );
             row(&mut md, &format!("{who}, before"), &c.before);
-            row(&mut md, &format!("{who}, after"), &c.after);
+            row(&mut md, &format!("{who}, fine-tuned"), &c.after);
+            row(&mut md, &format!("{who}, offset"), &c.offset);
         }
     }
     md

@@ -186,6 +186,9 @@ fn calibration_fine_tunes_on_earlier_workouts_and_tests_both_models_on_the_later
         assert!(c.before.whole.n_steps > 0);
         assert_eq!(c.before.whole.n_steps, c.after.whole.n_steps);
         assert_eq!(c.before.windows.n_steps, c.after.windows.n_steps);
+        assert_eq!(c.before.whole.n_steps, c.offset.whole.n_steps);
+        // A one-epoch model is far from these people's levels: the shift must move the MAE.
+        assert_ne!(c.offset.whole.mae, c.before.whole.mae);
         // The later workout is one of the person's, so fewer steps than all of theirs.
         let person = report
             .people
@@ -201,9 +204,10 @@ fn calibration_fine_tunes_on_earlier_workouts_and_tests_both_models_on_the_later
         before += c.before.whole.n_steps;
         after += c.after.whole.n_steps;
     }
-    let [pooled_before, pooled_after] = report.calibration_pooled.unwrap();
+    let [pooled_before, pooled_after, pooled_offset] = report.calibration_pooled.unwrap();
     assert_eq!(pooled_before.whole.n_steps, before);
     assert_eq!(pooled_after.whole.n_steps, after);
+    assert_eq!(pooled_offset.whole.n_steps, before);
     let md = std::fs::read_to_string(dir.path().join("crossval/crossval.md")).unwrap();
-    assert!(md.contains("pooled, after"), "{md}");
+    assert!(md.contains("pooled, fine-tuned") && md.contains("pooled, offset"), "{md}");
 }
