@@ -209,6 +209,9 @@ pub struct Report {
     pub people: Vec<Person>,
     /// Over every held-out step of every fold.
     pub pooled: Both,
+    /// The mean of the people's MAE, windows and whole (each person counts once, however many
+    /// steps they hold).
+    pub mean_person_mae: [f64; 2],
     /// The MAE of predicting each fold's training mean heart rate at every step, pooled: the
     /// bar a model has to clear.
     pub pooled_mean_baseline_mae: f64,
@@ -521,6 +524,7 @@ pub fn crossval(options: &CrossvalOptions) -> Result<Report> {
         folds: Vec::new(),
         people: Vec::new(),
         pooled: Both::default(),
+        mean_person_mae: [0.0; 2],
         pooled_mean_baseline_mae: 0.0,
         calibration: Vec::new(),
         calibration_pooled: None,
@@ -654,6 +658,16 @@ pub fn crossval(options: &CrossvalOptions) -> Result<Report> {
         pooled.extend(&all);
     }
     report.pooled = pooled.scores();
+    let people = report.people.len().max(1) as f64;
+    report.mean_person_mae = [
+        report
+            .people
+            .iter()
+            .map(|p| p.test.windows.mae)
+            .sum::<f64>()
+            / people,
+        report.people.iter().map(|p| p.test.whole.mae).sum::<f64>() / people,
+    ];
     if !report.calibration.is_empty() {
         report.calibration_pooled = Some(calibration_pairs.map(|p| p.scores()));
     }
@@ -686,8 +700,9 @@ pub fn tables(r: &Report) -> String {
     row(&mut md, "pooled", &r.pooled);
     let _ = writeln!(
         md,
-        "\nPredicting each fold's training mean: pooled MAE {:.2} bpm.\n",
-        r.pooled_mean_baseline_mae
+        "\nThe mean of the people's MAE: {:.2} bpm (windows), {:.2} bpm (whole). Predicting each \
+         fold's training mean: pooled MAE {:.2} bpm.\n",
+        r.mean_person_mae[0], r.mean_person_mae[1], r.pooled_mean_baseline_mae
     );
     let _ = writeln!(md, "| fold (people) {header}\n{rule}");
     for (k, f) in r.folds.iter().enumerate() {

@@ -108,6 +108,13 @@ fn every_fold_tests_unseen_people_and_every_step_is_scored_once() {
         assert!(pick(pooled).rmse >= mae && pick(pooled).r2 <= 1.0);
     }
     assert!(report.pooled_mean_baseline_mae > 0.0);
+    let mean_windows: f64 = report
+        .people
+        .iter()
+        .map(|p| p.test.windows.mae)
+        .sum::<f64>()
+        / 5.0;
+    assert!((report.mean_person_mae[0] - mean_windows).abs() < 1e-12);
     for file in [
         "crossval.json",
         "crossval.md",
@@ -209,5 +216,8 @@ fn calibration_fine_tunes_on_earlier_workouts_and_tests_both_models_on_the_later
     assert_eq!(pooled_after.whole.n_steps, after);
     assert_eq!(pooled_offset.whole.n_steps, before);
     let md = std::fs::read_to_string(dir.path().join("crossval/crossval.md")).unwrap();
-    assert!(md.contains("pooled, fine-tuned") && md.contains("pooled, offset"), "{md}");
+    assert!(
+        md.contains("pooled, fine-tuned") && md.contains("pooled, offset"),
+        "{md}"
+    );
 }
