@@ -4,6 +4,7 @@
 
 use crate::ablate::{self, AblateOptions};
 use crate::bench::{self, BenchOptions};
+use crate::calibrate::{self, CalibrateOptions};
 use crate::crossval::{self, CrossvalOptions};
 use crate::evaluate::{self, EvaluateOptions};
 use crate::predict::{self, PredictOptions};
@@ -38,6 +39,8 @@ pub enum Command {
     Predict(PredictOptions),
     /// Train one model per feature set and tabulate the results.
     Ablate(AblateOptions),
+    /// Fine-tune a trained model on one person's own workouts (personal calibration).
+    Calibrate(CalibrateOptions),
     /// Cross-validate across people: train without each fold's people, test on them.
     Crossval(CrossvalOptions),
     /// List the GPU adapters wgpu finds.
@@ -55,6 +58,7 @@ pub fn run() -> Result<ExitCode> {
         Command::Evaluate(options) => evaluate::run(&options),
         Command::Predict(options) => predict::run(&options),
         Command::Ablate(options) => ablate::run(&options),
+        Command::Calibrate(options) => calibrate::run(&options),
         Command::Crossval(options) => crossval::run(&options),
         Command::Devices => {
             print!("{}", crate::engine::gpu::devices_report());

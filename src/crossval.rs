@@ -19,6 +19,7 @@
 //! scatter.png; each fold's data, checkpoints and curves in `fold-<k>/`.
 
 use crate::atomic;
+use crate::calibrate::{CALIBRATION_EPOCHS, fine_tune};
 use crate::checkpoint::{Checkpoint, engine_for};
 use crate::dataset::Split;
 use crate::engine::Engine;
@@ -70,7 +71,7 @@ pub struct CrossvalOptions {
     #[arg(long)]
     pub calibrate: bool,
     /// Epochs of each personal calibration.
-    #[arg(long, alias = "calibrate_epochs", default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long, alias = "calibrate_epochs", default_value_t = CALIBRATION_EPOCHS, value_parser = clap::value_parser!(u32).range(1..))]
     pub calibrate_epochs: u32,
     /// Training options of every fold's model (`--results` is where crossval/ goes; `--data`
     /// and `--resume` do not apply).
@@ -362,8 +363,9 @@ fn predict_pairs(
 
 /// Personal calibration of fold `fold`'s model (`checkpoint`, open in `engine`): for each of
 /// its held-out people with two workouts or more, in order of start time, the first half
-/// (at least one) fine-tunes a copy of the model (`--init` from it, `--calibrate-epochs`, the
-/// same workouts validating), and the rest test both the fold's model and the calibrated one.
+/// (at least one) fine-tunes a copy of the model as `hrcast calibrate` does
+/// ([`fine_tune`], `--calibrate-epochs`), and the rest test the fold's model, the calibrated
+/// one and the fold's model shifted by its mean error on the earlier workouts.
 #[allow(clippy::too_many_arguments)]
 fn calibrate(
     options: &CrossvalOptions,
@@ -393,36 +395,14 @@ fn calibrate(
             later.len()
         );
         let pdir = dir.join(format!("calibration-{user}"));
-        let data = pdir.join("data");
-        atomic::writable_folder(&data, "--results")?;
-        let set_id = format!("crossval-calibration-{fold}-{user}");
-        let mut calib = Split::empty(seq_len, options.interval_s, "crossval").with_set_id(&set_id);
-        let mut rest = calib.clone();
-        for p in earlier {
-            prepare::push_windows(&mut calib, p);
-        }
-        for p in later {
-            prepare::push_windows(&mut rest, p);
-        }
-        atomic::write_all(&[
-            (data.join("train.safetensors"), calib.to_bytes()?),
-            (data.join("val.safetensors"), calib.to_bytes()?),
-            (data.join("test.safetensors"), rest.to_bytes()?),
-        ])?;
-        let run = train::train(&TrainOptions {
-            data: Some(data),
-            init: Some(checkpoint.to_path_buf()),
-            epochs: options.calibrate_epochs,
-            checkpoints: pdir.join("checkpoints"),
-            results: pdir.clone(),
-            logs: pdir.clone(),
-            resume: None,
-            ..options.train.clone()
-        })
+        let tuned_path = fine_tune(
+            checkpoint,
+            earlier,
+            &options.train,
+            options.calibrate_epochs,
+            &pdir,
+        )
         .with_context(|| format!("fold {fold}: calibrating person {user}"))?;
-        let tuned_path = run
-            .best_checkpoint
-            .with_context(|| format!("fold {fold}: person {user}: no calibrated model"))?;
         let tuned = Checkpoint::load(&tuned_path)?;
         let mut tuned_engine = engine_for(&tuned, options.train.device)?;
         let before = predict_pairs(engine, ck, later, seq_len)?;

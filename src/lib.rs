@@ -18,6 +18,7 @@
 //! | [`predict`] | `hrcast predict`: one raw workout's predicted heart rate |
 //! | [`bench`] | `hrcast bench`: timing a configuration on one engine |
 //! | [`ablate`] | `hrcast ablate`: one model per feature set |
+//! | [`calibrate`] | `hrcast calibrate`: fine-tuning a trained model on one person's workouts |
 //! | [`crossval`] | `hrcast crossval`: cross-validation across people, windows and whole workouts |
 //! | [`cli`] | parsing the command line and dispatching to the commands above |
 //! | [`schedule`] | ReduceLROnPlateau (helper) |
@@ -30,6 +31,7 @@
 pub mod ablate;
 pub mod atomic;
 pub mod bench;
+pub mod calibrate;
 pub mod checkpoint;
 pub mod cli;
 pub mod crossval;

@@ -204,7 +204,7 @@ fn calibration_fine_tunes_on_earlier_workouts_and_tests_both_models_on_the_later
             .unwrap();
         assert!(c.before.whole.n_steps < person.test.whole.n_steps);
         let model = dir.path().join(format!(
-            "crossval/fold-{}/calibration-{}/checkpoints/best_model.safetensors",
+            "crossval/fold-{}/calibration-{}/best_model.safetensors",
             c.fold, c.user_id
         ));
         assert!(model.exists(), "{}", model.display());
@@ -220,4 +220,70 @@ fn calibration_fine_tunes_on_earlier_workouts_and_tests_both_models_on_the_later
         md.contains("pooled, fine-tuned") && md.contains("pooled, offset"),
         "{md}"
     );
+}
+
+/// `hrcast calibrate`: a model trained on other people, fine-tuned on one person's workouts.
+#[test]
+fn calibrate_fine_tunes_a_model_on_one_persons_workouts() {
+    let dir = tempfile::tempdir().unwrap();
+    // The base model: fold 1 of a small cross-validation, which never saw fitparser's person.
+    let report = crossval::crossval(&small(dir.path(), &["--folds", "5"])).unwrap();
+    let fold = report
+        .people
+        .iter()
+        .find(|p| p.folder == "fitparser")
+        .unwrap()
+        .fold;
+    let base = dir.path().join(format!(
+        "crossval/fold-{fold}/checkpoints/best_model.safetensors"
+    ));
+    let out = dir.path().join("calibrated");
+    let parse = |args: &[&str]| -> hrcast::calibrate::CalibrateOptions {
+        let cli = Cli::try_parse_from(["hrcast", "calibrate"].iter().chain(args)).unwrap();
+        match cli.command {
+            Command::Calibrate(options) => options,
+            other => panic!("parsed as {other:?}"),
+        }
+    };
+    let person = format!("{WORKOUTS}/fitparser");
+    let (base_s, out_s) = (base.to_str().unwrap(), out.to_str().unwrap());
+    let args = [
+        "--checkpoint",
+        base_s,
+        "--input",
+        &person,
+        "--out",
+        out_s,
+        "--epochs",
+        "3",
+        "--device",
+        "cpu",
+    ];
+    let options = parse(&args);
+    assert_eq!(parse(&args[..4]).epochs, 30, "the cross-validated default");
+    let best = hrcast::calibrate::calibrate(&options).unwrap();
+    assert_eq!(best, out.join("best_model.safetensors"));
+    let (before, after) = (
+        hrcast::checkpoint::Checkpoint::load(&base).unwrap(),
+        hrcast::checkpoint::Checkpoint::load(&best).unwrap(),
+    );
+    assert_eq!(before.config.features, after.config.features);
+    assert_eq!(
+        before.normalization, after.normalization,
+        "kept from the base model"
+    );
+    assert_ne!(before.params.values, after.params.values, "fine-tuned");
+    assert!(out.join("last.safetensors").exists() && out.join("data/train.safetensors").exists());
+
+    // What cannot be calibrated is refused, naming the flag.
+    let mut missing = options.clone();
+    missing.checkpoint = dir.path().join("none.safetensors");
+    let err = hrcast::calibrate::calibrate(&missing).unwrap_err();
+    assert!(format!("{err:#}").contains("--checkpoint"), "{err:#}");
+    let mut empty = options.clone();
+    let nothing = dir.path().join("nothing");
+    std::fs::create_dir_all(&nothing).unwrap();
+    empty.inputs = vec![nothing];
+    let err = hrcast::calibrate::calibrate(&empty).unwrap_err();
+    assert!(format!("{err:#}").contains("--input"), "{err:#}");
 }
