@@ -76,21 +76,12 @@ pub const FEATURE_SETS: [(&str, &[&str]); 6] = [
         &["speed", "altitude", "gender", "rolling_speed_10"],
     ),
     ("all", &FEATURE_NAMES),
-    (
-        "bounded",
-        &[
-            "speed",
-            "altitude",
-            "gender",
-            "speed_lag_2",
-            "altitude_lag_30",
-            "speed_derivative",
-            "altitude_derivative",
-            "rolling_speed_10",
-            "rolling_speed_60",
-        ],
-    ),
+    ("bounded", BOUNDED),
 ];
+
+/// The `bounded` set: every feature but the last two of [`FEATURE_NAMES`], `time_elapsed` and
+/// `distance`.
+const BOUNDED: &[&str] = FEATURE_NAMES.split_at(NUM_FEATURES - 2).0;
 
 /// Steps back for `speed_lag_2`.
 const SPEED_LAG_STEPS: usize = 2;

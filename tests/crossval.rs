@@ -13,10 +13,14 @@ use std::path::{Path, PathBuf};
 
 const WORKOUTS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/workouts");
 
+/// The command line `hrcast ARGS`, parsed.
+fn parse(args: &[&str]) -> Result<Command, clap::Error> {
+    Ok(Cli::try_parse_from(["hrcast"].iter().chain(args))?.command)
+}
+
 /// The options of `hrcast crossval ARGS`, parsed as the command line would.
 fn options(args: &[&str]) -> Result<CrossvalOptions, clap::Error> {
-    let cli = Cli::try_parse_from(["hrcast", "crossval"].iter().chain(args))?;
-    match cli.command {
+    match parse(&[&["crossval"], args].concat())? {
         Command::Crossval(options) => Ok(options),
         other => panic!("parsed as {other:?}"),
     }
@@ -238,12 +242,9 @@ fn calibrate_fine_tunes_a_model_on_one_persons_workouts() {
         "crossval/fold-{fold}/checkpoints/best_model.safetensors"
     ));
     let out = dir.path().join("calibrated");
-    let parse = |args: &[&str]| -> hrcast::calibrate::CalibrateOptions {
-        let cli = Cli::try_parse_from(["hrcast", "calibrate"].iter().chain(args)).unwrap();
-        match cli.command {
-            Command::Calibrate(options) => options,
-            other => panic!("parsed as {other:?}"),
-        }
+    let calibrate_options = |args: &[&str]| match parse(&[&["calibrate"], args].concat()) {
+        Ok(Command::Calibrate(options)) => options,
+        other => panic!("parsed as {other:?}"),
     };
     let person = format!("{WORKOUTS}/fitparser");
     let (base_s, out_s) = (base.to_str().unwrap(), out.to_str().unwrap());
@@ -259,8 +260,12 @@ fn calibrate_fine_tunes_a_model_on_one_persons_workouts() {
         "--device",
         "cpu",
     ];
-    let options = parse(&args);
-    assert_eq!(parse(&args[..4]).epochs, 30, "the cross-validated default");
+    let options = calibrate_options(&args);
+    assert_eq!(
+        calibrate_options(&args[..4]).epochs,
+        30,
+        "the cross-validated default"
+    );
     let best = hrcast::calibrate::calibrate(&options).unwrap();
     assert_eq!(best, out.join("best_model.safetensors"));
     let (before, after) = (

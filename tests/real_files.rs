@@ -319,35 +319,19 @@ fn an_evaluation_only_set_and_raw_files_evaluate() {
         ],
     ));
     assert!(read_split(&dir.path().join("e"), "test").n > 0, "{said}");
-    ok(&hrcast(
-        dir.path(),
-        &[
-            "evaluate",
-            "--checkpoint",
-            "checkpoints/last.safetensors",
-            "--data",
-            "e/test.safetensors",
-            "--out",
-            "r1",
-            "--device",
-            "cpu",
-        ],
-    ));
+    let evaluate = |out: &str, data: &[&str]| {
+        let args = [
+            &["evaluate", "--checkpoint", "checkpoints/last.safetensors"][..],
+            data,
+            &["--out", out, "--device", "cpu"],
+        ]
+        .concat();
+        ok(&hrcast(dir.path(), &args));
+    };
+    let raw = fault("R2_one_time_2100.tcx");
+    evaluate("r1", &["--data", "e/test.safetensors"]);
     // The same file evaluated raw, prepared in memory with the checkpoint's grid and windows.
-    ok(&hrcast(
-        dir.path(),
-        &[
-            "evaluate",
-            "--checkpoint",
-            "checkpoints/last.safetensors",
-            "--input",
-            &fault("R2_one_time_2100.tcx"),
-            "--out",
-            "r2",
-            "--device",
-            "cpu",
-        ],
-    ));
+    evaluate("r2", &["--input", &raw]);
     let metrics = |d: &str| -> serde_json::Value {
         serde_json::from_str(
             &std::fs::read_to_string(dir.path().join(d).join("metrics.json")).unwrap(),
@@ -360,21 +344,7 @@ fn an_evaluation_only_set_and_raw_files_evaluate() {
     assert!(b["sequences"].as_str().unwrap().starts_with("windows of"));
 
     // Whole workouts: the same steps, each workout one sequence, as `predict` runs the file.
-    ok(&hrcast(
-        dir.path(),
-        &[
-            "evaluate",
-            "--checkpoint",
-            "checkpoints/last.safetensors",
-            "--input",
-            &fault("R2_one_time_2100.tcx"),
-            "--whole-workouts",
-            "--out",
-            "r3",
-            "--device",
-            "cpu",
-        ],
-    ));
+    evaluate("r3", &["--input", &raw, "--whole-workouts"]);
     let whole = metrics("r3");
     assert_eq!(whole["n_steps"], b["n_steps"]);
     assert_eq!(whole["sequences"], "whole workouts");
@@ -385,7 +355,7 @@ fn an_evaluation_only_set_and_raw_files_evaluate() {
             "--checkpoint",
             "checkpoints/last.safetensors",
             "--input",
-            &fault("R2_one_time_2100.tcx"),
+            &raw,
             "--out",
             "p.csv",
             "--device",
