@@ -1,5 +1,6 @@
 //! The GPU engine against the CPU engine, on the adapter `--device gpu` takes (the best one wgpu
-//! finds, software ones included: lavapipe in CI). They never go through `--device auto`, which
+//! finds, software ones included: lavapipe in CI), and the whole training step also on wgpu's GL
+//! backend (llvmpipe through EGL in CI). They never go through `--device auto`, which
 //! leaves software adapters to the CPU engine. With CI=true a missing adapter fails the tests;
 //! elsewhere they say loudly that they skipped.
 //!
@@ -13,7 +14,7 @@
 
 mod common;
 
-use common::{config, gpu, random_batch};
+use common::{config, gl_gpu, gpu, random_batch};
 use hrcast::engine::cpu::CpuEngine;
 use hrcast::engine::cpu::{DropoutStep, loss_and_gradients};
 use hrcast::engine::gpu::Gpu;
@@ -268,6 +269,35 @@ fn sequences_of_1500_steps_stay_under_the_loop_cap() {
         1,
         "bidirectional gru 1500 steps",
     );
+}
+
+#[test]
+fn whole_steps_on_the_gl_backend_match_the_cpu_engine() {
+    // wgpu's GL backend compiles the same WGSL to GLSL, with its own limits and lazy shader
+    // compilation: two training steps each at a few shapes (two layers with dropout and ragged
+    // lengths, a bidirectional GRU of batch 1 and odd hidden size) and a 1,500-step sequence.
+    let mut rng = StdRng::seed_from_u64(13);
+    let cases = [
+        (
+            config(Cell::Lstm, 11, 32, 2, false, 0.3),
+            random_batch(&mut rng, 11, 60, &[60, 41, 7]),
+            "gl: lstm, 2 layers, dropout",
+        ),
+        (
+            config(Cell::Gru, 11, 17, 1, true, 0.0),
+            random_batch(&mut rng, 11, 30, &[30]),
+            "gl: bidirectional gru, batch 1, hidden 17",
+        ),
+        (
+            config(Cell::Lstm, 11, 64, 1, false, 0.0),
+            random_batch(&mut rng, 11, 1500, &[1500, 900]),
+            "gl: lstm, 1500 steps",
+        ),
+    ];
+    for (c, batch, what) in &cases {
+        let Some(g) = gl_gpu() else { return };
+        compare(g, c, batch, 2, what);
+    }
 }
 
 #[test]

@@ -171,6 +171,29 @@ pub fn gpu() -> Option<Gpu> {
     }
 }
 
+/// The first adapter of wgpu's GL backend (Mesa's llvmpipe through EGL in CI), or None where
+/// there is none and CI is not set; with CI=true a missing GL adapter fails the test.
+pub fn gl_gpu() -> Option<Gpu> {
+    let adapter = hrcast::engine::gpu::adapters_of(wgpu::Backends::GL)
+        .into_iter()
+        .next();
+    match adapter {
+        Some(adapter) => {
+            assert_eq!(adapter.get_info().backend, wgpu::Backend::Gl);
+            Some(Gpu::open(adapter).expect("the GL adapter opens"))
+        }
+        None if std::env::var("CI").as_deref() != Ok("true") => {
+            eprintln!(
+                "SKIPPED: no GL adapter (EGL and Mesa's GL driver); CI=true makes this a failure"
+            );
+            None
+        }
+        None => {
+            panic!("CI=true but no GL adapter: install libegl1, libegl-mesa0 and libgl1-mesa-dri")
+        }
+    }
+}
+
 /// `max |got - want| <= tol · max(‖want‖∞, 1e-3)`, with a message naming the tensor.
 pub fn assert_close<T: Scalar>(got: &[T], want: &[T], tol: f64, what: &str) {
     assert_eq!(got.len(), want.len(), "{what}: sizes differ");

@@ -27,15 +27,23 @@ pub mod uniforms;
 
 use anyhow::{Context, Result, anyhow, bail};
 
-/// The instance, with the backends of `WGPU_BACKEND` when it is set.
-fn instance() -> wgpu::Instance {
-    wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle_from_env())
+/// An instance of `backends` (the other settings from the environment, as wgpu reads them).
+fn instance(backends: wgpu::Backends) -> wgpu::Instance {
+    let mut descriptor = wgpu::InstanceDescriptor::new_without_display_handle_from_env();
+    descriptor.backends = backends;
+    wgpu::Instance::new(descriptor)
 }
 
-/// Every adapter wgpu finds, best first (see [`rank`]).
+/// Every adapter wgpu finds on the backends of `WGPU_BACKEND` (all where it is unset), best
+/// first (see [`rank`]).
 pub fn adapters() -> Vec<wgpu::Adapter> {
-    let backends = wgpu::Backends::from_env().unwrap_or(wgpu::Backends::all());
-    let mut found = pollster::block_on(instance().enumerate_adapters(backends));
+    adapters_of(wgpu::Backends::from_env().unwrap_or(wgpu::Backends::all()))
+}
+
+/// Every adapter wgpu finds on `backends`, best first: the tests use it to hold the GL backend
+/// to the CPU engine beside the native one.
+pub fn adapters_of(backends: wgpu::Backends) -> Vec<wgpu::Adapter> {
+    let mut found = pollster::block_on(instance(backends).enumerate_adapters(backends));
     found.sort_by_key(|a| rank(&a.get_info()));
     found
 }
