@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
-"""`hrcast bench --device cpu` in PyTorch: the same model, data shape, loss and optimizer, timed the
-same way, so that the two can be compared (scripts/bench-vs-pytorch.sh).
+"""`hrcast bench` in PyTorch: the same model, data shape, loss and optimizer, timed the same way,
+so that the two can be compared: on the CPU (oneDNN; scripts/bench-vs-pytorch.sh), or with
+--device cuda on an NVIDIA GPU (cuDNN's fused LSTM and GRU; scripts/gpu-check.sh).
 
 What hrcast's bench (src/bench.rs) runs, and what this script runs in its place:
 
@@ -16,7 +17,8 @@ What hrcast's bench (src/bench.rs) runs, and what this script runs in its place:
              absolute error of the valid steps), as hrcast's CpuEngine::train_step does
   evaluation model.eval() under torch.inference_mode(): forward pass only, no dropout
   timing      2 untimed warm-up steps, then --steps timed steps (median/min/max, ms); then 2
-             untimed warm-up evaluation batches and --steps timed ones
+             untimed warm-up evaluation batches and --steps timed ones; on CUDA each timed
+             step ends with torch.cuda.synchronize() (hrcast's GPU steps end with a finish)
   memory     peak RSS of the whole process (ru_maxrss; hrcast reads VmHWM), so it includes
              the Python interpreter and the torch libraries
 
@@ -108,8 +110,13 @@ def parse_args(argv=None):
         "--threads", type=int, default=1, help="torch.set_num_threads (interop threads: 1)"
     )
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--device", choices=["cpu", "cuda"], default="cpu", help="cuda: the first NVIDIA GPU"
+    )
     p.add_argument("--json", action="store_true", help="one JSON object on one line")
     args = p.parse_args(argv)
+    if args.device == "cuda" and not torch.cuda.is_available():
+        p.error("--device cuda: this torch sees no CUDA device")
     for name in ("batch_size", "seq_len", "hidden_size", "num_layers", "steps", "threads"):
         if getattr(args, name) < 1:
             p.error(f"--{name.replace('_', '-')} must be at least 1")
@@ -121,10 +128,16 @@ def bench(args):
     torch.set_num_interop_threads(1)
     torch.manual_seed(args.seed)
     b, t = args.batch_size, args.seq_len
-    x = torch.rand(b, t, INPUTS) * 2 - 1
-    y = torch.rand(b, t) * 2 - 1
-    mask = torch.ones(b, t)
-    model = Model(args.model, args.hidden_size, args.num_layers)
+    device = torch.device(args.device)
+    x = (torch.rand(b, t, INPUTS) * 2 - 1).to(device)
+    y = (torch.rand(b, t) * 2 - 1).to(device)
+    mask = torch.ones(b, t, device=device)
+    model = Model(args.model, args.hidden_size, args.num_layers).to(device)
+
+    def finish():
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+
     optimizer = torch.optim.Adam(model.parameters(), lr=LR, weight_decay=WEIGHT_DECAY)
     tallies = {"loss": 0.0, "abs_error": 0.0, "valid_steps": 0.0, "batches": 0}
 
@@ -147,6 +160,7 @@ def bench(args):
     for i in range(WARMUP + args.steps):
         start = time.perf_counter()
         train_step()
+        finish()
         if i >= WARMUP:
             train_ms.append((time.perf_counter() - start) * 1e3)
 
@@ -156,6 +170,7 @@ def bench(args):
         for i in range(WARMUP + args.steps):
             start = time.perf_counter()
             model(x)
+            finish()
             if i >= WARMUP:
                 eval_ms.append((time.perf_counter() - start) * 1e3)
 
@@ -163,9 +178,10 @@ def bench(args):
     ev, ev_min, ev_max = stats(eval_ms)
     gates = {"lstm": 4, "gru": 3}[args.model]
     return {
-        "device": "cpu",
-        "adapter": "PyTorch",
-        "backend": "none",
+        "device": args.device,
+        "adapter": torch.cuda.get_device_name(device) if device.type == "cuda" else "PyTorch",
+        "backend": "cuda" if device.type == "cuda" else "none",
+        "cudnn": torch.backends.cudnn.version() if device.type == "cuda" else None,
         "model": args.model,
         "batch_size": b,
         "seq_len": t,
@@ -191,8 +207,13 @@ def bench(args):
 
 def table(r):
     return (
-        f"PyTorch {r['torch_version']} on the CPU ({r['threads']} threads, "
-        f"mkldnn {r['mkldnn']}), {r['model']} B={r['batch_size']} T={r['seq_len']} "
+        f"PyTorch {r['torch_version']} on "
+        + (
+            f"{r['adapter']} (cuDNN {r['cudnn']})"
+            if r["device"] == "cuda"
+            else f"the CPU ({r['threads']} threads, mkldnn {r['mkldnn']})"
+        )
+        + f", {r['model']} B={r['batch_size']} T={r['seq_len']} "
         f"H={r['hidden_size']} L={r['num_layers']}, {r['steps']} timed steps\n"
         f"training step  {r['ms_per_step']:.1f} ms median (min {r['ms_per_step_min']:.1f}, "
         f"max {r['ms_per_step_max']:.1f}), {r['timesteps_per_s']:.0f} timesteps/s, "
