@@ -266,8 +266,21 @@ fn channel(samples: &[Sample], get: impl Fn(&Sample) -> Option<f64>) -> Vec<(f64
         .collect()
 }
 
-/// Resamples a workout onto a grid of `interval_s` seconds and derives its features.
+/// Resamples a workout onto a grid of `interval_s` seconds and derives its features, for
+/// training and evaluation: a workout without any valid heart rate teaches nothing and is
+/// refused.
 pub fn resample(workout: &Workout, interval_s: f64) -> Result<Sequence> {
+    let sequence = resample_any(workout, interval_s)?;
+    if sequence.valid_steps() == 0 {
+        bail!("no heart rate: the workout records no heart-rate value between 30 and 240 bpm");
+    }
+    Ok(sequence)
+}
+
+/// [`resample`] without the need for heart rate, for prediction: a workout recorded without a
+/// heart-rate strap (or a piece of one whose strap dropped out) still has its features, and every
+/// step is simply invalid.
+pub fn resample_any(workout: &Workout, interval_s: f64) -> Result<Sequence> {
     workout.check_finite()?;
     let mut samples = workout.samples.clone();
     samples.sort_by(|a, b| a.time_s.total_cmp(&b.time_s));
@@ -302,9 +315,6 @@ pub fn resample(workout: &Workout, interval_s: f64) -> Result<Sequence> {
         &grid,
         max_gap,
     );
-    if heart_rate.iter().all(Option::is_none) {
-        bail!("no heart rate: the workout records no heart-rate value between 30 and 240 bpm");
-    }
 
     let altitude = interpolate_held(&channel(&samples, |s| s.altitude_m), &grid);
     let recorded_distance = channel(&samples, |s| s.distance_m);

@@ -1,6 +1,6 @@
 //! `hrcast predict`: a checkpoint's heart-rate prediction for one raw workout file (FIT, TCX,
 //! GPX or FitRec JSON lines), as a CSV of `time_s,actual,predicted` (actual is empty where the
-//! file has no valid heart rate). The workout is resampled at the checkpoint's interval, its
+//! file has no valid heart rate, as in a workout recorded without a heart-rate strap). The workout is resampled at the checkpoint's interval, its
 //! features are z-scored with the checkpoint's statistics, and the whole workout runs as one
 //! sequence, however long (no windows). A workout that cleaning split at a clock jump or a long
 //! pause runs as one sequence per piece; `time_s` counts from the first piece's start.
@@ -101,7 +101,7 @@ pub fn predict(options: &PredictOptions) -> Result<Prediction> {
         .pieces
         .iter()
         .map(|piece| {
-            let seq = features::resample(piece, ck.interval_s)
+            let seq = features::resample_any(piece, ck.interval_s)
                 .with_context(|| format!("--input {}", input.display()))?;
             Ok((piece.start_time() - start, seq))
         })

@@ -407,6 +407,44 @@ fn training_writes_checkpoints_logs_and_curves_and_resumes_exactly() {
         1 + 247,
         "1231 s at 5 s: 247 steps, more than a 60-step window"
     );
+
+    // The same run recorded without a heart-rate strap: predicted all the same, nothing actual.
+    let tcx = std::fs::read_to_string(&workout).unwrap();
+    let mut without = String::new();
+    let mut rest = tcx.as_str();
+    while let Some(start) = rest.find("<HeartRateBpm>") {
+        without.push_str(&rest[..start]);
+        let end = rest[start..].find("</HeartRateBpm>").unwrap() + start + "</HeartRateBpm>".len();
+        rest = &rest[end..];
+    }
+    without.push_str(rest);
+    std::fs::write(dir.path().join("nohr.tcx"), without).unwrap();
+    let out = ok(&hrcast(
+        dir.path(),
+        &[
+            "predict",
+            "--checkpoint",
+            "a/best_model.safetensors",
+            "--input",
+            "nohr.tcx",
+            "--out",
+            "pred/nohr.csv",
+        ],
+    ));
+    assert!(!out.contains("MAE"), "no heart rate to compare with: {out}");
+    let strapless = std::fs::read_to_string(dir.path().join("pred/nohr.csv")).unwrap();
+    let column = |csv: &str, k: usize| -> Vec<String> {
+        csv.lines()
+            .skip(1)
+            .map(|l| l.split(',').nth(k).unwrap().to_string())
+            .collect()
+    };
+    assert!(column(&strapless, 1).iter().all(String::is_empty));
+    assert_eq!(
+        column(&strapless, 2),
+        column(&csv, 2),
+        "features alone decide"
+    );
 }
 
 #[test]
