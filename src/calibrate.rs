@@ -104,7 +104,7 @@ fn train_defaults() -> TrainOptions {
 /// fine-tunes; returns the calibrated best checkpoint.
 pub fn calibrate(options: &CalibrateOptions) -> Result<PathBuf> {
     let ck = Checkpoint::load(&options.checkpoint).context("--checkpoint")?;
-    let loaded = prepare::load(&options.inputs, ck.interval_s).context("--input")?;
+    let loaded = prepare::load(&options.inputs, ck.interval_s)?;
     prepare::warn(&loaded.cleaned, &loaded.skipped);
     let workouts: Vec<&Prepared> = loaded.prepared.iter().collect();
     let base = TrainOptions {

@@ -481,7 +481,7 @@ pub fn crossval(options: &CrossvalOptions) -> Result<Report> {
         );
     }
     let inputs = prepare::describe_inputs(&options.inputs);
-    let loaded = prepare::load(&options.inputs, options.interval_s).context("--input")?;
+    let loaded = prepare::load(&options.inputs, options.interval_s)?;
     prepare::warn(&loaded.cleaned, &loaded.skipped);
     let prepared = loaded.prepared;
     let seq_len = options.seq_len as usize;

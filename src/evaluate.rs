@@ -214,7 +214,7 @@ fn evaluation_split(
 ) -> Result<(Split, String, &'static str)> {
     if !options.input.is_empty() {
         let name = prepare::describe_inputs(&options.input);
-        let loaded = prepare::load(&options.input, ck.interval_s).context("--input")?;
+        let loaded = prepare::load(&options.input, ck.interval_s)?;
         prepare::warn(&loaded.cleaned, &loaded.skipped);
         let seq_len = if options.whole_workouts {
             let longest = loaded.prepared.iter().map(|p| p.sequence.len());

@@ -443,7 +443,8 @@ pub fn load(inputs: &[PathBuf], interval_s: f64) -> Result<Loaded> {
     if loaded.prepared.is_empty() {
         let reasons: Vec<String> = loaded.skipped.iter().map(|s| format!("\n  {s}")).collect();
         bail!(
-            "nothing usable: all {} workouts in {} files were skipped:{}",
+            "--input {}: nothing usable: all {} workouts in {} files were skipped:{}",
+            describe_inputs(inputs),
             loaded.workouts_read,
             loaded.files,
             reasons.concat()
