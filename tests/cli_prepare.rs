@@ -2,6 +2,8 @@
 //! with one clear message, a non-zero exit where nothing usable remains, no panic and no
 //! half-written output.
 
+mod common;
+
 use hrcast::dataset::Split;
 use hrcast::features::FEATURE_NAMES;
 use std::collections::{HashMap, HashSet};
@@ -294,14 +296,7 @@ fn an_empty_file_is_refused() {
 fn a_gpx_without_heart_rate_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let gpx = std::fs::read_to_string(Path::new(WORKOUTS).join("gpx/garmin-activity.gpx")).unwrap();
-    let mut without = String::new();
-    let mut rest = gpx.as_str();
-    while let Some(start) = rest.find("<ns3:hr>") {
-        without.push_str(&rest[..start]);
-        let end = rest[start..].find("</ns3:hr>").unwrap() + start + "</ns3:hr>".len();
-        rest = &rest[end..];
-    }
-    without.push_str(rest);
+    let without = common::without_elements(&gpx, "ns3:hr");
     assert!(!without.contains("ns3:hr"));
     let file = dir.path().join("nohr.gpx");
     std::fs::write(&file, without).unwrap();

@@ -387,18 +387,19 @@ fn training_writes_checkpoints_logs_and_curves_and_resumes_exactly() {
     ));
     assert!(out.contains("| MAE |"), "{out}");
     let workout = Path::new(WORKOUTS).join("tcx/20210119_run_garmin_fenix6.tcx");
-    let out = ok(&hrcast(
-        dir.path(),
-        &[
+    let predict = |input: &str, csv: &str| {
+        let args = [
             "predict",
             "--checkpoint",
             "a/best_model.safetensors",
             "--input",
-            workout.to_str().unwrap(),
+            input,
             "--out",
-            "pred/run.csv",
-        ],
-    ));
+            csv,
+        ];
+        ok(&hrcast(dir.path(), &args))
+    };
+    let out = predict(workout.to_str().unwrap(), "pred/run.csv");
     assert!(out.contains("MAE"), "{out}");
     let csv = std::fs::read_to_string(dir.path().join("pred/run.csv")).unwrap();
     assert_eq!(csv.lines().next(), Some("time_s,actual,predicted"));
@@ -410,27 +411,9 @@ fn training_writes_checkpoints_logs_and_curves_and_resumes_exactly() {
 
     // The same run recorded without a heart-rate strap: predicted all the same, nothing actual.
     let tcx = std::fs::read_to_string(&workout).unwrap();
-    let mut without = String::new();
-    let mut rest = tcx.as_str();
-    while let Some(start) = rest.find("<HeartRateBpm>") {
-        without.push_str(&rest[..start]);
-        let end = rest[start..].find("</HeartRateBpm>").unwrap() + start + "</HeartRateBpm>".len();
-        rest = &rest[end..];
-    }
-    without.push_str(rest);
+    let without = common::without_elements(&tcx, "HeartRateBpm");
     std::fs::write(dir.path().join("nohr.tcx"), without).unwrap();
-    let out = ok(&hrcast(
-        dir.path(),
-        &[
-            "predict",
-            "--checkpoint",
-            "a/best_model.safetensors",
-            "--input",
-            "nohr.tcx",
-            "--out",
-            "pred/nohr.csv",
-        ],
-    ));
+    let out = predict("nohr.tcx", "pred/nohr.csv");
     assert!(!out.contains("MAE"), "no heart rate to compare with: {out}");
     let strapless = std::fs::read_to_string(dir.path().join("pred/nohr.csv")).unwrap();
     let column = |csv: &str, k: usize| -> Vec<String> {

@@ -194,6 +194,20 @@ pub fn gl_gpu() -> Option<Gpu> {
     }
 }
 
+/// `text` without its `<tag>...</tag>` elements (e.g. a workout file without its heart rate).
+pub fn without_elements(text: &str, tag: &str) -> String {
+    let (open, close) = (format!("<{tag}>"), format!("</{tag}>"));
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(start) = rest.find(&open) {
+        out.push_str(&rest[..start]);
+        let end = rest[start..].find(&close).expect("closed") + start + close.len();
+        rest = &rest[end..];
+    }
+    out.push_str(rest);
+    out
+}
+
 /// `max |got - want| <= tol · max(‖want‖∞, 1e-3)`, with a message naming the tensor.
 pub fn assert_close<T: Scalar>(got: &[T], want: &[T], tol: f64, what: &str) {
     assert_eq!(got.len(), want.len(), "{what}: sizes differ");
