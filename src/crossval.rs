@@ -27,7 +27,7 @@ use crate::evaluate::predict_split;
 use crate::plot::{self, Chart, Series};
 use crate::predict::predict_sequence;
 use crate::prepare::{self, Prepared};
-use crate::train::{self, TrainOptions};
+use crate::train::{self, TrainOptions, unit_interval};
 use anyhow::{Context, Result, bail, ensure};
 use plotters::style::RGBColor;
 use serde::Serialize;
@@ -60,7 +60,7 @@ pub struct CrossvalOptions {
     pub interval_s: f64,
     /// Share of each training person's workouts, the latest, that validate (a person with one
     /// workout only trains).
-    #[arg(long, alias = "val_share", default_value_t = 0.15, value_parser = share)]
+    #[arg(long, alias = "val_share", default_value_t = 0.15, value_parser = unit_interval)]
     pub val_share: f64,
     /// A processed data file (e.g. a synthetic set's train.safetensors) whose windows join the
     /// training split of every fold.
@@ -77,14 +77,6 @@ pub struct CrossvalOptions {
     /// and `--resume` do not apply).
     #[command(flatten)]
     pub train: TrainOptions,
-}
-
-/// Parses a share in [0, 1).
-fn share(text: &str) -> Result<f64, String> {
-    match text.parse::<f64>() {
-        Ok(v) if (0.0..1.0).contains(&v) => Ok(v),
-        _ => Err(format!("expected a number in [0, 1), got {text:?}")),
-    }
 }
 
 /// MAE, RMSE and R² of some valid steps.

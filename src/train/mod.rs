@@ -17,7 +17,7 @@
 mod options;
 mod state;
 
-pub use options::TrainOptions;
+pub use options::{TrainOptions, unit_interval};
 pub use state::EpochRecord;
 
 use crate::atomic;

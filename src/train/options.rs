@@ -88,8 +88,8 @@ pub struct TrainOptions {
     pub logs: PathBuf,
 }
 
-/// Parses a flag's value that must be a number in [0, 1).
-fn unit_interval(text: &str) -> Result<f64, String> {
+/// Parses a flag's value that must be a number in [0, 1) (a dropout, a factor, a share).
+pub fn unit_interval(text: &str) -> Result<f64, String> {
     match text.parse::<f64>() {
         Ok(v) if (0.0..1.0).contains(&v) => Ok(v),
         _ => Err(format!("expected a number in [0, 1), got {text:?}")),
