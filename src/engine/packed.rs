@@ -1,13 +1,14 @@
-//! The GEMM of the recurrence's steps, `C = A B + beta C` with a right operand B that stays the
-//! same for every step of a pass (W_hhᵀ in the forward pass): B is packed once per pass into
-//! [`Packed`] panels, and each step's small product (`[B, H] × [H, G H]`, about 1M
-//! multiply-adds at batch 16, hidden 128) runs a register-tiled kernel over them.
+//! The GEMM of the forward pass, `C = A B + bias + beta C` with a right operand B that stays the
+//! same for a whole pass: the LSTM's `[x_t | h_prev] [W_ih | W_hh]ᵀ` and the GRU's
+//! `h_prev W_hhᵀ` at every step, and the GRU's XW over all steps of a block. B is packed once per
+//! pass into [`Packed`] panels, and each product runs a register-tiled kernel over them (a step
+//! at batch 16, hidden 128 is 1-2M multiply-adds).
 //!
-//! A general GEMM (faer's) packs B again on every call: at hidden 128 that is 256 KiB copied per
-//! step, for a product of 1M multiply-adds. Here B is packed once, and the kernel is the classic
-//! micro-kernel of BLIS and llm.c's CPU matmul: an `MR × NR` tile of C lives in registers while
-//! the inner dimension runs, each step of it one row of the panel (NR contiguous values, a few
-//! vector loads), MR broadcasts of A and `MR × NR` multiply-adds.
+//! A general GEMM (faer's) packs B again on every call: at hidden 128 that is 256 KiB of W_hhᵀ
+//! copied per step. Here B is packed once, and the kernel is BLIS's classic micro-kernel: an
+//! `MR × NR` tile of C lives in registers while the inner dimension runs, each step of it one row
+//! of the panel (NR contiguous values, a few vector loads), MR broadcasts of A and `MR × NR`
+//! multiply-adds.
 //!
 //! Layout: panel `p` holds columns `p·NR .. p·NR + NR` of B, row by row: element `(i, p·NR + j)`
 //! of B is `panels[(p·k + i)·NR + j]`; the columns past `n` in the last panel are zero. NR is
