@@ -67,7 +67,8 @@ pub struct CrossvalOptions {
     #[arg(long)]
     pub add_train: Option<PathBuf>,
     /// Also calibrate: fine-tune each fold's model on each held-out person's earlier workouts
-    /// (the first half, by start time) and test it and the fold's model on the later ones.
+    /// (the first half, by start time), and score on the later ones the fold's model, the
+    /// fine-tuned one and the fold's model shifted by its mean error on the earlier ones.
     #[arg(long)]
     pub calibrate: bool,
     /// Epochs of each personal calibration.
