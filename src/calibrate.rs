@@ -51,18 +51,19 @@ pub struct CalibrateOptions {
     pub device: Device,
 }
 
-/// Fine-tunes `checkpoint` on `workouts` for `epochs` epochs with `base`'s training options
+/// Fine-tunes `checkpoint` (read already as `ck`, whose window length and interval cut the
+/// windows) on `workouts` for `epochs` epochs with `base`'s training options
 /// (batch size, learning rate, device, seed...), training and validating on their windows;
 /// writes the checkpoints (best_model, last), curves, log and the windows (`data/`) into `dir`
 /// and returns the best checkpoint.
 pub fn fine_tune(
     checkpoint: &Path,
+    ck: &Checkpoint,
     workouts: &[&Prepared],
     base: &TrainOptions,
     epochs: u32,
     dir: &Path,
 ) -> Result<PathBuf> {
-    let ck = Checkpoint::load(checkpoint).context("--checkpoint")?;
     let data = dir.join("data");
     atomic::writable_folder(&data, "--out")?;
     let mut windows = Split::empty(ck.seq_len, ck.interval_s, "calibration")
@@ -114,8 +115,15 @@ pub fn calibrate(options: &CalibrateOptions) -> Result<PathBuf> {
         ..train_defaults()
     };
     let dir = &options.out;
-    let best = fine_tune(&options.checkpoint, &workouts, &base, options.epochs, dir)
-        .with_context(|| format!("--input {}", prepare::describe_inputs(&options.inputs)))?;
+    let best = fine_tune(
+        &options.checkpoint,
+        &ck,
+        &workouts,
+        &base,
+        options.epochs,
+        dir,
+    )
+    .with_context(|| format!("--input {}", prepare::describe_inputs(&options.inputs)))?;
     Ok(best)
 }
 

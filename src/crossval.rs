@@ -390,6 +390,7 @@ fn calibrate(
         let pdir = dir.join(format!("calibration-{user}"));
         let tuned_path = fine_tune(
             checkpoint,
+            ck,
             earlier,
             &options.train,
             options.calibrate_epochs,

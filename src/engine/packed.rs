@@ -91,10 +91,7 @@ pub fn product<T: Kernel>(
     rsc: usize,
 ) {
     let (k, n) = (b.k, b.n);
-    assert!(
-        Isa::available().contains(&isa),
-        "gemm_packed: {isa:?} is not available"
-    );
+    assert!(isa.is_available(), "gemm_packed: {isa:?} is not available");
     if m == 0 || n == 0 {
         return;
     }
@@ -145,21 +142,29 @@ pub enum Isa {
 }
 
 impl Isa {
+    /// Whether this CPU runs the instruction set (the standard library caches the detection, so
+    /// this costs a load per call, not an allocation: [`product`] checks it on every step).
+    pub fn is_available(self) -> bool {
+        match self {
+            Isa::Baseline => true,
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx2 => {
+                std::arch::is_x86_feature_detected!("avx2")
+                    && std::arch::is_x86_feature_detected!("fma")
+            }
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx512 => std::arch::is_x86_feature_detected!("avx512f"),
+            #[cfg(not(target_arch = "x86_64"))]
+            _ => false,
+        }
+    }
+
     /// Every instruction set this CPU runs, widest last.
     pub fn available() -> Vec<Isa> {
-        let mut isas = vec![Isa::Baseline];
-        #[cfg(target_arch = "x86_64")]
-        {
-            if std::arch::is_x86_feature_detected!("avx2")
-                && std::arch::is_x86_feature_detected!("fma")
-            {
-                isas.push(Isa::Avx2);
-            }
-            if std::arch::is_x86_feature_detected!("avx512f") {
-                isas.push(Isa::Avx512);
-            }
-        }
-        isas
+        [Isa::Baseline, Isa::Avx2, Isa::Avx512]
+            .into_iter()
+            .filter(|isa| isa.is_available())
+            .collect()
     }
 
     /// The widest instruction set this CPU runs (detected once).

@@ -125,31 +125,32 @@ fn curves(path: &Path, history: &[EpochRecord]) -> Result<()> {
     };
     const TRAIN: RGBColor = RGBColor(31, 119, 180);
     const VAL: RGBColor = RGBColor(255, 127, 14);
+    let chart = |title: &str, y_label, train: fn(&EpochRecord) -> f64, val| Chart {
+        title: title.into(),
+        x_label: "epoch",
+        y_label,
+        series: vec![
+            series("train", TRAIN, train),
+            series("validation", VAL, val),
+        ],
+        markers: Vec::new(),
+        scatter: false,
+    };
     plot::save(
         path,
         &[
-            Chart {
-                title: "Loss (masked MSE, normalized heart rate)".into(),
-                x_label: "epoch",
-                y_label: "loss",
-                series: vec![
-                    series("train", TRAIN, |r| r.train_loss),
-                    series("validation", VAL, |r| r.val_loss),
-                ],
-                markers: Vec::new(),
-                scatter: false,
-            },
-            Chart {
-                title: "Mean absolute error".into(),
-                x_label: "epoch",
-                y_label: "MAE (bpm)",
-                series: vec![
-                    series("train", TRAIN, |r| r.train_mae),
-                    series("validation", VAL, |r| r.val_mae),
-                ],
-                markers: Vec::new(),
-                scatter: false,
-            },
+            chart(
+                "Loss (masked MSE, normalized heart rate)",
+                "loss",
+                |r| r.train_loss,
+                |r| r.val_loss,
+            ),
+            chart(
+                "Mean absolute error",
+                "MAE (bpm)",
+                |r| r.train_mae,
+                |r| r.val_mae,
+            ),
         ],
         2,
     )
