@@ -48,13 +48,14 @@
 //            (passed from one backward dispatch to the next), then d_a [4H] of the current
 //            step (shared by the workgroup's invocations within a step)
 //
-// ---- Dispatch: ⌈B/4⌉ workgroups of RECURRENCE_WG = 64 invocations. Time is serial: step s
+// ---- Dispatch: ⌈B/4⌉ workgroups of RECURRENCE_WG invocations (64, 128 or 256). Time is serial: step s
 // needs all of h_prev, so the units of one step must be exchanged between steps, and only
 // invocations of one workgroup can wait for each other (barriers). So a workgroup owns whole
 // sequences for a span of steps, and its invocations split the hidden units: invocation lid
 // handles units j = lid, lid + RECURRENCE_WG, lid + 2·RECURRENCE_WG, ... < H, at most
-// UNITS = MAX_HIDDEN / RECURRENCE_WG of them, whose state it keeps in registers (arrays
-// indexed by u, j = u·RECURRENCE_WG + lid).
+// UNITS = MAX_HIDDEN / MIN_RECURRENCE_WG of them, whose state it keeps in registers (arrays
+// indexed by u, j = u·RECURRENCE_WG + lid). More invocations per workgroup give each fewer
+// units: on a hardware GPU, more of the chip at work on one step.
 //
 // The lanes trick: a workgroup runs four sequences b0 .. b0 + 3 at once, one in each lane
 // (x, y, z, w) of every vec4: h_prev[k] holds unit k of the four sequences, and a_i, c, d_h,

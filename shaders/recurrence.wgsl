@@ -2,7 +2,8 @@
 // kernels.rs joins it after the text of each of them (with common.wgsl) when the binary is
 // built; lstm.wgsl's header explains the scheme in full.
 //
-//   RECURRENCE_WG   invocations per workgroup; invocation lid handles the hidden units
+//   RECURRENCE_WG   invocations per workgroup (pipeline-overridable: 64, 128 or 256, chosen
+//                   per adapter); invocation lid handles the hidden units
 //                   j = lid, lid + RECURRENCE_WG, ... < H, at most UNITS of them
 //   LANES           sequences per workgroup, one per lane of every vec4
 //   MAX_HIDDEN      the largest H (h_prev lives in workgroup memory: MAX_HIDDEN vec4 = 8 KiB)
@@ -17,11 +18,13 @@
 // has the same names (kernels.rs; uniforms.rs: RecurrenceDims); tests/gpu_kernels.rs checks
 // them.
 
-const RECURRENCE_WG: u32 = 64u;
+override RECURRENCE_WG: u32 = 64u;
+// The smallest RECURRENCE_WG the host may choose: it sizes the per-invocation arrays.
+const MIN_RECURRENCE_WG: u32 = 64u;
 const LANES: u32 = 4u;
 const MAX_HIDDEN: u32 = 512u;
 // Hidden units per invocation at most.
-const UNITS: u32 = MAX_HIDDEN / RECURRENCE_WG;
+const UNITS: u32 = MAX_HIDDEN / MIN_RECURRENCE_WG;
 
 struct RecurrenceDims {
     batch: u32, steps: u32, hidden: u32, s_start: u32,

@@ -19,6 +19,7 @@ use hrcast::engine::cpu::CpuEngine;
 use hrcast::engine::cpu::{DropoutStep, loss_and_gradients};
 use hrcast::engine::gpu::Gpu;
 use hrcast::engine::gpu::engine::GpuEngine;
+use hrcast::engine::gpu::variant::{Origin, RECURRENCE_WGS, Variant};
 use hrcast::engine::optim::AdamState;
 use hrcast::engine::{Engine, StepConfig, StepCounts};
 use hrcast::model::{Batch, Cell, ModelConfig, Params};
@@ -48,10 +49,23 @@ fn compare(gpu: Gpu, c: &ModelConfig, batch: &Batch<f32>, steps: usize, what: &s
     assert_eq!(counts.submits, 1, "{what}: one submit per step");
 }
 
-/// Trains `steps` steps on both engines from the same weights and compares predictions,
-/// gradients, losses and parameters after every step; returns what the GPU's last step issued.
+/// [`compare_variant`] with the variant the engine picks for the adapter.
 fn compare_counts(
     gpu: Gpu,
+    c: &ModelConfig,
+    batch: &Batch<f32>,
+    steps: usize,
+    what: &str,
+) -> StepCounts {
+    compare_variant(gpu, None, c, batch, steps, what)
+}
+
+/// Trains `steps` steps on both engines from the same weights (the GPU's kernels in `variant`,
+/// or the one the engine picks) and compares predictions, gradients, losses and parameters
+/// after every step; returns what the GPU's last step issued.
+fn compare_variant(
+    gpu: Gpu,
+    variant: Option<Variant>,
     c: &ModelConfig,
     batch: &Batch<f32>,
     steps: usize,
@@ -60,7 +74,11 @@ fn compare_counts(
     let params: Params<f32> = Params::init(c, 7);
     let adam = AdamState::new(params.values.iter().map(Vec::len));
     let mut cpu = CpuEngine::new(c.clone(), params.clone(), adam.clone());
-    let mut gpu = GpuEngine::new(gpu, c, &params, &adam).unwrap();
+    let mut gpu = match variant {
+        Some(v) => GpuEngine::with_variant(gpu, (v, Origin::Forced), c, &params, &adam),
+        None => GpuEngine::new(gpu, c, &params, &adam),
+    }
+    .unwrap();
     let valid = |v: Vec<f32>| -> Vec<f32> {
         v.iter()
             .zip(&batch.mask)
@@ -297,6 +315,61 @@ fn whole_steps_on_the_gl_backend_match_the_cpu_engine() {
     for (c, batch, what) in &cases {
         let Some(g) = gl_gpu() else { return };
         compare(g, c, batch, 2, what);
+    }
+    // Each matmul entry point on GL too (the tiled one's workgroup memory and barriers), with
+    // the widest recurrence workgroup.
+    let (c, batch, what) = &cases[1];
+    for option in Variant::MATMULS {
+        let Some(g) = gl_gpu() else { return };
+        let variant = Variant::new(option, 256);
+        let what = format!("{what}, {}", variant.id());
+        compare_variant(g, Some(variant), c, batch, 2, &what);
+    }
+}
+
+#[test]
+fn every_kernel_variant_matches_the_cpu_engine() {
+    // Each matmul option (entry point and workgroup) once, paired with the recurrence
+    // workgroups in turn so that each of those runs too, on the shapes that stress them: batch
+    // 1 with an odd hidden size, both directions and dropout; a ragged GRU batch across two
+    // recurrence workgroups; a 1,500-step sequence (the time loop split under the loop cap);
+    // micro-batches (gradients accumulated over three submits).
+    let variants = Variant::MATMULS
+        .iter()
+        .enumerate()
+        .map(|(i, &m)| Variant::new(m, RECURRENCE_WGS[i % RECURRENCE_WGS.len()]));
+    for variant in variants {
+        let id = variant.id();
+        let mut rng = StdRng::seed_from_u64(21);
+        let cases = [
+            (
+                config(Cell::Lstm, 11, 37, 2, true, 0.3),
+                random_batch(&mut rng, 11, 23, &[23]),
+                "lstm, batch 1, hidden 37, bidirectional, dropout",
+            ),
+            (
+                config(Cell::Gru, 6, 19, 1, true, 0.0),
+                random_batch(&mut rng, 6, 31, &[31, 4, 17, 1, 30, 9]),
+                "gru, batch 6, hidden 19, bidirectional",
+            ),
+            (
+                config(Cell::Lstm, 11, 70, 1, false, 0.0),
+                random_batch(&mut rng, 11, 1500, &[1500, 1200, 3]),
+                "lstm, 1500 steps",
+            ),
+        ];
+        for (c, batch, what) in &cases {
+            let Some(g) = gpu() else { return };
+            compare_variant(g, Some(variant), c, batch, 2, &format!("{id}: {what}"));
+        }
+        let Some(mut g) = gpu() else { return };
+        let (steps, hidden) = (11, 9);
+        g.limits.max_storage_buffer_binding_size = 3 * (steps * 4 * hidden * 4) as u64 + 8;
+        let c = config(Cell::Gru, 5, hidden, 2, false, 0.2);
+        let data = random_batch(&mut rng, 5, steps, &[11, 4, 9, 11, 1, 7, 10]);
+        let what = format!("{id}: gru in micro-batches");
+        let counts = compare_variant(g, Some(variant), &c, &data, 2, &what);
+        assert_eq!(counts.submits, 3, "{what}: one submit per micro-batch");
     }
 }
 

@@ -21,6 +21,7 @@ use hrcast::engine::gpu::buffers::{F32, step_uniform, storage, storage_init, uni
 use hrcast::engine::gpu::kernels::*;
 use hrcast::engine::gpu::recorder::{Dispatch, Gemm, Recorder, op, submit};
 use hrcast::engine::gpu::uniforms::*;
+use hrcast::engine::gpu::variant::{self, MIN_RECURRENCE_WG, RECURRENCE_WGS, TILED_WG, Variant};
 use hrcast::engine::optim::{self, AdamConfig, AdamState};
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
@@ -99,7 +100,7 @@ fn every_uniform_struct_matches_its_wgsl_twin() {
 type Binding = (u32, u32, String, Access);
 
 /// The resource globals `entry` of `file` uses, as (group, binding, name, access), sorted.
-fn used_globals(file: &str, entry: &str) -> (Vec<Binding>, [u32; 3]) {
+fn used_globals(file: &str, entry: &str) -> Vec<Binding> {
     let Shader { module, info } = shader(file);
     let index = module
         .entry_points
@@ -129,14 +130,36 @@ fn used_globals(file: &str, entry: &str) -> (Vec<Binding>, [u32; 3]) {
         })
         .collect();
     used.sort_by_key(|b| (b.0, b.1));
-    (used, module.entry_points[index].workgroup_size)
+    used
+}
+
+/// The `@workgroup_size` of `entry` in `file` once `variant`'s overridable constants are set
+/// (naga's own processing of pipeline constants, as the backends do it).
+fn workgroup_size(file: &str, entry: &str, variant: &Variant) -> [u32; 3] {
+    let Shader { module, info } = shader(file);
+    let mut constants = naga::back::PipelineConstants::default();
+    for (name, value) in variant.constants(entry) {
+        constants.insert(name.to_string(), value);
+    }
+    let (module, _) = naga::back::pipeline_constants::process_overrides(
+        &module,
+        &info,
+        Some((naga::ShaderStage::Compute, entry)),
+        &constants,
+    )
+    .unwrap_or_else(|e| panic!("{entry} of {file} under {}: {e:?}", variant.id()));
+    let point = module
+        .entry_points
+        .iter()
+        .find(|e| e.name == entry)
+        .unwrap();
+    point.workgroup_size
 }
 
 #[test]
 fn every_kernel_layout_is_what_its_entry_point_declares() {
     for kernel in Kernel::ALL {
-        let (file, entry) = kernel.source();
-        let (used, workgroup_size) = used_globals(file, entry);
+        let file = kernel.source().0;
         let mut layout: Vec<Binding> = kernel
             .layout()
             .iter()
@@ -148,12 +171,28 @@ fn every_kernel_layout_is_what_its_entry_point_declares() {
             })
             .collect();
         layout.sort_by_key(|b| (b.0, b.1));
-        assert_eq!(layout, used, "{entry} of {file}: bindings");
-        assert_eq!(
-            kernel.workgroup_size(),
-            workgroup_size,
-            "{entry} of {file}: workgroup size"
-        );
+        for entry in kernel.entry_points() {
+            assert_eq!(
+                layout,
+                used_globals(file, entry),
+                "{entry} of {file}: bindings"
+            );
+        }
+    }
+}
+
+#[test]
+fn every_variant_runs_the_workgroup_size_the_host_dispatches_for() {
+    for variant in Variant::all() {
+        for kernel in Kernel::ALL {
+            let entry = kernel.entry(&variant);
+            assert_eq!(
+                workgroup_size(kernel.source().0, entry, &variant),
+                kernel.workgroup_size(&variant),
+                "{entry} under {}",
+                variant.id()
+            );
+        }
     }
 }
 
@@ -177,9 +216,12 @@ fn the_hosts_constants_are_the_shaders() {
     let constants = [
         ("loss.wgsl", "ELEMENTWISE_WG", f64::from(ELEMENTWISE_WG)),
         ("elementwise.wgsl", "MAX_LAYERS", MAX_LAYERS as f64),
-        ("matmul.wgsl", "MATMUL_WG", f64::from(MATMUL_WG)),
-        ("matmul.wgsl", "MATMUL_TILE", f64::from(MATMUL_TILE)),
-        ("lstm.wgsl", "RECURRENCE_WG", RECURRENCE_WG as f64),
+        ("matmul.wgsl", "TILED_WG", f64::from(TILED_WG)),
+        (
+            "lstm.wgsl",
+            "MIN_RECURRENCE_WG",
+            f64::from(MIN_RECURRENCE_WG),
+        ),
         ("gru.wgsl", "LANES", LANES as f64),
         ("gru.wgsl", "MAX_HIDDEN", MAX_HIDDEN as f64),
         ("adam.wgsl", "CLIP_EPS", f64::from(optim::CLIP_EPS as f32)),
@@ -194,7 +236,7 @@ fn the_hosts_constants_are_the_shaders() {
 /// The GPU and its compiled kernels (None where there is no adapter and CI is not set).
 fn setup() -> Option<(Gpu, Kernels)> {
     let gpu = common::gpu()?;
-    let kernels = Kernels::new(&gpu).unwrap();
+    let kernels = Kernels::new(&gpu, variant::choose(&gpu.info).unwrap().0).unwrap();
     Some((gpu, kernels))
 }
 
@@ -355,13 +397,24 @@ impl MatmulCase {
 
 #[test]
 fn matmul_with_strides_transposes_bias_accumulation_and_chunks() {
-    let Some((gpu, kernels)) = setup() else {
+    let Some((gpu, _)) = setup() else {
         return;
     };
+    // Every matmul variant (entry point and workgroup), with the same cases.
+    for option in Variant::MATMULS {
+        let kernels = Kernels::new(&gpu, Variant::new(option, 64)).unwrap();
+        matmul_cases(&gpu, &kernels);
+    }
+}
+
+/// The matmul cases of one variant's kernels.
+fn matmul_cases(gpu: &Gpu, kernels: &Kernels) {
+    let (gpu, kernels) = (gpu, kernels);
+    let id = kernels.variant().id();
     let mut rng = StdRng::seed_from_u64(1);
     // C = A Bᵀ + bias, with a copy of C: A [37, 7] row-major at offset 3, B stored [45, 7] and
     // read transposed, C with row stride 50 at offset 5. 37 and 45 are not multiples of the
-    // 32 × 32 block a workgroup covers.
+    // block a workgroup covers (32 to 128 per side), nor of an invocation's (4 or 8).
     MatmulCase {
         mnk: (37, 45, 7),
         a: (3, 7, 1),
@@ -371,7 +424,7 @@ fn matmul_with_strides_transposes_bias_accumulation_and_chunks() {
         accumulate: false,
         copy_to: Some(5 + 37 * 50),
     }
-    .check(&gpu, &kernels, &mut rng, "A Bᵀ + bias");
+    .check(gpu, kernels, &mut rng, &format!("{id}: A Bᵀ + bias"));
     // C += Aᵀ B over k = 2 K_CHUNK + 123 (three dispatches: the first adds to C's values too):
     // A stored [k, 3] and read transposed, B [k, 5] row-major at offset 1.
     let k = 2 * K_CHUNK as usize + 123;
@@ -384,7 +437,12 @@ fn matmul_with_strides_transposes_bias_accumulation_and_chunks() {
         accumulate: true,
         copy_to: None,
     }
-    .check(&gpu, &kernels, &mut rng, "C += Aᵀ B in chunks");
+    .check(
+        gpu,
+        kernels,
+        &mut rng,
+        &format!("{id}: C += Aᵀ B in chunks"),
+    );
     // C = A B over two chunks without accumulate: the first chunk writes, the second adds.
     MatmulCase {
         mnk: (2, 3, K_CHUNK as usize + 5),
@@ -395,7 +453,7 @@ fn matmul_with_strides_transposes_bias_accumulation_and_chunks() {
         accumulate: false,
         copy_to: None,
     }
-    .check(&gpu, &kernels, &mut rng, "A B in two chunks");
+    .check(gpu, kernels, &mut rng, &format!("{id}: A B in two chunks"));
 }
 
 // ---------------------------------------------------------------- the recurrences
@@ -572,7 +630,8 @@ fn check_recurrence(gpu: &Gpu, kernels: &Kernels, case: &recurrence::Case, seed:
     let want = case.reference(&data);
     let got = recurrence_on_gpu(gpu, kernels, case, &data);
     let what = format!(
-        "{} B={} T={} H={} reverse={} {} steps per dispatch",
+        "{}: {} B={} T={} H={} reverse={} {} steps per dispatch",
+        kernels.variant().id(),
         if case.lstm { "LSTM" } else { "GRU" },
         case.batch(),
         case.steps,
@@ -621,21 +680,29 @@ fn recurrence_cases(lstm: bool) -> Vec<recurrence::Case> {
 
 #[test]
 fn lstm_forward_and_backward_match_a_cpu_loop() {
-    let Some((gpu, kernels)) = setup() else {
+    let Some((gpu, _)) = setup() else {
         return;
     };
-    for (seed, case) in recurrence_cases(true).iter().enumerate() {
-        check_recurrence(&gpu, &kernels, case, seed as u64);
+    // Every recurrence workgroup: 64 to 256 invocations sharing the hidden units.
+    for recurrence_wg in RECURRENCE_WGS {
+        let kernels = Kernels::new(&gpu, Variant::new(Variant::MATMULS[1], recurrence_wg)).unwrap();
+        for (seed, case) in recurrence_cases(true).iter().enumerate() {
+            check_recurrence(&gpu, &kernels, case, seed as u64);
+        }
     }
 }
 
 #[test]
 fn gru_forward_and_backward_match_a_cpu_loop() {
-    let Some((gpu, kernels)) = setup() else {
+    let Some((gpu, _)) = setup() else {
         return;
     };
-    for (seed, case) in recurrence_cases(false).iter().enumerate() {
-        check_recurrence(&gpu, &kernels, case, 10 + seed as u64);
+    // Every recurrence workgroup: 64 to 256 invocations sharing the hidden units.
+    for recurrence_wg in RECURRENCE_WGS {
+        let kernels = Kernels::new(&gpu, Variant::new(Variant::MATMULS[1], recurrence_wg)).unwrap();
+        for (seed, case) in recurrence_cases(false).iter().enumerate() {
+            check_recurrence(&gpu, &kernels, case, 10 + seed as u64);
+        }
     }
 }
 

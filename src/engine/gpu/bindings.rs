@@ -59,6 +59,8 @@ pub trait Bindings<'a> {
     fn groups(&self) -> Vec<Vec<&'a wgpu::Buffer>>;
 }
 
+use super::variant::MatmulKernel;
+
 /// Declares a kernel's bindings struct and its [`Bindings`] impl from one list of slots.
 macro_rules! bindings {
     ($(
@@ -312,7 +314,8 @@ impl Kernel {
         Kernel::AdamStep,
     ];
 
-    /// The shader file and entry point.
+    /// The shader file and the kernel's name: its entry point, except for the matmul, whose
+    /// entry point is the variant's ([`Kernel::entry_points`]).
     pub fn source(self) -> (&'static str, &'static str) {
         match self {
             Kernel::Matmul => ("matmul.wgsl", "matmul"),
@@ -324,6 +327,14 @@ impl Kernel {
             Kernel::Loss => ("loss.wgsl", "loss"),
             Kernel::GradNorm => ("adam.wgsl", "grad_norm"),
             Kernel::AdamStep => ("adam.wgsl", "adam_step"),
+        }
+    }
+
+    /// The entry points that compute this kernel (one per matmul variant, else its own).
+    pub fn entry_points(self) -> Vec<&'static str> {
+        match self {
+            Kernel::Matmul => MatmulKernel::ALL.iter().map(|m| m.entry()).collect(),
+            other => vec![other.source().1],
         }
     }
 

@@ -12,6 +12,7 @@ use super::params::ParamOffsets;
 use super::plan::{self, Context, Plan};
 use super::recorder::{Dispatch, Gemm, Recorder, op, submit};
 use super::uniforms::Step;
+use super::variant::{self, Origin, Variant};
 use super::{Gpu, micro_batch};
 use crate::engine::optim::AdamState;
 use crate::engine::{Engine, KernelTime, StepConfig, StepCounts, TrainSums};
@@ -27,6 +28,8 @@ const MAX_PLANS: usize = 4;
 pub struct GpuEngine {
     gpu: Gpu,
     kernels: Kernels,
+    /// Why the kernels run the variant they run (forced, tuned or the adapter's default).
+    origin: Origin,
     config: ModelConfig,
     names: Vec<String>,
     offsets: ParamOffsets,
@@ -39,10 +42,23 @@ pub struct GpuEngine {
 }
 
 impl GpuEngine {
-    /// Uploads a model and its optimizer state to `gpu`. Fails with a clear message where the
-    /// model does not fit the kernels or the adapter.
+    /// Uploads a model and its optimizer state to `gpu`, with the kernel variant
+    /// [`variant::choose`] picks for the adapter. Fails with a clear message where the model
+    /// does not fit the kernels or the adapter.
     pub fn new(
         gpu: Gpu,
+        config: &ModelConfig,
+        params: &Params<f32>,
+        adam: &AdamState<f32>,
+    ) -> Result<GpuEngine> {
+        let (variant, origin) = variant::choose(&gpu.info)?;
+        GpuEngine::with_variant(gpu, (variant, origin), config, params, adam)
+    }
+
+    /// [`GpuEngine::new`] with a given kernel variant and the reason it is used.
+    pub fn with_variant(
+        gpu: Gpu,
+        (variant, origin): (Variant, Origin),
         config: &ModelConfig,
         params: &Params<f32>,
         adam: &AdamState<f32>,
@@ -66,7 +82,7 @@ impl GpuEngine {
             "the model has {total} parameters, more than the GPU engine's {max_params}; use fewer \
              layers, a smaller hidden size or --device cpu"
         );
-        let kernels = Kernels::new(&gpu)?;
+        let kernels = Kernels::new(&gpu, variant)?;
         let buffers = Persistent::new(
             &gpu,
             &params.values.concat(),
@@ -75,6 +91,7 @@ impl GpuEngine {
         );
         let mut engine = GpuEngine {
             kernels,
+            origin,
             config: config.clone(),
             names: params.names.clone(),
             offsets,
@@ -227,13 +244,14 @@ impl GpuEngine {
 impl Engine for GpuEngine {
     fn describe(&self) -> String {
         format!(
-            "GPU engine on {} ({})",
+            "GPU engine on {} ({}); {}",
             super::describe(&self.gpu.info),
             if super::is_software(&self.gpu.info) {
                 "software adapter"
             } else {
                 "hardware adapter"
-            }
+            },
+            self.kernels.variant().describe(&self.origin)
         )
     }
 
@@ -332,7 +350,7 @@ impl Engine for GpuEngine {
             let dispatches = self.run_kernel(batch, step.use_masking, kernel)?;
             if dispatches > 0 {
                 times.push(KernelTime {
-                    kernel: kernel.source().1.to_string(),
+                    kernel: self.kernels.entry(kernel).to_string(),
                     dispatches,
                     ms: start.elapsed().as_secs_f64() * 1e3,
                 });

@@ -4,6 +4,7 @@
 use super::Gpu;
 pub use super::bindings::Kernel;
 use super::bindings::{Bindings, Slot};
+use super::variant::{MIN_RECURRENCE_WG, Variant};
 use anyhow::Result;
 
 /// A shader file as compiled: its own text, then the prelude(s) it uses (WGSL lets a module use
@@ -30,8 +31,6 @@ pub const SHADERS: [(&str, &str); 6] = [
     shader!("adam.wgsl", "common.wgsl"),
 ];
 
-/// Invocations per workgroup of the recurrence kernels (`RECURRENCE_WG`, recurrence.wgsl).
-pub const RECURRENCE_WG: usize = 64;
 /// Sequences per recurrence workgroup, one per vec4 lane (`LANES`, recurrence.wgsl).
 pub const LANES: usize = 4;
 /// Largest hidden size the recurrence kernels hold in workgroup memory (`MAX_HIDDEN`,
@@ -40,12 +39,8 @@ pub const MAX_HIDDEN: usize = 512;
 /// Invocations per workgroup of the elementwise and reduction kernels (`ELEMENTWISE_WG`,
 /// common.wgsl).
 pub const ELEMENTWISE_WG: u32 = 256;
-/// The matmul workgroup is `MATMUL_WG × MATMUL_WG` invocations (`MATMUL_WG`, matmul.wgsl).
-pub const MATMUL_WG: u32 = 8;
-/// Each matmul invocation computes a `MATMUL_TILE × MATMUL_TILE` block of C (`MATMUL_TILE`).
-pub const MATMUL_TILE: u32 = 4;
-/// The block of C one matmul workgroup covers, per side.
-pub const MATMUL_BLOCK: u32 = MATMUL_WG * MATMUL_TILE;
+/// The fewest rows of C a matmul workgroup covers in any variant (matmul_4x4 at 8 × 8).
+pub const MIN_MATMUL_BLOCK: u32 = 32;
 /// The longest sum one matmul dispatch does; longer ones are split (the loop cap of
 /// docs/adapters.md).
 pub const K_CHUNK: u32 = 16_384;
@@ -59,37 +54,52 @@ pub const MAX_LAYERS: usize = 16;
 pub const MAX_GROUPS: u32 = 65_535;
 
 impl Kernel {
-    /// The entry point's `@workgroup_size`, from the constants it is written with.
-    pub fn workgroup_size(self) -> [u32; 3] {
+    /// The `@workgroup_size` the kernel runs with under `variant`.
+    pub fn workgroup_size(self, variant: &Variant) -> [u32; 3] {
         match self {
-            Kernel::Matmul => [MATMUL_WG, MATMUL_WG, 1],
+            Kernel::Matmul => [variant.matmul_wg[0], variant.matmul_wg[1], 1],
             Kernel::LstmForward
             | Kernel::LstmBackward
             | Kernel::GruForward
-            | Kernel::GruBackward => [RECURRENCE_WG as u32, 1, 1],
+            | Kernel::GruBackward => [variant.recurrence_wg, 1, 1],
             Kernel::Dropout | Kernel::Loss | Kernel::GradNorm | Kernel::AdamStep => {
                 [ELEMENTWISE_WG, 1, 1]
             }
         }
     }
+
+    /// The entry point that computes this kernel under `variant`.
+    pub fn entry(self, variant: &Variant) -> &'static str {
+        match self {
+            Kernel::Matmul => variant.matmul.entry(),
+            other => other.source().1,
+        }
+    }
 }
+
+// Each recurrence invocation keeps at most MAX_HIDDEN / MIN_RECURRENCE_WG units in registers
+// (`UNITS`, recurrence.wgsl), so no variant may have fewer invocations.
+const _: () = assert!(MAX_HIDDEN % MIN_RECURRENCE_WG as usize == 0);
 
 /// One kernel's pipeline and the layouts of its bind groups.
 struct Compiled {
     kernel: Kernel,
+    entry: &'static str,
     pipeline: wgpu::ComputePipeline,
     groups: Vec<wgpu::BindGroupLayout>,
 }
 
-/// The compiled pipelines.
+/// The compiled pipelines of one variant.
 pub struct Kernels {
+    variant: Variant,
     compiled: Vec<Compiled>,
 }
 
 impl Kernels {
-    /// Compiles every kernel with its explicit layout (validation errors become an error naming
-    /// the file and entry point).
-    pub fn new(gpu: &Gpu) -> Result<Kernels> {
+    /// Compiles every kernel of `variant` with its explicit layout (validation errors become an
+    /// error naming the file and entry point).
+    pub fn new(gpu: &Gpu, variant: Variant) -> Result<Kernels> {
+        super::variant::check(&variant, &gpu.limits)?;
         let mut modules = Vec::new();
         for (name, source) in SHADERS {
             let module = gpu.checked(&format!("compiling shaders/{name}"), || {
@@ -103,16 +113,26 @@ impl Kernels {
         }
         let mut compiled = Vec::new();
         for kernel in Kernel::ALL {
-            let (file, entry) = kernel.source();
+            let (file, entry) = (kernel.source().0, kernel.entry(&variant));
             let module = &modules
                 .iter()
                 .find(|(n, _)| *n == file)
                 .expect("every kernel's file is listed")
                 .1;
             let what = format!("building {entry} of shaders/{file}");
-            compiled.push(gpu.checked(&what, || Compiled::new(gpu, kernel, module))?);
+            compiled.push(gpu.checked(&what, || Compiled::new(gpu, kernel, &variant, module))?);
         }
-        Ok(Kernels { compiled })
+        Ok(Kernels { variant, compiled })
+    }
+
+    /// The variant these pipelines run.
+    pub fn variant(&self) -> &Variant {
+        &self.variant
+    }
+
+    /// The entry point that computes `kernel`.
+    pub fn entry(&self, kernel: Kernel) -> &'static str {
+        self.get(kernel).entry
     }
 
     fn get(&self, kernel: Kernel) -> &Compiled {
@@ -144,7 +164,7 @@ impl Kernels {
                     })
                     .collect();
                 gpu.device.create_bind_group(&wgpu::BindGroupDescriptor {
-                    label: Some(B::KERNEL.source().1),
+                    label: Some(compiled.entry),
                     layout,
                     entries: &entries,
                 })
@@ -155,9 +175,10 @@ impl Kernels {
 
 impl Compiled {
     /// The bind-group layouts of `kernel` (entry by entry, from its slots), its pipeline layout
-    /// and its pipeline.
-    fn new(gpu: &Gpu, kernel: Kernel, module: &wgpu::ShaderModule) -> Compiled {
-        let entry = kernel.source().1;
+    /// and its pipeline, with `variant`'s entry point and overridable constants.
+    fn new(gpu: &Gpu, kernel: Kernel, variant: &Variant, module: &wgpu::ShaderModule) -> Compiled {
+        let entry = kernel.entry(variant);
+        let constants = variant.constants(entry);
         let groups: Vec<wgpu::BindGroupLayout> = kernel
             .layout()
             .iter()
@@ -185,11 +206,15 @@ impl Compiled {
                 layout: Some(&layout),
                 module,
                 entry_point: Some(entry),
-                compilation_options: Default::default(),
+                compilation_options: wgpu::PipelineCompilationOptions {
+                    constants: &constants,
+                    ..Default::default()
+                },
                 cache: None,
             });
         Compiled {
             kernel,
+            entry,
             pipeline,
             groups,
         }

@@ -8,7 +8,7 @@
 //! the end, so the step is the same step.
 
 use super::buffers::F32;
-use super::kernels::{MATMUL_BLOCK, MAX_GROUPS};
+use super::kernels::{MAX_GROUPS, MIN_MATMUL_BLOCK};
 use crate::model::ModelConfig;
 use anyhow::{Result, bail};
 use std::ops::Range;
@@ -36,9 +36,10 @@ pub fn micro_batches(
         .max(c.hidden_size * c.directions())
         .max(c.input_size);
     let row_bytes = row_floats as u64 * F32;
-    // A matmul's grid covers MATMUL_BLOCK rows per workgroup, at most MAX_GROUPS of them.
+    // A matmul's grid covers at least MIN_MATMUL_BLOCK rows per workgroup, at most MAX_GROUPS
+    // of them.
     let max_rows =
-        (max_bytes / row_bytes).min(u64::from(MAX_GROUPS) * u64::from(MATMUL_BLOCK)) as usize;
+        (max_bytes / row_bytes).min(u64::from(MAX_GROUPS) * u64::from(MIN_MATMUL_BLOCK)) as usize;
     let fit = max_rows / steps.max(1);
     if fit == 0 {
         bail!(

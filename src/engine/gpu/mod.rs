@@ -24,6 +24,7 @@ pub mod params;
 pub mod plan;
 pub mod recorder;
 pub mod uniforms;
+pub mod variant;
 
 use anyhow::{Context, Result, anyhow, bail};
 

@@ -182,10 +182,11 @@ impl<'a> Recorder<'a> {
     /// add), each with its own [`MatmulBindings::dims`].
     pub fn matmul(&mut self, gemm: &Gemm) {
         let chunks = (gemm.k as u32).div_ceil(K_CHUNK).max(1);
-        // Each workgroup covers a MATMUL_BLOCK × MATMUL_BLOCK block of C.
+        // Each workgroup covers a block of C, its size the variant's.
+        let [cols, rows] = self.kernels.variant().matmul_block();
         let workgroups = [
-            (gemm.n as u32).div_ceil(MATMUL_BLOCK),
-            (gemm.m as u32).div_ceil(MATMUL_BLOCK),
+            (gemm.n as u32).div_ceil(cols),
+            (gemm.m as u32).div_ceil(rows),
             1,
         ];
         for chunk in 0..chunks {

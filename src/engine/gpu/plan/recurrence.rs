@@ -3,16 +3,16 @@
 
 use super::PlanRecorder;
 use crate::engine::gpu::bindings::*;
-use crate::engine::gpu::kernels::{LOOP_BUDGET, RECURRENCE_WG};
+use crate::engine::gpu::kernels::LOOP_BUDGET;
 use crate::engine::gpu::uniforms::RecurrenceDims;
 use crate::model::{Cell, ModelConfig};
 
 /// Steps one recurrence dispatch may cover under the loop budget. The kernels' dot products run
 /// H/4 unrolled iterations plus H mod 4 single ones (in the backward pass, each with a loop over
-/// the gates inside), per hidden unit an invocation handles.
-fn steps_per_dispatch(config: &ModelConfig, backward: bool) -> usize {
+/// the gates inside), per hidden unit an invocation handles (of `recurrence_wg` invocations).
+fn steps_per_dispatch(config: &ModelConfig, recurrence_wg: u32, backward: bool) -> usize {
     let h = config.hidden_size;
-    let units = h.div_ceil(RECURRENCE_WG);
+    let units = h.div_ceil(recurrence_wg as usize);
     let remainder = if backward {
         (h % 4) * (config.model.gates() + 1)
     } else {
@@ -27,7 +27,11 @@ impl PlanRecorder<'_> {
     fn time_chunks(&self, backward: bool) -> Vec<(usize, usize)> {
         let (steps, per) = (
             self.shape.steps,
-            steps_per_dispatch(self.cx.config, backward),
+            steps_per_dispatch(
+                self.cx.config,
+                self.cx.kernels.variant().recurrence_wg,
+                backward,
+            ),
         );
         (0..steps)
             .step_by(per)
