@@ -79,7 +79,7 @@ impl Kernel {
 
 // Each recurrence invocation keeps at most MAX_HIDDEN / MIN_RECURRENCE_WG units in registers
 // (`UNITS`, recurrence.wgsl), so no variant may have fewer invocations.
-const _: () = assert!(MAX_HIDDEN % MIN_RECURRENCE_WG as usize == 0);
+const _: () = assert!(MAX_HIDDEN.is_multiple_of(MIN_RECURRENCE_WG as usize));
 
 /// One kernel's pipeline and the layouts of its bind groups.
 struct Compiled {
