@@ -14,7 +14,7 @@
 //! `scripts/bench-vs-pytorch.sh` compares the two.
 
 use crate::engine::optim::AdamState;
-use crate::engine::{self, Device, KernelTime, StepConfig};
+use crate::engine::{self, Device, Engine, KernelTime, StepConfig};
 use crate::model::{Batch, Cell, ModelConfig, Params};
 use anyhow::Result;
 use rand::rngs::StdRng;
@@ -60,6 +60,10 @@ pub struct BenchOptions {
     /// Also time each kernel of a step alone (GPU engine): where the step's time goes.
     #[arg(long)]
     pub profile: bool,
+    /// Time the GPU kernel variants on this adapter at this shape and store the fastest in the
+    /// tuning cache that train, evaluate and predict read (see `hrcast devices`).
+    #[arg(long, conflicts_with = "profile")]
+    pub tune: bool,
 }
 
 /// What `hrcast bench --json` prints.
@@ -120,7 +124,7 @@ pub struct BenchReport {
 }
 
 /// Median, min and max of timings in ms.
-fn stats(mut ms: Vec<f64>) -> (f64, f64, f64) {
+pub fn stats(mut ms: Vec<f64>) -> (f64, f64, f64) {
     ms.sort_by(f64::total_cmp);
     let median = if ms.len() % 2 == 1 {
         ms[ms.len() / 2]
@@ -169,7 +173,9 @@ pub fn forward_flops(c: &ModelConfig, batch: usize, steps: usize) -> f64 {
 }
 
 /// Times the configuration of `args` and reports the figures.
-pub fn bench(args: &BenchOptions) -> Result<BenchReport> {
+/// The model, random batch and step settings `args` describe (the same for every engine and
+/// every kernel variant).
+pub fn workload(args: &BenchOptions) -> (ModelConfig, Batch<f32>, StepConfig) {
     let config = ModelConfig {
         model: args.model,
         input_size: INPUTS,
@@ -195,10 +201,6 @@ pub fn bench(args: &BenchOptions) -> Result<BenchReport> {
         mask: vec![1.0; b * t],
         lengths: vec![t; b],
     };
-    let params: Params<f32> = Params::init(&config, 0);
-    let adam = AdamState::for_params(&params);
-    let (mut engine, device) = engine::select(args.device, &config, params, adam)?;
-    let note = engine.batch_note(b, t);
     let step = StepConfig {
         lr: 5e-4,
         weight_decay: 1e-4,
@@ -206,17 +208,38 @@ pub fn bench(args: &BenchOptions) -> Result<BenchReport> {
         use_masking: true,
         seed: 0,
     };
-    let n = args.steps as usize;
+    (config, batch, step)
+}
 
+/// Times `n` training steps of `engine` after the warm-up ones: each step's ms.
+pub fn time_steps(
+    engine: &mut dyn Engine,
+    batch: &Batch<f32>,
+    step: &StepConfig,
+    n: usize,
+) -> Result<Vec<f64>> {
     let mut train_ms = Vec::new();
     for i in 0..WARMUP + n {
         let start = Instant::now();
-        engine.train_step(&batch, &step)?;
+        engine.train_step(batch, step)?;
         engine.finish()?;
         if i >= WARMUP {
             train_ms.push(start.elapsed().as_secs_f64() * 1e3);
         }
     }
+    Ok(train_ms)
+}
+
+/// Runs the benchmark `args` describes.
+pub fn bench(args: &BenchOptions) -> Result<BenchReport> {
+    let (config, batch, step) = workload(args);
+    let (b, t) = (batch.batch, batch.steps);
+    let params: Params<f32> = Params::init(&config, 0);
+    let adam = AdamState::for_params(&params);
+    let (mut engine, device) = engine::select(args.device, &config, params, adam)?;
+    let note = engine.batch_note(b, t);
+    let n = args.steps as usize;
+    let train_ms = time_steps(engine.as_mut(), &batch, &step, n)?;
     let counts = engine.step_counts();
     let mut eval_ms = Vec::new();
     for i in 0..WARMUP + n {
@@ -272,6 +295,9 @@ pub fn bench(args: &BenchOptions) -> Result<BenchReport> {
 /// Runs `hrcast bench` from the command line: times, then prints the report (one JSON line with
 /// `--json`, else a table).
 pub fn run(options: &BenchOptions) -> Result<ExitCode> {
+    if options.tune {
+        return crate::tune::run(options);
+    }
     let report = bench(options)?;
     if options.json {
         println!("{}", serde_json::to_string(&report)?);

@@ -47,3 +47,4 @@ pub mod prepare;
 pub mod schedule;
 pub mod synth;
 pub mod train;
+pub mod tune;

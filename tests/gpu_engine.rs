@@ -593,12 +593,22 @@ fn devices_and_train_on_the_gpu_from_the_command_line() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let run = |args: &[&str]| {
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_hrcast"))
+    // The tuning cache of this test only (not the user's), no forced variant unless asked.
+    let tuning = dir.path().join("tuning.json");
+    let command = |args: &[&str], forced: Option<&str>| {
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_hrcast"));
+        command
             .current_dir(dir.path())
             .args(args)
-            .output()
-            .unwrap();
+            .env("HRCAST_GPU_TUNING", &tuning)
+            .env_remove("HRCAST_GPU_VARIANT");
+        if let Some(v) = forced {
+            command.env("HRCAST_GPU_VARIANT", v);
+        }
+        command.output().unwrap()
+    };
+    let run = |args: &[&str]| {
+        let out = command(args, None);
         let text = String::from_utf8_lossy(&out.stdout).into_owned();
         assert!(
             out.status.success(),
@@ -634,9 +644,11 @@ fn devices_and_train_on_the_gpu_from_the_command_line() {
         .map(|k| k["dispatches"].as_u64().unwrap())
         .sum();
     assert_eq!(profiled, dispatches, "{bench}");
-    for kernel in ["lstm_forward", "lstm_backward", "matmul", "adam_step"] {
+    for kernel in ["lstm_forward", "lstm_backward", "matmul_", "adam_step"] {
         assert!(
-            profile.iter().any(|k| k["kernel"] == kernel),
+            profile
+                .iter()
+                .any(|k| k["kernel"].as_str().unwrap().starts_with(kernel)),
             "{kernel}: {bench}"
         );
     }
@@ -677,6 +689,10 @@ fn devices_and_train_on_the_gpu_from_the_command_line() {
     let on_gpu = run(&[&common[..], &["--device", "gpu", "--checkpoints", "g"]].concat());
     assert!(on_gpu.contains("device gpu: GPU engine on"), "{on_gpu}");
     assert!(
+        on_gpu.contains("default for a software adapter"),
+        "{on_gpu}"
+    );
+    assert!(
         on_gpu.contains("dispatches, 1 submit, 0 read-backs"),
         "{on_gpu}"
     );
@@ -696,5 +712,82 @@ fn devices_and_train_on_the_gpu_from_the_command_line() {
         "{} vs {}",
         g.val_loss,
         c.val_loss
+    );
+}
+
+#[test]
+fn bench_tune_stores_the_fastest_variant_and_train_runs_it() {
+    if gpu().is_none() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let tuning = dir.path().join("cache").join("tuning.json");
+    let run = |args: &[&str], forced: Option<&str>| {
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_hrcast"));
+        command
+            .current_dir(dir.path())
+            .args(args)
+            .env("HRCAST_GPU_TUNING", &tuning)
+            .env_remove("HRCAST_GPU_VARIANT");
+        if let Some(v) = forced {
+            command.env("HRCAST_GPU_VARIANT", v);
+        }
+        let out = command.output().unwrap();
+        let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+        (out.status.success(), text(&out.stdout), text(&out.stderr))
+    };
+    let shape = [
+        "--device",
+        "gpu",
+        "--hidden-size",
+        "6",
+        "--seq-len",
+        "12",
+        "--batch-size",
+        "2",
+        "--num-layers",
+        "1",
+        "--steps",
+        "1",
+    ];
+    let (ok, out, err) = run(&[&["bench", "--tune", "--json"][..], &shape].concat(), None);
+    assert!(ok, "{out}{err}");
+    let report: serde_json::Value = serde_json::from_str(&out).unwrap();
+    // Four matmul options, then the recurrence workgroups not yet timed: six variants.
+    let timings = report["timings"].as_array().unwrap();
+    assert_eq!(timings.len(), 6, "{out}");
+    let best = report["best"].as_str().unwrap();
+    let fastest = timings
+        .iter()
+        .min_by(|a, b| a[1].as_f64().unwrap().total_cmp(&b[1].as_f64().unwrap()))
+        .unwrap();
+    assert_eq!(fastest[0], best, "{out}");
+    let cache: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&tuning).unwrap()).unwrap();
+    let adapters = cache["adapters"].as_object().unwrap();
+    assert_eq!(adapters.len(), 1, "{cache}");
+    let (key, entry) = adapters.iter().next().unwrap();
+    assert_eq!(entry["variant"], best, "{cache}");
+    assert_eq!(report["adapter"], key.as_str());
+    // bench (and train, evaluate, predict: the same engine) now runs the tuned variant.
+    let (ok, out, err) = run(&[&["bench", "--profile"][..], &shape].concat(), None);
+    assert!(ok, "{out}{err}");
+    let matmul = best.split(':').next().unwrap();
+    assert!(out.contains(matmul), "{best}: {out}");
+    // A forced variant wins over the cache; a wrong one is an error naming the variable.
+    let forced = "matmul_tiled:16x16:r256";
+    let (ok, out, err) = run(
+        &[&["bench", "--profile"][..], &shape].concat(),
+        Some(forced),
+    );
+    assert!(ok && out.contains("matmul_tiled"), "{out}{err}");
+    let (ok, _, err) = run(&["bench", "--device", "gpu"], Some("matmul_3x3"));
+    assert!(!ok && err.contains("HRCAST_GPU_VARIANT"), "{err}");
+    // A damaged cache is one clear error naming it, before any timing.
+    std::fs::write(&tuning, "{").unwrap();
+    let (ok, _, err) = run(&[&["bench", "--tune"][..], &shape].concat(), None);
+    assert!(
+        !ok && err.contains("tuning.json") && !err.contains("panicked"),
+        "{err}"
     );
 }
