@@ -10,7 +10,8 @@
 #   4. the GPU tests with CI=true (a missing adapter fails them): through cargo where there is
 #      one, else the test binaries already built in target/release/deps;
 #   5. hrcast bench --device gpu --json for LSTM and GRU at each batch of BATCHES (hidden 128,
-#      2 layers, 500 steps), with --tune first where the build has it;
+#      2 layers, 500 steps), each after hrcast bench --tune at the same shape (the tuning cache
+#      then holds the last shape's winner; HRCAST_GPU_TUNING names another cache file);
 #   6. the same training step in PyTorch with cuDNN (benches/pytorch_cpu.py --device cuda),
 #      where PYTHON has torch with CUDA;
 # then prints one table. It builds nothing: target/release/hrcast must exist (and the test
@@ -131,14 +132,12 @@ else
 fi
 
 say "5. hrcast bench --device gpu"
-tune=0
-"$HRCAST" bench --help | grep -q -- '--tune' && tune=1
 lines=$work/lines
 for model in lstm gru; do
     for b in $BATCHES; do
         shape=(--model "$model" --batch-size "$b" --seq-len "$SEQ_LEN" --hidden-size 128
             --num-layers 2 --steps "$STEPS")
-        [ "$tune" = 1 ] && "$HRCAST" bench --device gpu --tune "${shape[@]}"
+        "$HRCAST" bench --device gpu --tune "${shape[@]}"
         echo "hrcast $model batch $b" >&2
         printf '{"engine":"hrcast","report":%s}\n' \
             "$("$HRCAST" bench --device gpu "${shape[@]}" --json)" >>"$lines"
@@ -164,6 +163,7 @@ fi
 say "Table"
 "$PYTHON" - "$lines" <<'EOF'
 import json
+import re
 import sys
 
 runs = [json.loads(line) for line in open(sys.argv[1])]
@@ -179,8 +179,8 @@ print(
     f"hrcast on {first['adapter']} ({first['backend']}), T={first['seq_len']} H={first['hidden_size']} "
     f"L={first['num_layers']}, {first['steps']} timed steps; ratio = PyTorch ms / hrcast ms (> 1: hrcast faster)\n"
 )
-print("| model | batch | hrcast train ms | hrcast eval ms | dispatches / submits per step | PyTorch cuDNN train ms | PyTorch eval ms | train ratio | eval ratio |")
-print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+print("| model | batch | hrcast kernels | hrcast train ms | hrcast eval ms | dispatches / submits per step | PyTorch cuDNN train ms | PyTorch eval ms | train ratio | eval ratio |")
+print("|---|---:|---|---:|---:|---:|---:|---:|---:|---:|")
 seen = []
 for r in runs:
     key = (r["report"]["model"], r["report"]["batch_size"])
@@ -188,7 +188,8 @@ for r in runs:
         continue
     seen.append(key)
     h, t = r["report"], find("pytorch", *key)
-    cells = [h["model"], str(h["batch_size"]), f"{h['ms_per_step']:.1f}", f"{h['eval_ms_per_batch']:.1f}",
+    kernels = re.search(r"kernels (\S+)", h.get("engine", ""))
+    cells = [h["model"], str(h["batch_size"]), kernels.group(1) if kernels else "–", f"{h['ms_per_step']:.1f}", f"{h['eval_ms_per_batch']:.1f}",
              f"{h['dispatches_per_step']} / {h['submits_per_step']}"]
     if t:
         cells += [f"{t['ms_per_step']:.1f}", f"{t['eval_ms_per_batch']:.1f}",

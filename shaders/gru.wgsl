@@ -60,7 +60,8 @@
 // through its slice of carry, with storageBarrier. One dispatch runs steps s_start .. s_start + s_count; the host chooses
 // s_count so that no invocation runs more than about 60,000 loop iterations, because Mesa's
 // software Vulkan/GL drivers stop a shader silently at 65,535 (docs/adapters.md). The dot
-// products over the hidden units are unrolled by four, all three gates in one pass.
+// products over the hidden units are unrolled by four, all three gates in one pass, and the
+// units go two at a time (unit_pair) so that each read of h_prev or d_hw serves two.
 
 // Shared with lstm.wgsl, in recurrence.wgsl (joined after this text): RECURRENCE_WG, LANES,
 // MAX_HIDDEN, UNITS, RecurrenceDims, the bindings dims, params and lengths, and sigmoid, time_of,
@@ -100,6 +101,42 @@ fn store_step(b: u32, row: u32, j: u32, h: f32, r_z_n_hw_n: vec4<f32>) {
     gates[row * 4u * H + 3u * H + j] = r_z_n_hw_n.w;
 }
 
+// b_hh for unit j, one gate per column: r, z, n (where hw = b_hh + h_prev W_hhᵀ starts).
+fn hw_bias(j: u32) -> mat3x4<f32> {
+    let b_hh = dims.b_hh_off + j;
+    let H = dims.hidden;
+    return mat3x4<f32>(vec4<f32>(params[b_hh]), vec4<f32>(params[b_hh + H]), vec4<f32>(params[b_hh + 2u * H]));
+}
+
+// Four terms of (h_prev W_hhᵀ)[j] for each gate, Σ_{m<4} h_prev[k + m] W_hh[gate·H + j, k + m],
+// where the columns of h are h_prev[k .. k+3] (w_hh4, recurrence.wgsl).
+fn recurrent_part4(j: u32, k: u32, h: mat4x4<f32>) -> mat3x4<f32> {
+    let H = dims.hidden;
+    return mat3x4<f32>(h * w_hh4(j, k), h * w_hh4(H + j, k), h * w_hh4(2u * H + j, k));
+}
+
+// One term h_prev[k] W_hh[gate·H + j, k] for each gate (the H mod 4 left over).
+fn recurrent_part1(j: u32, k: u32, h_k: vec4<f32>) -> mat3x4<f32> {
+    let H = dims.hidden;
+    let w = dims.w_hh_off + j * H + k;
+    return mat3x4<f32>(params[w] * h_k, params[w + H * H] * h_k, params[w + 2u * H * H] * h_k);
+}
+
+// Unit j's step from hw (columns r, z, n): the gates and the new h, stored for every lane that
+// is a sequence; returns h. Lanes that are not live (reverse-direction padding) get a zero state.
+fn cell_step(hw: mat3x4<f32>, live: vec4<bool>, rows: vec4<u32>, b: vec4<u32>, j: u32) -> vec4<f32> {
+    let H = dims.hidden;
+    let r = sigmoid(xw4(rows, j) + hw[0]);
+    let z = sigmoid(xw4(rows, H + j) + hw[1]);
+    let n = tanh(xw4(rows, 2u * H + j) + r * hw[2]);
+    let h = select(vec4<f32>(0.0), n + z * (h_prev[j] - n), live);
+    store_step(b.x, rows.x, j, h.x, vec4<f32>(r.x, z.x, n.x, hw[2].x));
+    store_step(b.y, rows.y, j, h.y, vec4<f32>(r.y, z.y, n.y, hw[2].y));
+    store_step(b.z, rows.z, j, h.z, vec4<f32>(r.z, z.z, n.z, hw[2].z));
+    store_step(b.w, rows.w, j, h.w, vec4<f32>(r.w, z.w, n.w, hw[2].w));
+    return h;
+}
+
 // wid.x: which four sequences (b0 = 4·wid.x); lid.x: which hidden units
 // (j = u·RECURRENCE_WG + lid.x).
 @compute @workgroup_size(RECURRENCE_WG, 1, 1)
@@ -128,44 +165,27 @@ fn gru_forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_
         let rows = rows_at(t, b0);
         let live = live_at(t, b0);
         let b = lanes(b0);
-        for (var u = 0u; u * RECURRENCE_WG + lid.x < H; u++) {
-            let j = u * RECURRENCE_WG + lid.x;
-            // hw = b_hh + h_prev W_hhᵀ, unit j of each gate.
-            var hw_r = vec4<f32>(params[dims.b_hh_off + j]);
-            var hw_z = vec4<f32>(params[dims.b_hh_off + H + j]);
-            var hw_n = vec4<f32>(params[dims.b_hh_off + 2u * H + j]);
-            // Where rows j, H + j, 2H + j of W_hh start: (h_prev W_hhᵀ)[j] is the dot product
-            // of h_prev with row j of W_hh.
-            let w_r = dims.w_hh_off + j * H;
-            let w_z = w_r + H * H;
-            let w_n = w_z + H * H;
+        // Two units at a time (unit_pair, recurrence.wgsl), so that each read of h_prev serves
+        // both dot products. hw holds unit j's b_hh + h_prev W_hhᵀ, one gate per column (r, z, n).
+        for (var u = 0u; u * RECURRENCE_WG + lid.x < H; u += 2u) {
+            let units = unit_pair(u, lid.x);
+            var hw_first = hw_bias(units.x);
+            var hw_second = hw_bias(units.y);
             // k runs over h_prev's units, four at a time, then the H mod 4 left over.
             var k = 0u;
             for (; k + 4u <= H; k += 4u) {
-                let h0 = h_prev[k];
-                let h1 = h_prev[k + 1u];
-                let h2 = h_prev[k + 2u];
-                let h3 = h_prev[k + 3u];
-                hw_r += params[w_r + k] * h0 + params[w_r + k + 1u] * h1 + params[w_r + k + 2u] * h2 + params[w_r + k + 3u] * h3;
-                hw_z += params[w_z + k] * h0 + params[w_z + k + 1u] * h1 + params[w_z + k + 2u] * h2 + params[w_z + k + 3u] * h3;
-                hw_n += params[w_n + k] * h0 + params[w_n + k + 1u] * h1 + params[w_n + k + 2u] * h2 + params[w_n + k + 3u] * h3;
+                let h = mat4x4<f32>(h_prev[k], h_prev[k + 1u], h_prev[k + 2u], h_prev[k + 3u]);
+                hw_first += recurrent_part4(units.x, k, h);
+                hw_second += recurrent_part4(units.y, k, h);
             }
             for (; k < H; k++) {
-                let h_k = h_prev[k];
-                hw_r += params[w_r + k] * h_k;
-                hw_z += params[w_z + k] * h_k;
-                hw_n += params[w_n + k] * h_k;
+                hw_first += recurrent_part1(units.x, k, h_prev[k]);
+                hw_second += recurrent_part1(units.y, k, h_prev[k]);
             }
-            let r = sigmoid(xw4(rows, j) + hw_r);
-            let z = sigmoid(xw4(rows, H + j) + hw_z);
-            let n = tanh(xw4(rows, 2u * H + j) + r * hw_n);
-            // Lanes that are not live (reverse-direction padding) get a zero state.
-            let h = select(zero, n + z * (h_prev[j] - n), live);
-            h_next[u] = h;
-            store_step(b.x, rows.x, j, h.x, vec4<f32>(r.x, z.x, n.x, hw_n.x));
-            store_step(b.y, rows.y, j, h.y, vec4<f32>(r.y, z.y, n.y, hw_n.y));
-            store_step(b.z, rows.z, j, h.z, vec4<f32>(r.z, z.z, n.z, hw_n.z));
-            store_step(b.w, rows.w, j, h.w, vec4<f32>(r.w, z.w, n.w, hw_n.w));
+            h_next[u] = cell_step(hw_first, live, rows, b, units.x);
+            if (units.y != units.x) {
+                h_next[u + 1u] = cell_step(hw_second, live, rows, b, units.y);
+            }
         }
         // Every invocation must finish reading h_prev (the dot products above) before any
         // overwrites it with the new h: a workgroupBarrier, as h_prev is workgroup memory.
@@ -218,17 +238,6 @@ fn store_d_xw_d_hw(b: u32, row: u32, j: u32, d_ar: f32, d_az: f32, d_an: f32, d_
     d_hw[row * 3u * H + j] = d_ar;
     d_hw[row * 3u * H + H + j] = d_az;
     d_hw[row * 3u * H + 2u * H + j] = d_hw_n;
-}
-
-// Σ_{m<4} d_hw[k + m] W_hh[k + m, j]: four terms of (d_hw W_hh)[j], the dot product of d_hw
-// with column j of W_hh, for the four lanes (d_hw is read from carry[d_hw_at ..]). k indexes
-// the 3H rows of W_hh, i.e. the columns of d_hw. Neighbouring invocations (j, j + 1) read
-// neighbouring weights.
-fn col_dot4(d_hw_at: u32, k: u32, j: u32) -> vec4<f32> {
-    let H = dims.hidden;
-    let w = dims.w_hh_off + k * H + j;
-    return params[w] * carry[d_hw_at + k] + params[w + H] * carry[d_hw_at + k + 1u]
-        + params[w + 2u * H] * carry[d_hw_at + k + 2u] + params[w + 3u * H] * carry[d_hw_at + k + 3u];
 }
 
 @compute @workgroup_size(RECURRENCE_WG, 1, 1)
@@ -295,21 +304,30 @@ fn gru_backward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation
         // storageBarrier, which orders storage accesses among the workgroup's invocations.
         storageBarrier();
         // d_h_rec for step s - 1: d_h_direct + (d_hw W_hh)[j], over the 3H columns of d_hw,
-        // four rows of W_hh per col_dot4 and three col_dot4 (one per gate) per iteration; then
-        // the H mod 4 rows left over in each gate.
-        for (var u = 0u; u * RECURRENCE_WG + lid.x < H; u++) {
-            let j = u * RECURRENCE_WG + lid.x;
-            var sum = d_h_direct[u];
+        // four rows of W_hh per column_dot4_pair and three of those (one per gate) per
+        // iteration; then the H mod 4 rows left over in each gate. The units go two at a time
+        // (unit_pair, recurrence.wgsl), so that each read of d_hw serves two dot products.
+        for (var u = 0u; u * RECURRENCE_WG + lid.x < H; u += 2u) {
+            let units = unit_pair(u, lid.x);
+            let second = units.y != units.x;
+            var sum = mat2x4<f32>(d_h_direct[u], zero);
+            if (second) {
+                sum[1] = d_h_direct[u + 1u];
+            }
             var k = 0u;
             for (; k + 4u <= H; k += 4u) {
-                sum += col_dot4(d_hw_at, k, j) + col_dot4(d_hw_at, H + k, j) + col_dot4(d_hw_at, 2u * H + k, j);
+                sum += column_dot4_pair(d_hw_at, k, units) + column_dot4_pair(d_hw_at, H + k, units)
+                    + column_dot4_pair(d_hw_at, 2u * H + k, units);
             }
             for (; k < H; k++) {
                 for (var gate = 0u; gate < 3u; gate++) {
-                    sum += params[dims.w_hh_off + (gate * H + k) * H + j] * carry[d_hw_at + gate * H + k];
+                    sum += column_term_pair(d_hw_at, gate * H + k, units);
                 }
             }
-            d_h_rec[u] = sum;
+            d_h_rec[u] = sum[0];
+            if (second) {
+                d_h_rec[u + 1u] = sum[1];
+            }
         }
         // Every invocation must finish reading d_hw before the next step overwrites it: the
         // same storageBarrier, for the same storage buffer.

@@ -79,7 +79,9 @@
 // Vulkan/GL drivers stop a shader silently at 65,535; see docs/adapters.md. Per step an
 // invocation runs at most UNITS unit iterations, each with a dot product over H hidden units
 // unrolled by four (H/4 iterations and H mod 4 more): four times fewer iterations against
-// that cap, and each h_prev[k] read serves all four gates.
+// that cap, and each h_prev[k] read serves all four gates. The units go two at a time
+// (unit_pair): each read of h_prev (forward) or d_a (backward) then serves two units, which
+// on a CPU adapter, where every read is a per-lane gather, is a third of the backward's time.
 
 // Shared with gru.wgsl, in recurrence.wgsl (joined after this text): RECURRENCE_WG, LANES,
 // MAX_HIDDEN, UNITS, RecurrenceDims, the bindings dims, params and lengths, and sigmoid, time_of,
@@ -127,6 +129,68 @@ fn store_step(b: u32, row: u32, j: u32, c: f32, h: f32, ifgo: vec4<f32>) {
     gates[row * 4u * H + 3u * H + j] = ifgo.w;
 }
 
+// The part of unit j's pre-activations that does not depend on h_prev, XW[t] + b_hh, one gate
+// per column: i, f, g, o.
+fn input_part(rows: vec4<u32>, j: u32) -> mat4x4<f32> {
+    let H = dims.hidden;
+    let b_hh = dims.b_hh_off + j;
+    return mat4x4<f32>(
+        xw4(rows, j) + params[b_hh],
+        xw4(rows, H + j) + params[b_hh + H],
+        xw4(rows, 2u * H + j) + params[b_hh + 2u * H],
+        xw4(rows, 3u * H + j) + params[b_hh + 3u * H],
+    );
+}
+
+// Four terms of (h_prev W_hhᵀ)[j] for each gate, Σ_{m<4} h_prev[k + m] W_hh[gate·H + j, k + m],
+// where the columns of h are h_prev[k .. k+3]: the matrix-vector product h w_hh4(..) sums
+// exactly those (w_hh4, recurrence.wgsl). One gate per column of the result, as in input_part.
+fn recurrent_part4(j: u32, k: u32, h: mat4x4<f32>) -> mat4x4<f32> {
+    let H = dims.hidden;
+    return mat4x4<f32>(
+        h * w_hh4(j, k),
+        h * w_hh4(H + j, k),
+        h * w_hh4(2u * H + j, k),
+        h * w_hh4(3u * H + j, k),
+    );
+}
+
+// One term h_prev[k] W_hh[gate·H + j, k] for each gate (the H mod 4 left over).
+fn recurrent_part1(j: u32, k: u32, h_k: vec4<f32>) -> mat4x4<f32> {
+    let H = dims.hidden;
+    let w = dims.w_hh_off + j * H + k;
+    return mat4x4<f32>(
+        params[w] * h_k,
+        params[w + H * H] * h_k,
+        params[w + 2u * H * H] * h_k,
+        params[w + 3u * H * H] * h_k,
+    );
+}
+
+// c and h of one unit after a step.
+struct CellState {
+    c: vec4<f32>,
+    h: vec4<f32>,
+}
+
+// Unit j's step from its pre-activations a (columns i, f, g, o) and c_prev: the activations,
+// c and h, stored for every lane that is a sequence. Lanes that are not live (reverse-direction
+// padding) get a zero state.
+fn cell_step(a: mat4x4<f32>, c_prev: vec4<f32>, live: vec4<bool>, rows: vec4<u32>, b: vec4<u32>, j: u32) -> CellState {
+    let zero = vec4<f32>(0.0);
+    let i = sigmoid(a[0]);
+    let f = sigmoid(a[1]);
+    let g = tanh(a[2]);
+    let o = sigmoid(a[3]);
+    let c = select(zero, f * c_prev + i * g, live);
+    let h = select(zero, o * tanh(c), live);
+    store_step(b.x, rows.x, j, c.x, h.x, vec4<f32>(i.x, f.x, g.x, o.x));
+    store_step(b.y, rows.y, j, c.y, h.y, vec4<f32>(i.y, f.y, g.y, o.y));
+    store_step(b.z, rows.z, j, c.z, h.z, vec4<f32>(i.z, f.z, g.z, o.z));
+    store_step(b.w, rows.w, j, c.w, h.w, vec4<f32>(i.w, f.w, g.w, o.w));
+    return CellState(c, h);
+}
+
 // wid.x: which four sequences (b0 = 4·wid.x); lid.x: which hidden units
 // (j = u·RECURRENCE_WG + lid.x).
 @compute @workgroup_size(RECURRENCE_WG, 1, 1)
@@ -161,51 +225,32 @@ fn lstm_forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation
         let rows = rows_at(t, b0);
         let live = live_at(t, b0);
         let b = lanes(b0);
-        for (var u = 0u; u * RECURRENCE_WG + lid.x < H; u++) {
-            let j = u * RECURRENCE_WG + lid.x;
-            // a = XW[t] + b_hh + h_prev W_hhᵀ, unit j of each gate.
-            var a_i = xw4(rows, j) + params[dims.b_hh_off + j];
-            var a_f = xw4(rows, H + j) + params[dims.b_hh_off + H + j];
-            var a_g = xw4(rows, 2u * H + j) + params[dims.b_hh_off + 2u * H + j];
-            var a_o = xw4(rows, 3u * H + j) + params[dims.b_hh_off + 3u * H + j];
-            // Where rows j, H + j, 2H + j, 3H + j of W_hh start: (h_prev W_hhᵀ)[j] is the dot
-            // product of h_prev with row j of W_hh.
-            let w_i = dims.w_hh_off + j * H;
-            let w_f = w_i + H * H;
-            let w_g = w_f + H * H;
-            let w_o = w_g + H * H;
+        // Two units at a time (unit_pair, recurrence.wgsl), so that each read of h_prev serves
+        // both dot products. a holds unit j's pre-activations, one gate per column (i, f, g, o).
+        for (var u = 0u; u * RECURRENCE_WG + lid.x < H; u += 2u) {
+            let units = unit_pair(u, lid.x);
+            // a = XW[t] + b_hh + h_prev W_hhᵀ, for each unit of the pair.
+            var a_first = input_part(rows, units.x);
+            var a_second = input_part(rows, units.y);
             // k runs over h_prev's units, four at a time, then the H mod 4 left over.
             var k = 0u;
             for (; k + 4u <= H; k += 4u) {
-                let h0 = h_prev[k];
-                let h1 = h_prev[k + 1u];
-                let h2 = h_prev[k + 2u];
-                let h3 = h_prev[k + 3u];
-                a_i += params[w_i + k] * h0 + params[w_i + k + 1u] * h1 + params[w_i + k + 2u] * h2 + params[w_i + k + 3u] * h3;
-                a_f += params[w_f + k] * h0 + params[w_f + k + 1u] * h1 + params[w_f + k + 2u] * h2 + params[w_f + k + 3u] * h3;
-                a_g += params[w_g + k] * h0 + params[w_g + k + 1u] * h1 + params[w_g + k + 2u] * h2 + params[w_g + k + 3u] * h3;
-                a_o += params[w_o + k] * h0 + params[w_o + k + 1u] * h1 + params[w_o + k + 2u] * h2 + params[w_o + k + 3u] * h3;
+                let h = mat4x4<f32>(h_prev[k], h_prev[k + 1u], h_prev[k + 2u], h_prev[k + 3u]);
+                a_first += recurrent_part4(units.x, k, h);
+                a_second += recurrent_part4(units.y, k, h);
             }
             for (; k < H; k++) {
-                let h_k = h_prev[k];
-                a_i += params[w_i + k] * h_k;
-                a_f += params[w_f + k] * h_k;
-                a_g += params[w_g + k] * h_k;
-                a_o += params[w_o + k] * h_k;
+                a_first += recurrent_part1(units.x, k, h_prev[k]);
+                a_second += recurrent_part1(units.y, k, h_prev[k]);
             }
-            let i = sigmoid(a_i);
-            let f = sigmoid(a_f);
-            let g = tanh(a_g);
-            let o = sigmoid(a_o);
-            // Lanes that are not live (reverse-direction padding) get a zero state.
-            let c_t = select(zero, f * c[u] + i * g, live);
-            let h_t = select(zero, o * tanh(c_t), live);
-            c[u] = c_t;
-            h_next[u] = h_t;
-            store_step(b.x, rows.x, j, c_t.x, h_t.x, vec4<f32>(i.x, f.x, g.x, o.x));
-            store_step(b.y, rows.y, j, c_t.y, h_t.y, vec4<f32>(i.y, f.y, g.y, o.y));
-            store_step(b.z, rows.z, j, c_t.z, h_t.z, vec4<f32>(i.z, f.z, g.z, o.z));
-            store_step(b.w, rows.w, j, c_t.w, h_t.w, vec4<f32>(i.w, f.w, g.w, o.w));
+            let first = cell_step(a_first, c[u], live, rows, b, units.x);
+            c[u] = first.c;
+            h_next[u] = first.h;
+            if (units.y != units.x) {
+                let second = cell_step(a_second, c[u + 1u], live, rows, b, units.y);
+                c[u + 1u] = second.c;
+                h_next[u + 1u] = second.h;
+            }
         }
         // Every invocation must finish reading h_prev (the dot products above) before any
         // overwrites it with the new h: a workgroupBarrier, as h_prev is workgroup memory.
@@ -254,17 +299,6 @@ fn store_d_a(b: u32, row: u32, j: u32, d_a: vec4<f32>) {
     d_xw[row * 4u * H + H + j] = d_a.y;
     d_xw[row * 4u * H + 2u * H + j] = d_a.z;
     d_xw[row * 4u * H + 3u * H + j] = d_a.w;
-}
-
-// Σ_{m<4} d_a[k + m] W_hh[k + m, j]: four terms of (d_a W_hh)[j], the dot product of d_a with
-// column j of W_hh, for the four lanes (d_a is read from carry[d_a_at ..]). k indexes the 4H
-// rows of W_hh, i.e. the columns of d_a. Neighbouring invocations (j, j + 1) read neighbouring
-// weights.
-fn col_dot4(d_a_at: u32, k: u32, j: u32) -> vec4<f32> {
-    let H = dims.hidden;
-    let w = dims.w_hh_off + k * H + j;
-    return params[w] * carry[d_a_at + k] + params[w + H] * carry[d_a_at + k + 1u]
-        + params[w + 2u * H] * carry[d_a_at + k + 2u] + params[w + 3u * H] * carry[d_a_at + k + 3u];
 }
 
 @compute @workgroup_size(RECURRENCE_WG, 1, 1)
@@ -340,22 +374,26 @@ fn lstm_backward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocatio
         // storageBarrier, which orders storage accesses among the workgroup's invocations.
         storageBarrier();
         // d_h_rec for step s - 1: d_h_rec[j] = (d_a W_hh)[j], over the 4H columns of d_a, four
-        // rows of W_hh per col_dot4 and four col_dot4 (one per gate) per iteration; then the
-        // H mod 4 rows left over in each gate.
-        for (var u = 0u; u * RECURRENCE_WG + lid.x < H; u++) {
-            let j = u * RECURRENCE_WG + lid.x;
-            var sum = zero;
+        // rows of W_hh per column_dot4_pair and four of those (one per gate) per iteration;
+        // then the H mod 4 rows left over in each gate. The units go two at a time (unit_pair,
+        // recurrence.wgsl), so that each read of d_a serves two dot products.
+        for (var u = 0u; u * RECURRENCE_WG + lid.x < H; u += 2u) {
+            let units = unit_pair(u, lid.x);
+            var sum = mat2x4<f32>();
             var k = 0u;
             for (; k + 4u <= H; k += 4u) {
-                sum += col_dot4(d_a_at, k, j) + col_dot4(d_a_at, H + k, j)
-                    + col_dot4(d_a_at, 2u * H + k, j) + col_dot4(d_a_at, 3u * H + k, j);
+                sum += column_dot4_pair(d_a_at, k, units) + column_dot4_pair(d_a_at, H + k, units)
+                    + column_dot4_pair(d_a_at, 2u * H + k, units) + column_dot4_pair(d_a_at, 3u * H + k, units);
             }
             for (; k < H; k++) {
                 for (var gate = 0u; gate < 4u; gate++) {
-                    sum += params[dims.w_hh_off + (gate * H + k) * H + j] * carry[d_a_at + gate * H + k];
+                    sum += column_term_pair(d_a_at, gate * H + k, units);
                 }
             }
-            d_h_rec[u] = sum;
+            d_h_rec[u] = sum[0];
+            if (units.y != units.x) {
+                d_h_rec[u + 1u] = sum[1];
+            }
         }
         // Every invocation must finish reading d_a before the next step overwrites it: the
         // same storageBarrier, for the same storage buffer.

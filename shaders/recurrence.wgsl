@@ -63,3 +63,44 @@ fn live_at(t: u32, b0: u32) -> vec4<bool> {
     let len = vec4<u32>(lengths[b.x], lengths[b.y], lengths[b.z], lengths[b.w]);
     return vec4<bool>(dims.reverse == 0u) | (vec4<u32>(t) < len);
 }
+
+// The units of one pass of an invocation that takes its units two at a time: j = u·RECURRENCE_WG
+// + lid and the next one, j + RECURRENCE_WG, or j again where H ends first (the caller then
+// keeps one result). A pair shares every read of the vector it multiplies W_hh with.
+fn unit_pair(u: u32, lid: u32) -> vec2<u32> {
+    let j = u * RECURRENCE_WG + lid;
+    return vec2<u32>(j, select(j, j + RECURRENCE_WG, j + RECURRENCE_WG < dims.hidden));
+}
+
+// W_hh[row, k .. k+3] as a vec4 (four consecutive weights of one row).
+fn w_hh4(row: u32, k: u32) -> vec4<f32> {
+    let at = dims.w_hh_off + row * dims.hidden + k;
+    return vec4<f32>(params[at], params[at + 1u], params[at + 2u], params[at + 3u]);
+}
+
+// The backward passes' recurrent product (g W_hh)[j], four of its terms, for a pair of units
+// j = units.x (column 0 of the result) and units.y (column 1):
+//   Σ_{m<4} g[k + m] W_hh[k + m, j]
+// for the four lanes, where g is the gradient of the gates' pre-activations (lstm.wgsl: d_a,
+// gru.wgsl: d_hw) that the workgroup keeps in its slice of carry from g_at, and k indexes the
+// rows of W_hh (the columns of g). Each read of g serves both units; neighbouring invocations
+// read neighbouring weights. Each kernel file declares its own carry (lstm.wgsl, gru.wgsl).
+fn column_dot4_pair(g_at: u32, k: u32, units: vec2<u32>) -> mat2x4<f32> {
+    let H = dims.hidden;
+    let w = vec2<u32>(dims.w_hh_off + k * H) + units;
+    let g0 = carry[g_at + k];
+    let g1 = carry[g_at + k + 1u];
+    let g2 = carry[g_at + k + 2u];
+    let g3 = carry[g_at + k + 3u];
+    return mat2x4<f32>(
+        params[w.x] * g0 + params[w.x + H] * g1 + params[w.x + 2u * H] * g2 + params[w.x + 3u * H] * g3,
+        params[w.y] * g0 + params[w.y + H] * g1 + params[w.y + 2u * H] * g2 + params[w.y + 3u * H] * g3,
+    );
+}
+
+// One term g[row] W_hh[row, j] for the pair of units (the rows left over after the fours).
+fn column_term_pair(g_at: u32, row: u32, units: vec2<u32>) -> mat2x4<f32> {
+    let g = carry[g_at + row];
+    let w = dims.w_hh_off + row * dims.hidden;
+    return mat2x4<f32>(params[w + units.x] * g, params[w + units.y] * g);
+}

@@ -71,6 +71,8 @@ pub struct BenchOptions {
 pub struct BenchReport {
     /// The `--device` asked for: `auto`, `gpu` or `cpu`.
     pub device: String,
+    /// The engine as `train` logs it (on the GPU: adapter, driver and kernel variant).
+    pub engine: String,
     /// The adapter's name.
     pub adapter: String,
     /// The graphics backend (Vulkan, Metal, ...); `none` on the CPU.
@@ -259,6 +261,7 @@ pub fn bench(args: &BenchOptions) -> Result<BenchReport> {
     };
     let (adapter, backend) = engine.adapter();
     Ok(BenchReport {
+        engine: engine.describe(),
         device: device
             .split(':')
             .next()
@@ -311,12 +314,13 @@ pub fn run(options: &BenchOptions) -> Result<ExitCode> {
 pub fn table(r: &BenchReport) -> String {
     let note = r.note.as_ref().map_or(String::new(), |n| format!("{n}\n"));
     note + &format!(
-        "{} on {} ({}), {} B={} T={} H={} L={}, {} timed steps\n\
+        "{}\n{} on {} ({}), {} B={} T={} H={} L={}, {} timed steps\n\
          training step  {:.1} ms median (min {:.1}, max {:.1}), {:.0} timesteps/s, {:.2} GFLOP/s\n\
          evaluation     {:.1} ms per batch median (min {:.1}, max {:.1})\n\
          best GEMM      {:.2} GFLOP/s (1024^3, same run); step/GEMM = {:.2}\n\
          per step       {} dispatches, {} submits, {} read-backs\n\
          process        peak RSS {}, {} threads available\n",
+        r.engine,
         r.device,
         r.adapter,
         r.backend,
