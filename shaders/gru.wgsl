@@ -109,10 +109,10 @@ fn hw_bias(j: u32) -> mat3x4<f32> {
 }
 
 // Four terms of (h_prev W_hhᵀ)[j] for each gate, Σ_{m<4} h_prev[k + m] W_hh[gate·H + j, k + m],
-// where the columns of h are h_prev[k .. k+3] (w_hh4, recurrence.wgsl).
+// where the columns of h are h_prev[k .. k+3] (w_hh_row4, recurrence.wgsl).
 fn recurrent_part4(j: u32, k: u32, h: mat4x4<f32>) -> mat3x4<f32> {
     let H = dims.hidden;
-    return mat3x4<f32>(h * w_hh4(j, k), h * w_hh4(H + j, k), h * w_hh4(2u * H + j, k));
+    return mat3x4<f32>(h * w_hh_row4(j, k), h * w_hh_row4(H + j, k), h * w_hh_row4(2u * H + j, k));
 }
 
 // One term h_prev[k] W_hh[gate·H + j, k] for each gate (the H mod 4 left over).
@@ -120,6 +120,50 @@ fn recurrent_part1(j: u32, k: u32, h_k: vec4<f32>) -> mat3x4<f32> {
     let H = dims.hidden;
     let w = dims.w_hh_off + j * H + k;
     return mat3x4<f32>(params[w] * h_k, params[w + H * H] * h_k, params[w + 2u * H * H] * h_k);
+}
+
+// h_prev[k .. k+3] as the columns of a matrix.
+fn h_prev4(k: u32) -> mat4x4<f32> {
+    return mat4x4<f32>(h_prev[k], h_prev[k + 1u], h_prev[k + 2u], h_prev[k + 3u]);
+}
+
+// hw = b_hh + h_prev W_hhᵀ for unit j, one gate per column (r, z, n); k runs over h_prev's
+// units, four at a time, then the H mod 4 left over.
+fn hw_of(j: u32) -> mat3x4<f32> {
+    let H = dims.hidden;
+    var hw = hw_bias(j);
+    var k = 0u;
+    for (; k + 4u <= H; k += 4u) {
+        hw += recurrent_part4(j, k, h_prev4(k));
+    }
+    for (; k < H; k++) {
+        hw += recurrent_part1(j, k, h_prev[k]);
+    }
+    return hw;
+}
+
+// hw of two units.
+struct PairHw {
+    first: mat3x4<f32>,
+    second: mat3x4<f32>,
+}
+
+// hw_of the pair units.x, units.y, each read of h_prev serving both.
+fn hw_pair(units: vec2<u32>) -> PairHw {
+    let H = dims.hidden;
+    var first = hw_bias(units.x);
+    var second = hw_bias(units.y);
+    var k = 0u;
+    for (; k + 4u <= H; k += 4u) {
+        let h = h_prev4(k);
+        first += recurrent_part4(units.x, k, h);
+        second += recurrent_part4(units.y, k, h);
+    }
+    for (; k < H; k++) {
+        first += recurrent_part1(units.x, k, h_prev[k]);
+        second += recurrent_part1(units.y, k, h_prev[k]);
+    }
+    return PairHw(first, second);
 }
 
 // Unit j's step from hw (columns r, z, n): the gates and the new h, stored for every lane that
@@ -165,26 +209,20 @@ fn gru_forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_
         let rows = rows_at(t, b0);
         let live = live_at(t, b0);
         let b = lanes(b0);
-        // Two units at a time (unit_pair, recurrence.wgsl), so that each read of h_prev serves
-        // both dot products. hw holds unit j's b_hh + h_prev W_hhᵀ, one gate per column (r, z, n).
-        for (var u = 0u; u * RECURRENCE_WG + lid.x < H; u += 2u) {
-            let units = unit_pair(u, lid.x);
-            var hw_first = hw_bias(units.x);
-            var hw_second = hw_bias(units.y);
-            // k runs over h_prev's units, four at a time, then the H mod 4 left over.
-            var k = 0u;
-            for (; k + 4u <= H; k += 4u) {
-                let h = mat4x4<f32>(h_prev[k], h_prev[k + 1u], h_prev[k + 2u], h_prev[k + 3u]);
-                hw_first += recurrent_part4(units.x, k, h);
-                hw_second += recurrent_part4(units.y, k, h);
+        if (UNIT_PAIRS) {
+            // Two units at a time (unit_pair, recurrence.wgsl): each read of h_prev serves both.
+            for (var u = 0u; u * RECURRENCE_WG + lid.x < H; u += 2u) {
+                let units = unit_pair(u, lid.x);
+                let hw = hw_pair(units);
+                h_next[u] = cell_step(hw.first, live, rows, b, units.x);
+                if (units.y != units.x) {
+                    h_next[u + 1u] = cell_step(hw.second, live, rows, b, units.y);
+                }
             }
-            for (; k < H; k++) {
-                hw_first += recurrent_part1(units.x, k, h_prev[k]);
-                hw_second += recurrent_part1(units.y, k, h_prev[k]);
-            }
-            h_next[u] = cell_step(hw_first, live, rows, b, units.x);
-            if (units.y != units.x) {
-                h_next[u + 1u] = cell_step(hw_second, live, rows, b, units.y);
+        } else {
+            for (var u = 0u; u * RECURRENCE_WG + lid.x < H; u++) {
+                let j = u * RECURRENCE_WG + lid.x;
+                h_next[u] = cell_step(hw_of(j), live, rows, b, j);
             }
         }
         // Every invocation must finish reading h_prev (the dot products above) before any
@@ -238,6 +276,45 @@ fn store_d_xw_d_hw(b: u32, row: u32, j: u32, d_ar: f32, d_az: f32, d_an: f32, d_
     d_hw[row * 3u * H + j] = d_ar;
     d_hw[row * 3u * H + H + j] = d_az;
     d_hw[row * 3u * H + 2u * H + j] = d_hw_n;
+}
+
+// (d_hw W_hh)[j] for the four lanes, d_hw read from carry[d_hw_at ..]: over the 3H columns of
+// d_hw, four rows of W_hh per column_terms4 (recurrence.wgsl) and three of those (one per gate)
+// per iteration; then the H mod 4 rows left over in each gate.
+fn d_hw_w_hh(d_hw_at: u32, j: u32) -> vec4<f32> {
+    let H = dims.hidden;
+    var sum = vec4<f32>(0.0);
+    var k = 0u;
+    for (; k + 4u <= H; k += 4u) {
+        sum += column_terms4(carry_rows4(d_hw_at, k), k, j)
+            + column_terms4(carry_rows4(d_hw_at, H + k), H + k, j)
+            + column_terms4(carry_rows4(d_hw_at, 2u * H + k), 2u * H + k, j);
+    }
+    for (; k < H; k++) {
+        for (var gate = 0u; gate < 3u; gate++) {
+            sum += column_term1(d_hw_at, gate * H + k, j);
+        }
+    }
+    return sum;
+}
+
+// d_hw_w_hh of the pair units.x (column 0) and units.y (column 1), each read of d_hw serving
+// both.
+fn d_hw_w_hh_pair(d_hw_at: u32, units: vec2<u32>) -> mat2x4<f32> {
+    let H = dims.hidden;
+    var sum = mat2x4<f32>();
+    var k = 0u;
+    for (; k + 4u <= H; k += 4u) {
+        sum += column_terms4_pair(d_hw_at, k, units) + column_terms4_pair(d_hw_at, H + k, units)
+            + column_terms4_pair(d_hw_at, 2u * H + k, units);
+    }
+    for (; k < H; k++) {
+        for (var gate = 0u; gate < 3u; gate++) {
+            let row = gate * H + k;
+            sum += mat2x4<f32>(column_term1(d_hw_at, row, units.x), column_term1(d_hw_at, row, units.y));
+        }
+    }
+    return sum;
 }
 
 @compute @workgroup_size(RECURRENCE_WG, 1, 1)
@@ -303,30 +380,20 @@ fn gru_backward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation
         // the storage buffer carry (too big for workgroup memory, see the header), so this is a
         // storageBarrier, which orders storage accesses among the workgroup's invocations.
         storageBarrier();
-        // d_h_rec for step s - 1: d_h_direct + (d_hw W_hh)[j], over the 3H columns of d_hw,
-        // four rows of W_hh per column_dot4_pair and three of those (one per gate) per
-        // iteration; then the H mod 4 rows left over in each gate. The units go two at a time
-        // (unit_pair, recurrence.wgsl), so that each read of d_hw serves two dot products.
-        for (var u = 0u; u * RECURRENCE_WG + lid.x < H; u += 2u) {
-            let units = unit_pair(u, lid.x);
-            let second = units.y != units.x;
-            var sum = mat2x4<f32>(d_h_direct[u], zero);
-            if (second) {
-                sum[1] = d_h_direct[u + 1u];
-            }
-            var k = 0u;
-            for (; k + 4u <= H; k += 4u) {
-                sum += column_dot4_pair(d_hw_at, k, units) + column_dot4_pair(d_hw_at, H + k, units)
-                    + column_dot4_pair(d_hw_at, 2u * H + k, units);
-            }
-            for (; k < H; k++) {
-                for (var gate = 0u; gate < 3u; gate++) {
-                    sum += column_term_pair(d_hw_at, gate * H + k, units);
+        // d_h_rec for step s - 1: d_h_direct + (d_hw W_hh)[j], with UNIT_PAIRS two units at a
+        // time (unit_pair), so that each read of d_hw serves both.
+        if (UNIT_PAIRS) {
+            for (var u = 0u; u * RECURRENCE_WG + lid.x < H; u += 2u) {
+                let units = unit_pair(u, lid.x);
+                let sums = d_hw_w_hh_pair(d_hw_at, units);
+                d_h_rec[u] = d_h_direct[u] + sums[0];
+                if (units.y != units.x) {
+                    d_h_rec[u + 1u] = d_h_direct[u + 1u] + sums[1];
                 }
             }
-            d_h_rec[u] = sum[0];
-            if (second) {
-                d_h_rec[u + 1u] = sum[1];
+        } else {
+            for (var u = 0u; u * RECURRENCE_WG + lid.x < H; u++) {
+                d_h_rec[u] = d_h_direct[u] + d_hw_w_hh(d_hw_at, u * RECURRENCE_WG + lid.x);
             }
         }
         // Every invocation must finish reading d_hw before the next step overwrites it: the

@@ -143,15 +143,15 @@ fn input_part(rows: vec4<u32>, j: u32) -> mat4x4<f32> {
 }
 
 // Four terms of (h_prev W_hhᵀ)[j] for each gate, Σ_{m<4} h_prev[k + m] W_hh[gate·H + j, k + m],
-// where the columns of h are h_prev[k .. k+3]: the matrix-vector product h w_hh4(..) sums
-// exactly those (w_hh4, recurrence.wgsl). One gate per column of the result, as in input_part.
+// where the columns of h are h_prev[k .. k+3]: the matrix-vector product h w_hh_row4(..) sums
+// exactly those (w_hh_row4, recurrence.wgsl). One gate per column of the result, as in input_part.
 fn recurrent_part4(j: u32, k: u32, h: mat4x4<f32>) -> mat4x4<f32> {
     let H = dims.hidden;
     return mat4x4<f32>(
-        h * w_hh4(j, k),
-        h * w_hh4(H + j, k),
-        h * w_hh4(2u * H + j, k),
-        h * w_hh4(3u * H + j, k),
+        h * w_hh_row4(j, k),
+        h * w_hh_row4(H + j, k),
+        h * w_hh_row4(2u * H + j, k),
+        h * w_hh_row4(3u * H + j, k),
     );
 }
 
@@ -165,6 +165,50 @@ fn recurrent_part1(j: u32, k: u32, h_k: vec4<f32>) -> mat4x4<f32> {
         params[w + 2u * H * H] * h_k,
         params[w + 3u * H * H] * h_k,
     );
+}
+
+// h_prev[k .. k+3] as the columns of a matrix.
+fn h_prev4(k: u32) -> mat4x4<f32> {
+    return mat4x4<f32>(h_prev[k], h_prev[k + 1u], h_prev[k + 2u], h_prev[k + 3u]);
+}
+
+// a = XW[t] + b_hh + h_prev W_hhᵀ for unit j, one gate per column (i, f, g, o); k runs over
+// h_prev's units, four at a time, then the H mod 4 left over.
+fn pre_activations(rows: vec4<u32>, j: u32) -> mat4x4<f32> {
+    let H = dims.hidden;
+    var a = input_part(rows, j);
+    var k = 0u;
+    for (; k + 4u <= H; k += 4u) {
+        a += recurrent_part4(j, k, h_prev4(k));
+    }
+    for (; k < H; k++) {
+        a += recurrent_part1(j, k, h_prev[k]);
+    }
+    return a;
+}
+
+// The pre-activations of two units.
+struct PairGates {
+    first: mat4x4<f32>,
+    second: mat4x4<f32>,
+}
+
+// pre_activations of the pair units.x, units.y, each read of h_prev serving both.
+fn pre_activations_pair(rows: vec4<u32>, units: vec2<u32>) -> PairGates {
+    let H = dims.hidden;
+    var first = input_part(rows, units.x);
+    var second = input_part(rows, units.y);
+    var k = 0u;
+    for (; k + 4u <= H; k += 4u) {
+        let h = h_prev4(k);
+        first += recurrent_part4(units.x, k, h);
+        second += recurrent_part4(units.y, k, h);
+    }
+    for (; k < H; k++) {
+        first += recurrent_part1(units.x, k, h_prev[k]);
+        second += recurrent_part1(units.y, k, h_prev[k]);
+    }
+    return PairGates(first, second);
 }
 
 // c and h of one unit after a step.
@@ -225,31 +269,26 @@ fn lstm_forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation
         let rows = rows_at(t, b0);
         let live = live_at(t, b0);
         let b = lanes(b0);
-        // Two units at a time (unit_pair, recurrence.wgsl), so that each read of h_prev serves
-        // both dot products. a holds unit j's pre-activations, one gate per column (i, f, g, o).
-        for (var u = 0u; u * RECURRENCE_WG + lid.x < H; u += 2u) {
-            let units = unit_pair(u, lid.x);
-            // a = XW[t] + b_hh + h_prev W_hhᵀ, for each unit of the pair.
-            var a_first = input_part(rows, units.x);
-            var a_second = input_part(rows, units.y);
-            // k runs over h_prev's units, four at a time, then the H mod 4 left over.
-            var k = 0u;
-            for (; k + 4u <= H; k += 4u) {
-                let h = mat4x4<f32>(h_prev[k], h_prev[k + 1u], h_prev[k + 2u], h_prev[k + 3u]);
-                a_first += recurrent_part4(units.x, k, h);
-                a_second += recurrent_part4(units.y, k, h);
+        if (UNIT_PAIRS) {
+            // Two units at a time (unit_pair, recurrence.wgsl): each read of h_prev serves both.
+            for (var u = 0u; u * RECURRENCE_WG + lid.x < H; u += 2u) {
+                let units = unit_pair(u, lid.x);
+                let a = pre_activations_pair(rows, units);
+                let first = cell_step(a.first, c[u], live, rows, b, units.x);
+                c[u] = first.c;
+                h_next[u] = first.h;
+                if (units.y != units.x) {
+                    let second = cell_step(a.second, c[u + 1u], live, rows, b, units.y);
+                    c[u + 1u] = second.c;
+                    h_next[u + 1u] = second.h;
+                }
             }
-            for (; k < H; k++) {
-                a_first += recurrent_part1(units.x, k, h_prev[k]);
-                a_second += recurrent_part1(units.y, k, h_prev[k]);
-            }
-            let first = cell_step(a_first, c[u], live, rows, b, units.x);
-            c[u] = first.c;
-            h_next[u] = first.h;
-            if (units.y != units.x) {
-                let second = cell_step(a_second, c[u + 1u], live, rows, b, units.y);
-                c[u + 1u] = second.c;
-                h_next[u + 1u] = second.h;
+        } else {
+            for (var u = 0u; u * RECURRENCE_WG + lid.x < H; u++) {
+                let j = u * RECURRENCE_WG + lid.x;
+                let next = cell_step(pre_activations(rows, j), c[u], live, rows, b, j);
+                c[u] = next.c;
+                h_next[u] = next.h;
             }
         }
         // Every invocation must finish reading h_prev (the dot products above) before any
@@ -299,6 +338,45 @@ fn store_d_a(b: u32, row: u32, j: u32, d_a: vec4<f32>) {
     d_xw[row * 4u * H + H + j] = d_a.y;
     d_xw[row * 4u * H + 2u * H + j] = d_a.z;
     d_xw[row * 4u * H + 3u * H + j] = d_a.w;
+}
+
+// (d_a W_hh)[j] for the four lanes, d_a read from carry[d_a_at ..]: over the 4H columns of
+// d_a, four rows of W_hh per column_terms4 (recurrence.wgsl) and four of those (one per gate)
+// per iteration; then the H mod 4 rows left over in each gate.
+fn d_a_w_hh(d_a_at: u32, j: u32) -> vec4<f32> {
+    let H = dims.hidden;
+    var sum = vec4<f32>(0.0);
+    var k = 0u;
+    for (; k + 4u <= H; k += 4u) {
+        sum += column_terms4(carry_rows4(d_a_at, k), k, j)
+            + column_terms4(carry_rows4(d_a_at, H + k), H + k, j)
+            + column_terms4(carry_rows4(d_a_at, 2u * H + k), 2u * H + k, j)
+            + column_terms4(carry_rows4(d_a_at, 3u * H + k), 3u * H + k, j);
+    }
+    for (; k < H; k++) {
+        for (var gate = 0u; gate < 4u; gate++) {
+            sum += column_term1(d_a_at, gate * H + k, j);
+        }
+    }
+    return sum;
+}
+
+// d_a_w_hh of the pair units.x (column 0) and units.y (column 1), each read of d_a serving both.
+fn d_a_w_hh_pair(d_a_at: u32, units: vec2<u32>) -> mat2x4<f32> {
+    let H = dims.hidden;
+    var sum = mat2x4<f32>();
+    var k = 0u;
+    for (; k + 4u <= H; k += 4u) {
+        sum += column_terms4_pair(d_a_at, k, units) + column_terms4_pair(d_a_at, H + k, units)
+            + column_terms4_pair(d_a_at, 2u * H + k, units) + column_terms4_pair(d_a_at, 3u * H + k, units);
+    }
+    for (; k < H; k++) {
+        for (var gate = 0u; gate < 4u; gate++) {
+            let row = gate * H + k;
+            sum += mat2x4<f32>(column_term1(d_a_at, row, units.x), column_term1(d_a_at, row, units.y));
+        }
+    }
+    return sum;
 }
 
 @compute @workgroup_size(RECURRENCE_WG, 1, 1)
@@ -373,26 +451,20 @@ fn lstm_backward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocatio
         // the storage buffer carry (too big for workgroup memory, see the header), so this is a
         // storageBarrier, which orders storage accesses among the workgroup's invocations.
         storageBarrier();
-        // d_h_rec for step s - 1: d_h_rec[j] = (d_a W_hh)[j], over the 4H columns of d_a, four
-        // rows of W_hh per column_dot4_pair and four of those (one per gate) per iteration;
-        // then the H mod 4 rows left over in each gate. The units go two at a time (unit_pair,
-        // recurrence.wgsl), so that each read of d_a serves two dot products.
-        for (var u = 0u; u * RECURRENCE_WG + lid.x < H; u += 2u) {
-            let units = unit_pair(u, lid.x);
-            var sum = mat2x4<f32>();
-            var k = 0u;
-            for (; k + 4u <= H; k += 4u) {
-                sum += column_dot4_pair(d_a_at, k, units) + column_dot4_pair(d_a_at, H + k, units)
-                    + column_dot4_pair(d_a_at, 2u * H + k, units) + column_dot4_pair(d_a_at, 3u * H + k, units);
-            }
-            for (; k < H; k++) {
-                for (var gate = 0u; gate < 4u; gate++) {
-                    sum += column_term_pair(d_a_at, gate * H + k, units);
+        // d_h_rec for step s - 1: d_h_rec[j] = (d_a W_hh)[j], with UNIT_PAIRS two units at a
+        // time (unit_pair), so that each read of d_a serves both.
+        if (UNIT_PAIRS) {
+            for (var u = 0u; u * RECURRENCE_WG + lid.x < H; u += 2u) {
+                let units = unit_pair(u, lid.x);
+                let sums = d_a_w_hh_pair(d_a_at, units);
+                d_h_rec[u] = sums[0];
+                if (units.y != units.x) {
+                    d_h_rec[u + 1u] = sums[1];
                 }
             }
-            d_h_rec[u] = sum[0];
-            if (units.y != units.x) {
-                d_h_rec[u + 1u] = sum[1];
+        } else {
+            for (var u = 0u; u * RECURRENCE_WG + lid.x < H; u++) {
+                d_h_rec[u] = d_a_w_hh(d_a_at, u * RECURRENCE_WG + lid.x);
             }
         }
         // Every invocation must finish reading d_a before the next step overwrites it: the

@@ -19,6 +19,11 @@
 // them.
 
 override RECURRENCE_WG: u32 = 64u;
+// Whether invocations take their hidden units two at a time (unit_pair), so that each read of
+// the vector W_hh multiplies serves two dot products: set by the host where every invocation
+// has at least two units (H ≥ 2·RECURRENCE_WG). A constant per pipeline, so the path not taken
+// is compiled out: a CPU adapter runs both sides of a branch its lanes may split on.
+override UNIT_PAIRS: bool = false;
 // The smallest RECURRENCE_WG the host may choose: it sizes the per-invocation arrays.
 const MIN_RECURRENCE_WG: u32 = 64u;
 const LANES: u32 = 4u;
@@ -65,42 +70,51 @@ fn live_at(t: u32, b0: u32) -> vec4<bool> {
 }
 
 // The units of one pass of an invocation that takes its units two at a time: j = u·RECURRENCE_WG
-// + lid and the next one, j + RECURRENCE_WG, or j again where H ends first (the caller then
-// keeps one result). A pair shares every read of the vector it multiplies W_hh with.
+// + lid and the next one, j + RECURRENCE_WG, or j again where H ends first (then the pair has
+// no second unit: the caller computes it twice and keeps one). A pair shares every read of the
+// vector it multiplies W_hh with: on a CPU adapter, where each read is a per-lane gather, a
+// third of the backward pass's time.
 fn unit_pair(u: u32, lid: u32) -> vec2<u32> {
     let j = u * RECURRENCE_WG + lid;
     return vec2<u32>(j, select(j, j + RECURRENCE_WG, j + RECURRENCE_WG < dims.hidden));
 }
 
 // W_hh[row, k .. k+3] as a vec4 (four consecutive weights of one row).
-fn w_hh4(row: u32, k: u32) -> vec4<f32> {
+fn w_hh_row4(row: u32, k: u32) -> vec4<f32> {
     let at = dims.w_hh_off + row * dims.hidden + k;
     return vec4<f32>(params[at], params[at + 1u], params[at + 2u], params[at + 3u]);
 }
 
-// The backward passes' recurrent product (g W_hh)[j], four of its terms, for a pair of units
-// j = units.x (column 0 of the result) and units.y (column 1):
-//   Σ_{m<4} g[k + m] W_hh[k + m, j]
-// for the four lanes, where g is the gradient of the gates' pre-activations (lstm.wgsl: d_a,
-// gru.wgsl: d_hw) that the workgroup keeps in its slice of carry from g_at, and k indexes the
-// rows of W_hh (the columns of g). Each read of g serves both units; neighbouring invocations
-// read neighbouring weights. Each kernel file declares its own carry (lstm.wgsl, gru.wgsl).
-fn column_dot4_pair(g_at: u32, k: u32, units: vec2<u32>) -> mat2x4<f32> {
-    let H = dims.hidden;
-    let w = vec2<u32>(dims.w_hh_off + k * H) + units;
-    let g0 = carry[g_at + k];
-    let g1 = carry[g_at + k + 1u];
-    let g2 = carry[g_at + k + 2u];
-    let g3 = carry[g_at + k + 3u];
-    return mat2x4<f32>(
-        params[w.x] * g0 + params[w.x + H] * g1 + params[w.x + 2u * H] * g2 + params[w.x + 3u * H] * g3,
-        params[w.y] * g0 + params[w.y + H] * g1 + params[w.y + 2u * H] * g2 + params[w.y + 3u * H] * g3,
-    );
+// Rows g[k .. k+3] of a vector kept in carry from g_at, as the columns of a matrix (each
+// column a vec4 of the four lanes).
+fn carry_rows4(g_at: u32, k: u32) -> mat4x4<f32> {
+    return mat4x4<f32>(carry[g_at + k], carry[g_at + k + 1u], carry[g_at + k + 2u], carry[g_at + k + 3u]);
 }
 
-// One term g[row] W_hh[row, j] for the pair of units (the rows left over after the fours).
-fn column_term_pair(g_at: u32, row: u32, units: vec2<u32>) -> mat2x4<f32> {
-    let g = carry[g_at + row];
-    let w = dims.w_hh_off + row * dims.hidden;
-    return mat2x4<f32>(params[w + units.x] * g, params[w + units.y] * g);
+// W_hh[row .. row+3, j] as a vec4 (four consecutive rows of one column).
+fn w_hh_col4(row: u32, j: u32) -> vec4<f32> {
+    let H = dims.hidden;
+    let at = dims.w_hh_off + row * H + j;
+    return vec4<f32>(params[at], params[at + H], params[at + 2u * H], params[at + 3u * H]);
+}
+
+// Σ_{m<4} g[row + m] W_hh[row + m, j], four terms of the backward passes' recurrent product
+// (g W_hh)[j], for the four lanes: g holds rows g[row .. row+3] of the gradient of the gates'
+// pre-activations (lstm.wgsl: d_a, gru.wgsl: d_hw; read with carry_rows4) and row indexes the
+// rows of W_hh, i.e. the columns of g. The matrix-vector product sums exactly those terms.
+// Neighbouring invocations read neighbouring weights.
+fn column_terms4(g: mat4x4<f32>, row: u32, j: u32) -> vec4<f32> {
+    return g * w_hh_col4(row, j);
+}
+
+// column_terms4 for a pair of units (columns 0 and 1), g = carry_rows4(g_at, row) read once.
+fn column_terms4_pair(g_at: u32, row: u32, units: vec2<u32>) -> mat2x4<f32> {
+    let g = carry_rows4(g_at, row);
+    return mat2x4<f32>(column_terms4(g, row, units.x), column_terms4(g, row, units.y));
+}
+
+// One term g[row] W_hh[row, j] (the rows left over after the fours). Each kernel file declares
+// its own carry (lstm.wgsl, gru.wgsl).
+fn column_term1(g_at: u32, row: u32, j: u32) -> vec4<f32> {
+    return params[dims.w_hh_off + row * dims.hidden + j] * carry[g_at + row];
 }

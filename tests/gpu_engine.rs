@@ -332,8 +332,9 @@ fn every_kernel_variant_matches_the_cpu_engine() {
     // Each matmul option (entry point and workgroup) once, paired with the recurrence
     // workgroups in turn so that each of those runs too, on the shapes that stress them: batch
     // 1 with an odd hidden size, both directions and dropout; a ragged GRU batch across two
-    // recurrence workgroups; a 1,500-step sequence (the time loop split under the loop cap);
-    // micro-batches (gradients accumulated over three submits).
+    // recurrence workgroups; a 1,500-step sequence (the time loop split under the loop cap); a
+    // hidden size at which 64 invocations take their units in pairs; micro-batches (gradients
+    // accumulated over three submits).
     let variants = Variant::MATMULS
         .iter()
         .enumerate()
@@ -356,6 +357,11 @@ fn every_kernel_variant_matches_the_cpu_engine() {
                 config(Cell::Lstm, 11, 70, 1, false, 0.0),
                 random_batch(&mut rng, 11, 1500, &[1500, 1200, 3]),
                 "lstm, 1500 steps",
+            ),
+            (
+                config(Cell::Gru, 7, 131, 2, true, 0.0),
+                random_batch(&mut rng, 7, 13, &[13, 5, 9]),
+                "gru, hidden 131 (units in pairs at 64 invocations), bidirectional",
             ),
         ];
         for (c, batch, what) in &cases {

@@ -138,7 +138,7 @@ fn used_globals(file: &str, entry: &str) -> Vec<Binding> {
 fn workgroup_size(file: &str, entry: &str, variant: &Variant) -> [u32; 3] {
     let Shader { module, info } = shader(file);
     let mut constants = naga::back::PipelineConstants::default();
-    for (name, value) in variant.constants(entry) {
+    for (name, value) in variant.constants(entry, 128) {
         constants.insert(name.to_string(), value);
     }
     let (module, _) = naga::back::pipeline_constants::process_overrides(
@@ -236,7 +236,7 @@ fn the_hosts_constants_are_the_shaders() {
 /// The GPU and its compiled kernels (None where there is no adapter and CI is not set).
 fn setup() -> Option<(Gpu, Kernels)> {
     let gpu = common::gpu()?;
-    let kernels = Kernels::new(&gpu, variant::choose(&gpu.info).unwrap().0).unwrap();
+    let kernels = Kernels::new(&gpu, variant::choose(&gpu.info).unwrap().0, 8).unwrap();
     Some((gpu, kernels))
 }
 
@@ -402,7 +402,7 @@ fn matmul_with_strides_transposes_bias_accumulation_and_chunks() {
     };
     // Every matmul variant (entry point and workgroup), with the same cases.
     for option in Variant::MATMULS {
-        let kernels = Kernels::new(&gpu, Variant::new(option, 64)).unwrap();
+        let kernels = Kernels::new(&gpu, Variant::new(option, 64), 8).unwrap();
         matmul_cases(&gpu, &kernels);
     }
 }
@@ -660,7 +660,9 @@ fn check_recurrence(gpu: &Gpu, kernels: &Kernels, case: &recurrence::Case, seed:
 /// The shapes every recurrence is tested on: batch 1 with an odd hidden size; a reverse
 /// direction with lengths below T, two workgroups with lanes past the batch, the time loop in
 /// dispatches of 2 steps (the carry between dispatches); H = 67, over one unit per invocation,
-/// H mod 4 = 3, in dispatches of 3 steps; a reverse direction in one dispatch.
+/// H mod 4 = 3, in dispatches of 3 steps; a reverse direction in one dispatch; H = 131, where
+/// 64 invocations take their units in pairs (UNIT_PAIRS) and three of them end on a pair
+/// without a second unit, reverse, in dispatches of 2 steps.
 fn recurrence_cases(lstm: bool) -> Vec<recurrence::Case> {
     let case = |steps, hidden, lengths: &[usize], reverse, per_dispatch| recurrence::Case {
         lstm,
@@ -675,6 +677,7 @@ fn recurrence_cases(lstm: bool) -> Vec<recurrence::Case> {
         case(7, 3, &[7, 2, 1, 7, 4, 5], true, 2),
         case(4, 67, &[4, 4, 4, 4, 4], false, 3),
         case(6, 9, &[6, 3, 1], true, 6),
+        case(5, 131, &[5, 2, 4, 5, 1], true, 2),
     ]
 }
 
@@ -683,10 +686,12 @@ fn lstm_forward_and_backward_match_a_cpu_loop() {
     let Some((gpu, _)) = setup() else {
         return;
     };
-    // Every recurrence workgroup: 64 to 256 invocations sharing the hidden units.
+    // Every recurrence workgroup: 64 to 256 invocations sharing the hidden units (in pairs
+    // where each invocation has two or more).
     for recurrence_wg in RECURRENCE_WGS {
-        let kernels = Kernels::new(&gpu, Variant::new(Variant::MATMULS[1], recurrence_wg)).unwrap();
+        let variant = Variant::new(Variant::MATMULS[1], recurrence_wg);
         for (seed, case) in recurrence_cases(true).iter().enumerate() {
+            let kernels = Kernels::new(&gpu, variant, case.hidden).unwrap();
             check_recurrence(&gpu, &kernels, case, seed as u64);
         }
     }
@@ -697,10 +702,12 @@ fn gru_forward_and_backward_match_a_cpu_loop() {
     let Some((gpu, _)) = setup() else {
         return;
     };
-    // Every recurrence workgroup: 64 to 256 invocations sharing the hidden units.
+    // Every recurrence workgroup: 64 to 256 invocations sharing the hidden units (in pairs
+    // where each invocation has two or more).
     for recurrence_wg in RECURRENCE_WGS {
-        let kernels = Kernels::new(&gpu, Variant::new(Variant::MATMULS[1], recurrence_wg)).unwrap();
+        let variant = Variant::new(Variant::MATMULS[1], recurrence_wg);
         for (seed, case) in recurrence_cases(false).iter().enumerate() {
+            let kernels = Kernels::new(&gpu, variant, case.hidden).unwrap();
             check_recurrence(&gpu, &kernels, case, 10 + seed as u64);
         }
     }

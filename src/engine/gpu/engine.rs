@@ -82,7 +82,7 @@ impl GpuEngine {
             "the model has {total} parameters, more than the GPU engine's {max_params}; use fewer \
              layers, a smaller hidden size or --device cpu"
         );
-        let kernels = Kernels::new(&gpu, variant)?;
+        let kernels = Kernels::new(&gpu, variant, config.hidden_size)?;
         let buffers = Persistent::new(
             &gpu,
             &params.values.concat(),

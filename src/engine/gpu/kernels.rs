@@ -96,9 +96,9 @@ pub struct Kernels {
 }
 
 impl Kernels {
-    /// Compiles every kernel of `variant` with its explicit layout (validation errors become an
-    /// error naming the file and entry point).
-    pub fn new(gpu: &Gpu, variant: Variant) -> Result<Kernels> {
+    /// Compiles every kernel of `variant`, for a model of `hidden` units, with its explicit
+    /// layout (validation errors become an error naming the file and entry point).
+    pub fn new(gpu: &Gpu, variant: Variant, hidden: usize) -> Result<Kernels> {
         super::variant::check(&variant, &gpu.limits)?;
         let mut modules = Vec::new();
         for (name, source) in SHADERS {
@@ -120,7 +120,9 @@ impl Kernels {
                 .expect("every kernel's file is listed")
                 .1;
             let what = format!("building {entry} of shaders/{file}");
-            compiled.push(gpu.checked(&what, || Compiled::new(gpu, kernel, &variant, module))?);
+            compiled.push(gpu.checked(&what, || {
+                Compiled::new(gpu, kernel, (&variant, hidden), module)
+            })?);
         }
         Ok(Kernels { variant, compiled })
     }
@@ -175,10 +177,16 @@ impl Kernels {
 
 impl Compiled {
     /// The bind-group layouts of `kernel` (entry by entry, from its slots), its pipeline layout
-    /// and its pipeline, with `variant`'s entry point and overridable constants.
-    fn new(gpu: &Gpu, kernel: Kernel, variant: &Variant, module: &wgpu::ShaderModule) -> Compiled {
+    /// and its pipeline, with `variant`'s entry point and overridable constants for a model of
+    /// `hidden` units.
+    fn new(
+        gpu: &Gpu,
+        kernel: Kernel,
+        (variant, hidden): (&Variant, usize),
+        module: &wgpu::ShaderModule,
+    ) -> Compiled {
         let entry = kernel.entry(variant);
-        let constants = variant.constants(entry);
+        let constants = variant.constants(entry, hidden);
         let groups: Vec<wgpu::BindGroupLayout> = kernel
             .layout()
             .iter()

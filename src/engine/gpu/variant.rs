@@ -170,15 +170,25 @@ impl Variant {
         )
     }
 
-    /// The pipeline-overridable constants of `entry`'s pipeline under this variant.
-    pub fn constants(&self, entry: &str) -> Vec<(&'static str, f64)> {
+    /// Whether the recurrence kernels take their hidden units two at a time for a model of
+    /// `hidden` units (`UNIT_PAIRS`, recurrence.wgsl): where every invocation has two or more.
+    pub fn unit_pairs(&self, hidden: usize) -> bool {
+        hidden >= 2 * self.recurrence_wg as usize
+    }
+
+    /// The pipeline-overridable constants of `entry`'s pipeline under this variant, for a model
+    /// of `hidden` units.
+    pub fn constants(&self, entry: &str, hidden: usize) -> Vec<(&'static str, f64)> {
         if entry.starts_with("matmul") && self.matmul.overridable() {
             vec![
                 ("MATMUL_WG_X", f64::from(self.matmul_wg[0])),
                 ("MATMUL_WG_Y", f64::from(self.matmul_wg[1])),
             ]
         } else if entry.starts_with("lstm") || entry.starts_with("gru") {
-            vec![("RECURRENCE_WG", f64::from(self.recurrence_wg))]
+            vec![
+                ("RECURRENCE_WG", f64::from(self.recurrence_wg)),
+                ("UNIT_PAIRS", f64::from(u8::from(self.unit_pairs(hidden)))),
+            ]
         } else {
             Vec::new()
         }
