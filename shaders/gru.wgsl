@@ -60,12 +60,14 @@
 // through its slice of carry, with storageBarrier. One dispatch runs steps s_start .. s_start + s_count; the host chooses
 // s_count so that no invocation runs more than about 60,000 loop iterations, because Mesa's
 // software Vulkan/GL drivers stop a shader silently at 65,535 (docs/adapters.md). The dot
-// products over the hidden units are unrolled by four, all three gates in one pass, and the
-// units go two at a time (unit_pair) so that each read of h_prev or d_hw serves two.
+// products over the hidden units are unrolled by four, all three gates in one pass, and with
+// UNIT_PAIRS the units go two at a time (unit_pair) so that each read of h_prev or d_hw serves
+// two.
 
-// Shared with lstm.wgsl, in recurrence.wgsl (joined after this text): RECURRENCE_WG, LANES,
-// MAX_HIDDEN, UNITS, RecurrenceDims, the bindings dims, params and lengths, and sigmoid, time_of,
-// lanes, rows_at and live_at.
+// Shared with lstm.wgsl, in recurrence.wgsl (joined after this text): RECURRENCE_WG,
+// UNIT_PAIRS, LANES, MAX_HIDDEN, UNITS, RecurrenceDims, the bindings dims, params and lengths,
+// and sigmoid, time_of, lanes, rows_at, live_at, unit_pair, w_hh_row4, w_hh_col4, carry_rows4,
+// column_terms4 (and _pair) and column_term1.
 
 // ---------------------------------------------------------------- forward
 

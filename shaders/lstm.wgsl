@@ -79,13 +79,19 @@
 // Vulkan/GL drivers stop a shader silently at 65,535; see docs/adapters.md. Per step an
 // invocation runs at most UNITS unit iterations, each with a dot product over H hidden units
 // unrolled by four (H/4 iterations and H mod 4 more): four times fewer iterations against
-// that cap, and each h_prev[k] read serves all four gates. The units go two at a time
-// (unit_pair): each read of h_prev (forward) or d_a (backward) then serves two units, which
-// on a CPU adapter, where every read is a per-lane gather, is a third of the backward's time.
+// that cap, and each h_prev[k] read serves all four gates. Where every invocation has two
+// units or more (UNIT_PAIRS), they go two at a time (unit_pair, the *_pair functions): each
+// read of h_prev (forward) or d_a (backward) then serves two units. On a CPU adapter, where
+// every read is a per-lane gather, that takes a quarter of the backward pass's time.
+//
+// Matrices as bundles of vec4s: a unit's four pre-activations are the columns of a mat4x4
+// (i, f, g, o), and four consecutive h_prev[k] are the columns of another, so that
+// h_prev4(k) * w_hh_row4(row, k) is four terms of one dot product, for the four lanes.
 
-// Shared with gru.wgsl, in recurrence.wgsl (joined after this text): RECURRENCE_WG, LANES,
-// MAX_HIDDEN, UNITS, RecurrenceDims, the bindings dims, params and lengths, and sigmoid, time_of,
-// lanes, rows_at and live_at.
+// Shared with gru.wgsl, in recurrence.wgsl (joined after this text): RECURRENCE_WG,
+// UNIT_PAIRS, LANES, MAX_HIDDEN, UNITS, RecurrenceDims, the bindings dims, params and lengths,
+// and sigmoid, time_of, lanes, rows_at, live_at, unit_pair, w_hh_row4, w_hh_col4, carry_rows4,
+// column_terms4 (and _pair) and column_term1.
 
 // ---------------------------------------------------------------- forward
 
