@@ -132,7 +132,7 @@ pub struct StepCounts {
 pub enum Device {
     /// A hardware GPU if there is one (see [`gpu::auto_choice`]), else the CPU engine, which is
     /// also taken where the GPU engine cannot run the model. Software adapters (lavapipe,
-    /// llvmpipe, WARP) are about ten times slower than the CPU engine, so only
+    /// llvmpipe, WARP) are about twenty times slower than the CPU engine, so only
     /// [`Device::Gpu`] takes them.
     Auto,
     /// The best GPU adapter, hardware before software; an error where there is none.

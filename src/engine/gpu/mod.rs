@@ -4,7 +4,7 @@
 //! - [`adapters`] finds the adapters (honouring `WGPU_BACKEND`) and [`rank`] orders them:
 //!   hardware GPUs first, then software adapters; Vulkan, Metal and DX12 before GL.
 //! - [`auto_choice`] decides what `--device auto` takes: the best hardware adapter, else the
-//!   CPU engine (a software adapter runs the GPU engine about ten times slower than the CPU
+//!   CPU engine (a software adapter runs the GPU engine about twenty times slower than the CPU
 //!   engine on the same cores, so it is used only when asked for with `--device gpu`).
 //! - [`kernels`] compiles the shaders into pipelines with explicit layouts; [`uniforms`] and
 //!   [`bindings`] are how host and shaders meet, by name: the uniform blocks, and per kernel the
@@ -90,7 +90,7 @@ pub enum AutoChoice {
 
 /// What `--device auto` takes among these adapters (best first, as [`adapters`] lists them):
 /// the first hardware adapter; the CPU engine where there is none, software adapters being
-/// about ten times slower than the CPU engine on the same cores (`--device gpu` still takes
+/// about twenty times slower than the CPU engine on the same cores (`--device gpu` still takes
 /// them).
 pub fn auto_choice(infos: &[wgpu::AdapterInfo]) -> AutoChoice {
     if let Some(i) = infos.iter().position(|info| !is_software(info)) {
