@@ -593,28 +593,35 @@ fn every_shader_parses_and_validates_with_naga() {
     }
 }
 
+/// Runs the hrcast binary in `dir` with the tuning cache `tuning` (the test's own, not the
+/// user's) and no forced kernel variant unless `forced` names one.
+fn hrcast(
+    dir: &std::path::Path,
+    tuning: &std::path::Path,
+    args: &[&str],
+    forced: Option<&str>,
+) -> std::process::Output {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_hrcast"));
+    command
+        .current_dir(dir)
+        .args(args)
+        .env("HRCAST_GPU_TUNING", tuning)
+        .env_remove("HRCAST_GPU_VARIANT");
+    if let Some(v) = forced {
+        command.env("HRCAST_GPU_VARIANT", v);
+    }
+    command.output().unwrap()
+}
+
 #[test]
 fn devices_and_train_on_the_gpu_from_the_command_line() {
     if gpu().is_none() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    // The tuning cache of this test only (not the user's), no forced variant unless asked.
     let tuning = dir.path().join("tuning.json");
-    let command = |args: &[&str], forced: Option<&str>| {
-        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_hrcast"));
-        command
-            .current_dir(dir.path())
-            .args(args)
-            .env("HRCAST_GPU_TUNING", &tuning)
-            .env_remove("HRCAST_GPU_VARIANT");
-        if let Some(v) = forced {
-            command.env("HRCAST_GPU_VARIANT", v);
-        }
-        command.output().unwrap()
-    };
     let run = |args: &[&str]| {
-        let out = command(args, None);
+        let out = hrcast(dir.path(), &tuning, args, None);
         let text = String::from_utf8_lossy(&out.stdout).into_owned();
         assert!(
             out.status.success(),
@@ -729,16 +736,7 @@ fn bench_tune_stores_the_fastest_variant_and_train_runs_it() {
     let dir = tempfile::tempdir().unwrap();
     let tuning = dir.path().join("cache").join("tuning.json");
     let run = |args: &[&str], forced: Option<&str>| {
-        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_hrcast"));
-        command
-            .current_dir(dir.path())
-            .args(args)
-            .env("HRCAST_GPU_TUNING", &tuning)
-            .env_remove("HRCAST_GPU_VARIANT");
-        if let Some(v) = forced {
-            command.env("HRCAST_GPU_VARIANT", v);
-        }
-        let out = command.output().unwrap();
+        let out = hrcast(dir.path(), &tuning, args, forced);
         let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
         (out.status.success(), text(&out.stdout), text(&out.stderr))
     };
