@@ -1,6 +1,7 @@
 //! `hrcast bench --tune`: times the GPU kernel variants ([`Variant`]) on the present adapter at
-//! one model shape and stores the fastest in the tuning cache, which every later GPU engine on
-//! the same adapter (name, driver, backend) reads: `train`, `evaluate`, `predict`, `bench`.
+//! one model shape and stores the fastest in the tuning cache, under the adapter (name, driver,
+//! backend) and the hidden size, which every later GPU engine on the same adapter reads
+//! (`train`, `evaluate`, `predict`, `bench`; a model of another hidden size takes the nearest).
 //!
 //! The search is coordinate-wise, as the matmul and the recurrences are separate dispatches:
 //! first every matmul option with the adapter's default recurrence workgroup, then every
@@ -103,10 +104,11 @@ pub fn tune(args: &BenchOptions) -> Result<TuneReport> {
     let default_ms = time(default)?.unwrap_or(f64::NAN);
     let (best, ms) = best.ok_or_else(|| anyhow!("--tune: no kernel variant runs on {key}"))?;
     let timings: Vec<(String, f64)> = timings.iter().map(|(v, ms)| (v.id(), *ms)).collect();
-    cache.adapters.insert(
+    cache.insert(
         key.clone(),
         Tuned {
             variant: best.id(),
+            hidden_size: config.hidden_size,
             shape: shape.clone(),
             ms_per_step: ms,
             timings: timings.clone(),

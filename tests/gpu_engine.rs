@@ -770,14 +770,18 @@ fn bench_tune_stores_the_fastest_variant_and_train_runs_it() {
         serde_json::from_str(&std::fs::read_to_string(&tuning).unwrap()).unwrap();
     let adapters = cache["adapters"].as_object().unwrap();
     assert_eq!(adapters.len(), 1, "{cache}");
-    let (key, entry) = adapters.iter().next().unwrap();
-    assert_eq!(entry["variant"], best, "{cache}");
+    let (key, entries) = adapters.iter().next().unwrap();
+    assert_eq!(entries[0]["variant"], best, "{cache}");
+    assert_eq!(entries[0]["hidden_size"], 6, "{cache}");
     assert_eq!(report["adapter"], key.as_str());
     // bench (and train, evaluate, predict: the same engine) now runs the tuned variant.
     let (ok, out, err) = run(&[&["bench", "--profile"][..], &shape].concat(), None);
     assert!(ok, "{out}{err}");
-    let matmul = best.split(':').next().unwrap();
-    assert!(out.contains(matmul), "{best}: {out}");
+    assert!(
+        out.contains(&format!("kernels {best} "))
+            && out.contains("tuned on this adapter at hidden size 6"),
+        "{best}: {out}"
+    );
     // A forced variant wins over the cache; a wrong one is an error naming the variable.
     let forced = "matmul_tiled:16x16:r256";
     let (ok, out, err) = run(

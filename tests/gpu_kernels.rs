@@ -236,7 +236,7 @@ fn the_hosts_constants_are_the_shaders() {
 /// The GPU and its compiled kernels (None where there is no adapter and CI is not set).
 fn setup() -> Option<(Gpu, Kernels)> {
     let gpu = common::gpu()?;
-    let kernels = Kernels::new(&gpu, variant::choose(&gpu.info).unwrap().0, 8).unwrap();
+    let kernels = Kernels::new(&gpu, variant::choose(&gpu.info, 8).unwrap().0, 8).unwrap();
     Some((gpu, kernels))
 }
 

@@ -51,7 +51,7 @@ impl GpuEngine {
         params: &Params<f32>,
         adam: &AdamState<f32>,
     ) -> Result<GpuEngine> {
-        let (variant, origin) = variant::choose(&gpu.info)?;
+        let (variant, origin) = variant::choose(&gpu.info, config.hidden_size)?;
         GpuEngine::with_variant(gpu, (variant, origin), config, params, adam)
     }
 

@@ -11,8 +11,8 @@
 //! Shape parameters are pipeline-overridable constants or entry points of the same file,
 //! never edits to the WGSL text. Which variant runs is decided, in this order, by
 //! `HRCAST_GPU_VARIANT` (forced, e.g. by a test), the tuning cache that `hrcast bench --tune`
-//! writes for the adapter ([`TuningCache`]), else a default for the adapter's class
-//! ([`Variant::default_for`]).
+//! writes for the adapter and hidden size ([`TuningCache`]; a model of another hidden size gets
+//! the nearest tuned one), else a default for the adapter's class ([`Variant::default_for`]).
 
 use anyhow::{Context, Result, anyhow, bail};
 use serde::{Deserialize, Serialize};
@@ -93,8 +93,8 @@ pub struct Variant {
 pub enum Origin {
     /// Forced through [`FORCE_ENV`] (or by the caller).
     Forced,
-    /// From the tuning cache at this path.
-    Tuned(PathBuf),
+    /// From the tuning cache at this path, tuned at this hidden size.
+    Tuned(PathBuf, usize),
     /// The default for this class of adapter (`software`, `integrated GPU`, ...).
     Default(&'static str),
 }
@@ -103,7 +103,11 @@ impl fmt::Display for Origin {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Origin::Forced => write!(f, "forced by {FORCE_ENV}"),
-            Origin::Tuned(path) => write!(f, "tuned on this adapter, {}", path.display()),
+            Origin::Tuned(path, hidden) => write!(
+                f,
+                "tuned on this adapter at hidden size {hidden}, {}",
+                path.display()
+            ),
             Origin::Default(class) => write!(f, "default for a {class} adapter"),
         }
     }
@@ -234,11 +238,13 @@ pub fn adapter_key(info: &wgpu::AdapterInfo) -> String {
     )
 }
 
-/// One tuned adapter.
+/// One tuning of an adapter, at one hidden size.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Tuned {
     /// The fastest variant's id.
     pub variant: String,
+    /// The hidden size it was timed at (the recurrence's best workgroup depends on it).
+    pub hidden_size: usize,
     /// The shape it was timed on, e.g. `lstm B16 T500 H128 L2`.
     pub shape: String,
     /// Its training step, ms (median).
@@ -247,14 +253,38 @@ pub struct Tuned {
     pub timings: Vec<(String, f64)>,
 }
 
-/// The tuning cache: the fastest variant per adapter ([`adapter_key`]), as JSON.
+/// The tuning cache: the fastest variant per adapter ([`adapter_key`]) and hidden size, as JSON.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct TuningCache {
-    /// Tuned adapters by key.
-    pub adapters: HashMap<String, Tuned>,
+    /// Tuned adapters by key: one entry per hidden size tuned.
+    pub adapters: HashMap<String, Vec<Tuned>>,
 }
 
 impl TuningCache {
+    /// The tuning for a model of `hidden` units on the adapter `key`: the one at that hidden
+    /// size, else the one at the nearest (by ratio; the larger on a tie). None where the adapter
+    /// was never tuned.
+    pub fn best_for(&self, key: &str, hidden: usize) -> Option<&Tuned> {
+        let distance = |t: &Tuned| {
+            (t.hidden_size.max(1) as f64 / hidden.max(1) as f64)
+                .ln()
+                .abs()
+        };
+        self.adapters.get(key)?.iter().min_by(|a, b| {
+            distance(a)
+                .total_cmp(&distance(b))
+                .then(b.hidden_size.cmp(&a.hidden_size))
+        })
+    }
+
+    /// Stores a tuning of the adapter `key`, replacing one at the same hidden size.
+    pub fn insert(&mut self, key: String, tuned: Tuned) {
+        let entries = self.adapters.entry(key).or_default();
+        entries.retain(|t| t.hidden_size != tuned.hidden_size);
+        entries.push(tuned);
+        entries.sort_by_key(|t| t.hidden_size);
+    }
+
     /// Where the cache lives: `$HRCAST_GPU_TUNING`, else `$XDG_CACHE_HOME/hrcast/gpu-tuning.json`,
     /// else `$HOME/.cache/hrcast/gpu-tuning.json`; None where none of these is set.
     pub fn default_path() -> Option<PathBuf> {
@@ -293,20 +323,21 @@ impl TuningCache {
     }
 }
 
-/// The variant an engine on `info` runs, and why: forced, tuned or the class default. A
-/// malformed [`FORCE_ENV`] or cache is an error naming it; a cache entry naming a variant
-/// this build lacks falls back to the default.
-pub fn choose(info: &wgpu::AdapterInfo) -> Result<(Variant, Origin)> {
+/// The variant an engine on `info` runs for a model of `hidden` units, and why: forced, tuned
+/// (at that hidden size or the nearest tuned one) or the class default. A malformed
+/// [`FORCE_ENV`] or cache is an error naming it; a cache entry naming a variant this build
+/// lacks falls back to the default.
+pub fn choose(info: &wgpu::AdapterInfo, hidden: usize) -> Result<(Variant, Origin)> {
     if let Some(forced) = std::env::var(FORCE_ENV).ok().filter(|v| !v.is_empty()) {
         let variant = forced.parse().with_context(|| FORCE_ENV.to_string())?;
         return Ok((variant, Origin::Forced));
     }
     if let Some(path) = TuningCache::default_path() {
         let cache = TuningCache::load(&path)?;
-        if let Some(tuned) = cache.adapters.get(&adapter_key(info))
+        if let Some(tuned) = cache.best_for(&adapter_key(info), hidden)
             && let Ok(variant) = tuned.variant.parse()
         {
-            return Ok((variant, Origin::Tuned(path)));
+            return Ok((variant, Origin::Tuned(path, tuned.hidden_size)));
         }
     }
     let (variant, class) = Variant::default_for(info);
@@ -351,20 +382,46 @@ mod tests {
         assert_eq!(v.matmul_block(), [64, 64]);
     }
 
+    fn tuned(variant: &str, hidden_size: usize) -> Tuned {
+        Tuned {
+            variant: variant.into(),
+            hidden_size,
+            shape: format!("lstm B4 T10 H{hidden_size} L1"),
+            ms_per_step: 1.5,
+            timings: vec![(variant.into(), 1.5)],
+        }
+    }
+
+    #[test]
+    fn a_model_gets_the_tuning_at_its_hidden_size_or_the_nearest() {
+        let mut cache = TuningCache::default();
+        let key = "gpu | driver | Vulkan".to_string();
+        assert!(cache.best_for(&key, 128).is_none());
+        cache.insert(key.clone(), tuned("matmul_8x8:8x8:r64", 128));
+        cache.insert(key.clone(), tuned("matmul_tiled:16x16:r256", 512));
+        cache.insert(key.clone(), tuned("matmul_4x4:8x8:r64", 32));
+        // Tuning 128 again replaces the first entry.
+        cache.insert(key.clone(), tuned("matmul_8x8:16x16:r64", 128));
+        assert_eq!(cache.adapters[&key].len(), 3);
+        let at = |hidden| cache.best_for(&key, hidden).unwrap().variant.clone();
+        assert_eq!(at(128), "matmul_8x8:16x16:r64");
+        assert_eq!(at(150), "matmul_8x8:16x16:r64");
+        assert_eq!(at(300), "matmul_tiled:16x16:r256");
+        assert_eq!(at(8), "matmul_4x4:8x8:r64");
+        // 64 is as far from 32 as from 128 by ratio: the larger wins.
+        assert_eq!(at(64), "matmul_8x8:16x16:r64");
+        assert!(cache.best_for("another adapter", 128).is_none());
+    }
+
     #[test]
     fn the_cache_round_trips_and_an_absent_one_is_empty() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("sub").join("tuning.json");
         assert_eq!(TuningCache::load(&path).unwrap(), TuningCache::default());
         let mut cache = TuningCache::default();
-        cache.adapters.insert(
+        cache.insert(
             "llvmpipe | llvmpipe Mesa | Vulkan".into(),
-            Tuned {
-                variant: "matmul_8x8:8x8:r64".into(),
-                shape: "lstm B4 T10 H8 L1".into(),
-                ms_per_step: 1.5,
-                timings: vec![("matmul_8x8:8x8:r64".into(), 1.5)],
-            },
+            tuned("matmul_8x8:8x8:r64", 8),
         );
         cache.save(&path).unwrap();
         assert_eq!(TuningCache::load(&path).unwrap(), cache);
