@@ -3,8 +3,9 @@
 //! The math of every variant is the same (tests/gpu_engine.rs holds each against the CPU
 //! engine); what differs is how the work is spread over invocations and workgroups, and that
 //! decides the speed, differently on each adapter:
-//! - the matmul kernel: `matmul_4x4`, `matmul_8x8` or `matmul_tiled` (matmul.wgsl explains
-//!   each), and for the first two the workgroup (`MATMUL_WG_X` × `MATMUL_WG_Y`, overridable);
+//! - the matmul kernel: `matmul_4x4`, `matmul_8x8`, `matmul_16x16` or `matmul_tiled` (matmul.wgsl explains
+//!   each), and for all but the tiled one the workgroup (`MATMUL_WG_X` × `MATMUL_WG_Y`,
+//!   overridable);
 //! - the recurrence workgroup (`RECURRENCE_WG`, overridable): how many invocations share the
 //!   hidden units of one step.
 //!
@@ -32,15 +33,18 @@ pub enum MatmulKernel {
     Block4,
     /// `matmul_8x8`: an 8 × 8 block per invocation (twice the multiply-adds per load).
     Block8,
+    /// `matmul_16x16`: a 16 × 16 block per invocation (four times).
+    Block16,
     /// `matmul_tiled`: 4 × 4 per invocation, operands staged in workgroup memory.
     Tiled,
 }
 
 impl MatmulKernel {
     /// Every matmul entry point.
-    pub const ALL: [MatmulKernel; 3] = [
+    pub const ALL: [MatmulKernel; 4] = [
         MatmulKernel::Block4,
         MatmulKernel::Block8,
+        MatmulKernel::Block16,
         MatmulKernel::Tiled,
     ];
 
@@ -49,6 +53,7 @@ impl MatmulKernel {
         match self {
             MatmulKernel::Block4 => "matmul_4x4",
             MatmulKernel::Block8 => "matmul_8x8",
+            MatmulKernel::Block16 => "matmul_16x16",
             MatmulKernel::Tiled => "matmul_tiled",
         }
     }
@@ -57,6 +62,7 @@ impl MatmulKernel {
     pub fn tile(self) -> u32 {
         match self {
             MatmulKernel::Block8 => 8,
+            MatmulKernel::Block16 => 16,
             MatmulKernel::Block4 | MatmulKernel::Tiled => 4,
         }
     }
@@ -115,10 +121,11 @@ impl fmt::Display for Origin {
 
 impl Variant {
     /// The matmul options the tuner tries (kernel and workgroup).
-    pub const MATMULS: [(MatmulKernel, [u32; 2]); 4] = [
+    pub const MATMULS: [(MatmulKernel, [u32; 2]); 5] = [
         (MatmulKernel::Block4, [8, 8]),
         (MatmulKernel::Block8, [8, 8]),
         (MatmulKernel::Block8, [16, 16]),
+        (MatmulKernel::Block16, [8, 8]),
         (MatmulKernel::Tiled, [TILED_WG, TILED_WG]),
     ];
 
@@ -140,19 +147,20 @@ impl Variant {
     }
 
     /// The variant an adapter gets without tuning. On a CPU adapter (lavapipe, llvmpipe, WARP,
-    /// SwiftShader) loads are per-lane gathers, so the 8 × 8 blocks win and the recurrence
-    /// keeps 64 invocations (more only adds SIMD passes). On a hardware GPU the tiled matmul and
-    /// 128 recurrence invocations, so that each of up to 128 hidden units has its own.
+    /// SwiftShader) loads are per-lane gathers, so the 16 × 16 blocks win (the most
+    /// multiply-adds per load) and the recurrence keeps 64 invocations, so that each takes its
+    /// units in pairs. On a hardware GPU the tiled matmul and 128 recurrence invocations, so
+    /// that each of up to 128 hidden units has its own.
     pub fn default_for(info: &wgpu::AdapterInfo) -> (Variant, &'static str) {
         if super::is_software(info) {
-            (Variant::new(Variant::MATMULS[1], 64), "software")
+            (Variant::new(Variant::MATMULS[3], 64), "software")
         } else {
             let class = match info.device_type {
                 wgpu::DeviceType::DiscreteGpu => "discrete GPU",
                 wgpu::DeviceType::IntegratedGpu => "integrated GPU",
                 _ => "hardware",
             };
-            (Variant::new(Variant::MATMULS[3], 128), class)
+            (Variant::new(Variant::MATMULS[4], 128), class)
         }
     }
 
@@ -378,8 +386,10 @@ mod tests {
     fn a_block_is_the_workgroup_times_the_tile() {
         let v = Variant::new((MatmulKernel::Block8, [16, 8]), 64);
         assert_eq!(v.matmul_block(), [128, 64]);
-        let v = Variant::new(Variant::MATMULS[3], 128);
+        let v = Variant::new(Variant::MATMULS[4], 128);
         assert_eq!(v.matmul_block(), [64, 64]);
+        let v = Variant::new(Variant::MATMULS[3], 64);
+        assert_eq!(v.matmul_block(), [128, 128]);
     }
 
     fn tuned(variant: &str, hidden_size: usize) -> Tuned {
