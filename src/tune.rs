@@ -63,7 +63,7 @@ pub fn tune(args: &BenchOptions) -> Result<TuneReport> {
     let info = Gpu::open_best().context("--tune")?.info;
     let key = adapter_key(&info);
     eprintln!("tuning the GPU kernels on {key} at {shape}:");
-    let (default, _) = Variant::default_for(&info);
+    let (default, _) = Variant::default_for(&info, config.hidden_size);
     let mut timings: Vec<(Variant, f64)> = Vec::new();
     let mut failed: Vec<(String, String)> = Vec::new();
     let mut time = |variant: Variant| -> Result<Option<f64>> {

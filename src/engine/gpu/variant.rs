@@ -80,6 +80,10 @@ pub const TILED_WG: u32 = 16;
 /// invocation keeps at most `MAX_HIDDEN / MIN_RECURRENCE_WG` units in registers), at most the
 /// 256 invocations every WebGPU adapter allows.
 pub const RECURRENCE_WGS: [u32; 3] = [64, 128, 256];
+/// Below this hidden size a software adapter's default matmul is `matmul_8x8`: the 16 × 16
+/// blocks of `matmul_16x16` lose on products that small (lavapipe, a GRU of hidden 19 or 8:
+/// 3.4-3.8 against 2.8-3.2 ms per step).
+pub const SMALL_HIDDEN: usize = 64;
 /// The smallest recurrence workgroup (`MIN_RECURRENCE_WG`, recurrence.wgsl).
 pub const MIN_RECURRENCE_WG: u32 = 64;
 
@@ -146,14 +150,17 @@ impl Variant {
             .collect()
     }
 
-    /// The variant an adapter gets without tuning. On a CPU adapter (lavapipe, llvmpipe, WARP,
-    /// SwiftShader) loads are per-lane gathers, so the 16 × 16 blocks win (the most
-    /// multiply-adds per load) and the recurrence keeps 64 invocations, so that each takes its
-    /// units in pairs. On a hardware GPU the tiled matmul and 128 recurrence invocations, so
-    /// that each of up to 128 hidden units has its own.
-    pub fn default_for(info: &wgpu::AdapterInfo) -> (Variant, &'static str) {
+    /// The variant an adapter gets without tuning, for a model of `hidden` units. On a CPU
+    /// adapter (lavapipe, llvmpipe, WARP, SwiftShader) loads are per-lane gathers, so the
+    /// 16 × 16 blocks win (the most multiply-adds per load), except on small models, whose
+    /// products are too small for them (below [`SMALL_HIDDEN`] units: 8 × 8); the recurrence
+    /// keeps 64 invocations, so that each takes its units in pairs. On a hardware GPU the tiled
+    /// matmul and 128 recurrence invocations, so that each of up to 128 hidden units has its
+    /// own.
+    pub fn default_for(info: &wgpu::AdapterInfo, hidden: usize) -> (Variant, &'static str) {
         if super::is_software(info) {
-            (Variant::new(Variant::MATMULS[3], 64), "software")
+            let matmul = if hidden < SMALL_HIDDEN { 1 } else { 3 };
+            (Variant::new(Variant::MATMULS[matmul], 64), "software")
         } else {
             let class = match info.device_type {
                 wgpu::DeviceType::DiscreteGpu => "discrete GPU",
@@ -348,7 +355,7 @@ pub fn choose(info: &wgpu::AdapterInfo, hidden: usize) -> Result<(Variant, Origi
             return Ok((variant, Origin::Tuned(path, tuned.hidden_size)));
         }
     }
-    let (variant, class) = Variant::default_for(info);
+    let (variant, class) = Variant::default_for(info, hidden);
     Ok((variant, Origin::Default(class)))
 }
 
