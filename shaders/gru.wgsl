@@ -67,7 +67,10 @@
 // Shared with lstm.wgsl, in recurrence.wgsl (joined after this text): RECURRENCE_WG,
 // UNIT_PAIRS, LANES, MAX_HIDDEN, UNITS, RecurrenceDims, the bindings dims, params and lengths,
 // and sigmoid, time_of, lanes, rows_at, live_at, unit_pair, w_hh_row4, w_hh_col4, carry_rows4,
-// column_terms4 (and _pair) and column_term1.
+// and the backward's gates_w_hh (and _pair), which uses GATES below.
+
+// The gates per hidden unit (r, z, n): the rows of W_hh are 3H, and d_hw has 3H columns.
+const GATES: u32 = 3u;
 
 // ---------------------------------------------------------------- forward
 
@@ -280,45 +283,6 @@ fn store_d_xw_d_hw(b: u32, row: u32, j: u32, d_ar: f32, d_az: f32, d_an: f32, d_
     d_hw[row * 3u * H + 2u * H + j] = d_hw_n;
 }
 
-// (d_hw W_hh)[j] for the four lanes, d_hw read from carry[d_hw_at ..]: over the 3H columns of
-// d_hw, four rows of W_hh per column_terms4 (recurrence.wgsl) and three of those (one per gate)
-// per iteration; then the H mod 4 rows left over in each gate.
-fn d_hw_w_hh(d_hw_at: u32, j: u32) -> vec4<f32> {
-    let H = dims.hidden;
-    var sum = vec4<f32>(0.0);
-    var k = 0u;
-    for (; k + 4u <= H; k += 4u) {
-        sum += column_terms4(carry_rows4(d_hw_at, k), k, j)
-            + column_terms4(carry_rows4(d_hw_at, H + k), H + k, j)
-            + column_terms4(carry_rows4(d_hw_at, 2u * H + k), 2u * H + k, j);
-    }
-    for (; k < H; k++) {
-        for (var gate = 0u; gate < 3u; gate++) {
-            sum += column_term1(d_hw_at, gate * H + k, j);
-        }
-    }
-    return sum;
-}
-
-// d_hw_w_hh of the pair units.x (column 0) and units.y (column 1), each read of d_hw serving
-// both.
-fn d_hw_w_hh_pair(d_hw_at: u32, units: vec2<u32>) -> mat2x4<f32> {
-    let H = dims.hidden;
-    var sum = mat2x4<f32>();
-    var k = 0u;
-    for (; k + 4u <= H; k += 4u) {
-        sum += column_terms4_pair(d_hw_at, k, units) + column_terms4_pair(d_hw_at, H + k, units)
-            + column_terms4_pair(d_hw_at, 2u * H + k, units);
-    }
-    for (; k < H; k++) {
-        for (var gate = 0u; gate < 3u; gate++) {
-            let row = gate * H + k;
-            sum += mat2x4<f32>(column_term1(d_hw_at, row, units.x), column_term1(d_hw_at, row, units.y));
-        }
-    }
-    return sum;
-}
-
 @compute @workgroup_size(RECURRENCE_WG, 1, 1)
 fn gru_backward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
     let b0 = wid.x * LANES;
@@ -387,7 +351,7 @@ fn gru_backward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation
         if (UNIT_PAIRS) {
             for (var u = 0u; u * RECURRENCE_WG + lid.x < H; u += 2u) {
                 let units = unit_pair(u, lid.x);
-                let sums = d_hw_w_hh_pair(d_hw_at, units);
+                let sums = gates_w_hh_pair(d_hw_at, units);
                 d_h_rec[u] = d_h_direct[u] + sums[0];
                 if (units.y != units.x) {
                     d_h_rec[u + 1u] = d_h_direct[u + 1u] + sums[1];
@@ -395,7 +359,7 @@ fn gru_backward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation
             }
         } else {
             for (var u = 0u; u * RECURRENCE_WG + lid.x < H; u++) {
-                d_h_rec[u] = d_h_direct[u] + d_hw_w_hh(d_hw_at, u * RECURRENCE_WG + lid.x);
+                d_h_rec[u] = d_h_direct[u] + gates_w_hh(d_hw_at, u * RECURRENCE_WG + lid.x);
             }
         }
         // Every invocation must finish reading d_hw before the next step overwrites it: the

@@ -91,7 +91,10 @@
 // Shared with gru.wgsl, in recurrence.wgsl (joined after this text): RECURRENCE_WG,
 // UNIT_PAIRS, LANES, MAX_HIDDEN, UNITS, RecurrenceDims, the bindings dims, params and lengths,
 // and sigmoid, time_of, lanes, rows_at, live_at, unit_pair, w_hh_row4, w_hh_col4, carry_rows4,
-// column_terms4 (and _pair) and column_term1.
+// and the backward's gates_w_hh (and _pair), which uses GATES below.
+
+// The gates per hidden unit (i, f, g, o): the rows of W_hh are 4H, and d_a has 4H columns.
+const GATES: u32 = 4u;
 
 // ---------------------------------------------------------------- forward
 
@@ -346,45 +349,6 @@ fn store_d_a(b: u32, row: u32, j: u32, d_a: vec4<f32>) {
     d_xw[row * 4u * H + 3u * H + j] = d_a.w;
 }
 
-// (d_a W_hh)[j] for the four lanes, d_a read from carry[d_a_at ..]: over the 4H columns of
-// d_a, four rows of W_hh per column_terms4 (recurrence.wgsl) and four of those (one per gate)
-// per iteration; then the H mod 4 rows left over in each gate.
-fn d_a_w_hh(d_a_at: u32, j: u32) -> vec4<f32> {
-    let H = dims.hidden;
-    var sum = vec4<f32>(0.0);
-    var k = 0u;
-    for (; k + 4u <= H; k += 4u) {
-        sum += column_terms4(carry_rows4(d_a_at, k), k, j)
-            + column_terms4(carry_rows4(d_a_at, H + k), H + k, j)
-            + column_terms4(carry_rows4(d_a_at, 2u * H + k), 2u * H + k, j)
-            + column_terms4(carry_rows4(d_a_at, 3u * H + k), 3u * H + k, j);
-    }
-    for (; k < H; k++) {
-        for (var gate = 0u; gate < 4u; gate++) {
-            sum += column_term1(d_a_at, gate * H + k, j);
-        }
-    }
-    return sum;
-}
-
-// d_a_w_hh of the pair units.x (column 0) and units.y (column 1), each read of d_a serving both.
-fn d_a_w_hh_pair(d_a_at: u32, units: vec2<u32>) -> mat2x4<f32> {
-    let H = dims.hidden;
-    var sum = mat2x4<f32>();
-    var k = 0u;
-    for (; k + 4u <= H; k += 4u) {
-        sum += column_terms4_pair(d_a_at, k, units) + column_terms4_pair(d_a_at, H + k, units)
-            + column_terms4_pair(d_a_at, 2u * H + k, units) + column_terms4_pair(d_a_at, 3u * H + k, units);
-    }
-    for (; k < H; k++) {
-        for (var gate = 0u; gate < 4u; gate++) {
-            let row = gate * H + k;
-            sum += mat2x4<f32>(column_term1(d_a_at, row, units.x), column_term1(d_a_at, row, units.y));
-        }
-    }
-    return sum;
-}
-
 @compute @workgroup_size(RECURRENCE_WG, 1, 1)
 fn lstm_backward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
     let b0 = wid.x * LANES;
@@ -462,7 +426,7 @@ fn lstm_backward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocatio
         if (UNIT_PAIRS) {
             for (var u = 0u; u * RECURRENCE_WG + lid.x < H; u += 2u) {
                 let units = unit_pair(u, lid.x);
-                let sums = d_a_w_hh_pair(d_a_at, units);
+                let sums = gates_w_hh_pair(d_a_at, units);
                 d_h_rec[u] = sums[0];
                 if (units.y != units.x) {
                     d_h_rec[u + 1u] = sums[1];
@@ -470,7 +434,7 @@ fn lstm_backward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocatio
             }
         } else {
             for (var u = 0u; u * RECURRENCE_WG + lid.x < H; u++) {
-                d_h_rec[u] = d_a_w_hh(d_a_at, u * RECURRENCE_WG + lid.x);
+                d_h_rec[u] = gates_w_hh(d_a_at, u * RECURRENCE_WG + lid.x);
             }
         }
         // Every invocation must finish reading d_a before the next step overwrites it: the

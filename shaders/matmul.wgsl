@@ -20,10 +20,10 @@
 //
 // Buffers: dims (MatmulDims, uniform); a, b, bias read; c read_write (f32, flat).
 //
-// Three variants compute the same C; the host picks one per adapter (engine/gpu/variant.rs,
+// Four entry points compute the same C; the host picks one per adapter (engine/gpu/variant.rs,
 // `hrcast bench --tune`). Each invocation keeps a block of C in registers as 4 × 4 matrices
 // (`outer` adds one k's term A(m0.., k) ⊗ B(k, n0..) to one), so every value it loads serves
-// four or eight multiply-adds:
+// four, eight or sixteen multiply-adds:
 //   matmul_4x4    a 4 × 4 block per invocation, operands read straight from storage
 //   matmul_8x8    an 8 × 8 block per invocation: twice the multiply-adds per load
 //   matmul_16x16  a 16 × 16 block per invocation: four times. On a CPU adapter (lavapipe,

@@ -118,3 +118,58 @@ fn column_terms4_pair(g_at: u32, row: u32, units: vec2<u32>) -> mat2x4<f32> {
 fn column_term1(g_at: u32, row: u32, j: u32) -> vec4<f32> {
     return params[dims.w_hh_off + row * dims.hidden + j] * carry[g_at + row];
 }
+
+// column_term1 for a pair of units (columns 0 and 1), g[row] read once.
+fn column_term1_pair(g_at: u32, row: u32, units: vec2<u32>) -> mat2x4<f32> {
+    let g = carry[g_at + row];
+    let w = dims.w_hh_off + row * dims.hidden;
+    return mat2x4<f32>(params[w + units.x] * g, params[w + units.y] * g);
+}
+
+// (g W_hh)[j] for the four lanes, the backward passes' recurrent product, with g the gradient
+// of the gates' pre-activations in carry from g_at (lstm.wgsl: d_a, gru.wgsl: d_hw) and GATES
+// the gates per unit (each kernel file declares it): over the GATES·H columns of g, four rows
+// of W_hh per column_terms4 and one column_terms4 per gate per iteration, written out (a loop
+// over the gates would count against the loop cap); then the H mod 4 rows left over in each
+// gate. GATES is a constant, so the fourth gate's term is compiled in or out.
+fn gates_w_hh(g_at: u32, j: u32) -> vec4<f32> {
+    let H = dims.hidden;
+    var sum = vec4<f32>(0.0);
+    var k = 0u;
+    for (; k + 4u <= H; k += 4u) {
+        var terms = column_terms4(carry_rows4(g_at, k), k, j)
+            + column_terms4(carry_rows4(g_at, H + k), H + k, j)
+            + column_terms4(carry_rows4(g_at, 2u * H + k), 2u * H + k, j);
+        if (GATES == 4u) {
+            terms += column_terms4(carry_rows4(g_at, 3u * H + k), 3u * H + k, j);
+        }
+        sum += terms;
+    }
+    for (; k < H; k++) {
+        for (var gate = 0u; gate < GATES; gate++) {
+            sum += column_term1(g_at, gate * H + k, j);
+        }
+    }
+    return sum;
+}
+
+// gates_w_hh of the pair units.x (column 0) and units.y (column 1), each read of g serving both.
+fn gates_w_hh_pair(g_at: u32, units: vec2<u32>) -> mat2x4<f32> {
+    let H = dims.hidden;
+    var sum = mat2x4<f32>();
+    var k = 0u;
+    for (; k + 4u <= H; k += 4u) {
+        var terms = column_terms4_pair(g_at, k, units) + column_terms4_pair(g_at, H + k, units)
+            + column_terms4_pair(g_at, 2u * H + k, units);
+        if (GATES == 4u) {
+            terms += column_terms4_pair(g_at, 3u * H + k, units);
+        }
+        sum += terms;
+    }
+    for (; k < H; k++) {
+        for (var gate = 0u; gate < GATES; gate++) {
+            sum += column_term1_pair(g_at, gate * H + k, units);
+        }
+    }
+    return sum;
+}

@@ -23,6 +23,7 @@ use hrcast::engine::gpu::recorder::{Dispatch, Gemm, Recorder, op, submit};
 use hrcast::engine::gpu::uniforms::*;
 use hrcast::engine::gpu::variant::{self, MIN_RECURRENCE_WG, RECURRENCE_WGS, TILED_WG, Variant};
 use hrcast::engine::optim::{self, AdamConfig, AdamState};
+use hrcast::model::Cell;
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 
@@ -223,6 +224,8 @@ fn the_hosts_constants_are_the_shaders() {
             f64::from(MIN_RECURRENCE_WG),
         ),
         ("gru.wgsl", "LANES", LANES as f64),
+        ("lstm.wgsl", "GATES", Cell::Lstm.gates() as f64),
+        ("gru.wgsl", "GATES", Cell::Gru.gates() as f64),
         ("gru.wgsl", "MAX_HIDDEN", MAX_HIDDEN as f64),
         ("adam.wgsl", "CLIP_EPS", f64::from(optim::CLIP_EPS as f32)),
     ];

@@ -39,8 +39,6 @@ pub const MAX_HIDDEN: usize = 512;
 /// Invocations per workgroup of the elementwise and reduction kernels (`ELEMENTWISE_WG`,
 /// common.wgsl).
 pub const ELEMENTWISE_WG: u32 = 256;
-/// The fewest rows of C a matmul workgroup covers in any variant (matmul_4x4 at 8 × 8).
-pub const MIN_MATMUL_BLOCK: u32 = 32;
 /// The longest sum one matmul dispatch does; longer ones are split (the loop cap of
 /// docs/adapters.md).
 pub const K_CHUNK: u32 = 16_384;

@@ -8,7 +8,8 @@
 //! the end, so the step is the same step.
 
 use super::buffers::F32;
-use super::kernels::{MAX_GROUPS, MIN_MATMUL_BLOCK};
+use super::kernels::MAX_GROUPS;
+use super::variant::MIN_MATMUL_BLOCK;
 use crate::model::ModelConfig;
 use anyhow::{Result, bail};
 use std::ops::Range;

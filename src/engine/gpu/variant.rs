@@ -59,7 +59,7 @@ impl MatmulKernel {
     }
 
     /// Rows (and columns) of C one invocation computes.
-    pub fn tile(self) -> u32 {
+    pub const fn tile(self) -> u32 {
         match self {
             MatmulKernel::Block8 => 8,
             MatmulKernel::Block16 => 16,
@@ -97,6 +97,21 @@ pub struct Variant {
     /// Invocations per recurrence workgroup.
     pub recurrence_wg: u32,
 }
+
+/// The fewest rows of C a matmul workgroup covers in any of [`Variant::MATMULS`]: what bounds
+/// the rows one matmul grid can reach (see micro_batch.rs).
+pub const MIN_MATMUL_BLOCK: u32 = {
+    let mut min = u32::MAX;
+    let mut i = 0;
+    while i < Variant::MATMULS.len() {
+        let (kernel, wg) = Variant::MATMULS[i];
+        if wg[1] * kernel.tile() < min {
+            min = wg[1] * kernel.tile();
+        }
+        i += 1;
+    }
+    min
+};
 
 /// Why the engine runs the variant it runs.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -397,6 +412,7 @@ mod tests {
         assert_eq!(v.matmul_block(), [64, 64]);
         let v = Variant::new(Variant::MATMULS[3], 64);
         assert_eq!(v.matmul_block(), [128, 128]);
+        assert_eq!(MIN_MATMUL_BLOCK, 32);
     }
 
     fn tuned(variant: &str, hidden_size: usize) -> Tuned {
