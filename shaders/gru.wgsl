@@ -60,14 +60,14 @@
 // through its slice of carry, with storageBarrier. One dispatch runs steps s_start .. s_start + s_count; the host chooses
 // s_count so that no invocation runs more than about 60,000 loop iterations, because Mesa's
 // software Vulkan/GL drivers stop a shader silently at 65,535 (docs/adapters.md). The dot
-// products over the hidden units are unrolled by four, all three gates in one pass, and with
-// UNIT_PAIRS the units go two at a time (unit_pair) so that each read of h_prev or d_hw serves
-// two.
+// products over the hidden units are unrolled by four, all three gates in one pass, and the
+// units go UNITS_PER_PASS at a time (1, 2 or 4; unit_group) so that each read of h_prev or d_hw
+// serves that many.
 
 // Shared with lstm.wgsl, in recurrence.wgsl (joined after this text): RECURRENCE_WG,
-// UNIT_PAIRS, LANES, MAX_HIDDEN, UNITS, RecurrenceDims, the bindings dims, params and lengths,
-// and sigmoid, time_of, lanes, rows_at, live_at, unit_pair, w_hh_row4, w_hh_col4, carry_rows4,
-// and the backward's gates_w_hh (and _pair), which uses GATES below.
+// UNITS_PER_PASS, LANES, MAX_HIDDEN, UNITS, RecurrenceDims, the bindings dims, params and
+// lengths, and sigmoid, time_of, lanes, rows_at, live_at, unit_group, unit_in_pass, w_hh_row4,
+// w_hh_col4, carry_rows4, and the backward's gates_w_hh, which uses GATES below.
 
 // The gates per hidden unit (r, z, n): the rows of W_hh are 3H, and d_hw has 3H columns.
 const GATES: u32 = 3u;
@@ -132,43 +132,39 @@ fn h_prev4(k: u32) -> mat4x4<f32> {
     return mat4x4<f32>(h_prev[k], h_prev[k + 1u], h_prev[k + 2u], h_prev[k + 3u]);
 }
 
-// hw = b_hh + h_prev W_hhᵀ for unit j, one gate per column (r, z, n); k runs over h_prev's
-// units, four at a time, then the H mod 4 left over.
-fn hw_of(j: u32) -> mat3x4<f32> {
+// hw = b_hh + h_prev W_hhᵀ for each unit j of a pass (unit_group), one matrix per unit with
+// one gate per column (r, z, n); k runs over h_prev's units, four at a time, then the H mod 4
+// left over. Each read of h_prev serves all the units of the pass.
+fn hw_of(units: vec4<u32>) -> array<mat3x4<f32>, 4> {
     let H = dims.hidden;
-    var hw = hw_bias(j);
-    var k = 0u;
-    for (; k + 4u <= H; k += 4u) {
-        hw += recurrent_part4(j, k, h_prev4(k));
+    var hw: array<mat3x4<f32>, 4>;
+    for (var n = 0u; n < UNITS_PER_PASS; n++) {
+        hw[n] = hw_bias(units[n]);
     }
-    for (; k < H; k++) {
-        hw += recurrent_part1(j, k, h_prev[k]);
-    }
-    return hw;
-}
-
-// hw of two units.
-struct PairHw {
-    first: mat3x4<f32>,
-    second: mat3x4<f32>,
-}
-
-// hw_of the pair units.x, units.y, each read of h_prev serving both.
-fn hw_pair(units: vec2<u32>) -> PairHw {
-    let H = dims.hidden;
-    var first = hw_bias(units.x);
-    var second = hw_bias(units.y);
     var k = 0u;
     for (; k + 4u <= H; k += 4u) {
         let h = h_prev4(k);
-        first += recurrent_part4(units.x, k, h);
-        second += recurrent_part4(units.y, k, h);
+        hw[0] += recurrent_part4(units.x, k, h);
+        if (UNITS_PER_PASS > 1u) {
+            hw[1] += recurrent_part4(units.y, k, h);
+        }
+        if (UNITS_PER_PASS > 2u) {
+            hw[2] += recurrent_part4(units.z, k, h);
+            hw[3] += recurrent_part4(units.w, k, h);
+        }
     }
     for (; k < H; k++) {
-        first += recurrent_part1(units.x, k, h_prev[k]);
-        second += recurrent_part1(units.y, k, h_prev[k]);
+        let h_k = h_prev[k];
+        hw[0] += recurrent_part1(units.x, k, h_k);
+        if (UNITS_PER_PASS > 1u) {
+            hw[1] += recurrent_part1(units.y, k, h_k);
+        }
+        if (UNITS_PER_PASS > 2u) {
+            hw[2] += recurrent_part1(units.z, k, h_k);
+            hw[3] += recurrent_part1(units.w, k, h_k);
+        }
     }
-    return PairHw(first, second);
+    return hw;
 }
 
 // Unit j's step from hw (columns r, z, n): the gates and the new h, stored for every lane that
@@ -214,20 +210,15 @@ fn gru_forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_
         let rows = rows_at(t, b0);
         let live = live_at(t, b0);
         let b = lanes(b0);
-        if (UNIT_PAIRS) {
-            // Two units at a time (unit_pair, recurrence.wgsl): each read of h_prev serves both.
-            for (var u = 0u; u * RECURRENCE_WG + lid.x < H; u += 2u) {
-                let units = unit_pair(u, lid.x);
-                let hw = hw_pair(units);
-                h_next[u] = cell_step(hw.first, live, rows, b, units.x);
-                if (units.y != units.x) {
-                    h_next[u + 1u] = cell_step(hw.second, live, rows, b, units.y);
+        // UNITS_PER_PASS units at a time (unit_group, recurrence.wgsl): each read of h_prev
+        // serves all of them.
+        for (var u = 0u; u * RECURRENCE_WG + lid.x < H; u += UNITS_PER_PASS) {
+            let units = unit_group(u, lid.x);
+            var hw = hw_of(units);
+            for (var n = 0u; n < UNITS_PER_PASS; n++) {
+                if (unit_in_pass(units, n)) {
+                    h_next[u + n] = cell_step(hw[n], live, rows, b, units[n]);
                 }
-            }
-        } else {
-            for (var u = 0u; u * RECURRENCE_WG + lid.x < H; u++) {
-                let j = u * RECURRENCE_WG + lid.x;
-                h_next[u] = cell_step(hw_of(j), live, rows, b, j);
             }
         }
         // Every invocation must finish reading h_prev (the dot products above) before any
@@ -346,20 +337,15 @@ fn gru_backward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation
         // the storage buffer carry (too big for workgroup memory, see the header), so this is a
         // storageBarrier, which orders storage accesses among the workgroup's invocations.
         storageBarrier();
-        // d_h_rec for step s - 1: d_h_direct + (d_hw W_hh)[j], with UNIT_PAIRS two units at a
-        // time (unit_pair), so that each read of d_hw serves both.
-        if (UNIT_PAIRS) {
-            for (var u = 0u; u * RECURRENCE_WG + lid.x < H; u += 2u) {
-                let units = unit_pair(u, lid.x);
-                let sums = gates_w_hh_pair(d_hw_at, units);
-                d_h_rec[u] = d_h_direct[u] + sums[0];
-                if (units.y != units.x) {
-                    d_h_rec[u + 1u] = d_h_direct[u + 1u] + sums[1];
+        // d_h_rec for step s - 1: d_h_direct + (d_hw W_hh)[j], UNITS_PER_PASS units at a time
+        // (unit_group), so that each read of d_hw serves all of them.
+        for (var u = 0u; u * RECURRENCE_WG + lid.x < H; u += UNITS_PER_PASS) {
+            let units = unit_group(u, lid.x);
+            var sums = gates_w_hh(d_hw_at, units);
+            for (var n = 0u; n < UNITS_PER_PASS; n++) {
+                if (unit_in_pass(units, n)) {
+                    d_h_rec[u + n] = d_h_direct[u + n] + sums[n];
                 }
-            }
-        } else {
-            for (var u = 0u; u * RECURRENCE_WG + lid.x < H; u++) {
-                d_h_rec[u] = d_h_direct[u] + gates_w_hh(d_hw_at, u * RECURRENCE_WG + lid.x);
             }
         }
         // Every invocation must finish reading d_hw before the next step overwrites it: the

@@ -48,9 +48,9 @@
 //            (passed from one backward dispatch to the next), then d_a [4H] of the current
 //            step (shared by the workgroup's invocations within a step)
 //
-// ---- Dispatch: ⌈B/4⌉ workgroups of RECURRENCE_WG invocations (64, 128 or 256). Time is serial: step s
-// needs all of h_prev, so the units of one step must be exchanged between steps, and only
-// invocations of one workgroup can wait for each other (barriers). So a workgroup owns whole
+// ---- Dispatch: ⌈B/4⌉ workgroups of RECURRENCE_WG invocations (32, 64, 128 or 256). Time is
+// serial: step s needs all of h_prev, so the units of one step must be exchanged between steps,
+// and only invocations of one workgroup can wait for each other (barriers). So a workgroup owns whole
 // sequences for a span of steps, and its invocations split the hidden units: invocation lid
 // handles units j = lid, lid + RECURRENCE_WG, lid + 2·RECURRENCE_WG, ... < H, at most
 // UNITS = MAX_HIDDEN / MIN_RECURRENCE_WG of them, whose state it keeps in registers (arrays
@@ -80,18 +80,19 @@
 // invocation runs at most UNITS unit iterations, each with a dot product over H hidden units
 // unrolled by four (H/4 iterations and H mod 4 more): four times fewer iterations against
 // that cap, and each h_prev[k] read serves all four gates. Where every invocation has two
-// units or more (UNIT_PAIRS), they go two at a time (unit_pair, the *_pair functions): each
-// read of h_prev (forward) or d_a (backward) then serves two units. On a CPU adapter, where
-// every read is a per-lane gather, that takes a quarter of the backward pass's time.
+// units or more, they go UNITS_PER_PASS (2 or 4) at a time (unit_group): each read of h_prev
+// (forward) or d_a (backward) then serves that many units. On a CPU adapter, where every read
+// is a per-lane gather, pairs take a quarter of the backward pass's time, and fours another
+// fifth (lavapipe, hidden 128: 210-224 ms, 158 ms in pairs, 126 ms in fours).
 //
 // Matrices as bundles of vec4s: a unit's four pre-activations are the columns of a mat4x4
 // (i, f, g, o), and four consecutive h_prev[k] are the columns of another, so that
 // h_prev4(k) * w_hh_row4(row, k) is four terms of one dot product, for the four lanes.
 
 // Shared with gru.wgsl, in recurrence.wgsl (joined after this text): RECURRENCE_WG,
-// UNIT_PAIRS, LANES, MAX_HIDDEN, UNITS, RecurrenceDims, the bindings dims, params and lengths,
-// and sigmoid, time_of, lanes, rows_at, live_at, unit_pair, w_hh_row4, w_hh_col4, carry_rows4,
-// and the backward's gates_w_hh (and _pair), which uses GATES below.
+// UNITS_PER_PASS, LANES, MAX_HIDDEN, UNITS, RecurrenceDims, the bindings dims, params and
+// lengths, and sigmoid, time_of, lanes, rows_at, live_at, unit_group, unit_in_pass, w_hh_row4,
+// w_hh_col4, carry_rows4, and the backward's gates_w_hh, which uses GATES below.
 
 // The gates per hidden unit (i, f, g, o): the rows of W_hh are 4H, and d_a has 4H columns.
 const GATES: u32 = 4u;
@@ -181,43 +182,39 @@ fn h_prev4(k: u32) -> mat4x4<f32> {
     return mat4x4<f32>(h_prev[k], h_prev[k + 1u], h_prev[k + 2u], h_prev[k + 3u]);
 }
 
-// a = XW[t] + b_hh + h_prev W_hhᵀ for unit j, one gate per column (i, f, g, o); k runs over
-// h_prev's units, four at a time, then the H mod 4 left over.
-fn pre_activations(rows: vec4<u32>, j: u32) -> mat4x4<f32> {
+// a = XW[t] + b_hh + h_prev W_hhᵀ for each unit j of a pass (unit_group), one matrix per unit
+// with one gate per column (i, f, g, o); k runs over h_prev's units, four at a time, then the
+// H mod 4 left over. Each read of h_prev serves all the units of the pass.
+fn pre_activations(rows: vec4<u32>, units: vec4<u32>) -> array<mat4x4<f32>, 4> {
     let H = dims.hidden;
-    var a = input_part(rows, j);
-    var k = 0u;
-    for (; k + 4u <= H; k += 4u) {
-        a += recurrent_part4(j, k, h_prev4(k));
+    var a: array<mat4x4<f32>, 4>;
+    for (var n = 0u; n < UNITS_PER_PASS; n++) {
+        a[n] = input_part(rows, units[n]);
     }
-    for (; k < H; k++) {
-        a += recurrent_part1(j, k, h_prev[k]);
-    }
-    return a;
-}
-
-// The pre-activations of two units.
-struct PairGates {
-    first: mat4x4<f32>,
-    second: mat4x4<f32>,
-}
-
-// pre_activations of the pair units.x, units.y, each read of h_prev serving both.
-fn pre_activations_pair(rows: vec4<u32>, units: vec2<u32>) -> PairGates {
-    let H = dims.hidden;
-    var first = input_part(rows, units.x);
-    var second = input_part(rows, units.y);
     var k = 0u;
     for (; k + 4u <= H; k += 4u) {
         let h = h_prev4(k);
-        first += recurrent_part4(units.x, k, h);
-        second += recurrent_part4(units.y, k, h);
+        a[0] += recurrent_part4(units.x, k, h);
+        if (UNITS_PER_PASS > 1u) {
+            a[1] += recurrent_part4(units.y, k, h);
+        }
+        if (UNITS_PER_PASS > 2u) {
+            a[2] += recurrent_part4(units.z, k, h);
+            a[3] += recurrent_part4(units.w, k, h);
+        }
     }
     for (; k < H; k++) {
-        first += recurrent_part1(units.x, k, h_prev[k]);
-        second += recurrent_part1(units.y, k, h_prev[k]);
+        let h_k = h_prev[k];
+        a[0] += recurrent_part1(units.x, k, h_k);
+        if (UNITS_PER_PASS > 1u) {
+            a[1] += recurrent_part1(units.y, k, h_k);
+        }
+        if (UNITS_PER_PASS > 2u) {
+            a[2] += recurrent_part1(units.z, k, h_k);
+            a[3] += recurrent_part1(units.w, k, h_k);
+        }
     }
-    return PairGates(first, second);
+    return a;
 }
 
 // c and h of one unit after a step.
@@ -278,26 +275,17 @@ fn lstm_forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation
         let rows = rows_at(t, b0);
         let live = live_at(t, b0);
         let b = lanes(b0);
-        if (UNIT_PAIRS) {
-            // Two units at a time (unit_pair, recurrence.wgsl): each read of h_prev serves both.
-            for (var u = 0u; u * RECURRENCE_WG + lid.x < H; u += 2u) {
-                let units = unit_pair(u, lid.x);
-                let a = pre_activations_pair(rows, units);
-                let first = cell_step(a.first, c[u], live, rows, b, units.x);
-                c[u] = first.c;
-                h_next[u] = first.h;
-                if (units.y != units.x) {
-                    let second = cell_step(a.second, c[u + 1u], live, rows, b, units.y);
-                    c[u + 1u] = second.c;
-                    h_next[u + 1u] = second.h;
+        // UNITS_PER_PASS units at a time (unit_group, recurrence.wgsl): each read of h_prev
+        // serves all of them.
+        for (var u = 0u; u * RECURRENCE_WG + lid.x < H; u += UNITS_PER_PASS) {
+            let units = unit_group(u, lid.x);
+            var a = pre_activations(rows, units);
+            for (var n = 0u; n < UNITS_PER_PASS; n++) {
+                if (unit_in_pass(units, n)) {
+                    let next = cell_step(a[n], c[u + n], live, rows, b, units[n]);
+                    c[u + n] = next.c;
+                    h_next[u + n] = next.h;
                 }
-            }
-        } else {
-            for (var u = 0u; u * RECURRENCE_WG + lid.x < H; u++) {
-                let j = u * RECURRENCE_WG + lid.x;
-                let next = cell_step(pre_activations(rows, j), c[u], live, rows, b, j);
-                c[u] = next.c;
-                h_next[u] = next.h;
             }
         }
         // Every invocation must finish reading h_prev (the dot products above) before any
@@ -421,20 +409,15 @@ fn lstm_backward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocatio
         // the storage buffer carry (too big for workgroup memory, see the header), so this is a
         // storageBarrier, which orders storage accesses among the workgroup's invocations.
         storageBarrier();
-        // d_h_rec for step s - 1: d_h_rec[j] = (d_a W_hh)[j], with UNIT_PAIRS two units at a
-        // time (unit_pair), so that each read of d_a serves both.
-        if (UNIT_PAIRS) {
-            for (var u = 0u; u * RECURRENCE_WG + lid.x < H; u += 2u) {
-                let units = unit_pair(u, lid.x);
-                let sums = gates_w_hh_pair(d_a_at, units);
-                d_h_rec[u] = sums[0];
-                if (units.y != units.x) {
-                    d_h_rec[u + 1u] = sums[1];
+        // d_h_rec for step s - 1: d_h_rec[j] = (d_a W_hh)[j], UNITS_PER_PASS units at a time
+        // (unit_group), so that each read of d_a serves all of them.
+        for (var u = 0u; u * RECURRENCE_WG + lid.x < H; u += UNITS_PER_PASS) {
+            let units = unit_group(u, lid.x);
+            var sums = gates_w_hh(d_a_at, units);
+            for (var n = 0u; n < UNITS_PER_PASS; n++) {
+                if (unit_in_pass(units, n)) {
+                    d_h_rec[u + n] = sums[n];
                 }
-            }
-        } else {
-            for (var u = 0u; u * RECURRENCE_WG + lid.x < H; u++) {
-                d_h_rec[u] = gates_w_hh(d_a_at, u * RECURRENCE_WG + lid.x);
             }
         }
         // Every invocation must finish reading d_a before the next step overwrites it: the

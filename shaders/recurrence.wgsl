@@ -2,9 +2,10 @@
 // kernels.rs joins it after the text of each of them (with common.wgsl) when the binary is
 // built; lstm.wgsl's header explains the scheme in full.
 //
-//   RECURRENCE_WG   invocations per workgroup (pipeline-overridable: 64, 128 or 256, chosen
-//                   per adapter); invocation lid handles the hidden units
+//   RECURRENCE_WG   invocations per workgroup (pipeline-overridable: 32, 64, 128 or 256,
+//                   chosen per adapter); invocation lid handles the hidden units
 //                   j = lid, lid + RECURRENCE_WG, ... < H, at most UNITS of them
+//   UNITS_PER_PASS  how many of them it takes at a time (pipeline-overridable: 1, 2 or 4)
 //   LANES           sequences per workgroup, one per lane of every vec4
 //   MAX_HIDDEN      the largest H (h_prev lives in workgroup memory: MAX_HIDDEN vec4 = 8 KiB)
 //   RecurrenceDims  the uniform of one dispatch: one layer and direction, steps
@@ -19,13 +20,15 @@
 // them.
 
 override RECURRENCE_WG: u32 = 64u;
-// Whether invocations take their hidden units two at a time (unit_pair), so that each read of
-// the vector W_hh multiplies serves two dot products: set by the host where every invocation
-// has at least two units (H ≥ 2·RECURRENCE_WG). A constant per pipeline, so the path not taken
-// is compiled out: a CPU adapter runs both sides of a branch its lanes may split on.
-override UNIT_PAIRS: bool = false;
+// How many of its hidden units an invocation takes per pass of its unit loop: 1, 2 or 4
+// (unit_group). Each read of the vector that W_hh multiplies (h_prev forward, the gates'
+// gradient backward) then serves that many dot products. Set by the host to the most that
+// every invocation has (4 where H ≥ 4·RECURRENCE_WG, 2 where H ≥ 2·RECURRENCE_WG). A constant
+// per pipeline, so the branches on it below are compiled out: a CPU adapter runs both sides of
+// a branch its lanes may split on.
+override UNITS_PER_PASS: u32 = 1u;
 // The smallest RECURRENCE_WG the host may choose: it sizes the per-invocation arrays.
-const MIN_RECURRENCE_WG: u32 = 64u;
+const MIN_RECURRENCE_WG: u32 = 32u;
 const LANES: u32 = 4u;
 const MAX_HIDDEN: u32 = 512u;
 // Hidden units per invocation at most.
@@ -69,14 +72,22 @@ fn live_at(t: u32, b0: u32) -> vec4<bool> {
     return vec4<bool>(dims.reverse == 0u) | (vec4<u32>(t) < len);
 }
 
-// The units of one pass of an invocation that takes its units two at a time: j = u·RECURRENCE_WG
-// + lid and the next one, j + RECURRENCE_WG, or j again where H ends first (then the pair has
-// no second unit: the caller computes it twice and keeps one). A pair shares every read of the
-// vector it multiplies W_hh with: on a CPU adapter, where each read is a per-lane gather, a
-// third of the backward pass's time.
-fn unit_pair(u: u32, lid: u32) -> vec2<u32> {
+// The units of one pass of an invocation's unit loop, the pass that starts at its u-th unit:
+// j = u·RECURRENCE_WG + lid and the next UNITS_PER_PASS - 1 of its units, j + n·RECURRENCE_WG.
+// Past the UNITS_PER_PASS, and where H ends first, the unit is j again: the caller computes
+// it for nothing and keeps only the units for which unit_in_pass is true. A pass shares every
+// read of the vector it multiplies W_hh with: on a CPU adapter, where each read is a per-lane
+// gather, most of the recurrences' time.
+fn unit_group(u: u32, lid: u32) -> vec4<u32> {
     let j = u * RECURRENCE_WG + lid;
-    return vec2<u32>(j, select(j, j + RECURRENCE_WG, j + RECURRENCE_WG < dims.hidden));
+    let next = vec4<u32>(j) + vec4<u32>(0u, 1u, 2u, 3u) * RECURRENCE_WG;
+    let taken = vec4<u32>(0u, 1u, 2u, 3u) < vec4<u32>(UNITS_PER_PASS);
+    return select(vec4<u32>(j), next, taken & (next < vec4<u32>(dims.hidden)));
+}
+
+// Whether unit n of a pass (unit_group) is one of the invocation's units (the first always is).
+fn unit_in_pass(units: vec4<u32>, n: u32) -> bool {
+    return n == 0u || units[n] != units.x;
 }
 
 // W_hh[row, k .. k+3] as a vec4 (four consecutive weights of one row).
@@ -107,68 +118,61 @@ fn column_terms4(g: mat4x4<f32>, row: u32, j: u32) -> vec4<f32> {
     return g * w_hh_col4(row, j);
 }
 
-// column_terms4 for a pair of units (columns 0 and 1), g = carry_rows4(g_at, row) read once.
-fn column_terms4_pair(g_at: u32, row: u32, units: vec2<u32>) -> mat2x4<f32> {
+// column_terms4 for the units of a pass (one column each, unit_group), g =
+// carry_rows4(g_at, row) read once for all of them.
+fn column_terms4_group(g_at: u32, row: u32, units: vec4<u32>) -> mat4x4<f32> {
     let g = carry_rows4(g_at, row);
-    return mat2x4<f32>(column_terms4(g, row, units.x), column_terms4(g, row, units.y));
+    var terms = mat4x4<f32>();
+    terms[0] = column_terms4(g, row, units.x);
+    if (UNITS_PER_PASS > 1u) {
+        terms[1] = column_terms4(g, row, units.y);
+    }
+    if (UNITS_PER_PASS > 2u) {
+        terms[2] = column_terms4(g, row, units.z);
+        terms[3] = column_terms4(g, row, units.w);
+    }
+    return terms;
 }
 
-// One term g[row] W_hh[row, j] (the rows left over after the fours). Each kernel file declares
-// its own carry (lstm.wgsl, gru.wgsl).
-fn column_term1(g_at: u32, row: u32, j: u32) -> vec4<f32> {
-    return params[dims.w_hh_off + row * dims.hidden + j] * carry[g_at + row];
-}
-
-// column_term1 for a pair of units (columns 0 and 1), g[row] read once.
-fn column_term1_pair(g_at: u32, row: u32, units: vec2<u32>) -> mat2x4<f32> {
+// One term g[row] W_hh[row, j] for the units of a pass (the rows left over after the fours),
+// g[row] read once. Each kernel file declares its own carry (lstm.wgsl, gru.wgsl).
+fn column_term1_group(g_at: u32, row: u32, units: vec4<u32>) -> mat4x4<f32> {
     let g = carry[g_at + row];
     let w = dims.w_hh_off + row * dims.hidden;
-    return mat2x4<f32>(params[w + units.x] * g, params[w + units.y] * g);
+    var terms = mat4x4<f32>();
+    terms[0] = params[w + units.x] * g;
+    if (UNITS_PER_PASS > 1u) {
+        terms[1] = params[w + units.y] * g;
+    }
+    if (UNITS_PER_PASS > 2u) {
+        terms[2] = params[w + units.z] * g;
+        terms[3] = params[w + units.w] * g;
+    }
+    return terms;
 }
 
-// (g W_hh)[j] for the four lanes, the backward passes' recurrent product, with g the gradient
-// of the gates' pre-activations in carry from g_at (lstm.wgsl: d_a, gru.wgsl: d_hw) and GATES
-// the gates per unit (each kernel file declares it): over the GATES·H columns of g, four rows
-// of W_hh per column_terms4 and one column_terms4 per gate per iteration, written out (a loop
-// over the gates would count against the loop cap); then the H mod 4 rows left over in each
-// gate. GATES is a constant, so the fourth gate's term is compiled in or out.
-fn gates_w_hh(g_at: u32, j: u32) -> vec4<f32> {
+// (g W_hh)[j] for the four lanes and each unit j of a pass (one column each, unit_group): the
+// backward passes' recurrent product, with g the gradient of the gates' pre-activations in
+// carry from g_at (lstm.wgsl: d_a, gru.wgsl: d_hw) and GATES the gates per unit (each kernel
+// file declares it). Over the GATES·H columns of g: four rows of W_hh per column_terms4_group
+// and one per gate per iteration, written out (a loop over the gates would count against the
+// loop cap); then the H mod 4 rows left over in each gate. GATES is a constant, so the fourth
+// gate's term is compiled in or out.
+fn gates_w_hh(g_at: u32, units: vec4<u32>) -> mat4x4<f32> {
     let H = dims.hidden;
-    var sum = vec4<f32>(0.0);
+    var sum = mat4x4<f32>();
     var k = 0u;
     for (; k + 4u <= H; k += 4u) {
-        var terms = column_terms4(carry_rows4(g_at, k), k, j)
-            + column_terms4(carry_rows4(g_at, H + k), H + k, j)
-            + column_terms4(carry_rows4(g_at, 2u * H + k), 2u * H + k, j);
+        var terms = column_terms4_group(g_at, k, units) + column_terms4_group(g_at, H + k, units)
+            + column_terms4_group(g_at, 2u * H + k, units);
         if (GATES == 4u) {
-            terms += column_terms4(carry_rows4(g_at, 3u * H + k), 3u * H + k, j);
+            terms += column_terms4_group(g_at, 3u * H + k, units);
         }
         sum += terms;
     }
     for (; k < H; k++) {
         for (var gate = 0u; gate < GATES; gate++) {
-            sum += column_term1(g_at, gate * H + k, j);
-        }
-    }
-    return sum;
-}
-
-// gates_w_hh of the pair units.x (column 0) and units.y (column 1), each read of g serving both.
-fn gates_w_hh_pair(g_at: u32, units: vec2<u32>) -> mat2x4<f32> {
-    let H = dims.hidden;
-    var sum = mat2x4<f32>();
-    var k = 0u;
-    for (; k + 4u <= H; k += 4u) {
-        var terms = column_terms4_pair(g_at, k, units) + column_terms4_pair(g_at, H + k, units)
-            + column_terms4_pair(g_at, 2u * H + k, units);
-        if (GATES == 4u) {
-            terms += column_terms4_pair(g_at, 3u * H + k, units);
-        }
-        sum += terms;
-    }
-    for (; k < H; k++) {
-        for (var gate = 0u; gate < GATES; gate++) {
-            sum += column_term1_pair(g_at, gate * H + k, units);
+            sum += column_term1_group(g_at, gate * H + k, units);
         }
     }
     return sum;

@@ -664,8 +664,10 @@ fn check_recurrence(gpu: &Gpu, kernels: &Kernels, case: &recurrence::Case, seed:
 /// direction with lengths below T, two workgroups with lanes past the batch, the time loop in
 /// dispatches of 2 steps (the carry between dispatches); H = 67, over one unit per invocation,
 /// H mod 4 = 3, in dispatches of 3 steps; a reverse direction in one dispatch; H = 131, where
-/// 64 invocations take their units in pairs (UNIT_PAIRS) and three of them end on a pair
-/// without a second unit, reverse, in dispatches of 2 steps.
+/// 64 invocations take their units in pairs and 32 four at a time (UNITS_PER_PASS), three of
+/// them ending on a pass of one unit, reverse, in dispatches of 2 steps; H = 203 (H mod 4 = 3),
+/// where 32 invocations end on passes of three or two of their four units and 64 on passes of
+/// two or one of their pair, in dispatches of 1 step.
 fn recurrence_cases(lstm: bool) -> Vec<recurrence::Case> {
     let case = |steps, hidden, lengths: &[usize], reverse, per_dispatch| recurrence::Case {
         lstm,
@@ -681,6 +683,7 @@ fn recurrence_cases(lstm: bool) -> Vec<recurrence::Case> {
         case(4, 67, &[4, 4, 4, 4, 4], false, 3),
         case(6, 9, &[6, 3, 1], true, 6),
         case(5, 131, &[5, 2, 4, 5, 1], true, 2),
+        case(3, 203, &[3, 2], false, 1),
     ]
 }
 
@@ -689,8 +692,8 @@ fn lstm_forward_and_backward_match_a_cpu_loop() {
     let Some((gpu, _)) = setup() else {
         return;
     };
-    // Every recurrence workgroup: 64 to 256 invocations sharing the hidden units (in pairs
-    // where each invocation has two or more).
+    // Every recurrence workgroup: 32 to 256 invocations sharing the hidden units (two or four
+    // at a time where each invocation has that many).
     for recurrence_wg in RECURRENCE_WGS {
         let variant = Variant::new(Variant::MATMULS[1], recurrence_wg);
         for (seed, case) in recurrence_cases(true).iter().enumerate() {
@@ -705,8 +708,8 @@ fn gru_forward_and_backward_match_a_cpu_loop() {
     let Some((gpu, _)) = setup() else {
         return;
     };
-    // Every recurrence workgroup: 64 to 256 invocations sharing the hidden units (in pairs
-    // where each invocation has two or more).
+    // Every recurrence workgroup: 32 to 256 invocations sharing the hidden units (two or four
+    // at a time where each invocation has that many).
     for recurrence_wg in RECURRENCE_WGS {
         let variant = Variant::new(Variant::MATMULS[1], recurrence_wg);
         for (seed, case) in recurrence_cases(false).iter().enumerate() {

@@ -79,13 +79,13 @@ pub const TILED_WG: u32 = 16;
 /// The recurrence workgroups a variant may have: at least [`MIN_RECURRENCE_WG`] (each
 /// invocation keeps at most `MAX_HIDDEN / MIN_RECURRENCE_WG` units in registers), at most the
 /// 256 invocations every WebGPU adapter allows.
-pub const RECURRENCE_WGS: [u32; 3] = [64, 128, 256];
+pub const RECURRENCE_WGS: [u32; 4] = [32, 64, 128, 256];
 /// Below this hidden size a software adapter's default matmul is `matmul_8x8`: the 16 × 16
 /// blocks of `matmul_16x16` lose on products that small (lavapipe, a GRU of hidden 19 or 8:
 /// 3.4-3.8 against 2.8-3.2 ms per step).
 pub const SMALL_HIDDEN: usize = 64;
 /// The smallest recurrence workgroup (`MIN_RECURRENCE_WG`, recurrence.wgsl).
-pub const MIN_RECURRENCE_WG: u32 = 64;
+pub const MIN_RECURRENCE_WG: u32 = 32;
 
 /// One way to run the kernels.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -169,13 +169,17 @@ impl Variant {
     /// adapter (lavapipe, llvmpipe, WARP, SwiftShader) loads are per-lane gathers, so the
     /// 16 × 16 blocks win (the most multiply-adds per load), except on small models, whose
     /// products are too small for them (below [`SMALL_HIDDEN`] units: 8 × 8); the recurrence
-    /// keeps 64 invocations, so that each takes its units in pairs. On a hardware GPU the tiled
-    /// matmul and 128 recurrence invocations, so that each of up to 128 hidden units has its
-    /// own.
+    /// gets the fewest invocations, 32, so that each takes as many units per pass as it can
+    /// (lavapipe: equal or faster at every shape the tests cover, from hidden 8 to 512). On a
+    /// hardware GPU the tiled matmul and 128 recurrence invocations, so that each of up to 128
+    /// hidden units has its own.
     pub fn default_for(info: &wgpu::AdapterInfo, hidden: usize) -> (Variant, &'static str) {
         if super::is_software(info) {
             let matmul = if hidden < SMALL_HIDDEN { 1 } else { 3 };
-            (Variant::new(Variant::MATMULS[matmul], 64), "software")
+            (
+                Variant::new(Variant::MATMULS[matmul], MIN_RECURRENCE_WG),
+                "software",
+            )
         } else {
             let class = match info.device_type {
                 wgpu::DeviceType::DiscreteGpu => "discrete GPU",
@@ -204,10 +208,15 @@ impl Variant {
         )
     }
 
-    /// Whether the recurrence kernels take their hidden units two at a time for a model of
-    /// `hidden` units (`UNIT_PAIRS`, recurrence.wgsl): where every invocation has two or more.
-    pub fn unit_pairs(&self, hidden: usize) -> bool {
-        hidden >= 2 * self.recurrence_wg as usize
+    /// How many hidden units a recurrence invocation takes at a time for a model of `hidden`
+    /// units (`UNITS_PER_PASS`, recurrence.wgsl): 4 where every invocation has four or more,
+    /// else 2 where every one has two or more, else 1.
+    pub fn units_per_pass(&self, hidden: usize) -> u32 {
+        match hidden / self.recurrence_wg as usize {
+            0 | 1 => 1,
+            2 | 3 => 2,
+            _ => 4,
+        }
     }
 
     /// The pipeline-overridable constants of `entry`'s pipeline under this variant, for a model
@@ -221,7 +230,7 @@ impl Variant {
         } else if entry.starts_with("lstm") || entry.starts_with("gru") {
             vec![
                 ("RECURRENCE_WG", f64::from(self.recurrence_wg)),
-                ("UNIT_PAIRS", f64::from(u8::from(self.unit_pairs(hidden)))),
+                ("UNITS_PER_PASS", f64::from(self.units_per_pass(hidden))),
             ]
         } else {
             Vec::new()
@@ -413,6 +422,21 @@ mod tests {
         let v = Variant::new(Variant::MATMULS[3], 64);
         assert_eq!(v.matmul_block(), [128, 128]);
         assert_eq!(MIN_MATMUL_BLOCK, 32);
+    }
+
+    #[test]
+    fn an_invocation_takes_as_many_units_per_pass_as_every_one_has() {
+        let at =
+            |wg: u32, hidden: usize| Variant::new(Variant::MATMULS[0], wg).units_per_pass(hidden);
+        assert_eq!(at(32, 31), 1);
+        assert_eq!(at(32, 63), 1);
+        assert_eq!(at(32, 64), 2);
+        assert_eq!(at(32, 127), 2);
+        assert_eq!(at(32, 128), 4);
+        assert_eq!(at(32, 512), 4);
+        assert_eq!(at(64, 131), 2);
+        assert_eq!(at(256, 512), 2);
+        assert_eq!(at(128, 128), 1);
     }
 
     fn tuned(variant: &str, hidden_size: usize) -> Tuned {

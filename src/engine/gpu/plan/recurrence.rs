@@ -5,21 +5,27 @@ use super::PlanRecorder;
 use crate::engine::gpu::bindings::*;
 use crate::engine::gpu::kernels::LOOP_BUDGET;
 use crate::engine::gpu::uniforms::RecurrenceDims;
+use crate::engine::gpu::variant::Variant;
 use crate::model::{Cell, ModelConfig};
 
-/// Steps one recurrence dispatch may cover under the loop budget. The kernels' dot products run
-/// H/4 unrolled iterations plus H mod 4 single ones (in the backward pass, each with a loop over
-/// the gates inside), per hidden unit an invocation handles (of `recurrence_wg` invocations).
-fn steps_per_dispatch(config: &ModelConfig, recurrence_wg: u32, backward: bool) -> usize {
+/// Steps one recurrence dispatch may cover under the loop budget. Per step, an invocation with
+/// `units` hidden units (of `recurrence_wg` invocations) loops over them once (the forward
+/// pass's store of h, the backward pass's gradients) and, in passes of `units_per_pass`
+/// units, over the dot products: H/4 unrolled iterations plus H mod 4 single ones (in the
+/// backward pass, each with a loop over the gates inside), and two short loops over the units
+/// of the pass.
+fn steps_per_dispatch(config: &ModelConfig, variant: &Variant, backward: bool) -> usize {
     let h = config.hidden_size;
-    let units = h.div_ceil(recurrence_wg as usize);
+    let units = h.div_ceil(variant.recurrence_wg as usize);
+    let per_pass = variant.units_per_pass(h) as usize;
     let remainder = if backward {
         (h % 4) * (config.model.gates() + 1)
     } else {
         h % 4
     };
     let inner = h / 4 + remainder;
-    (LOOP_BUDGET / (units * (inner + 3) + 4)).max(1)
+    let per_step = units.div_ceil(per_pass) * (inner + 2 * per_pass + 1) + units + 4;
+    (LOOP_BUDGET / per_step).max(1)
 }
 
 impl PlanRecorder<'_> {
@@ -27,11 +33,7 @@ impl PlanRecorder<'_> {
     fn time_chunks(&self, backward: bool) -> Vec<(usize, usize)> {
         let (steps, per) = (
             self.shape.steps,
-            steps_per_dispatch(
-                self.cx.config,
-                self.cx.kernels.variant().recurrence_wg,
-                backward,
-            ),
+            steps_per_dispatch(self.cx.config, self.cx.kernels.variant(), backward),
         );
         (0..steps)
             .step_by(per)
