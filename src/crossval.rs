@@ -55,6 +55,12 @@ pub struct CrossvalOptions {
     /// Steps per training window.
     #[arg(long, alias = "seq_len", default_value_t = 500, value_parser = clap::value_parser!(u32).range(1..=crate::dataset::MAX_SEQ_LEN as i64))]
     pub seq_len: u32,
+    /// Train every fold's model on whole workouts, each one sequence with the state carried
+    /// from its start to its end, instead of windows of --seq-len steps from a zero state.
+    /// Folds are dealt as without it, and the held-out workouts are still scored both ways
+    /// (windows of --seq-len steps, and whole).
+    #[arg(long, alias = "whole_workouts")]
+    pub whole_workouts: bool,
     /// Grid interval in seconds.
     #[arg(long = "interval", value_name = "INTERVAL", default_value_t = 5.0, value_parser = prepare::grid_seconds)]
     pub interval_s: f64,
@@ -197,6 +203,8 @@ pub struct Calibrated {
 pub struct Report {
     /// The inputs.
     pub inputs: String,
+    /// How the models trained: `windows of N steps` or `whole workouts (up to N steps)`.
+    pub training: String,
     /// Per fold.
     pub folds: Vec<Fold>,
     /// Per person.
@@ -462,23 +470,39 @@ pub fn crossval(options: &CrossvalOptions) -> Result<Report> {
         .as_ref()
         .map(|path| Split::read(path).context("--add-train"))
         .transpose()?;
-    if let Some(extra) = &extra {
-        ensure!(
-            extra.seq_len == options.seq_len as usize
-                && (extra.interval_s - options.interval_s).abs() < 1e-9,
-            "--add-train {}: windows of {} steps at {} s, but crossval cuts {} steps at {} s",
-            options.add_train.as_ref().expect("read").display(),
-            extra.seq_len,
-            extra.interval_s,
-            options.seq_len,
-            options.interval_s
-        );
-    }
     let inputs = prepare::describe_inputs(&options.inputs);
     let loaded = prepare::load(&options.inputs, options.interval_s)?;
     prepare::warn(&loaded.cleaned, &loaded.skipped);
     let prepared = loaded.prepared;
     let seq_len = options.seq_len as usize;
+    // The training windows: --seq-len steps, or with --whole-workouts one per workout, as long
+    // as the longest (and at least --add-train's, whose windows are then padded to it).
+    let train_len = if options.whole_workouts {
+        prepare::longest(&prepared).max(extra.as_ref().map_or(1, |e| e.seq_len))
+    } else {
+        seq_len
+    };
+    let extra = match extra {
+        Some(extra) => {
+            ensure!(
+                (extra.seq_len == seq_len || options.whole_workouts)
+                    && (extra.interval_s - options.interval_s).abs() < 1e-9,
+                "--add-train {}: windows of {} steps at {} s, but crossval cuts {} steps at {} s",
+                options.add_train.as_ref().expect("read").display(),
+                extra.seq_len,
+                extra.interval_s,
+                options.seq_len,
+                options.interval_s
+            );
+            Some(extra.padded_to(train_len))
+        }
+        None => None,
+    };
+    let training = if options.whole_workouts {
+        format!("whole workouts (up to {train_len} steps)")
+    } else {
+        format!("windows of {seq_len} steps")
+    };
     let folds = deal(&prepared, options.folds as usize, seq_len);
     ensure!(
         folds.len() >= 2,
@@ -495,6 +519,7 @@ pub fn crossval(options: &CrossvalOptions) -> Result<Report> {
 
     let mut report = Report {
         inputs: inputs.clone(),
+        training,
         folds: Vec::new(),
         people: Vec::new(),
         pooled: Both::default(),
@@ -523,7 +548,7 @@ pub fn crossval(options: &CrossvalOptions) -> Result<Report> {
             crate::data::stable_id(&inputs)
         );
         let mut splits: Vec<Split> = (0..3)
-            .map(|_| Split::empty(seq_len, options.interval_s, &inputs).with_set_id(&set_id))
+            .map(|_| Split::empty(train_len, options.interval_s, &inputs).with_set_id(&set_id))
             .collect();
         for (p, &s) in rest.iter().zip(&assignment) {
             prepare::push_windows(&mut splits[s], p);
@@ -669,7 +694,11 @@ pub fn tables(r: &Report) -> String {
     let header =
         "| MAE windows | RMSE windows | R² windows | MAE whole | RMSE whole | R² whole | steps |";
     let rule = "| --- | --- | --- | --- | --- | --- | --- | --- |";
-    let _ = writeln!(md, "Cross-validation across people: {}\n", r.inputs);
+    let _ = writeln!(
+        md,
+        "Cross-validation across people: {}; the models trained on {}.\n",
+        r.inputs, r.training
+    );
     let _ = writeln!(md, "| held out {header}\n{rule}");
     row(&mut md, "pooled", &r.pooled);
     let _ = writeln!(

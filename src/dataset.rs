@@ -210,6 +210,28 @@ impl Split {
         self.workout_id.extend_from_slice(&other.workout_id);
     }
 
+    /// The same windows in windows of `seq_len` steps (at least this split's), the steps past
+    /// each one's end padding.
+    pub fn padded_to(&self, seq_len: usize) -> Split {
+        assert!(seq_len >= self.seq_len, "padded_to: windows would shrink");
+        let mut out = Split {
+            seq_len,
+            features: vec![0.0; self.n * seq_len * NUM_FEATURES],
+            heart_rate: vec![0.0; self.n * seq_len],
+            mask: vec![0.0; self.n * seq_len],
+            ..self.clone()
+        };
+        let t = self.seq_len;
+        for w in 0..self.n {
+            let (from, to) = (w * t, w * seq_len);
+            out.features[to * NUM_FEATURES..(to + t) * NUM_FEATURES]
+                .copy_from_slice(&self.features[from * NUM_FEATURES..(from + t) * NUM_FEATURES]);
+            out.heart_rate[to..to + t].copy_from_slice(&self.heart_rate[from..from + t]);
+            out.mask[to..to + t].copy_from_slice(&self.mask[from..from + t]);
+        }
+        out
+    }
+
     /// Number of steps with mask 1.
     pub fn valid_steps(&self) -> usize {
         self.mask.iter().filter(|m| **m > 0.0).count()

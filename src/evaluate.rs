@@ -217,8 +217,7 @@ fn evaluation_split(
         let loaded = prepare::load(&options.input, ck.interval_s)?;
         prepare::warn(&loaded.cleaned, &loaded.skipped);
         let seq_len = if options.whole_workouts {
-            let longest = loaded.prepared.iter().map(|p| p.sequence.len());
-            longest.max().unwrap_or(1)
+            prepare::longest(&loaded.prepared)
         } else {
             ck.seq_len
         };

@@ -6,7 +6,7 @@ mod common;
 
 use hrcast::dataset::Split;
 use hrcast::features::FEATURE_NAMES;
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -159,6 +159,7 @@ fn split_by_time_keeps_each_users_later_workouts_for_val_and_test() {
         inputs: vec![raw],
         out: dir.path().join("p"),
         seq_len: 100,
+        whole_workouts: false,
         interval_s: 5.0,
         split: [0.6, 0.2, 0.2],
         split_by: hrcast::prepare::SplitBy::Time,
@@ -191,6 +192,62 @@ fn split_by_time_keeps_each_users_later_workouts_for_val_and_test() {
             "user {user}: val after test"
         );
     }
+}
+
+#[test]
+fn whole_workouts_make_one_window_per_workout() {
+    use clap::Parser;
+    let dir = tempfile::tempdir().unwrap();
+    let raw = dir.path().join("raw");
+    std::fs::create_dir_all(&raw).unwrap();
+    std::fs::write(raw.join("w.json"), hrcast::synth::generate(3, 4, 7)).unwrap();
+    let out = dir.path().join("p");
+    let args = [
+        "hrcast",
+        "prepare",
+        "--input",
+        raw.to_str().unwrap(),
+        "--out",
+    ];
+    let cli = hrcast::cli::Cli::try_parse_from(
+        args.iter()
+            .chain(&[out.to_str().unwrap(), "--whole-workouts"]),
+    );
+    let Ok(hrcast::cli::Cli {
+        command: hrcast::cli::Command::Prepare(options),
+    }) = cli
+    else {
+        panic!("--whole-workouts does not parse");
+    };
+    let summary = hrcast::prepare::prepare(&options).unwrap();
+    let loaded = hrcast::prepare::load(&[raw.clone()], 5.0).unwrap();
+    let longest = loaded
+        .prepared
+        .iter()
+        .map(|p| p.sequence.len())
+        .max()
+        .unwrap();
+    assert!(
+        longest > 500,
+        "the test needs a workout longer than the default window"
+    );
+    let mut ids = BTreeSet::new();
+    for name in ["train", "val", "test"] {
+        let split = Split::read(&out.join(format!("{name}.safetensors"))).unwrap();
+        assert_eq!(split.seq_len, longest, "{name}");
+        for w in 0..split.n {
+            assert!(ids.insert(split.workout_id[w]), "a workout in two windows");
+        }
+    }
+    assert_eq!(ids.len(), loaded.prepared.len(), "{summary}");
+    // It replaces --seq-len, so the two together are refused.
+    let both = hrcast::cli::Cli::try_parse_from(args.iter().chain(&[
+        "o",
+        "--whole-workouts",
+        "--seq-len",
+        "50",
+    ]));
+    assert!(both.unwrap_err().to_string().contains("--seq-len"));
 }
 
 #[test]

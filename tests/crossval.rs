@@ -164,6 +164,78 @@ fn more_folds_than_people_gives_one_person_per_fold_and_extra_training_windows_j
 }
 
 #[test]
+fn whole_workout_training_has_one_window_per_workout_and_scores_the_same_steps() {
+    let dir = tempfile::tempdir().unwrap();
+    let windows = crossval::crossval(&small(dir.path(), &["--folds", "9"])).unwrap();
+    let extra = dir.path().join("extra.safetensors");
+    std::fs::copy(
+        dir.path().join("crossval/fold-1/data/train.safetensors"),
+        &extra,
+    )
+    .unwrap();
+    let extra_windows = Split::read(&extra).unwrap();
+    let second = dir.path().join("whole");
+    let args = [
+        "--folds",
+        "9",
+        "--whole-workouts",
+        "--add-train",
+        extra.to_str().unwrap(),
+    ];
+    let whole = crossval::crossval(&small(&second, &args)).unwrap();
+
+    let loaded = prepare::load(&[PathBuf::from(WORKOUTS)], 5.0).unwrap();
+    let longest = loaded
+        .prepared
+        .iter()
+        .map(|p| p.sequence.len())
+        .max()
+        .unwrap();
+    assert!(longest > 50, "the test needs workouts longer than a window");
+    assert_eq!(windows.training, "windows of 50 steps");
+    assert_eq!(
+        whole.training,
+        format!("whole workouts (up to {longest} steps)")
+    );
+    let md = std::fs::read_to_string(second.join("crossval/crossval.md")).unwrap();
+    assert!(md.contains("trained on whole workouts"), "{md}");
+    for (k, (a, b)) in windows.folds.iter().zip(&whole.folds).enumerate() {
+        // The same people held out, and every held-out step scored both ways as before.
+        assert_eq!(a.people, b.people);
+        assert_eq!(a.test.windows.n_steps, b.test.windows.n_steps);
+        assert_eq!(a.test.whole.n_steps, b.test.whole.n_steps);
+        let data = second.join(format!("crossval/fold-{}/data", k + 1));
+        let read = |name: &str| Split::read(&data.join(format!("{name}.safetensors"))).unwrap();
+        for name in ["train", "val"] {
+            let split = read(name);
+            assert_eq!(split.seq_len, longest, "{name}");
+            // Each of this fold's workouts is one window: no workout id repeats among the
+            // windows that come from --input (the padded --add-train ones follow them).
+            let own = if name == "train" {
+                split.n - extra_windows.n
+            } else {
+                split.n
+            };
+            let ids: BTreeSet<i64> = split.workout_id[..own].iter().copied().collect();
+            assert_eq!(ids.len(), own, "fold {k} {name}: a workout in two windows");
+        }
+        let train = read("train");
+        assert_eq!(b.train_windows, train.n);
+        // --add-train's windows, padded to the whole-workout length, keep their steps.
+        let tail = train.n - extra_windows.n;
+        for w in 0..extra_windows.n {
+            let t = extra_windows.seq_len;
+            let at = (tail + w) * longest;
+            assert_eq!(
+                train.heart_rate[at..at + t],
+                extra_windows.heart_rate[w * t..(w + 1) * t]
+            );
+            assert!(train.mask[at + t..at + longest].iter().all(|&m| m == 0.0));
+        }
+    }
+}
+
+#[test]
 fn what_does_not_apply_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let err = options(&["--input", WORKOUTS, "--folds", "1"]).unwrap_err();

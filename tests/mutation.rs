@@ -1010,6 +1010,7 @@ fn run_prepare(format: Format, bytes: &[u8]) -> bool {
         inputs: vec![input],
         out: dir.path().join("out"),
         seq_len: 32,
+        whole_workouts: false,
         interval_s: INTERVAL_S,
         split: [0.8, 0.1, 0.1],
         split_by: SplitBy::User,

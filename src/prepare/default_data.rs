@@ -79,6 +79,7 @@ pub fn data_folder(data: Option<&Path>) -> Result<PathBuf> {
         inputs: vec![raw],
         out: processed.clone(),
         seq_len: 500,
+        whole_workouts: false,
         interval_s: 5.0,
         split: [0.8, 0.1, 0.1],
         split_by: SplitBy::User,

@@ -62,6 +62,11 @@ pub struct PrepareOptions {
     /// Steps per window.
     #[arg(long, alias = "seq_len", default_value_t = 500, value_parser = clap::value_parser!(u32).range(1..=crate::dataset::MAX_SEQ_LEN as i64))]
     pub seq_len: u32,
+    /// Each workout one window, as long as the longest workout, instead of windows of --seq-len
+    /// steps: training then carries the state through whole workouts (backpropagation through
+    /// all of each) instead of restarting it from zero every window.
+    #[arg(long, alias = "whole_workouts", conflicts_with = "seq_len")]
+    pub whole_workouts: bool,
     /// Grid interval in seconds (0.1 to 3600).
     #[arg(long = "interval", value_name = "INTERVAL", default_value_t = 5.0, value_parser = grid_seconds)]
     pub interval_s: f64,
@@ -512,9 +517,14 @@ pub fn prepare(options: &PrepareOptions) -> Result<Summary> {
     summary.split_note = note;
     let source = describe_inputs(&options.inputs);
     let set_id = new_set_id(&source);
+    let seq_len = if options.whole_workouts {
+        longest(&prepared)
+    } else {
+        options.seq_len as usize
+    };
     let mut splits: Vec<Split> = (0..3)
         .map(|_| {
-            let mut split = Split::empty(options.seq_len as usize, options.interval_s, &source);
+            let mut split = Split::empty(seq_len, options.interval_s, &source);
             split.set_id = set_id.clone();
             split
         })
@@ -533,6 +543,13 @@ pub fn prepare(options: &PrepareOptions) -> Result<Summary> {
     atomic::write_all(&files)?;
     summary.written = files.into_iter().map(|(p, _)| p).collect();
     Ok(summary)
+}
+
+/// The window length that holds each of `prepared` whole: its longest workout's steps (at
+/// least 1, at most [`crate::dataset::MAX_SEQ_LEN`]).
+pub fn longest(prepared: &[Prepared]) -> usize {
+    let steps = prepared.iter().map(|p| p.sequence.len()).max();
+    steps.unwrap_or(1).clamp(1, crate::dataset::MAX_SEQ_LEN)
 }
 
 /// Runs `hrcast prepare` from the command line: prepares, then prints the warnings (inputs
