@@ -220,7 +220,7 @@ fn whole_workouts_make_one_window_per_workout() {
         panic!("--whole-workouts does not parse");
     };
     let summary = hrcast::prepare::prepare(&options).unwrap();
-    let loaded = hrcast::prepare::load(&[raw.clone()], 5.0).unwrap();
+    let loaded = hrcast::prepare::load(std::slice::from_ref(&raw), 5.0).unwrap();
     let longest = loaded
         .prepared
         .iter()
