@@ -221,12 +221,7 @@ fn whole_workouts_make_one_window_per_workout() {
     };
     let summary = hrcast::prepare::prepare(&options).unwrap();
     let loaded = hrcast::prepare::load(std::slice::from_ref(&raw), 5.0).unwrap();
-    let longest = loaded
-        .prepared
-        .iter()
-        .map(|p| p.sequence.len())
-        .max()
-        .unwrap();
+    let longest = hrcast::prepare::longest(&loaded.prepared);
     assert!(
         longest > 500,
         "the test needs a workout longer than the default window"

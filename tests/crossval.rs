@@ -185,12 +185,7 @@ fn whole_workout_training_has_one_window_per_workout_and_scores_the_same_steps()
     let whole = crossval::crossval(&small(&second, &args)).unwrap();
 
     let loaded = prepare::load(&[PathBuf::from(WORKOUTS)], 5.0).unwrap();
-    let longest = loaded
-        .prepared
-        .iter()
-        .map(|p| p.sequence.len())
-        .max()
-        .unwrap();
+    let longest = prepare::longest(&loaded.prepared);
     assert!(longest > 50, "the test needs workouts longer than a window");
     assert_eq!(windows.training, "windows of 50 steps");
     assert_eq!(
