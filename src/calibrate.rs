@@ -14,7 +14,7 @@ use crate::atomic;
 use crate::checkpoint::Checkpoint;
 use crate::dataset::Split;
 use crate::engine::Device;
-use crate::prepare::{self, Prepared};
+use crate::prepare::{self, Prepared, ProfileArgs};
 use crate::train::{self, TrainOptions};
 use anyhow::{Context, Result, ensure};
 use clap::{Args, FromArgMatches};
@@ -49,6 +49,9 @@ pub struct CalibrateOptions {
     /// Where the math runs.
     #[arg(long, value_enum, default_value_t = Device::Auto)]
     pub device: Device,
+    /// The person's heart rates, where the files do not record them.
+    #[command(flatten)]
+    pub profile: ProfileArgs,
 }
 
 /// Fine-tunes `checkpoint` (read already as `ck`, whose window length and interval cut the
@@ -105,7 +108,7 @@ fn train_defaults() -> TrainOptions {
 /// fine-tunes; returns the calibrated best checkpoint.
 pub fn calibrate(options: &CalibrateOptions) -> Result<PathBuf> {
     let ck = Checkpoint::load(&options.checkpoint).context("--checkpoint")?;
-    let loaded = prepare::load(&options.inputs, ck.interval_s)?;
+    let loaded = prepare::load(&options.inputs, ck.interval_s, options.profile.profile()?)?;
     prepare::warn(&loaded.cleaned, &loaded.skipped);
     let workouts: Vec<&Prepared> = loaded.prepared.iter().collect();
     let base = TrainOptions {

@@ -19,7 +19,7 @@ use crate::data::read_regular;
 use crate::dataset::{check_interval_s, check_seq_len};
 use crate::engine::optim::AdamState;
 use crate::engine::{self, Device, Engine};
-use crate::features::{FEATURE_NAMES, feature_index};
+use crate::features::{INPUT_NAMES, feature_index};
 use crate::model::{ModelConfig, Normalization, Params};
 use anyhow::{Context, Result, anyhow, bail, ensure};
 use safetensors::tensor::Metadata;
@@ -68,7 +68,7 @@ pub struct Checkpoint {
 }
 
 /// Checks a model configuration read from a checkpoint: known features, each once and in
-/// hrcast's order ([`FEATURE_NAMES`]), `input_size` equal to their number, a non-empty model and
+/// hrcast's order ([`INPUT_NAMES`]), `input_size` equal to their number, a non-empty model and
 /// dropout in [0, 1). The cell is known once the configuration parsed.
 pub fn check_config(config: &ModelConfig) -> Result<()> {
     ensure!(!config.features.is_empty(), "config lists no feature");
@@ -77,7 +77,7 @@ pub fn check_config(config: &ModelConfig) -> Result<()> {
         let index = feature_index(name).ok_or_else(|| {
             anyhow!(
                 "config lists the unknown feature {name:?}; the features are {}",
-                FEATURE_NAMES.join(", ")
+                INPUT_NAMES.join(", ")
             )
         })?;
         if let Some((before, before_name)) = previous {
@@ -86,7 +86,7 @@ pub fn check_config(config: &ModelConfig) -> Result<()> {
                 index > before,
                 "config lists the feature {name:?} after {before_name:?}: features must appear \
                  at most once each, in the order {}",
-                FEATURE_NAMES.join(", ")
+                INPUT_NAMES.join(", ")
             );
         }
         previous = Some((index, name));

@@ -21,6 +21,7 @@
 use crate::atomic;
 use crate::calibrate::{CALIBRATION_EPOCHS, fine_tune};
 use crate::checkpoint::{Checkpoint, engine_for};
+use crate::data::Profile;
 use crate::dataset::Split;
 use crate::engine::Engine;
 use crate::evaluate::predict_split;
@@ -351,7 +352,7 @@ fn predict_pairs(
         }
     }
     for p in workouts {
-        let pred = predict_sequence(engine, ck, &p.sequence.features)?;
+        let pred = predict_sequence(engine, ck, &p.sequence.features, &p.workout.profile)?;
         let person = pairs.entry(p.workout.user_id).or_default();
         for (step, &y) in p.sequence.heart_rate.iter().enumerate() {
             if p.sequence.valid[step] {
@@ -471,7 +472,7 @@ pub fn crossval(options: &CrossvalOptions) -> Result<Report> {
         .map(|path| Split::read(path).context("--add-train"))
         .transpose()?;
     let inputs = prepare::describe_inputs(&options.inputs);
-    let loaded = prepare::load(&options.inputs, options.interval_s)?;
+    let loaded = prepare::load(&options.inputs, options.interval_s, Profile::default())?;
     prepare::warn(&loaded.cleaned, &loaded.skipped);
     let prepared = loaded.prepared;
     let seq_len = options.seq_len as usize;

@@ -8,6 +8,7 @@
 //! | `length` | I64 | `[N]` valid prefix length |
 //! | `user_id` | I64 | `[N]` |
 //! | `workout_id` | I64 | `[N]` |
+//! | `person` | F32 | `[N, 2]` resting and maximal heart rate (bpm), NaN where unknown; optional |
 //!
 //! Metadata: `format` = [`DATA_FORMAT`], `feature_names` (JSON list), `interval_s`, `source`,
 //! and `set_id` (the same for the three splits one `prepare` run writes; absent in older files).
@@ -15,10 +16,13 @@
 //! Reading a file checks it completely before any of it is used: the tensors' dtypes and shapes
 //! (against each other, before anything is allocated), `1 <= T <= `[`MAX_SEQ_LEN`], every
 //! length within `0..=T`, every mask value 0 or 1 and 0 beyond its window's length, every
-//! feature and heart rate finite, and `interval_s` within [`INTERVAL_S_RANGE`].
+//! feature and heart rate finite, every person value NaN or within
+//! [`crate::data::HEART_RATE_VALID_BPM`], and `interval_s` within [`INTERVAL_S_RANGE`]. A file
+//! without `person` (written before hrcast had person-level inputs) reads as every value
+//! unknown.
 
-use crate::data::read_regular;
-use crate::features::{FEATURE_NAMES, NUM_FEATURES};
+use crate::data::{HEART_RATE_VALID_BPM, Profile, read_regular};
+use crate::features::{FEATURE_NAMES, NUM_FEATURES, NUM_PERSON_INPUTS, PERSON_INPUT_NAMES};
 use crate::model::{Batch, Normalization};
 use anyhow::{Context, Result, anyhow, bail, ensure};
 use safetensors::{Dtype, SafeTensors, tensor::TensorView};
@@ -82,6 +86,9 @@ pub struct Split {
     pub user_id: Vec<i64>,
     /// `[n]`.
     pub workout_id: Vec<i64>,
+    /// `[n, NUM_PERSON_INPUTS]` the person's resting and maximal heart rate (bpm) for each
+    /// window, NaN where unknown.
+    pub person: Vec<f32>,
     /// Grid interval in seconds.
     pub interval_s: f64,
     /// Where the data came from (free text).
@@ -155,6 +162,18 @@ fn check_values(split: &Split) -> Result<()> {
             position(i, t, 1)
         );
     }
+    let believable = |v: &f32| v.is_nan() || HEART_RATE_VALID_BPM.contains(&f64::from(*v));
+    if let Some(i) = split.person.iter().position(|v| !believable(v)) {
+        bail!(
+            "tensor \"person\" holds {} at window {} ({:?}): a person value must be NaN \
+             (unknown) or a heart rate from {} to {} bpm",
+            split.person[i],
+            i / NUM_PERSON_INPUTS,
+            PERSON_INPUT_NAMES[i % NUM_PERSON_INPUTS],
+            HEART_RATE_VALID_BPM.start(),
+            HEART_RATE_VALID_BPM.end()
+        );
+    }
     for (window, &length) in split.length.iter().enumerate() {
         ensure!(
             usize::try_from(length).is_ok_and(|l| l <= t),
@@ -186,6 +205,7 @@ impl Split {
             length: Vec::new(),
             user_id: Vec::new(),
             workout_id: Vec::new(),
+            person: Vec::new(),
             interval_s,
             source: source.to_string(),
             set_id: String::new(),
@@ -208,6 +228,12 @@ impl Split {
         self.length.extend_from_slice(&other.length);
         self.user_id.extend_from_slice(&other.user_id);
         self.workout_id.extend_from_slice(&other.workout_id);
+        self.person.extend_from_slice(&other.person);
+    }
+
+    /// The person-level inputs of a profile as stored in [`Split::person`] (NaN where unknown).
+    pub fn person_row(profile: &Profile) -> [f32; NUM_PERSON_INPUTS] {
+        [profile.resting_hr, profile.max_hr].map(|v| v.map_or(f32::NAN, |v| v as f32))
     }
 
     /// The same windows in windows of `seq_len` steps (at least this split's), the steps past
@@ -272,6 +298,14 @@ impl Split {
             (
                 "workout_id",
                 TensorView::new(Dtype::I64, vec![n], bytemuck::cast_slice(&self.workout_id))?,
+            ),
+            (
+                "person",
+                TensorView::new(
+                    Dtype::F32,
+                    vec![n, NUM_PERSON_INPUTS],
+                    bytemuck::cast_slice(&self.person),
+                )?,
             ),
         ];
         let metadata = HashMap::from([
@@ -356,6 +390,15 @@ impl Split {
                 "{name} has shape {got:?}, expected {expected:?}"
             );
         }
+        let has_person = header.info("person").is_some();
+        if has_person {
+            let got = info("person", Dtype::F32)?;
+            let expected = vec![n, NUM_PERSON_INPUTS];
+            ensure!(
+                got == expected,
+                "person has shape {got:?}, expected {expected:?}"
+            );
+        }
 
         // The header's offsets were checked against the dtypes, shapes and file size above, so
         // each tensor's data is exactly its shape's worth of bytes.
@@ -370,6 +413,11 @@ impl Split {
             length: bytemuck::pod_collect_to_vec(data("length")?),
             user_id: bytemuck::pod_collect_to_vec(data("user_id")?),
             workout_id: bytemuck::pod_collect_to_vec(data("workout_id")?),
+            person: if has_person {
+                bytemuck::pod_collect_to_vec(data("person")?)
+            } else {
+                vec![f32::NAN; n * NUM_PERSON_INPUTS]
+            },
             interval_s,
             source: meta.get("source").cloned().unwrap_or_default(),
             set_id: meta.get("set_id").cloned().unwrap_or_default(),
@@ -399,7 +447,10 @@ impl Split {
         };
         let (feature_mean, feature_std) = features
             .iter()
-            .map(|&f| stats(&|i| f64::from(self.features[i * NUM_FEATURES + f])))
+            .map(|&f| match f.checked_sub(NUM_FEATURES) {
+                None => stats(&|i| f64::from(self.features[i * NUM_FEATURES + f])),
+                Some(p) => self.person_stats(&valid, p),
+            })
             .unzip();
         let (hr_mean, hr_std) = stats(&|i| f64::from(self.heart_rate[i]));
         Normalization {
@@ -408,6 +459,24 @@ impl Split {
             hr_mean,
             hr_std,
         }
+    }
+
+    /// Mean and population standard deviation (1 where constant) of person input `p` over the
+    /// `valid` steps whose window knows it; 0 and 1 where no window does.
+    fn person_stats(&self, valid: &[usize], p: usize) -> (f64, f64) {
+        let values: Vec<f64> = valid
+            .iter()
+            .map(|&i| self.person[i / self.seq_len * NUM_PERSON_INPUTS + p])
+            .filter(|v| !v.is_nan())
+            .map(f64::from)
+            .collect();
+        if values.is_empty() {
+            return (0.0, 1.0);
+        }
+        let n = values.len() as f64;
+        let mean = values.iter().sum::<f64>() / n;
+        let std = (values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / n).sqrt();
+        (mean, if std > MIN_STD { std } else { 1.0 })
     }
 
     /// The windows `rows` as a normalized batch of the selected features. Padding steps are 0
@@ -430,7 +499,8 @@ impl Split {
             for step in 0..batch.lengths[b].min(t) {
                 let (src, dst) = (r * t + step, b * t + step);
                 let raw = &self.features[src * NUM_FEATURES..(src + 1) * NUM_FEATURES];
-                norm.features(raw, features, &mut batch.x[dst * f..(dst + 1) * f]);
+                let person = &self.person[r * NUM_PERSON_INPUTS..(r + 1) * NUM_PERSON_INPUTS];
+                norm.features(raw, person, features, &mut batch.x[dst * f..(dst + 1) * f]);
                 if self.mask[src] > 0.0 {
                     batch.mask[dst] = 1.0;
                     batch.y[dst] =

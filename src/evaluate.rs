@@ -16,6 +16,7 @@
 
 use crate::atomic;
 use crate::checkpoint::{Checkpoint, engine_for};
+use crate::data::Profile;
 use crate::dataset::Split;
 use crate::engine::{Device, Engine};
 use crate::features::feature_indices;
@@ -214,7 +215,7 @@ fn evaluation_split(
 ) -> Result<(Split, String, &'static str)> {
     if !options.input.is_empty() {
         let name = prepare::describe_inputs(&options.input);
-        let loaded = prepare::load(&options.input, ck.interval_s)?;
+        let loaded = prepare::load(&options.input, ck.interval_s, Profile::default())?;
         prepare::warn(&loaded.cleaned, &loaded.skipped);
         let seq_len = if options.whole_workouts {
             prepare::longest(&loaded.prepared)

@@ -51,6 +51,37 @@ pub const FEATURE_NAMES: [&str; 11] = [
 /// Number of features in a processed data file.
 pub const NUM_FEATURES: usize = FEATURE_NAMES.len();
 
+/// The person-level inputs, in checkpoint order: the person's resting and maximal heart rate
+/// (bpm), the same at every step of a workout. They come from the person's files or command
+/// line ([`crate::data::Profile`]) and are kept beside the 11 features in a processed file (its
+/// `person` tensor). Where unknown, a model is given the training mean (a z-score of 0).
+pub const PERSON_INPUT_NAMES: [&str; 2] = ["resting_hr", "max_hr"];
+
+/// Number of person-level inputs.
+pub const NUM_PERSON_INPUTS: usize = PERSON_INPUT_NAMES.len();
+
+/// Every input a model can take, in checkpoint order: the 11 features, then the person-level
+/// inputs. An input's index is its position here.
+pub const INPUT_NAMES: [&str; NUM_FEATURES + NUM_PERSON_INPUTS] = [
+    "speed",
+    "altitude",
+    "gender",
+    "speed_lag_2",
+    "altitude_lag_30",
+    "speed_derivative",
+    "altitude_derivative",
+    "rolling_speed_10",
+    "rolling_speed_60",
+    "time_elapsed",
+    "distance",
+    "resting_hr",
+    "max_hr",
+];
+
+/// The `person` set of `--features`: the person-level inputs, added to another set (e.g.
+/// `bounded,person`). Not one of [`FEATURE_SETS`], which `ablate` trains alone.
+pub const PERSON_SET: &str = "person";
+
 /// The named feature sets of `--features` and `ablate`, in the order `ablate` trains them.
 /// `bounded` is `all` without `time_elapsed` and `distance`, whose values grow through a
 /// workout without bound: on a long ride they leave the range training saw (cross-validation
@@ -105,30 +136,34 @@ pub const MAX_STEPS_SLACK: usize = 10_000;
 /// A channel counts as recorded when at least this share of samples carries it.
 const CHANNEL_PRESENT_SHARE: f64 = 0.5;
 
-/// Parses a `--features` value: `all`, a set name, or a comma list of feature and set names.
-/// Returns indices into [`FEATURE_NAMES`] in checkpoint order, without repeats.
+/// Parses a `--features` value: `all`, a set name, or a comma list of input and set names
+/// ([`INPUT_NAMES`], [`FEATURE_SETS`], [`PERSON_SET`]). Returns indices into [`INPUT_NAMES`] in
+/// checkpoint order, without repeats.
 pub fn parse_feature_list(spec: &str) -> Result<Vec<usize>> {
-    let mut chosen = [false; NUM_FEATURES];
+    let mut chosen = [false; INPUT_NAMES.len()];
     for name in spec.split(',').map(str::trim) {
-        if let Some((_, members)) = FEATURE_SETS.iter().find(|(set, _)| *set == name) {
-            for member in *members {
-                chosen[feature_index(member).expect("feature sets name known features")] = true;
-            }
-        } else if let Some(index) = feature_index(name) {
+        let members = match FEATURE_SETS.iter().find(|(set, _)| *set == name) {
+            Some((_, members)) => *members,
+            None if name == PERSON_SET => &PERSON_INPUT_NAMES[..],
+            None => std::slice::from_ref(&name),
+        };
+        for member in members {
+            let Some(index) = feature_index(member) else {
+                let mut sets: Vec<&str> = FEATURE_SETS.iter().map(|(s, _)| *s).collect();
+                sets.push(PERSON_SET);
+                bail!(
+                    "unknown feature {name:?}: features are {} and sets are {}",
+                    INPUT_NAMES.join(", "),
+                    sets.join(", ")
+                );
+            };
             chosen[index] = true;
-        } else {
-            let sets: Vec<&str> = FEATURE_SETS.iter().map(|(s, _)| *s).collect();
-            bail!(
-                "unknown feature {name:?}: features are {} and sets are {}",
-                FEATURE_NAMES.join(", "),
-                sets.join(", ")
-            );
         }
     }
-    Ok((0..NUM_FEATURES).filter(|&i| chosen[i]).collect())
+    Ok((0..INPUT_NAMES.len()).filter(|&i| chosen[i]).collect())
 }
 
-/// A `--features` value: indices into [`FEATURE_NAMES`], in checkpoint order (see
+/// A `--features` value: indices into [`INPUT_NAMES`], in checkpoint order (see
 /// [`parse_feature_list`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FeatureList(pub Vec<usize>);
@@ -148,17 +183,17 @@ pub fn feature_indices(names: &[String]) -> Result<Vec<usize>> {
     parse_feature_list(&names.join(","))
 }
 
-/// The names of features given by index into [`FEATURE_NAMES`].
+/// The names of inputs given by index into [`INPUT_NAMES`].
 pub fn feature_names(indices: &[usize]) -> Vec<String> {
     indices
         .iter()
-        .map(|&i| FEATURE_NAMES[i].to_string())
+        .map(|&i| INPUT_NAMES[i].to_string())
         .collect()
 }
 
-/// The position of a feature in [`FEATURE_NAMES`].
+/// The position of an input in [`INPUT_NAMES`].
 pub fn feature_index(name: &str) -> Option<usize> {
-    FEATURE_NAMES.iter().position(|n| *n == name)
+    INPUT_NAMES.iter().position(|n| *n == name)
 }
 
 /// The longest gap between recorded samples (seconds) that is interpolated across for heart

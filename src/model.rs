@@ -6,6 +6,7 @@
 //! above): `weight_ih_l{l}` `[G H, I_l]`, `weight_hh_l{l}` `[G H, H]`, `bias_ih_l{l}` `[G H]`,
 //! `bias_hh_l{l}` `[G H]`; then the head `head.weight` `[1, H × directions]`, `head.bias` `[1]`.
 
+use crate::features::NUM_FEATURES;
 use num_traits::Float;
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
@@ -174,11 +175,21 @@ pub struct Normalization {
 }
 
 impl Normalization {
-    /// Z-scores the selected features of one raw step (all [`crate::features::NUM_FEATURES`])
-    /// into `out` (one value per selected feature).
-    pub fn features(&self, raw: &[f32], features: &[usize], out: &mut [f32]) {
+    /// Z-scores the selected inputs of one raw step into `out` (one value per selected input):
+    /// `raw` holds the step's [`NUM_FEATURES`] features and `person` its person-level inputs
+    /// ([`crate::features::INPUT_NAMES`] indexes both, in that order). An unknown person value
+    /// (NaN) becomes the training mean, a z-score of 0.
+    pub fn features(&self, raw: &[f32], person: &[f32], features: &[usize], out: &mut [f32]) {
         for (j, &f) in features.iter().enumerate() {
-            out[j] = ((f64::from(raw[f]) - self.feature_mean[j]) / self.feature_std[j]) as f32;
+            let value = match f.checked_sub(NUM_FEATURES) {
+                None => raw[f],
+                Some(p) => person[p],
+            };
+            out[j] = if value.is_nan() {
+                0.0
+            } else {
+                ((f64::from(value) - self.feature_mean[j]) / self.feature_std[j]) as f32
+            };
         }
     }
 

@@ -7,10 +7,12 @@
 
 use crate::atomic;
 use crate::checkpoint::{Checkpoint, engine_for};
-use crate::data;
+use crate::data::{self, Profile};
+use crate::dataset::Split;
 use crate::engine::{Device, Engine};
 use crate::features::{self, NUM_FEATURES, feature_indices};
 use crate::model::Batch;
+use crate::prepare::ProfileArgs;
 use anyhow::{Context, Result, bail};
 use std::fmt::Write as _;
 use std::path::PathBuf;
@@ -31,10 +33,20 @@ pub struct PredictOptions {
     /// Where the math runs.
     #[arg(long, value_enum, default_value_t = Device::Auto)]
     pub device: Device,
+    /// The person's heart rates, where the file does not record them.
+    #[command(flatten)]
+    pub profile: ProfileArgs,
 }
 
-/// Predicted heart rate (bpm) for one sequence of raw features (`[steps, NUM_FEATURES]`).
-pub fn predict_sequence(engine: &mut dyn Engine, ck: &Checkpoint, raw: &[f32]) -> Result<Vec<f32>> {
+/// Predicted heart rate (bpm) for one sequence of raw features (`[steps, NUM_FEATURES]`) of a
+/// person with `profile` (used where the model takes person-level inputs).
+pub fn predict_sequence(
+    engine: &mut dyn Engine,
+    ck: &Checkpoint,
+    raw: &[f32],
+    profile: &Profile,
+) -> Result<Vec<f32>> {
+    let person = Split::person_row(profile);
     let features = feature_indices(&ck.config.features)?;
     let steps = raw.len() / NUM_FEATURES;
     let f = features.len();
@@ -48,8 +60,12 @@ pub fn predict_sequence(engine: &mut dyn Engine, ck: &Checkpoint, raw: &[f32]) -
         lengths: vec![steps],
     };
     for (step, row) in raw.chunks(NUM_FEATURES).enumerate() {
-        ck.normalization
-            .features(row, &features, &mut batch.x[step * f..(step + 1) * f]);
+        ck.normalization.features(
+            row,
+            &person,
+            &features,
+            &mut batch.x[step * f..(step + 1) * f],
+        );
     }
     Ok(engine
         .predict(&batch)?
@@ -73,6 +89,7 @@ pub struct Prediction {
 pub fn predict(options: &PredictOptions) -> Result<Prediction> {
     let input = &options.input;
     let ck = Checkpoint::load(&options.checkpoint).context("--checkpoint")?;
+    let fallback = options.profile.profile()?;
     let mut skipped = Vec::new();
     let workouts = data::read_file(input, &mut skipped)
         .with_context(|| format!("--input {}", input.display()))?;
@@ -86,6 +103,7 @@ pub fn predict(options: &PredictOptions) -> Result<Prediction> {
             workouts.len()
         );
     }
+    let profile = workout.profile.or(fallback);
     let cleaned = data::clean(workout);
     if !cleaned.notes.is_empty() {
         eprintln!("warning: {}: {}", input.display(), cleaned.notes.join("; "));
@@ -120,7 +138,7 @@ pub fn predict(options: &PredictOptions) -> Result<Prediction> {
     let mut csv = String::from("time_s,actual,predicted\n");
     let (mut abs, mut n, mut steps) = (0.0, 0usize, 0usize);
     for (offset, seq) in &sequences {
-        let pred = predict_sequence(engine.as_mut(), &ck, &seq.features)?;
+        let pred = predict_sequence(engine.as_mut(), &ck, &seq.features, &profile)?;
         steps += pred.len();
         for (k, p) in pred.iter().enumerate() {
             let time = offset + k as f64 * ck.interval_s;

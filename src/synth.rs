@@ -39,6 +39,9 @@
 //! dropouts of 10 to 60 s where the strap reports 0 bpm (masked downstream). One workout in four
 //! has no `speed` key, as in FitRec, so speed must be derived from the positions.
 //!
+//! Each line also carries the person's `restingHeartRate` and `maxHeartRate` (rounded to the
+//! bpm), as a device's user profile would: the person-level inputs `resting_hr` and `max_hr`.
+//!
 //! Everything is drawn from one seeded generator: the same seed gives the same file.
 
 use crate::atomic;
@@ -331,10 +334,13 @@ pub fn generate(users: usize, workouts_per_user: usize, seed: u64) -> String {
             let id = person.id * 100_000 + w as i64;
             write!(
                 out,
-                "{{'id': {id}, 'userId': {}, 'gender': '{}', 'sport': '{}', 'timestamp': {}, \
-                 'altitude': {}, 'heart_rate': {}, 'latitude': {}, 'longitude': {}",
+                "{{'id': {id}, 'userId': {}, 'gender': '{}', 'restingHeartRate': {:.0}, \
+                 'maxHeartRate': {:.0}, 'sport': '{}', 'timestamp': {}, 'altitude': {}, \
+                 'heart_rate': {}, 'latitude': {}, 'longitude': {}",
                 person.id,
                 if person.male { "male" } else { "female" },
+                person.hr_rest,
+                person.hr_max,
                 sport.name(),
                 list(&rec.timestamp, 0),
                 list(&rec.altitude, 1),

@@ -164,6 +164,7 @@ fn split_by_time_keeps_each_users_later_workouts_for_val_and_test() {
         split: [0.6, 0.2, 0.2],
         split_by: hrcast::prepare::SplitBy::Time,
         seed: 0,
+        profile: Default::default(),
     };
     let summary = hrcast::prepare::prepare(&options).unwrap();
     assert!(summary.splits.iter().all(|s| s.0 > 0), "{summary}");

@@ -10,6 +10,7 @@ fn workout(samples: Vec<Sample>, gender: Gender) -> Workout {
         user_id: 1,
         gender,
         sport: "run".into(),
+        profile: Default::default(),
         samples,
     }
 }

@@ -1015,6 +1015,7 @@ fn run_prepare(format: Format, bytes: &[u8]) -> bool {
         split: [0.8, 0.1, 0.1],
         split_by: SplitBy::User,
         seed: 0,
+        profile: Default::default(),
     };
     prepare::prepare(&options).is_ok()
 }

@@ -28,10 +28,12 @@ fn run(bytes: &[u8]) {
         inputs: vec![input],
         out: dir.path().join("out"),
         seq_len: 32,
+        whole_workouts: false,
         interval_s: 5.0,
         split: [0.8, 0.1, 0.1],
         split_by: SplitBy::User,
         seed: 0,
+        profile: Default::default(),
     };
     let _ = prepare(&options);
 }

@@ -212,6 +212,7 @@ fn workout_without_samples(w: &Workout) -> Workout {
         user_id: w.user_id,
         gender: w.gender,
         sport: w.sport.clone(),
+        profile: w.profile,
         samples: Vec::new(),
     }
 }
@@ -273,6 +274,7 @@ mod tests {
             workout_id: 1,
             user_id: 2,
             gender: Gender::Unknown,
+            profile: Default::default(),
             sport: String::new(),
             samples: times
                 .iter()

@@ -3,8 +3,15 @@
 //! A workout is the sequence of `record` messages: timestamp, heart_rate, enhanced_speed or
 //! speed (m/s), distance (m), enhanced_altitude or altitude (m), position_lat/position_long
 //! (semicircles). The sport comes from the `sport` or `session` messages.
+//!
+//! The person's resting and maximal heart rate, as the device was set up with them, come from
+//! the `user_profile` message (`resting_heart_rate`, `default_max_heart_rate`), the
+//! `zones_target` message (`max_heart_rate`) or the `time_in_zone` message
+//! (`resting_heart_rate`, `max_heart_rate`), the first one found of each. Never from the
+//! `session` or `lap` messages: their maximal heart rate is this workout's, measured from the
+//! very heart rate the model predicts.
 
-use super::Sample;
+use super::{Profile, Sample};
 use anyhow::{Result, anyhow};
 use fitparser::profile::MesgNum;
 use fitparser::{FitDataRecord, Value};
@@ -53,11 +60,24 @@ fn decode(bytes: &[u8]) -> Result<Vec<FitDataRecord>> {
         .map_err(|err| anyhow!("not a valid FIT file (truncated or corrupt?): {err}"))
 }
 
-/// Decodes a FIT file into its sport and samples.
-pub fn read(bytes: &[u8]) -> Result<(String, Vec<Sample>)> {
+/// What a FIT file holds for hrcast.
+#[derive(Debug)]
+pub struct FitWorkout {
+    /// The sports the file names, joined by `/`.
+    pub sport: String,
+    /// The records, in file order.
+    pub samples: Vec<Sample>,
+    /// The person's resting and maximal heart rate, where the file records them (checked with
+    /// [`Profile::checked`]).
+    pub profile: Profile,
+}
+
+/// Decodes a FIT file into its sport, samples and person profile.
+pub fn read(bytes: &[u8]) -> Result<FitWorkout> {
     let records = decode(bytes)?;
     let mut sports: Vec<String> = Vec::new();
     let mut samples = Vec::new();
+    let mut profile = Profile::default();
     for record in &records {
         match record.kind() {
             MesgNum::Record => {
@@ -83,13 +103,24 @@ pub fn read(bytes: &[u8]) -> Result<(String, Vec<Sample>)> {
                     sports.push(sport);
                 }
             }
+            MesgNum::UserProfile | MesgNum::ZonesTarget | MesgNum::TimeInZone => {
+                let found = Profile {
+                    resting_hr: field(record, &["resting_heart_rate"]),
+                    max_hr: field(record, &["default_max_heart_rate", "max_heart_rate"]),
+                };
+                profile = profile.or(found.checked());
+            }
             _ => {}
         }
     }
     if samples.is_empty() {
         return Err(anyhow!("the FIT file has no timestamped record messages"));
     }
-    Ok((sports.join("/"), samples))
+    Ok(FitWorkout {
+        sport: sports.join("/"),
+        samples,
+        profile: profile.checked(),
+    })
 }
 
 #[cfg(test)]

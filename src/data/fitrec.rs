@@ -3,9 +3,11 @@
 //! One workout per line, written as a Python-dict literal (single quotes), which JSON5 reads:
 //! `{'id': 1, 'userId': 7, 'gender': 'male', 'sport': 'run', 'timestamp': [...],
 //! 'altitude': [...], 'heart_rate': [...], 'latitude': [...], 'longitude': [...], 'speed': [...]}`.
-//! `speed` (km/h) is optional; without it speed is derived from the positions.
+//! `speed` (km/h) is optional; without it speed is derived from the positions. hrcast's
+//! synthetic files add the person's `'restingHeartRate'` and `'maxHeartRate'` (bpm), which
+//! FitRec's own files lack; both are optional.
 
-use super::{Gender, Sample, Skipped, Workout};
+use super::{Gender, Profile, Sample, Skipped, Workout};
 use anyhow::{Result, bail};
 use serde::Deserialize;
 
@@ -30,6 +32,10 @@ struct Line {
     longitude: Option<Vec<f64>>,
     #[serde(default)]
     speed: Option<Vec<f64>>,
+    #[serde(default)]
+    resting_heart_rate: Option<f64>,
+    #[serde(default)]
+    max_heart_rate: Option<f64>,
 }
 
 impl Line {
@@ -73,6 +79,11 @@ impl Line {
             user_id: self.user_id,
             gender,
             sport: self.sport,
+            profile: Profile {
+                resting_hr: self.resting_heart_rate,
+                max_hr: self.max_heart_rate,
+            }
+            .checked(),
             samples,
         })
     }

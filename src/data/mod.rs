@@ -11,7 +11,7 @@ mod xml;
 pub use clean::{Cleaned, MAX_SPEED_KMH, SPLIT_GAP_S, clean, finite_as_f32};
 
 use anyhow::{Context, Result, bail, ensure};
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::fmt;
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -60,6 +60,43 @@ impl Gender {
     }
 }
 
+/// What a person's files or command line say of their heart rate: the person-level inputs
+/// `resting_hr` and `max_hr` (docs/model.md). Each value is `None` where unknown; a value
+/// outside [`HEART_RATE_VALID_BPM`], or a resting heart rate not below the maximal one, is not
+/// believed and counts as unknown (see [`Profile::checked`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Profile {
+    /// Resting heart rate, bpm.
+    pub resting_hr: Option<f64>,
+    /// Maximal heart rate, bpm.
+    pub max_hr: Option<f64>,
+}
+
+impl Profile {
+    /// The profile with only believable values: each within [`HEART_RATE_VALID_BPM`], and
+    /// neither of two that contradict each other (resting at or above maximal).
+    pub fn checked(self) -> Profile {
+        let valid = |v: Option<f64>| v.filter(|v| HEART_RATE_VALID_BPM.contains(v));
+        let (rest, max) = (valid(self.resting_hr), valid(self.max_hr));
+        match (rest, max) {
+            (Some(r), Some(m)) if r >= m => Profile::default(),
+            _ => Profile {
+                resting_hr: rest,
+                max_hr: max,
+            },
+        }
+    }
+
+    /// This profile's values, each taken from `fallback` where this one has none.
+    pub fn or(self, fallback: Profile) -> Profile {
+        Profile {
+            resting_hr: self.resting_hr.or(fallback.resting_hr),
+            max_hr: self.max_hr.or(fallback.max_hr),
+        }
+        .checked()
+    }
+}
+
 /// One workout as read from a file.
 #[derive(Debug, Clone)]
 pub struct Workout {
@@ -73,6 +110,8 @@ pub struct Workout {
     pub gender: Gender,
     /// The sport as the file names it (free text).
     pub sport: String,
+    /// The person's resting and maximal heart rate, where the file records them.
+    pub profile: Profile,
     /// Samples in recording order.
     pub samples: Vec<Sample>,
 }
@@ -302,12 +341,16 @@ pub fn read_bytes(
         user_id: stable_id(source),
         gender: Gender::Unknown,
         sport,
+        profile: Profile::default(),
         samples,
     };
     Ok(match format {
         Format::Fit => {
-            let (sport, samples) = fit::read(bytes)?;
-            vec![file_workout(sport, samples)]
+            let fit = fit::read(bytes)?;
+            vec![Workout {
+                profile: fit.profile,
+                ..file_workout(fit.sport, fit.samples)
+            }]
         }
         Format::Tcx => {
             let (sport, samples) = xml::read_tcx(bytes)?;
@@ -356,7 +399,59 @@ pub fn read_inputs(inputs: &[PathBuf]) -> Result<ReadResult> {
             }),
         }
     }
+    share_profiles(&mut result.workouts);
     Ok(result)
+}
+
+/// Gives a workout whose file records no resting (or maximal) heart rate the value of the same
+/// person's workout nearest in time that records one: a person's profile is theirs, not one
+/// file's, and changes slowly. Values a file records are kept.
+pub fn share_profiles(workouts: &mut [Workout]) {
+    let mut by_user: BTreeMap<i64, Vec<usize>> = BTreeMap::new();
+    for (i, w) in workouts.iter().enumerate() {
+        by_user.entry(w.user_id).or_default().push(i);
+    }
+    type Get = fn(&Profile) -> Option<f64>;
+    type Set = fn(&mut Profile, f64);
+    let channels: [(Get, Set); 2] = [
+        (|p| p.resting_hr, |p, v| p.resting_hr = Some(v)),
+        (|p| p.max_hr, |p, v| p.max_hr = Some(v)),
+    ];
+    for mut order in by_user.into_values() {
+        order.sort_by(|&a, &b| {
+            workouts[a]
+                .start_time()
+                .total_cmp(&workouts[b].start_time())
+        });
+        for (get, set) in channels {
+            let known: Vec<(f64, f64)> = order
+                .iter()
+                .filter_map(|&i| get(&workouts[i].profile).map(|v| (workouts[i].start_time(), v)))
+                .collect();
+            if known.is_empty() {
+                continue;
+            }
+            for &i in &order {
+                if get(&workouts[i].profile).is_some() {
+                    continue;
+                }
+                // `known` is in time order: the nearest is just before or just after.
+                let start = workouts[i].start_time();
+                let after = known.partition_point(|k| k.0 < start);
+                let nearest = [after.checked_sub(1), Some(after)]
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|k| known.get(k))
+                    .min_by(|a, b| (a.0 - start).abs().total_cmp(&(b.0 - start).abs()));
+                if let Some(&(_, v)) = nearest {
+                    set(&mut workouts[i].profile, v);
+                }
+            }
+        }
+        for &i in &order {
+            workouts[i].profile = workouts[i].profile.checked();
+        }
+    }
 }
 
 /// The bytes of a regular file (following links), never more than its size when opened: a

@@ -84,6 +84,7 @@ pub fn data_folder(data: Option<&Path>) -> Result<PathBuf> {
         split: [0.8, 0.1, 0.1],
         split_by: SplitBy::User,
         seed: 0,
+        profile: Default::default(),
     })?;
     print!("{summary}");
     Ok(processed)

@@ -18,7 +18,7 @@
 //! another run (a run killed between its renames).
 
 use crate::atomic;
-use crate::data::{self, Skipped, Workout};
+use crate::data::{self, Profile, Skipped, Workout};
 use crate::dataset::Split;
 use crate::features::{self, NUM_FEATURES, Sequence};
 use anyhow::{Result, bail, ensure};
@@ -79,6 +79,9 @@ pub struct PrepareOptions {
     /// Seed of the user shuffle.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
+    /// The person's heart rates, where the files do not record them.
+    #[command(flatten)]
+    pub profile: ProfileArgs,
 }
 
 /// Parses `--interval`: seconds from [`MIN_INTERVAL_S`] to [`MAX_INTERVAL_S`].
@@ -375,6 +378,7 @@ pub fn push_windows(split: &mut Split, p: &Prepared) {
         split.length.push((end - start) as i64);
         split.user_id.push(p.workout.user_id);
         split.workout_id.push(p.workout.workout_id);
+        split.person.extend(Split::person_row(&p.workout.profile));
         split.n += 1;
     }
 }
@@ -393,9 +397,51 @@ pub struct Loaded {
     pub cleaned: Vec<Skipped>,
 }
 
-/// Reads, cleans and resamples every workout in `inputs` at `interval_s`. A workout that cannot
-/// be used is passed over with its reason; it fails only when no workout is usable.
-pub fn load(inputs: &[PathBuf], interval_s: f64) -> Result<Loaded> {
+/// `--resting-hr` and `--max-hr`: the person's heart rates where their files do not record them.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct ProfileArgs {
+    /// The person's resting heart rate (bpm), for workouts whose file does not record one (a FIT
+    /// file's user profile does); a model with the `resting_hr` input uses it.
+    #[arg(long, alias = "resting_hr", value_name = "BPM")]
+    pub resting_hr: Option<f64>,
+    /// The person's maximal heart rate (bpm), for workouts whose file does not record one; a
+    /// model with the `max_hr` input uses it.
+    #[arg(long, alias = "max_hr", value_name = "BPM")]
+    pub max_hr: Option<f64>,
+}
+
+impl ProfileArgs {
+    /// The profile the flags give, refused where a value is not a believable heart rate or the
+    /// resting one is not below the maximal one.
+    pub fn profile(&self) -> Result<Profile> {
+        let range = &data::HEART_RATE_VALID_BPM;
+        for (flag, value) in [("--resting-hr", self.resting_hr), ("--max-hr", self.max_hr)] {
+            if let Some(v) = value {
+                ensure!(
+                    range.contains(&v),
+                    "{flag} {v}: a heart rate must be from {} to {} bpm",
+                    range.start(),
+                    range.end()
+                );
+            }
+        }
+        if let (Some(rest), Some(max)) = (self.resting_hr, self.max_hr) {
+            ensure!(
+                rest < max,
+                "--resting-hr {rest} is not below --max-hr {max}"
+            );
+        }
+        Ok(Profile {
+            resting_hr: self.resting_hr,
+            max_hr: self.max_hr,
+        })
+    }
+}
+
+/// Reads, cleans and resamples every workout in `inputs` at `interval_s`; a workout whose file
+/// records no resting or maximal heart rate takes `fallback`'s. A workout that cannot be used is
+/// passed over with its reason; it fails only when no workout is usable.
+pub fn load(inputs: &[PathBuf], interval_s: f64, fallback: Profile) -> Result<Loaded> {
     ensure!(
         interval_s.is_finite() && (MIN_INTERVAL_S..=MAX_INTERVAL_S).contains(&interval_s),
         "--interval must be between {MIN_INTERVAL_S} and {MAX_INTERVAL_S} seconds, got {interval_s}"
@@ -408,7 +454,8 @@ pub fn load(inputs: &[PathBuf], interval_s: f64) -> Result<Loaded> {
         skipped: read.skipped,
         cleaned: Vec::new(),
     };
-    for workout in read.workouts {
+    for mut workout in read.workouts {
+        workout.profile = workout.profile.or(fallback);
         let cleaned = data::clean(&workout);
         if !cleaned.notes.is_empty() {
             loaded.cleaned.push(Skipped {
@@ -502,7 +549,11 @@ fn new_set_id(source: &str) -> String {
 /// is usable, and writes the three files together or none of them.
 pub fn prepare(options: &PrepareOptions) -> Result<Summary> {
     ensure!(options.seq_len > 0, "--seq-len must be at least 1");
-    let loaded = load(&options.inputs, options.interval_s)?;
+    let loaded = load(
+        &options.inputs,
+        options.interval_s,
+        options.profile.profile()?,
+    )?;
     let prepared = loaded.prepared;
     let mut summary = Summary {
         files: loaded.files,

@@ -1,0 +1,420 @@
+//! Person-level inputs (`resting_hr`, `max_hr`): read from FIT files and hrcast's synthetic
+//! FitRec lines, shared among one person's files, filled in from `--resting-hr` / `--max-hr`,
+//! kept in the processed file's `person` tensor, z-scored into the batch (unknown = training
+//! mean), and used by a model trained with `--features ...,person` in `train`, `evaluate` and
+//! `predict`.
+
+use hrcast::data::{self, Gender, Profile, Workout, read_file};
+use hrcast::dataset::Split;
+use hrcast::features::{INPUT_NAMES, NUM_FEATURES, parse_feature_list};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+const WORKOUTS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/workouts");
+
+fn hrcast(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_hrcast"))
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .expect("hrcast runs")
+}
+
+fn ok(out: &Output) -> String {
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "hrcast failed: {err}");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn fails_with(out: &Output, needles: &[&str]) {
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "expected failure: {err}");
+    assert!(!err.contains("panicked"), "panic: {err}");
+    for needle in needles {
+        assert!(err.contains(needle), "stderr lacks {needle:?}: {err}");
+    }
+}
+
+fn profile(resting_hr: Option<f64>, max_hr: Option<f64>) -> Profile {
+    Profile { resting_hr, max_hr }
+}
+
+#[test]
+fn fit_files_give_the_profile_the_device_was_set_up_with() {
+    // The values as the devices recorded them (user_profile, zones_target, time_in_zone); a file
+    // without any of those messages has none. The session's own maximal heart rate is never
+    // taken: it is this workout's, measured from the heart rate to predict.
+    let expected = [
+        ("fitparser/hrv-activity.fit", profile(None, Some(185.0))),
+        ("fitparser/sample_mulitple_header.fit", profile(None, None)),
+        ("sweat/2020-06-01-16-52-40.fit", profile(None, Some(185.0))),
+        (
+            "sweat/6449921903_ACTIVITY.fit",
+            profile(Some(49.0), Some(193.0)),
+        ),
+        (
+            "workoutizer/2019-09-14-17-22-05.fit",
+            profile(None, Some(191.0)),
+        ),
+    ];
+    for (file, want) in expected {
+        let workouts = read_file(&Path::new(WORKOUTS).join(file), &mut Vec::new()).unwrap();
+        assert_eq!(workouts[0].profile, want, "{file}");
+    }
+}
+
+#[test]
+fn unbelievable_or_contradicting_values_count_as_unknown() {
+    assert_eq!(
+        profile(Some(20.0), Some(300.0)).checked(),
+        profile(None, None)
+    );
+    assert_eq!(
+        profile(Some(180.0), Some(170.0)).checked(),
+        profile(None, None)
+    );
+    assert_eq!(
+        profile(Some(f64::NAN), Some(190.0)).checked(),
+        profile(None, Some(190.0))
+    );
+    // A fallback fills in what is missing and never replaces what is known.
+    assert_eq!(
+        profile(Some(50.0), None).or(profile(Some(60.0), Some(190.0))),
+        profile(Some(50.0), Some(190.0))
+    );
+}
+
+fn workout(user_id: i64, start: f64, profile: Profile) -> Workout {
+    Workout {
+        source: format!("{user_id}@{start}"),
+        workout_id: start as i64,
+        user_id,
+        gender: Gender::Unknown,
+        sport: "run".into(),
+        profile,
+        samples: vec![data::Sample {
+            time_s: start,
+            ..Default::default()
+        }],
+    }
+}
+
+#[test]
+fn a_persons_files_share_their_profile_nearest_in_time_first() {
+    let day = 86_400.0;
+    let mut workouts = vec![
+        workout(1, 10.0 * day, profile(None, None)),
+        workout(1, 1.0 * day, profile(Some(60.0), Some(180.0))),
+        workout(1, 8.0 * day, profile(Some(55.0), None)),
+        workout(1, 2.0 * day, profile(None, None)),
+        workout(2, 3.0 * day, profile(None, None)),
+        workout(1, 9.0 * day, profile(Some(52.0), Some(185.0))),
+    ];
+    data::share_profiles(&mut workouts);
+    let got: Vec<Profile> = workouts.iter().map(|w| w.profile).collect();
+    assert_eq!(
+        got,
+        [
+            profile(Some(52.0), Some(185.0)), // day 10: day 9 is nearest
+            profile(Some(60.0), Some(180.0)), // its own
+            profile(Some(55.0), Some(185.0)), // its own resting; day 9's maximal
+            profile(Some(60.0), Some(180.0)), // day 2: day 1 is nearest
+            profile(None, None),              // another person: nothing to share
+            profile(Some(52.0), Some(185.0)), // its own
+        ]
+    );
+}
+
+#[test]
+fn the_person_set_adds_both_inputs_after_the_features() {
+    let bounded = parse_feature_list("bounded").unwrap();
+    let with_person = parse_feature_list("bounded,person").unwrap();
+    assert_eq!(with_person.len(), bounded.len() + 2);
+    assert_eq!(&with_person[..bounded.len()], &bounded[..]);
+    assert_eq!(
+        &with_person[bounded.len()..],
+        &[NUM_FEATURES, NUM_FEATURES + 1]
+    );
+    assert_eq!(INPUT_NAMES[NUM_FEATURES], "resting_hr");
+    assert_eq!(INPUT_NAMES[NUM_FEATURES + 1], "max_hr");
+    assert_eq!(
+        parse_feature_list("max_hr,speed").unwrap(),
+        [0, NUM_FEATURES + 1]
+    );
+    // `all` stays the PyTorch tool's 11 features.
+    assert_eq!(
+        parse_feature_list("all").unwrap(),
+        (0..NUM_FEATURES).collect::<Vec<_>>()
+    );
+    let err = parse_feature_list("heartrate_rest")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("resting_hr") && err.contains("person"),
+        "{err}"
+    );
+}
+
+/// A split of two one-step windows: person values (60, 180) and unknown.
+fn two_windows() -> Split {
+    let mut split = Split::empty(1, 5.0, "test");
+    split.n = 2;
+    split.features = vec![1.0; 2 * NUM_FEATURES];
+    split.heart_rate = vec![120.0, 140.0];
+    split.mask = vec![1.0, 1.0];
+    split.length = vec![1, 1];
+    split.user_id = vec![1, 2];
+    split.workout_id = vec![1, 2];
+    split.person = vec![60.0, 180.0, f32::NAN, f32::NAN];
+    split
+}
+
+#[test]
+fn unknown_person_values_are_the_training_mean_in_a_batch() {
+    let mut split = two_windows();
+    split.person[2] = 70.0; // the second window knows its resting heart rate only
+    let features = parse_feature_list("speed,person").unwrap();
+    let norm = split.normalization(&features);
+    // Statistics over the windows that know a value.
+    assert_eq!(norm.feature_mean[1], 65.0);
+    assert_eq!(norm.feature_std[1], 5.0);
+    assert_eq!(norm.feature_mean[2], 180.0);
+    assert_eq!(norm.feature_std[2], 1.0, "a constant input is divided by 1");
+    let batch = split.batch(&[0, 1], &features, &norm);
+    assert_eq!(batch.inputs, 3);
+    assert_eq!(&batch.x[1..3], &[-1.0, 0.0]);
+    assert_eq!(&batch.x[4..6], &[1.0, 0.0], "unknown max_hr is the mean");
+}
+
+#[test]
+fn the_person_tensor_is_stored_read_back_and_checked() {
+    let split = two_windows();
+    let bytes = split.to_bytes().unwrap();
+    let back = Split::from_bytes(&bytes).unwrap();
+    assert_eq!(back.person[..2], [60.0, 180.0]);
+    assert!(back.person[2..].iter().all(|v| v.is_nan()));
+
+    // A file written before the person tensor existed reads as every value unknown.
+    let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+    let (_, header) = safetensors::SafeTensors::read_metadata(&bytes).unwrap();
+    let without: Vec<(String, safetensors::tensor::TensorView)> = st
+        .tensors()
+        .into_iter()
+        .filter(|(name, _)| name != "person")
+        .collect();
+    let old = safetensors::serialize(without, header.metadata().clone()).unwrap();
+    let old = Split::from_bytes(&old).unwrap();
+    assert_eq!(old.person.len(), 4);
+    assert!(old.person.iter().all(|v| v.is_nan()));
+
+    // A value that is no heart rate is refused, naming the tensor and the input.
+    let mut bad = split.clone();
+    bad.person[1] = 400.0;
+    let err = format!(
+        "{:#}",
+        Split::from_bytes(&bad.to_bytes().unwrap()).unwrap_err()
+    );
+    assert!(
+        err.contains("\"person\"") && err.contains("max_hr") && err.contains("window 0"),
+        "{err}"
+    );
+}
+
+/// Synthetic people (with their profiles), prepared into `dir/p`, with `flags`.
+fn synth_and_prepare(dir: &Path, flags: &[&str]) -> [Split; 3] {
+    ok(&hrcast(
+        dir,
+        &[
+            "synth",
+            "--out",
+            "raw",
+            "--users",
+            "6",
+            "--workouts-per-user",
+            "2",
+            "--seed",
+            "3",
+        ],
+    ));
+    let mut args = vec![
+        "prepare",
+        "--input",
+        "raw",
+        "--out",
+        "p",
+        "--seq-len",
+        "200",
+    ];
+    args.extend(flags);
+    ok(&hrcast(dir, &args));
+    ["train", "val", "test"].map(|s| Split::read(&dir.join(format!("p/{s}.safetensors"))).unwrap())
+}
+
+#[test]
+fn synthetic_people_carry_their_profile_into_the_processed_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let splits = synth_and_prepare(dir.path(), &[]);
+    let raw = std::fs::read_to_string(dir.path().join("raw/endomondoHR_proper.json")).unwrap();
+    for split in &splits {
+        for w in 0..split.n {
+            let (rest, max) = (split.person[2 * w], split.person[2 * w + 1]);
+            assert!(rest >= 40.0 && rest < max && max <= 240.0, "{rest} {max}");
+            // The values of the line of that person.
+            let key = format!("'userId': {}, 'gender': '", split.user_id[w]);
+            let line = raw.lines().find(|l| l.contains(&key)).unwrap();
+            assert!(
+                line.contains(&format!(
+                    "'restingHeartRate': {rest}, 'maxHeartRate': {max}"
+                )),
+                "window {w}: {rest} {max} not in its person's line"
+            );
+        }
+    }
+}
+
+#[test]
+fn the_command_line_fills_in_only_what_the_files_lack_and_refuses_nonsense() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let sweat: PathBuf = Path::new(WORKOUTS).join("sweat");
+    let sweat = sweat.to_str().unwrap();
+    let gpx: PathBuf = Path::new(WORKOUTS).join("gpx");
+    let gpx = gpx.to_str().unwrap();
+    ok(&hrcast(
+        d,
+        &[
+            "prepare",
+            "--input",
+            sweat,
+            gpx,
+            "--out",
+            "p",
+            "--split",
+            "1,0,0",
+            "--seq-len",
+            "100000",
+            "--resting-hr",
+            "62",
+            "--max-hr",
+            "178",
+        ],
+    ));
+    let split = Split::read(&d.join("p/train.safetensors")).unwrap();
+    let mut rows: Vec<(f32, f32)> = (0..split.n)
+        .map(|w| (split.person[2 * w], split.person[2 * w + 1]))
+        .collect();
+    rows.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    // The sweat folder is one person: its two FIT files share 49 / 193 (one records both, the
+    // other a maximal heart rate of 185 of its own). The GPX file records nothing: the flags.
+    assert_eq!(rows, [(49.0, 185.0), (49.0, 193.0), (62.0, 178.0)]);
+
+    for (flags, needle) in [
+        (
+            ["--resting-hr", "80", "--max-hr", "70"],
+            "--resting-hr 80 is not below --max-hr 70",
+        ),
+        (["--resting-hr", "10", "--max-hr", "170"], "--resting-hr 10"),
+        (["--resting-hr", "50", "--max-hr", "NaN"], "--max-hr NaN"),
+    ] {
+        let mut args = vec!["prepare", "--input", gpx, "--out", "q"];
+        args.extend(flags);
+        fails_with(&hrcast(d, &args), &[needle]);
+        assert!(!d.join("q").exists(), "nothing written for {flags:?}");
+    }
+}
+
+#[test]
+fn a_model_with_person_inputs_trains_evaluates_and_predicts_with_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    synth_and_prepare(d, &[]);
+    ok(&hrcast(
+        d,
+        &[
+            "train",
+            "--data",
+            "p",
+            "--features",
+            "bounded,person",
+            "--hidden-size",
+            "8",
+            "--num-layers",
+            "1",
+            "--epochs",
+            "3",
+            "--batch-size",
+            "4",
+            "--device",
+            "cpu",
+        ],
+    ));
+    let ck = hrcast::checkpoint::Checkpoint::load(&d.join("checkpoints/best_model.safetensors"))
+        .unwrap();
+    let names = &ck.config.features;
+    assert_eq!(ck.config.input_size, 11);
+    assert_eq!(&names[names.len() - 2..], ["resting_hr", "max_hr"]);
+    ok(&hrcast(
+        d,
+        &[
+            "evaluate",
+            "--checkpoint",
+            "checkpoints/best_model.safetensors",
+            "--data",
+            "p/test.safetensors",
+            "--device",
+            "cpu",
+        ],
+    ));
+
+    // predict: the GPX file records no profile, so the flags decide, and they matter.
+    let gpx = Path::new(WORKOUTS).join("gpx/garmin-activity.gpx");
+    let predict = |out: &str, flags: &[&str]| -> Vec<f64> {
+        let mut args = vec![
+            "predict",
+            "--checkpoint",
+            "checkpoints/best_model.safetensors",
+            "--input",
+            gpx.to_str().unwrap(),
+            "--out",
+            out,
+            "--device",
+            "cpu",
+        ];
+        args.extend(flags);
+        ok(&hrcast(d, &args));
+        std::fs::read_to_string(d.join(out))
+            .unwrap()
+            .lines()
+            .skip(1)
+            .map(|l| l.rsplit(',').next().unwrap().parse().unwrap())
+            .collect()
+    };
+    let unknown = predict("unknown.csv", &[]);
+    let mean = predict(
+        "mean.csv",
+        &[
+            "--resting-hr",
+            &ck.normalization.feature_mean[9].to_string(),
+            "--max-hr",
+            &ck.normalization.feature_mean[10].to_string(),
+        ],
+    );
+    let fit = predict("fit.csv", &["--resting-hr", "40", "--max-hr", "200"]);
+    assert_eq!(unknown.len(), fit.len());
+    let biggest = |a: &[f64], b: &[f64]| {
+        a.iter()
+            .zip(b)
+            .map(|(x, y)| (x - y).abs())
+            .fold(0.0, f64::max)
+    };
+    // Unknown values are the training mean (to the CSV's 2 decimals and the mean's printing).
+    assert!(
+        biggest(&unknown, &mean) < 0.02,
+        "{}",
+        biggest(&unknown, &mean)
+    );
+    assert!(
+        biggest(&unknown, &fit) > 0.01,
+        "the person inputs change nothing"
+    );
+}
