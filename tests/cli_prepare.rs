@@ -221,7 +221,8 @@ fn whole_workouts_make_one_window_per_workout() {
         panic!("--whole-workouts does not parse");
     };
     let summary = hrcast::prepare::prepare(&options).unwrap();
-    let loaded = hrcast::prepare::load(std::slice::from_ref(&raw), 5.0).unwrap();
+    let loaded =
+        hrcast::prepare::load(std::slice::from_ref(&raw), 5.0, Default::default()).unwrap();
     let longest = hrcast::prepare::longest(&loaded.prepared);
     assert!(
         longest > 500,

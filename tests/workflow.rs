@@ -83,6 +83,7 @@ fn fixture_checkpoint_and_data(name: &str, dir: &Path) -> (Fixture, PathBuf, Pat
         length: batch.lengths.iter().map(|&l| l as i64).collect(),
         user_id: vec![1, 2, 2],
         workout_id: vec![10, 20, 30],
+        person: vec![f32::NAN; 2 * b],
         interval_s: 5.0,
         source: name.into(),
         set_id: String::new(),
@@ -117,7 +118,7 @@ fn pytorch_weights_reproduce_pytorch_predictions_through_evaluate_and_predict() 
         // alone predicts what it predicts inside the batch).
         for seq in 0..split.n {
             let raw = &split.features[seq * 7 * 11..(seq + 1) * 7 * 11];
-            let got = predict_sequence(engine.as_mut(), &ck, raw).unwrap();
+            let got = predict_sequence(engine.as_mut(), &ck, raw, &Default::default()).unwrap();
             for (g, w) in got.iter().zip(&want[seq * 7..(seq + 1) * 7]) {
                 assert!(
                     (g - w).abs() <= 1e-6 * w.abs().max(1.0),
@@ -601,6 +602,7 @@ fn bad_checkpoints_data_and_folders_are_refused() {
         length: vec![2],
         user_id: vec![1],
         workout_id: vec![1],
+        person: vec![f32::NAN; 2],
         interval_s: 5.0,
         source: String::new(),
         set_id: String::new(),
