@@ -68,7 +68,7 @@ pub fn check_seq_len(what: &str, seq_len: usize) -> Result<()> {
 }
 
 /// One split: `n` windows of `seq_len` steps.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct Split {
     /// Number of windows.
     pub n: usize,
@@ -191,6 +191,41 @@ fn check_values(split: &Split) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// Equal when every field is; person values compare by their bits, so that two unknown (NaN)
+/// values are equal.
+impl PartialEq for Split {
+    fn eq(&self, other: &Split) -> bool {
+        let Split {
+            n,
+            seq_len,
+            features,
+            heart_rate,
+            mask,
+            length,
+            user_id,
+            workout_id,
+            person,
+            interval_s,
+            source,
+            set_id,
+        } = self;
+        let bits = |values: &[f32]| values.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+        (
+            n, seq_len, features, heart_rate, mask, length, user_id, workout_id,
+        ) == (
+            &other.n,
+            &other.seq_len,
+            &other.features,
+            &other.heart_rate,
+            &other.mask,
+            &other.length,
+            &other.user_id,
+            &other.workout_id,
+        ) && bits(person) == bits(&other.person)
+            && (interval_s, source, set_id) == (&other.interval_s, &other.source, &other.set_id)
+    }
 }
 
 impl Split {
