@@ -496,6 +496,16 @@ impl Split {
         }
     }
 
+    /// Number of windows that know person input `p` (0 `resting_hr`, 1 `max_hr`).
+    pub fn person_known(&self, p: usize) -> usize {
+        self.person
+            .iter()
+            .skip(p)
+            .step_by(NUM_PERSON_INPUTS)
+            .filter(|v| !v.is_nan())
+            .count()
+    }
+
     /// Mean and population standard deviation (1 where constant) of person input `p` over the
     /// `valid` steps whose window knows it; 0 and 1 where no window does.
     fn person_stats(&self, valid: &[usize], p: usize) -> (f64, f64) {

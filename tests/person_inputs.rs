@@ -328,7 +328,7 @@ fn a_model_with_person_inputs_trains_evaluates_and_predicts_with_them() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     synth_and_prepare(d, &[]);
-    ok(&hrcast(
+    let train = hrcast(
         d,
         &[
             "train",
@@ -347,7 +347,12 @@ fn a_model_with_person_inputs_trains_evaluates_and_predicts_with_them() {
             "--device",
             "cpu",
         ],
-    ));
+    );
+    ok(&train);
+    assert!(
+        !String::from_utf8_lossy(&train.stderr).contains("learns nothing"),
+        "every synthetic window knows its person"
+    );
     let ck = hrcast::checkpoint::Checkpoint::load(&d.join("checkpoints/best_model.safetensors"))
         .unwrap();
     let names = &ck.config.features;
@@ -416,5 +421,54 @@ fn a_model_with_person_inputs_trains_evaluates_and_predicts_with_them() {
     assert!(
         biggest(&unknown, &fit) > 0.01,
         "the person inputs change nothing"
+    );
+}
+
+#[test]
+fn training_on_person_inputs_nobody_gave_warns() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    // The test workouts' TCX and GPX files record no profile.
+    let tcx = Path::new(WORKOUTS).join("tcx");
+    let gpx = Path::new(WORKOUTS).join("gpx");
+    let prepare = [
+        "prepare",
+        "--out",
+        "p",
+        "--split",
+        "0.5,0.5,0",
+        "--split-by",
+        "user",
+        "--seq-len",
+        "50",
+        "--input",
+        tcx.to_str().unwrap(),
+        gpx.to_str().unwrap(),
+    ];
+    ok(&hrcast(d, &prepare));
+    let out = hrcast(
+        d,
+        &[
+            "train",
+            "--data",
+            "p",
+            "--features",
+            "baseline,max_hr",
+            "--hidden-size",
+            "4",
+            "--num-layers",
+            "1",
+            "--epochs",
+            "1",
+            "--device",
+            "cpu",
+        ],
+    );
+    ok(&out);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("warning: person input max_hr: known in 0 of")
+            && err.contains("learns nothing from it"),
+        "{err}"
     );
 }

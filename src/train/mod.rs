@@ -26,7 +26,7 @@ use crate::dataset::{Split, check_same_set};
 use crate::engine::optim::AdamState;
 use crate::engine::{self, Engine, StepConfig};
 use crate::evaluate::{mean_baseline, validate};
-use crate::features::feature_indices;
+use crate::features::{NUM_FEATURES, PERSON_INPUT_NAMES, feature_indices};
 use crate::model::{ModelConfig, Normalization, Params};
 use crate::plot::{self, Chart, Series};
 use crate::prepare::default_data;
@@ -322,6 +322,24 @@ impl<'a> Run<'a> {
             split.seq_len,
             split.interval_s
         ));
+        for &f in &self.features {
+            let Some(p) = f.checked_sub(NUM_FEATURES) else {
+                continue;
+            };
+            let (name, known) = (PERSON_INPUT_NAMES[p], split.person_known(p));
+            let line = format!(
+                "person input {name}: known in {known} of {} training windows",
+                split.n
+            );
+            if known == 0 {
+                log.warning(&format!(
+                    "warning: {line}; the model gets the same value for everyone and learns \
+                     nothing from it (give --resting-hr / --max-hr to prepare)"
+                ));
+            } else {
+                log.line(&line);
+            }
+        }
         log.line(&format!(
             "training: batch {} lr {} weight decay {} clip {} epochs {} patience {} scheduler factor {} patience {} masking {} seed {}{}",
             o.batch_size,
