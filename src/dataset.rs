@@ -527,22 +527,38 @@ impl Split {
     /// The windows `rows` as a normalized batch of the selected features. Padding steps are 0
     /// in `x` and `y` and masked.
     pub fn batch(&self, rows: &[usize], features: &[usize], norm: &Normalization) -> Batch<f32> {
+        self.batch_of(rows, self.seq_len, features, norm)
+    }
+
+    /// [`Split::batch`] with the first `steps` steps of each window only (at least the longest
+    /// of their lengths: what is cut is padding).
+    pub fn batch_of(
+        &self,
+        rows: &[usize],
+        steps: usize,
+        features: &[usize],
+        norm: &Normalization,
+    ) -> Batch<f32> {
         let (t, f) = (self.seq_len, features.len());
+        assert!(
+            rows.iter().all(|&r| self.length[r] as usize <= steps) && steps <= t,
+            "batch_of: {steps} steps would cut valid steps"
+        );
         let mut batch = Batch {
             batch: rows.len(),
-            steps: t,
+            steps,
             inputs: f,
-            x: vec![0.0; rows.len() * t * f],
-            y: vec![0.0; rows.len() * t],
-            mask: vec![0.0; rows.len() * t],
+            x: vec![0.0; rows.len() * steps * f],
+            y: vec![0.0; rows.len() * steps],
+            mask: vec![0.0; rows.len() * steps],
             lengths: rows
                 .iter()
                 .map(|&r| self.length[r].max(0) as usize)
                 .collect(),
         };
         for (b, &r) in rows.iter().enumerate() {
-            for step in 0..batch.lengths[b].min(t) {
-                let (src, dst) = (r * t + step, b * t + step);
+            for step in 0..batch.lengths[b] {
+                let (src, dst) = (r * t + step, b * steps + step);
                 let raw = &self.features[src * NUM_FEATURES..(src + 1) * NUM_FEATURES];
                 let person = &self.person[r * NUM_PERSON_INPUTS..(r + 1) * NUM_PERSON_INPUTS];
                 norm.features(raw, person, features, &mut batch.x[dst * f..(dst + 1) * f]);

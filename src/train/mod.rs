@@ -1,7 +1,8 @@
 //! `hrcast train` (docs/cli.md): the training loop around an [`Engine`].
 //!
 //! Each epoch shuffles the training windows (the permutation is a function of the seed and the
-//! epoch), takes one optimizer step per batch, then evaluates the validation split. The
+//! epoch; with `--length-buckets`, windows of similar length share a batch, cut to the longest:
+//! [`batches`]), takes one optimizer step per batch, then evaluates the validation split. The
 //! learning rate follows ReduceLROnPlateau on the validation loss; training stops early after
 //! `--patience` epochs without improvement. `best_model.safetensors` is written whenever the
 //! validation loss improves and `last.safetensors` after every epoch, both atomically, with
@@ -14,6 +15,7 @@
 //! epoch, `Run::end_epoch` validates, schedules, stops early, saves and plots, and `Run::report`
 //! reports.
 
+mod batches;
 mod options;
 mod state;
 
@@ -31,11 +33,9 @@ use crate::model::{ModelConfig, Normalization, Params};
 use crate::plot::{self, Chart, Series};
 use crate::prepare::default_data;
 use anyhow::{Context, Result, ensure};
+use batches::EpochBatch;
 use indicatif::{ProgressBar, ProgressStyle};
 use plotters::style::RGBColor;
-use rand::SeedableRng;
-use rand::rngs::StdRng;
-use rand::seq::SliceRandom;
 use state::TrainState;
 use std::fs::File;
 use std::io::Write;
@@ -263,6 +263,11 @@ impl<'a> Run<'a> {
     /// validation splits, restores or initializes the model ([`restore_or_initialize`]), puts it
     /// on the engine `--device` picks and opens the log.
     fn start(options: &'a TrainOptions) -> Result<Self> {
+        ensure!(
+            options.use_masking || !options.length_buckets,
+            "--length-buckets needs masking: without it the loss averages over padding too, \
+             which cutting padding would change (drop --use-masking false or --length-buckets)"
+        );
         atomic::writable_folder(&options.checkpoints, "--checkpoints")?;
         atomic::writable_folder(&options.results, "--results")?;
         atomic::writable_folder(&options.logs, "--logs")?;
@@ -341,8 +346,13 @@ impl<'a> Run<'a> {
             }
         }
         log.line(&format!(
-            "training: batch {} lr {} weight decay {} clip {} epochs {} patience {} scheduler factor {} patience {} masking {} seed {}{}",
+            "training: batch {}{} lr {} weight decay {} clip {} epochs {} patience {} scheduler factor {} patience {} masking {} seed {}{}",
             o.batch_size,
+            if o.length_buckets {
+                " (length buckets)"
+            } else {
+                ""
+            },
             self.state.lr,
             o.weight_decay,
             o.grad_clip,
@@ -368,12 +378,16 @@ impl<'a> Run<'a> {
     fn epoch(&mut self) -> Result<ControlFlow<()>> {
         let o = self.options;
         let epoch = self.state.epochs_done + 1;
-        let (n, batch_size) = (self.train_split.n, o.batch_size as usize);
-        let n_batches = n.div_ceil(batch_size);
-        let mut order: Vec<usize> = (0..n).collect();
-        order.shuffle(&mut StdRng::seed_from_u64(
-            o.seed ^ epoch.wrapping_mul(0x9E37_79B9_7F4A_7C15),
-        ));
+        let split = &self.train_split;
+        let batches = batches::epoch_batches(
+            &split.length,
+            split.seq_len,
+            o.batch_size as usize,
+            o.seed,
+            u64::from(epoch),
+            o.length_buckets,
+        );
+        let n_batches = batches.len();
         let step = StepConfig {
             lr: self.state.lr,
             weight_decay: o.weight_decay,
@@ -383,11 +397,13 @@ impl<'a> Run<'a> {
         };
         let bar = progress_bar(epoch, n_batches, self.state.next_batch);
         let mut interrupted = false;
-        for b in self.state.next_batch..n_batches {
-            let rows = &order[b * batch_size..((b + 1) * batch_size).min(n)];
-            let batch = self
-                .train_split
-                .batch(rows, &self.features, &self.normalization);
+        for (b, EpochBatch { rows, steps }) in batches.iter().enumerate() {
+            if b < self.state.next_batch {
+                continue;
+            }
+            let batch =
+                self.train_split
+                    .batch_of(rows, *steps, &self.features, &self.normalization);
             self.engine.train_step(&batch, &step)?;
             bar.inc(1);
             if INTERRUPTED.load(Ordering::SeqCst) && b + 1 < n_batches {

@@ -57,6 +57,12 @@ pub struct TrainOptions {
     /// Masked MSE (true) or the plain mean over all steps (false).
     #[arg(long, alias = "use_masking", default_value_t = true, action = clap::ArgAction::Set)]
     pub use_masking: bool,
+    /// Batch windows of similar length together and run each batch only as many steps as its
+    /// longest window needs (the window length halved up to three times): for data whose windows
+    /// differ in length, such as whole workouts (`prepare --whole-workouts`), where most steps of
+    /// a full-length batch are padding. Needs masking.
+    #[arg(long, alias = "length_buckets")]
+    pub length_buckets: bool,
     /// `all`, a feature set (baseline, lags, derivatives, rolling) or a comma list of names
     /// [default: all].
     #[arg(long, value_parser = FeatureList::from_str)]

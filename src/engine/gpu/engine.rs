@@ -21,8 +21,10 @@ use anyhow::{Result, bail, ensure};
 use std::collections::HashMap;
 use std::ops::Range;
 
-/// Plans kept at once (training and evaluation, each a full and a last, partial batch).
-const MAX_PLANS: usize = 4;
+/// Plans kept at once: evaluation's full and last, partial batch, and training's, at each of up
+/// to four batch lengths (`train --length-buckets` cuts batches to the window length halved up
+/// to three times). The halvings together hold at most as many steps again as the full length.
+const MAX_PLANS: usize = 10;
 
 /// The GPU engine.
 pub struct GpuEngine {
@@ -122,9 +124,9 @@ impl GpuEngine {
         micro_batch::micro_batches(&self.config, &self.gpu.limits, batch, steps)
     }
 
-    /// Makes the plan of `shape` unless there is one. A step or an evaluation uses at most two
-    /// shapes (the full batch and the last, partial one); more than MAX_PLANS means the shapes
-    /// changed: the old ones are freed.
+    /// Makes the plan of `shape` unless there is one. An evaluation uses at most two shapes (the
+    /// full batch and the last, partial one), training at most two per batch length; more than
+    /// MAX_PLANS means the shapes changed: the old ones are freed.
     fn prepare(&mut self, shape: Shape) -> Result<()> {
         if !self.plans.contains_key(&shape) {
             if self.plans.len() >= MAX_PLANS {
