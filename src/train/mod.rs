@@ -384,7 +384,7 @@ impl<'a> Run<'a> {
             split.seq_len,
             o.batch_size as usize,
             o.seed,
-            u64::from(epoch),
+            epoch,
             o.length_buckets,
         );
         let n_batches = batches.len();
