@@ -23,6 +23,7 @@ use crate::features::feature_indices;
 use crate::model::{Batch, Normalization};
 use crate::plot::{self, Chart, Series};
 use crate::prepare::{self, default_data};
+use crate::train::trimmed_steps;
 use anyhow::{Context, Result};
 use plotters::style::RGBColor;
 use serde::Serialize;
@@ -112,15 +113,38 @@ pub fn zone(hr: f64, hr_max: f64) -> usize {
         .count()
 }
 
-/// Predictions of a checkpoint for every window of a split, in bpm, `[n, seq_len]`.
+/// The batches an evaluation runs: the windows longest first, `batch_size` at a time, each
+/// batch cut to the steps its longest window needs ([`trimmed_steps`]). What is cut is padding,
+/// which neither direction reads before a valid step, so the predictions at every valid step
+/// are those of full-length batches; whole workouts padded to the longest one run several times
+/// faster.
+fn eval_batches(split: &Split, batch_size: usize) -> Vec<(Vec<usize>, usize)> {
+    let length = |r: usize| usize::try_from(split.length[r]).unwrap_or(0);
+    let mut rows: Vec<usize> = (0..split.n).collect();
+    rows.sort_by_key(|&r| std::cmp::Reverse(length(r)));
+    rows.chunks(batch_size)
+        .map(|chunk| {
+            let longest = chunk.iter().map(|&r| length(r)).max().unwrap_or(0);
+            (chunk.to_vec(), trimmed_steps(longest, split.seq_len))
+        })
+        .collect()
+}
+
+/// Predictions of a checkpoint for every window of a split, in bpm, `[n, seq_len]` (0 where a
+/// batch was cut short: padding).
 pub fn predict_split(engine: &mut dyn Engine, ck: &Checkpoint, split: &Split) -> Result<Vec<f32>> {
     let features = feature_indices(&ck.config.features)?;
     let norm = &ck.normalization;
-    let rows: Vec<usize> = (0..split.n).collect();
-    let mut out = Vec::with_capacity(split.n * split.seq_len);
-    for chunk in rows.chunks(EVAL_BATCH) {
-        let batch = split.batch(chunk, &features, norm);
-        out.extend(engine.predict(&batch)?.iter().map(|&z| norm.bpm(z)));
+    let t = split.seq_len;
+    let mut out = vec![0.0; split.n * t];
+    for (rows, steps) in eval_batches(split, EVAL_BATCH) {
+        let batch = split.batch_of(&rows, steps, &features, norm);
+        let pred = engine.predict(&batch)?;
+        for (&r, row) in rows.iter().zip(pred.chunks(steps)) {
+            for (o, &z) in out[r * t..r * t + steps].iter_mut().zip(row) {
+                *o = norm.bpm(z);
+            }
+        }
     }
     Ok(out)
 }
@@ -164,9 +188,16 @@ fn score(
     mut predict: impl FnMut(&Batch<f32>) -> Result<Vec<f32>>,
 ) -> Result<(f64, f64)> {
     let (mut sq, mut abs, mut valid, mut all) = (0.0f64, 0.0f64, 0.0f64, 0.0f64);
-    let rows: Vec<usize> = (0..split.n).collect();
-    for chunk in rows.chunks(batch_size) {
-        let batch = split.batch(chunk, features, norm);
+    // Without masking the loss averages over padding too: batches run at full length then.
+    let batches = if use_masking {
+        eval_batches(split, batch_size)
+    } else {
+        let rows: Vec<usize> = (0..split.n).collect();
+        let full = rows.chunks(batch_size).map(|c| (c.to_vec(), split.seq_len));
+        full.collect()
+    };
+    for (rows, steps) in batches {
+        let batch = split.batch_of(&rows, steps, features, norm);
         let pred = predict(&batch)?;
         for ((p, y), m) in pred.iter().zip(&batch.y).zip(&batch.mask) {
             let e = f64::from(p - y);

@@ -19,6 +19,7 @@ mod batches;
 mod options;
 mod state;
 
+pub use batches::trimmed_steps;
 pub use options::{TrainOptions, unit_interval};
 pub use state::EpochRecord;
 
