@@ -62,21 +62,23 @@ pub const NUM_PERSON_INPUTS: usize = PERSON_INPUT_NAMES.len();
 
 /// Every input a model can take, in checkpoint order: the 11 features, then the person-level
 /// inputs. An input's index is its position here.
-pub const INPUT_NAMES: [&str; NUM_FEATURES + NUM_PERSON_INPUTS] = [
-    "speed",
-    "altitude",
-    "gender",
-    "speed_lag_2",
-    "altitude_lag_30",
-    "speed_derivative",
-    "altitude_derivative",
-    "rolling_speed_10",
-    "rolling_speed_60",
-    "time_elapsed",
-    "distance",
-    "resting_hr",
-    "max_hr",
-];
+pub const INPUT_NAMES: [&str; NUM_FEATURES + NUM_PERSON_INPUTS] =
+    concat_names(FEATURE_NAMES, PERSON_INPUT_NAMES);
+
+/// `a` followed by `b` (`N` = `A + B`, checked when the constant is built).
+const fn concat_names<const A: usize, const B: usize, const N: usize>(
+    a: [&'static str; A],
+    b: [&'static str; B],
+) -> [&'static str; N] {
+    assert!(N == A + B, "concat_names: N must be A + B");
+    let mut out = [""; N];
+    let mut i = 0;
+    while i < N {
+        out[i] = if i < A { a[i] } else { b[i - A] };
+        i += 1;
+    }
+    out
+}
 
 /// The `person` set of `--features`: the person-level inputs, added to another set (e.g.
 /// `bounded,person`). Not one of [`FEATURE_SETS`], which `ablate` trains alone.

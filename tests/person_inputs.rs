@@ -4,36 +4,15 @@
 //! mean), and used by a model trained with `--features ...,person` in `train`, `evaluate` and
 //! `predict`.
 
+mod common;
+
+use common::{fails_with, hrcast_in as hrcast, succeeded as ok};
 use hrcast::data::{self, Gender, Profile, Workout, read_file};
 use hrcast::dataset::Split;
 use hrcast::features::{INPUT_NAMES, NUM_FEATURES, parse_feature_list};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
 const WORKOUTS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/workouts");
-
-fn hrcast(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_hrcast"))
-        .current_dir(dir)
-        .args(args)
-        .output()
-        .expect("hrcast runs")
-}
-
-fn ok(out: &Output) -> String {
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "hrcast failed: {err}");
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn fails_with(out: &Output, needles: &[&str]) {
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success(), "expected failure: {err}");
-    assert!(!err.contains("panicked"), "panic: {err}");
-    for needle in needles {
-        assert!(err.contains(needle), "stderr lacks {needle:?}: {err}");
-    }
-}
 
 fn profile(resting_hr: Option<f64>, max_hr: Option<f64>) -> Profile {
     Profile { resting_hr, max_hr }

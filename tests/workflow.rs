@@ -5,6 +5,7 @@
 mod common;
 
 use common::Fixture;
+
 use hrcast::checkpoint::{Checkpoint, engine_for};
 use hrcast::dataset::Split;
 use hrcast::engine::Device;
@@ -13,36 +14,11 @@ use hrcast::model::Normalization;
 use hrcast::predict::predict_sequence;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 
 const WORKOUTS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/workouts");
 
-fn hrcast(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_hrcast"))
-        .current_dir(dir)
-        .args(args)
-        .output()
-        .expect("hrcast runs")
-}
-
-fn ok(out: &Output) -> String {
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(
-        out.status.success(),
-        "failed: {}\n{text}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    text
-}
-
-fn fails_with(out: &Output, needles: &[&str]) {
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success(), "expected a failure; stderr: {err}");
-    assert!(!err.contains("panicked"), "panic: {err}");
-    for n in needles {
-        assert!(err.contains(n), "stderr lacks {n:?}: {err}");
-    }
-}
+use common::{fails_with, hrcast_in as hrcast, succeeded as ok};
 
 /// A checkpoint holding a fixture's PyTorch weights, with the identity normalization (mean 0,
 /// std 1), and a data file holding the fixture's batch.

@@ -223,3 +223,33 @@ pub fn assert_close<T: Scalar>(got: &[T], want: &[T], tol: f64, what: &str) {
         "{what}: max error {err:e} exceeds {tol:e} x scale {scale:e}"
     );
 }
+
+/// Runs the hrcast binary in `dir` with `args`.
+pub fn hrcast_in(dir: &std::path::Path, args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_hrcast"))
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .expect("hrcast runs")
+}
+
+/// Asserts that a run succeeded (showing its stderr where not) and returns its stdout.
+pub fn succeeded(out: &std::process::Output) -> String {
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "failed: {}\n{text}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    text
+}
+
+/// Asserts that a run failed cleanly (non-zero, no panic) with a stderr naming every needle.
+pub fn fails_with(out: &std::process::Output, needles: &[&str]) {
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "expected a failure; stderr: {err}");
+    assert!(!err.contains("panicked"), "panic: {err}");
+    for n in needles {
+        assert!(err.contains(n), "stderr lacks {n:?}: {err}");
+    }
+}
