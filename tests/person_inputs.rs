@@ -199,8 +199,8 @@ fn the_person_tensor_is_stored_read_back_and_checked() {
     );
 }
 
-/// Synthetic people (with their profiles), prepared into `dir/p`, with `flags`.
-fn synth_and_prepare(dir: &Path, flags: &[&str]) -> [Split; 3] {
+/// Synthetic people (with their profiles), prepared into `dir/p`.
+fn synth_and_prepare(dir: &Path) -> [Split; 3] {
     ok(&hrcast(
         dir,
         &[
@@ -215,7 +215,7 @@ fn synth_and_prepare(dir: &Path, flags: &[&str]) -> [Split; 3] {
             "3",
         ],
     ));
-    let mut args = vec![
+    let args = [
         "prepare",
         "--input",
         "raw",
@@ -224,7 +224,6 @@ fn synth_and_prepare(dir: &Path, flags: &[&str]) -> [Split; 3] {
         "--seq-len",
         "200",
     ];
-    args.extend(flags);
     ok(&hrcast(dir, &args));
     ["train", "val", "test"].map(|s| Split::read(&dir.join(format!("p/{s}.safetensors"))).unwrap())
 }
@@ -232,7 +231,7 @@ fn synth_and_prepare(dir: &Path, flags: &[&str]) -> [Split; 3] {
 #[test]
 fn synthetic_people_carry_their_profile_into_the_processed_files() {
     let dir = tempfile::tempdir().unwrap();
-    let splits = synth_and_prepare(dir.path(), &[]);
+    let splits = synth_and_prepare(dir.path());
     let raw = std::fs::read_to_string(dir.path().join("raw/endomondoHR_proper.json")).unwrap();
     for split in &splits {
         for w in 0..split.n {
@@ -306,7 +305,7 @@ fn the_command_line_fills_in_only_what_the_files_lack_and_refuses_nonsense() {
 fn a_model_with_person_inputs_trains_evaluates_and_predicts_with_them() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    synth_and_prepare(d, &[]);
+    synth_and_prepare(d);
     let train = hrcast(
         d,
         &[
