@@ -450,3 +450,32 @@ fn training_on_person_inputs_nobody_gave_warns() {
         "{err}"
     );
 }
+
+#[test]
+fn a_fitrec_profile_that_is_not_a_number_is_unknown_not_a_lost_workout() {
+    let line = |rest: &str, max: &str| {
+        format!(
+            "{{'id': 1, 'userId': 2, 'restingHeartRate': {rest}, 'maxHeartRate': {max}, \
+             'timestamp': [0, 5, 10], 'heart_rate': [100, 110, 120]}}\n"
+        )
+    };
+    for (rest, max, want) in [
+        ("48", "191.5", profile(Some(48.0), Some(191.5))),
+        ("'fast'", "[1, 2]", profile(None, None)),
+        ("null", "{'bpm': 180}", profile(None, None)),
+        ("NaN", "1e400", profile(None, None)),
+        ("300", "170", profile(None, Some(170.0))),
+    ] {
+        let mut skipped = Vec::new();
+        let text = line(rest, max);
+        let workouts = data::read_bytes(
+            data::Format::FitRec,
+            text.as_bytes(),
+            "t.json",
+            &mut skipped,
+        )
+        .unwrap();
+        assert!(skipped.is_empty(), "{rest} {max}: {skipped:?}");
+        assert_eq!(workouts[0].profile, want, "{rest} {max}");
+    }
+}

@@ -33,9 +33,32 @@ struct Line {
     #[serde(default)]
     speed: Option<Vec<f64>>,
     #[serde(default)]
-    resting_heart_rate: Option<f64>,
+    resting_heart_rate: Optional,
     #[serde(default)]
-    max_heart_rate: Option<f64>,
+    max_heart_rate: Optional,
+}
+
+/// An optional number that is not worth losing the workout over: anything but a number (a
+/// string, a list, null) reads as absent.
+#[derive(Debug, Default, Deserialize)]
+#[serde(from = "AnyValue")]
+struct Optional(Option<f64>);
+
+/// Any JSON5 value, as [`Optional`] reads it.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum AnyValue {
+    Number(f64),
+    Other(serde::de::IgnoredAny),
+}
+
+impl From<AnyValue> for Optional {
+    fn from(value: AnyValue) -> Optional {
+        match value {
+            AnyValue::Number(v) => Optional(Some(v)),
+            AnyValue::Other(_) => Optional(None),
+        }
+    }
 }
 
 impl Line {
@@ -80,8 +103,8 @@ impl Line {
             gender,
             sport: self.sport,
             profile: Profile {
-                resting_hr: self.resting_heart_rate,
-                max_hr: self.max_heart_rate,
+                resting_hr: self.resting_heart_rate.0,
+                max_hr: self.max_heart_rate.0,
             }
             .checked(),
             samples,
