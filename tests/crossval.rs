@@ -216,6 +216,18 @@ fn whole_workout_training_has_one_window_per_workout_and_scores_the_same_steps()
         }
         let train = read("train");
         assert_eq!(b.train_windows, train.n);
+        // Whole workouts train in length buckets; windows as before.
+        let log = |root: &Path| -> String {
+            let fold = root.join(format!("crossval/fold-{}", k + 1));
+            let entries = std::fs::read_dir(&fold).unwrap().map(|e| e.unwrap().path());
+            let logs: Vec<PathBuf> = entries
+                .filter(|p| p.extension().is_some_and(|e| e == "log"))
+                .collect();
+            assert_eq!(logs.len(), 1, "{}", fold.display());
+            std::fs::read_to_string(&logs[0]).unwrap()
+        };
+        assert!(log(&second).contains("(length buckets)"), "fold {k}");
+        assert!(!log(dir.path()).contains("(length buckets)"), "fold {k}");
         // --add-train's windows, padded to the whole-workout length, keep their steps.
         let tail = train.n - extra_windows.n;
         for w in 0..extra_windows.n {
