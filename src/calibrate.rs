@@ -108,6 +108,7 @@ fn train_defaults() -> TrainOptions {
 /// fine-tunes; returns the calibrated best checkpoint.
 pub fn calibrate(options: &CalibrateOptions) -> Result<PathBuf> {
     let ck = Checkpoint::load(&options.checkpoint).context("--checkpoint")?;
+    options.profile.warn_unused(&ck.config.features);
     let loaded = prepare::load(&options.inputs, ck.interval_s, options.profile.profile()?)?;
     prepare::warn(&loaded.cleaned, &loaded.skipped);
     let workouts: Vec<&Prepared> = loaded.prepared.iter().collect();

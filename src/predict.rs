@@ -90,6 +90,7 @@ pub fn predict(options: &PredictOptions) -> Result<Prediction> {
     let input = &options.input;
     let ck = Checkpoint::load(&options.checkpoint).context("--checkpoint")?;
     let fallback = options.profile.profile()?;
+    options.profile.warn_unused(&ck.config.features);
     let mut skipped = Vec::new();
     let workouts = data::read_file(input, &mut skipped)
         .with_context(|| format!("--input {}", input.display()))?;

@@ -449,6 +449,30 @@ fn training_on_person_inputs_nobody_gave_warns() {
             && err.contains("learns nothing from it"),
         "{err}"
     );
+    // A flag for an input the model does not take is said to change nothing.
+    let gpx = Path::new(WORKOUTS).join("gpx/garmin-activity.gpx");
+    let out = hrcast(
+        d,
+        &[
+            "predict",
+            "--checkpoint",
+            "checkpoints/best_model.safetensors",
+            "--input",
+            gpx.to_str().unwrap(),
+            "--out",
+            "p.csv",
+            "--device",
+            "cpu",
+            "--resting-hr",
+            "50",
+            "--max-hr",
+            "190",
+        ],
+    );
+    ok(&out);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("warning: --resting-hr is ignored"), "{err}");
+    assert!(!err.contains("--max-hr is ignored"), "{err}");
 }
 
 #[test]

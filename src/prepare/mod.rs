@@ -436,6 +436,23 @@ impl ProfileArgs {
             max_hr: self.max_hr,
         })
     }
+
+    /// Warns on stderr where a flag was given for a model (its input names `inputs`) that does
+    /// not take that input: the value changes nothing.
+    pub fn warn_unused(&self, inputs: &[String]) {
+        let given = [
+            ("--resting-hr", self.resting_hr, "resting_hr"),
+            ("--max-hr", self.max_hr, "max_hr"),
+        ];
+        for (flag, value, input) in given {
+            if value.is_some() && !inputs.iter().any(|name| name == input) {
+                eprintln!(
+                    "warning: {flag} is ignored: the checkpoint's model does not take the \
+                     {input} input (train with --features ...,person)"
+                );
+            }
+        }
+    }
 }
 
 /// Reads, cleans and resamples every workout in `inputs` at `interval_s`; a workout whose file
