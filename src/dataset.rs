@@ -8,7 +8,7 @@
 //! | `length` | I64 | `[N]` valid prefix length |
 //! | `user_id` | I64 | `[N]` |
 //! | `workout_id` | I64 | `[N]` |
-//! | `person` | F32 | `[N, 2]` resting and maximal heart rate (bpm), NaN where unknown; optional |
+//! | `person` | F32 | `[N, 2]` resting and maximal heart rate (bpm), NaN where unknown; only where some window knows one |
 //!
 //! Metadata: `format` = [`DATA_FORMAT`], `feature_names` (JSON list), `interval_s`, `source`,
 //! and `set_id` (the same for the three splits one `prepare` run writes; absent in older files).
@@ -301,7 +301,7 @@ impl Split {
     /// The safetensors bytes of this split.
     pub fn to_bytes(&self) -> Result<Vec<u8>> {
         let (n, t) = (self.n, self.seq_len);
-        let tensors: Vec<(&str, TensorView)> = vec![
+        let mut tensors: Vec<(&str, TensorView)> = vec![
             (
                 "features",
                 TensorView::new(
@@ -334,15 +334,19 @@ impl Split {
                 "workout_id",
                 TensorView::new(Dtype::I64, vec![n], bytemuck::cast_slice(&self.workout_id))?,
             ),
-            (
+        ];
+        // Optional: written where some window knows a person value, so that a file of workouts
+        // without profiles holds just the six tensors it always had.
+        if self.person.iter().any(|v| !v.is_nan()) {
+            tensors.push((
                 "person",
                 TensorView::new(
                     Dtype::F32,
                     vec![n, NUM_PERSON_INPUTS],
                     bytemuck::cast_slice(&self.person),
                 )?,
-            ),
-        ];
+            ));
+        }
         let metadata = HashMap::from([
             ("format".to_string(), DATA_FORMAT.to_string()),
             (

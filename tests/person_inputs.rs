@@ -173,6 +173,14 @@ fn the_person_tensor_is_stored_read_back_and_checked() {
     assert_eq!(back.person[..2], [60.0, 180.0]);
     assert!(back.person[2..].iter().all(|v| v.is_nan()));
 
+    // Nobody's values known: no person tensor is written.
+    let mut unknown = split.clone();
+    unknown.person = vec![f32::NAN; 4];
+    let unknown_bytes = unknown.to_bytes().unwrap();
+    let st = safetensors::SafeTensors::deserialize(&unknown_bytes).unwrap();
+    assert!(st.tensor("person").is_err());
+    assert_eq!(Split::from_bytes(&unknown_bytes).unwrap(), unknown);
+
     // A file written before the person tensor existed reads as every value unknown.
     let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
     let (_, header) = safetensors::SafeTensors::read_metadata(&bytes).unwrap();
