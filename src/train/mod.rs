@@ -1,9 +1,9 @@
 //! `hrcast train` (docs/cli.md): the training loop around an [`Engine`].
 //!
 //! Each epoch shuffles the training windows (the permutation is a function of the seed and the
-//! epoch; with `--length-buckets`, windows of similar length share a batch, cut to the longest:
-//! [`batches`]), takes one optimizer step per batch, then evaluates the validation split. The
-//! learning rate follows ReduceLROnPlateau on the validation loss; training stops early after
+//! epoch; with `--length-buckets`, windows of similar length share a batch, cut to the longest,
+//! as `batches.rs` says), takes one optimizer step per batch, then evaluates the validation
+//! split. The learning rate follows ReduceLROnPlateau on the validation loss; training stops early after
 //! `--patience` epochs without improvement. `best_model.safetensors` is written whenever the
 //! validation loss improves and `last.safetensors` after every epoch, both atomically, with
 //! everything `--resume` needs: weights, Adam moments and step, scheduler, early-stopping
