@@ -582,8 +582,6 @@ pub fn crossval(options: &CrossvalOptions) -> Result<Report> {
             results: dir.clone(),
             logs: dir.clone(),
             resume: None,
-            // Whole workouts differ in length: batches of similar ones, cut to the longest.
-            length_buckets: base.length_buckets || (options.whole_workouts && base.use_masking),
             ..base.clone()
         })
         .with_context(|| format!("fold {}", k + 1))?;

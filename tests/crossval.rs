@@ -179,6 +179,7 @@ fn whole_workout_training_has_one_window_per_workout_and_scores_the_same_steps()
         "--folds",
         "9",
         "--whole-workouts",
+        "--length-buckets",
         "--add-train",
         extra.to_str().unwrap(),
     ];
@@ -216,7 +217,7 @@ fn whole_workout_training_has_one_window_per_workout_and_scores_the_same_steps()
         }
         let train = read("train");
         assert_eq!(b.train_windows, train.n);
-        // Whole workouts train in length buckets; windows as before.
+        // `--length-buckets` reaches every fold's training; the windows run trains as before.
         let log = |root: &Path| -> String {
             let fold = root.join(format!("crossval/fold-{}", k + 1));
             let entries = std::fs::read_dir(&fold).unwrap().map(|e| e.unwrap().path());
