@@ -30,13 +30,17 @@ fn scale(v: &[f32]) -> f32 {
     v.iter().fold(1e-3f32, |m, x| m.max(x.abs()))
 }
 
+/// The largest absolute difference between two tensors.
+fn max_difference(a: &[f32], b: &[f32]) -> f32 {
+    a.iter()
+        .zip(b)
+        .fold(0.0f32, |m, (x, y)| m.max((x - y).abs()))
+}
+
 fn assert_close(got: &[f32], want: &[f32], tol: f32, what: &str) {
     assert_eq!(got.len(), want.len(), "{what}: sizes");
     let s = scale(want);
-    let err = got
-        .iter()
-        .zip(want)
-        .fold(0.0f32, |m, (a, b)| m.max((a - b).abs()));
+    let err = max_difference(got, want);
     assert!(
         err <= tol * s,
         "{what}: max error {err:e} > {tol:e} x scale {s:e}"
@@ -118,10 +122,7 @@ fn compare_variant(
         }
         let (pc, pg) = (cpu.params().unwrap(), gpu.params().unwrap());
         for ((name, a), b) in pc.names.iter().zip(&pg.values).zip(&pc.values) {
-            let err = a
-                .iter()
-                .zip(b)
-                .fold(0.0f32, |m, (x, y)| m.max((x - y).abs()));
+            let err = max_difference(a, b);
             assert!(
                 err <= 2e-5,
                 "{what}: {name} after step {s}: max error {err:e}"
@@ -494,10 +495,7 @@ fn batches_cut_to_their_longest_sequence_train_as_the_padded_ones() {
             b.train_step(&padded, &step).unwrap();
             let (pa, pb) = (a.params().unwrap(), b.params().unwrap());
             for ((name, x), y) in pa.names.iter().zip(&pa.values).zip(&pb.values) {
-                let err = x
-                    .iter()
-                    .zip(y)
-                    .fold(0.0f32, |m, (p, q)| m.max((p - q).abs()));
+                let err = max_difference(x, y);
                 assert!(
                     err <= tol,
                     "{what} {cell:?}: {name}: max difference {err:e}"
@@ -790,10 +788,7 @@ fn devices_and_train_on_the_gpu_from_the_command_line() {
     let g = hrcast::checkpoint::Checkpoint::load(&dir.path().join("g/last.safetensors")).unwrap();
     let c = hrcast::checkpoint::Checkpoint::load(&dir.path().join("c/last.safetensors")).unwrap();
     for (a, b) in g.params.values.iter().zip(&c.params.values) {
-        let err = a
-            .iter()
-            .zip(b)
-            .fold(0.0f32, |m, (x, y)| m.max((x - y).abs()));
+        let err = max_difference(a, b);
         assert!(err <= 5e-5, "weights after two epochs differ by {err:e}");
     }
     assert!(
