@@ -30,6 +30,16 @@ fn scale(v: &[f32]) -> f32 {
     v.iter().fold(1e-3f32, |m, x| m.max(x.abs()))
 }
 
+/// The training step of the comparisons: Adam at the default rate, weight decay and clipping,
+/// masked loss.
+const STEP: StepConfig = StepConfig {
+    lr: 5e-4,
+    weight_decay: 1e-4,
+    grad_clip: 1.0,
+    use_masking: true,
+    seed: 3,
+};
+
 /// The largest absolute difference between two tensors.
 fn max_difference(a: &[f32], b: &[f32]) -> f32 {
     a.iter()
@@ -95,13 +105,7 @@ fn compare_variant(
         2e-5,
         &format!("{what}: predictions"),
     );
-    let step = StepConfig {
-        lr: 5e-4,
-        weight_decay: 1e-4,
-        grad_clip: 1.0,
-        use_masking: true,
-        seed: 3,
-    };
+    let step = STEP;
     for s in 1..=steps {
         let dropout = Some(DropoutStep {
             seed: step.seed,
@@ -481,13 +485,7 @@ fn batches_cut_to_their_longest_sequence_train_as_the_padded_ones() {
         let cut = first_steps(&padded, 20);
         let params: Params<f32> = Params::init(&c, 5);
         let adam = AdamState::new(params.values.iter().map(Vec::len));
-        let step = StepConfig {
-            lr: 5e-4,
-            weight_decay: 1e-4,
-            grad_clip: 1.0,
-            use_masking: true,
-            seed: 3,
-        };
+        let step = STEP;
         let both = |a: &mut dyn Engine, b: &mut dyn Engine, tol: f32, what: &str| {
             a.train_step(&padded, &step).unwrap();
             a.train_step(&padded, &step).unwrap();
@@ -605,11 +603,9 @@ fn the_unmasked_loss_matches() {
     let mut cpu = CpuEngine::new(c.clone(), params.clone(), adam.clone());
     let mut gpu = GpuEngine::new(g, &c, &params, &adam).unwrap();
     let step = StepConfig {
-        lr: 5e-4,
-        weight_decay: 1e-4,
         grad_clip: 0.0,
         use_masking: false,
-        seed: 3,
+        ..STEP
     };
     cpu.train_step(&batch, &step).unwrap();
     gpu.train_step(&batch, &step).unwrap();
