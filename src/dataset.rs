@@ -193,6 +193,15 @@ fn check_values(split: &Split) -> Result<()> {
     Ok(())
 }
 
+/// Mean and population standard deviation of `values`: 0 and 1 where there are none, a standard
+/// deviation of 1 where they are constant (at most [`MIN_STD`]).
+fn mean_and_std(values: &[f64]) -> (f64, f64) {
+    let n = values.len().max(1) as f64;
+    let mean = values.iter().sum::<f64>() / n;
+    let std = (values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / n).sqrt();
+    (mean, if std > MIN_STD { std } else { 1.0 })
+}
+
 /// Equal when every field is; person values compare by their bits, so that two unknown (NaN)
 /// values are equal.
 impl PartialEq for Split {
@@ -474,15 +483,7 @@ impl Split {
             .filter(|&i| self.mask[i] > 0.0)
             .collect();
         let stats = |value: &dyn Fn(usize) -> f64| {
-            let n = valid.len().max(1) as f64;
-            let mean = valid.iter().map(|&i| value(i)).sum::<f64>() / n;
-            let var = valid
-                .iter()
-                .map(|&i| (value(i) - mean).powi(2))
-                .sum::<f64>()
-                / n;
-            let std = var.sqrt();
-            (mean, if std > MIN_STD { std } else { 1.0 })
+            mean_and_std(&valid.iter().map(|&i| value(i)).collect::<Vec<_>>())
         };
         let (feature_mean, feature_std) = features
             .iter()
@@ -519,13 +520,7 @@ impl Split {
             .filter(|v| !v.is_nan())
             .map(f64::from)
             .collect();
-        if values.is_empty() {
-            return (0.0, 1.0);
-        }
-        let n = values.len() as f64;
-        let mean = values.iter().sum::<f64>() / n;
-        let std = (values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / n).sqrt();
-        (mean, if std > MIN_STD { std } else { 1.0 })
+        mean_and_std(&values)
     }
 
     /// The windows `rows` as a normalized batch of the selected features. Padding steps are 0
@@ -561,10 +556,10 @@ impl Split {
                 .collect(),
         };
         for (b, &r) in rows.iter().enumerate() {
+            let person = &self.person[r * NUM_PERSON_INPUTS..(r + 1) * NUM_PERSON_INPUTS];
             for step in 0..batch.lengths[b] {
                 let (src, dst) = (r * t + step, b * steps + step);
                 let raw = &self.features[src * NUM_FEATURES..(src + 1) * NUM_FEATURES];
-                let person = &self.person[r * NUM_PERSON_INPUTS..(r + 1) * NUM_PERSON_INPUTS];
                 norm.features(raw, person, features, &mut batch.x[dst * f..(dst + 1) * f]);
                 if self.mask[src] > 0.0 {
                     batch.mask[dst] = 1.0;

@@ -23,7 +23,7 @@ use crate::features::feature_indices;
 use crate::model::{Batch, Normalization};
 use crate::plot::{self, Chart, Series};
 use crate::prepare::{self, default_data};
-use crate::train::trimmed_steps;
+use crate::train::{BatchRows, by_length, full_length};
 use anyhow::{Context, Result};
 use plotters::style::RGBColor;
 use serde::Serialize;
@@ -113,21 +113,18 @@ pub fn zone(hr: f64, hr_max: f64) -> usize {
         .count()
 }
 
-/// The batches an evaluation runs: the windows longest first, `batch_size` at a time, each
-/// batch cut to the steps its longest window needs ([`trimmed_steps`]). What is cut is padding,
-/// which neither direction reads before a valid step, so the predictions at every valid step
-/// are those of full-length batches; whole workouts padded to the longest one run several times
-/// faster.
-fn eval_batches(split: &Split, batch_size: usize) -> Vec<(Vec<usize>, usize)> {
-    let length = |r: usize| usize::try_from(split.length[r]).unwrap_or(0);
+/// The batches an evaluation runs. Cut (`cut`): the windows longest first, `batch_size` at a
+/// time, each batch cut to the steps its longest window needs ([`by_length`]). What is cut is
+/// padding, which neither direction reads before a valid step, so the predictions at every
+/// valid step are those of full-length batches; whole workouts padded to the longest one run
+/// several times faster. Else the windows in order at full length.
+fn eval_batches(split: &Split, batch_size: usize, cut: bool) -> Vec<BatchRows> {
     let mut rows: Vec<usize> = (0..split.n).collect();
-    rows.sort_by_key(|&r| std::cmp::Reverse(length(r)));
-    rows.chunks(batch_size)
-        .map(|chunk| {
-            let longest = chunk.iter().map(|&r| length(r)).max().unwrap_or(0);
-            (chunk.to_vec(), trimmed_steps(longest, split.seq_len))
-        })
-        .collect()
+    if cut {
+        by_length(&mut rows, &split.length, batch_size, split.seq_len)
+    } else {
+        full_length(&rows, batch_size, split.seq_len)
+    }
 }
 
 /// Predictions of a checkpoint for every window of a split, in bpm, `[n, seq_len]` (0 where a
@@ -137,7 +134,7 @@ pub fn predict_split(engine: &mut dyn Engine, ck: &Checkpoint, split: &Split) ->
     let norm = &ck.normalization;
     let t = split.seq_len;
     let mut out = vec![0.0; split.n * t];
-    for (rows, steps) in eval_batches(split, EVAL_BATCH) {
+    for BatchRows { rows, steps } in eval_batches(split, EVAL_BATCH, true) {
         let batch = split.batch_of(&rows, steps, &features, norm);
         let pred = engine.predict(&batch)?;
         for (&r, row) in rows.iter().zip(pred.chunks(steps)) {
@@ -189,14 +186,7 @@ fn score(
 ) -> Result<(f64, f64)> {
     let (mut sq, mut abs, mut valid, mut all) = (0.0f64, 0.0f64, 0.0f64, 0.0f64);
     // Without masking the loss averages over padding too: batches run at full length then.
-    let batches = if use_masking {
-        eval_batches(split, batch_size)
-    } else {
-        let rows: Vec<usize> = (0..split.n).collect();
-        let full = rows.chunks(batch_size).map(|c| (c.to_vec(), split.seq_len));
-        full.collect()
-    };
-    for (rows, steps) in batches {
+    for BatchRows { rows, steps } in eval_batches(split, batch_size, use_masking) {
         let batch = split.batch_of(&rows, steps, features, norm);
         let pred = predict(&batch)?;
         for ((p, y), m) in pred.iter().zip(&batch.y).zip(&batch.mask) {

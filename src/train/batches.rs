@@ -26,13 +26,45 @@ pub const POOL_BATCHES: usize = 4;
 /// in a run, so that the GPU engine keeps a plan for each.
 const MAX_HALVINGS: u32 = 3;
 
-/// One batch: the windows (rows of the training split) and the steps it runs.
+/// One batch: the windows (rows of a split) and the steps it runs.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct EpochBatch {
-    /// Rows of the training split.
+pub struct BatchRows {
+    /// Rows of the split.
     pub rows: Vec<usize>,
-    /// Steps per sequence: the window length, or less with `--length-buckets`.
+    /// Steps per sequence: the window length, or less where the batch is cut to its longest.
     pub steps: usize,
+}
+
+/// `rows` in order, `batch_size` at a time, each batch the full window length `seq_len`.
+pub fn full_length(rows: &[usize], batch_size: usize, seq_len: usize) -> Vec<BatchRows> {
+    rows.chunks(batch_size)
+        .map(|rows| BatchRows {
+            rows: rows.to_vec(),
+            steps: seq_len,
+        })
+        .collect()
+}
+
+/// `rows` sorted longest first (by `lengths`, the valid prefixes of the split's windows),
+/// `batch_size` at a time, each batch cut to the steps its longest window needs
+/// ([`trimmed_steps`]).
+pub fn by_length(
+    rows: &mut [usize],
+    lengths: &[i64],
+    batch_size: usize,
+    seq_len: usize,
+) -> Vec<BatchRows> {
+    let length = |r: usize| usize::try_from(lengths[r]).unwrap_or(0);
+    rows.sort_by_key(|&r| std::cmp::Reverse(length(r)));
+    rows.chunks(batch_size)
+        .map(|rows| {
+            let longest = rows.iter().map(|&r| length(r)).max().unwrap_or(0);
+            BatchRows {
+                rows: rows.to_vec(),
+                steps: trimmed_steps(longest, seq_len),
+            }
+        })
+        .collect()
 }
 
 /// The steps a batch whose longest window has `longest` steps runs, out of windows of
@@ -59,31 +91,17 @@ pub fn epoch_batches(
     seed: u64,
     epoch: u64,
     length_buckets: bool,
-) -> Vec<EpochBatch> {
+) -> Vec<BatchRows> {
     let mut rng = StdRng::seed_from_u64(seed ^ epoch.wrapping_mul(0x9E37_79B9_7F4A_7C15));
     let mut order: Vec<usize> = (0..lengths.len()).collect();
     order.shuffle(&mut rng);
     if !length_buckets {
-        return order
-            .chunks(batch_size)
-            .map(|rows| EpochBatch {
-                rows: rows.to_vec(),
-                steps: seq_len,
-            })
-            .collect();
+        return full_length(&order, batch_size, seq_len);
     }
-    let length = |r: usize| usize::try_from(lengths[r]).unwrap_or(0);
-    let mut batches: Vec<EpochBatch> = Vec::with_capacity(order.len().div_ceil(batch_size));
-    for pool in order.chunks_mut(POOL_BATCHES * batch_size) {
-        pool.sort_by_key(|&r| std::cmp::Reverse(length(r)));
-        for rows in pool.chunks(batch_size) {
-            let longest = rows.iter().map(|&r| length(r)).max().unwrap_or(0);
-            batches.push(EpochBatch {
-                rows: rows.to_vec(),
-                steps: trimmed_steps(longest, seq_len),
-            });
-        }
-    }
+    let mut batches: Vec<BatchRows> = order
+        .chunks_mut(POOL_BATCHES * batch_size)
+        .flat_map(|pool| by_length(pool, lengths, batch_size, seq_len))
+        .collect();
     batches.shuffle(&mut rng);
     batches
 }

@@ -19,7 +19,7 @@ mod batches;
 mod options;
 mod state;
 
-pub use batches::trimmed_steps;
+pub use batches::{BatchRows, by_length, full_length};
 pub use options::{TrainOptions, unit_interval};
 pub use state::EpochRecord;
 
@@ -34,7 +34,6 @@ use crate::model::{ModelConfig, Normalization, Params};
 use crate::plot::{self, Chart, Series};
 use crate::prepare::default_data;
 use anyhow::{Context, Result, ensure};
-use batches::EpochBatch;
 use indicatif::{ProgressBar, ProgressStyle};
 use plotters::style::RGBColor;
 use state::TrainState;
@@ -398,7 +397,7 @@ impl<'a> Run<'a> {
         };
         let bar = progress_bar(epoch, n_batches, self.state.next_batch);
         let mut interrupted = false;
-        for (b, EpochBatch { rows, steps }) in batches.iter().enumerate() {
+        for (b, BatchRows { rows, steps }) in batches.iter().enumerate() {
             if b < self.state.next_batch {
                 continue;
             }
