@@ -277,7 +277,7 @@ impl Split {
 
     /// The person-level inputs of a profile as stored in [`Split::person`] (NaN where unknown).
     pub fn person_row(profile: &Profile) -> [f32; NUM_PERSON_INPUTS] {
-        [profile.resting_hr, profile.max_hr].map(|v| v.map_or(f32::NAN, |v| v as f32))
+        profile.values().map(|v| v.map_or(f32::NAN, |v| v as f32))
     }
 
     /// The same windows in windows of `seq_len` steps (at least this split's), the steps past

@@ -119,7 +119,7 @@ pub fn read(bytes: &[u8]) -> Result<FitWorkout> {
     Ok(FitWorkout {
         sport: sports.join("/"),
         samples,
-        profile: profile.checked(),
+        profile,
     })
 }
 

@@ -10,6 +10,7 @@ mod xml;
 
 pub use clean::{Cleaned, MAX_SPEED_KMH, SPLIT_GAP_S, clean, finite_as_f32};
 
+use crate::features::NUM_PERSON_INPUTS;
 use anyhow::{Context, Result, bail, ensure};
 use std::collections::{BTreeMap, HashSet};
 use std::fmt;
@@ -94,6 +95,17 @@ impl Profile {
             max_hr: self.max_hr.or(fallback.max_hr),
         }
         .checked()
+    }
+
+    /// The values in the order of the person-level inputs
+    /// ([`crate::features::PERSON_INPUT_NAMES`]).
+    pub fn values(self) -> [Option<f64>; NUM_PERSON_INPUTS] {
+        [self.resting_hr, self.max_hr]
+    }
+
+    /// The profile of `values`, in the order of [`Profile::values`].
+    pub fn from_values([resting_hr, max_hr]: [Option<f64>; NUM_PERSON_INPUTS]) -> Profile {
+        Profile { resting_hr, max_hr }
     }
 }
 
@@ -411,28 +423,23 @@ pub fn share_profiles(workouts: &mut [Workout]) {
     for (i, w) in workouts.iter().enumerate() {
         by_user.entry(w.user_id).or_default().push(i);
     }
-    type Get = fn(&Profile) -> Option<f64>;
-    type Set = fn(&mut Profile, f64);
-    let channels: [(Get, Set); 2] = [
-        (|p| p.resting_hr, |p, v| p.resting_hr = Some(v)),
-        (|p| p.max_hr, |p, v| p.max_hr = Some(v)),
-    ];
     for mut order in by_user.into_values() {
         order.sort_by(|&a, &b| {
             workouts[a]
                 .start_time()
                 .total_cmp(&workouts[b].start_time())
         });
-        for (get, set) in channels {
+        for p in 0..NUM_PERSON_INPUTS {
+            let value = |w: &Workout| w.profile.values()[p];
             let known: Vec<(f64, f64)> = order
                 .iter()
-                .filter_map(|&i| get(&workouts[i].profile).map(|v| (workouts[i].start_time(), v)))
+                .filter_map(|&i| value(&workouts[i]).map(|v| (workouts[i].start_time(), v)))
                 .collect();
             if known.is_empty() {
                 continue;
             }
             for &i in &order {
-                if get(&workouts[i].profile).is_some() {
+                if value(&workouts[i]).is_some() {
                     continue;
                 }
                 // `known` is in time order: the nearest is just before or just after.
@@ -444,7 +451,9 @@ pub fn share_profiles(workouts: &mut [Workout]) {
                     .filter_map(|k| known.get(k))
                     .min_by(|a, b| (a.0 - start).abs().total_cmp(&(b.0 - start).abs()));
                 if let Some(&(_, v)) = nearest {
-                    set(&mut workouts[i].profile, v);
+                    let mut values = workouts[i].profile.values();
+                    values[p] = Some(v);
+                    workouts[i].profile = Profile::from_values(values);
                 }
             }
         }

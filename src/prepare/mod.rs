@@ -415,7 +415,7 @@ impl ProfileArgs {
     /// resting one is not below the maximal one.
     pub fn profile(&self) -> Result<Profile> {
         let range = &data::HEART_RATE_VALID_BPM;
-        for (flag, value) in [("--resting-hr", self.resting_hr), ("--max-hr", self.max_hr)] {
+        for (flag, value, _) in self.flags() {
             if let Some(v) = value {
                 ensure!(
                     range.contains(&v),
@@ -431,20 +431,30 @@ impl ProfileArgs {
                 "--resting-hr {rest} is not below --max-hr {max}"
             );
         }
-        Ok(Profile {
+        Ok(self.given())
+    }
+
+    /// The values as given, unchecked.
+    fn given(&self) -> Profile {
+        Profile {
             resting_hr: self.resting_hr,
             max_hr: self.max_hr,
-        })
+        }
+    }
+
+    /// Each flag, its value and the person-level input it gives, in the order of
+    /// [`features::PERSON_INPUT_NAMES`] (the flag is the input's name in kebab case).
+    fn flags(&self) -> impl Iterator<Item = (String, Option<f64>, &'static str)> {
+        features::PERSON_INPUT_NAMES
+            .into_iter()
+            .zip(self.given().values())
+            .map(|(input, value)| (format!("--{}", input.replace('_', "-")), value, input))
     }
 
     /// Warns on stderr where a flag was given for a model (its input names `inputs`) that does
     /// not take that input: the value changes nothing.
     pub fn warn_unused(&self, inputs: &[String]) {
-        let given = [
-            ("--resting-hr", self.resting_hr, "resting_hr"),
-            ("--max-hr", self.max_hr, "max_hr"),
-        ];
-        for (flag, value, input) in given {
+        for (flag, value, input) in self.flags() {
             if value.is_some() && !inputs.iter().any(|name| name == input) {
                 eprintln!(
                     "warning: {flag} is ignored: the checkpoint's model does not take the \
