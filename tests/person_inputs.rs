@@ -309,6 +309,25 @@ fn the_command_line_fills_in_only_what_the_files_lack_and_refuses_nonsense() {
     }
 }
 
+/// `predict` of the test GPX file (which records no profile) with `dir`'s best model into
+/// `out`, with `flags`.
+fn predict_gpx(dir: &Path, out: &str, flags: &[&str]) -> std::process::Output {
+    let gpx = Path::new(WORKOUTS).join("gpx/garmin-activity.gpx");
+    let mut args = vec![
+        "predict",
+        "--checkpoint",
+        "checkpoints/best_model.safetensors",
+        "--input",
+        gpx.to_str().unwrap(),
+        "--out",
+        out,
+        "--device",
+        "cpu",
+    ];
+    args.extend(flags);
+    hrcast(dir, &args)
+}
+
 #[test]
 fn a_model_with_person_inputs_trains_evaluates_and_predicts_with_them() {
     let dir = tempfile::tempdir().unwrap();
@@ -358,21 +377,8 @@ fn a_model_with_person_inputs_trains_evaluates_and_predicts_with_them() {
     ));
 
     // predict: the GPX file records no profile, so the flags decide, and they matter.
-    let gpx = Path::new(WORKOUTS).join("gpx/garmin-activity.gpx");
     let predict = |out: &str, flags: &[&str]| -> Vec<f64> {
-        let mut args = vec![
-            "predict",
-            "--checkpoint",
-            "checkpoints/best_model.safetensors",
-            "--input",
-            gpx.to_str().unwrap(),
-            "--out",
-            out,
-            "--device",
-            "cpu",
-        ];
-        args.extend(flags);
-        ok(&hrcast(d, &args));
+        ok(&predict_gpx(d, out, flags));
         std::fs::read_to_string(d.join(out))
             .unwrap()
             .lines()
@@ -458,25 +464,7 @@ fn training_on_person_inputs_nobody_gave_warns() {
         "{err}"
     );
     // A flag for an input the model does not take is said to change nothing.
-    let gpx = Path::new(WORKOUTS).join("gpx/garmin-activity.gpx");
-    let out = hrcast(
-        d,
-        &[
-            "predict",
-            "--checkpoint",
-            "checkpoints/best_model.safetensors",
-            "--input",
-            gpx.to_str().unwrap(),
-            "--out",
-            "p.csv",
-            "--device",
-            "cpu",
-            "--resting-hr",
-            "50",
-            "--max-hr",
-            "190",
-        ],
-    );
+    let out = predict_gpx(d, "p.csv", &["--resting-hr", "50", "--max-hr", "190"]);
     ok(&out);
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("warning: --resting-hr is ignored"), "{err}");
