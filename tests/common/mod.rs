@@ -2,6 +2,8 @@
 //! the GPU.
 #![allow(dead_code)] // each test binary uses its own subset
 
+pub mod recurrence;
+
 use hrcast::engine::gpu::Gpu;
 use hrcast::engine::scalar::Scalar;
 use hrcast::features::FEATURE_NAMES;
@@ -10,6 +12,10 @@ use rand::RngExt;
 use rand::rngs::StdRng;
 use safetensors::{Dtype, SafeTensors};
 use std::collections::HashMap;
+use std::io::Read;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
 
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/pytorch");
 
@@ -224,17 +230,67 @@ pub fn assert_close<T: Scalar>(got: &[T], want: &[T], tol: f64, what: &str) {
     );
 }
 
-/// Runs the hrcast binary in `dir` with `args`.
-pub fn hrcast_in(dir: &std::path::Path, args: &[&str]) -> std::process::Output {
-    std::process::Command::new(env!("CARGO_BIN_EXE_hrcast"))
-        .current_dir(dir)
-        .args(args)
-        .output()
-        .expect("hrcast runs")
+/// The real workouts the tests read: one folder per person (tests/data/workouts).
+pub const WORKOUTS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/workouts");
+
+/// How long one run of the hrcast binary may take before a test calls it hung.
+pub const RUN_LIMIT: Duration = Duration::from_secs(300);
+
+/// Runs `command` to its end and returns its output, killing it after `limit`: a hang is a
+/// failure, not a stuck test. Standard output and error are read as they come, so a run that
+/// writes more than a pipe holds cannot block.
+pub fn output_within(command: &mut Command, limit: Duration) -> Output {
+    let mut child = command
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("hrcast runs");
+    let drain = |mut pipe: Box<dyn Read + Send>| {
+        std::thread::spawn(move || {
+            let mut bytes = Vec::new();
+            let _ = pipe.read_to_end(&mut bytes);
+            bytes
+        })
+    };
+    let stdout = drain(Box::new(child.stdout.take().expect("piped")));
+    let stderr = drain(Box::new(child.stderr.take().expect("piped")));
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("waits") {
+            break status;
+        }
+        if started.elapsed() > limit {
+            let _ = child.kill();
+            panic!("{command:?} still running after {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    Output {
+        status,
+        stdout: stdout.join().expect("stdout read"),
+        stderr: stderr.join().expect("stderr read"),
+    }
+}
+
+/// The hrcast binary with `args`, to be run in `dir`.
+pub fn hrcast_command(dir: &Path, args: &[&str]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_hrcast"));
+    command.current_dir(dir).args(args);
+    command
+}
+
+/// Runs the hrcast binary in `dir` with `args` ([`RUN_LIMIT`]).
+pub fn hrcast_in(dir: &Path, args: &[&str]) -> Output {
+    output_within(&mut hrcast_command(dir, args), RUN_LIMIT)
+}
+
+/// Runs the hrcast binary in the test's working directory with `args` ([`RUN_LIMIT`]).
+pub fn hrcast(args: &[&str]) -> Output {
+    hrcast_in(Path::new("."), args)
 }
 
 /// Asserts that a run succeeded (showing its stderr where not) and returns its stdout.
-pub fn succeeded(out: &std::process::Output) -> String {
+pub fn succeeded(out: &Output) -> String {
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(
         out.status.success(),
@@ -245,7 +301,7 @@ pub fn succeeded(out: &std::process::Output) -> String {
 }
 
 /// Asserts that a run failed cleanly (non-zero, no panic) with a stderr naming every needle.
-pub fn fails_with(out: &std::process::Output, needles: &[&str]) {
+pub fn fails_with(out: &Output, needles: &[&str]) {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success(), "expected a failure; stderr: {err}");
     assert!(!err.contains("panicked"), "panic: {err}");

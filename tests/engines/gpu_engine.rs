@@ -12,7 +12,7 @@
 //! parameter by about lr = 5e-4, so this is 4 % of a step, while a wrong gradient sign or a
 //! missing term moves it by a whole step or more).
 
-mod common;
+use crate::common;
 
 use common::{config, gl_gpu, gpu, random_batch};
 use hrcast::engine::cpu::CpuEngine;
@@ -671,16 +671,14 @@ fn hrcast(
     args: &[&str],
     forced: Option<&str>,
 ) -> std::process::Output {
-    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_hrcast"));
+    let mut command = common::hrcast_command(dir, args);
     command
-        .current_dir(dir)
-        .args(args)
         .env("HRCAST_GPU_TUNING", tuning)
         .env_remove("HRCAST_GPU_VARIANT");
     if let Some(v) = forced {
         command.env("HRCAST_GPU_VARIANT", v);
     }
-    command.output().unwrap()
+    common::output_within(&mut command, common::RUN_LIMIT)
 }
 
 #[test]

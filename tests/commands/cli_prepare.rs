@@ -2,22 +2,15 @@
 //! with one clear message, a non-zero exit where nothing usable remains, no panic and no
 //! half-written output.
 
-mod common;
+use crate::common;
+
+use common::{WORKOUTS, hrcast};
 
 use hrcast::dataset::Split;
 use hrcast::features::FEATURE_NAMES;
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-
-const WORKOUTS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/workouts");
-
-fn hrcast(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_hrcast"))
-        .args(args)
-        .output()
-        .expect("hrcast runs")
-}
+use std::process::Output;
 
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()

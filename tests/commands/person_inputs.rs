@@ -4,15 +4,15 @@
 //! mean), and used by a model trained with `--features ...,person` in `train`, `evaluate` and
 //! `predict`.
 
-mod common;
+use crate::common;
+
+use common::WORKOUTS;
 
 use common::{fails_with, hrcast_in as hrcast, succeeded as ok};
 use hrcast::data::{self, Gender, Profile, Workout, read_file};
 use hrcast::dataset::Split;
 use hrcast::features::{INPUT_NAMES, NUM_FEATURES, parse_feature_list};
 use std::path::{Path, PathBuf};
-
-const WORKOUTS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/workouts");
 
 fn profile(resting_hr: Option<f64>, max_hr: Option<f64>) -> Profile {
     Profile { resting_hr, max_hr }

@@ -12,7 +12,7 @@
 //!   activations (within a few ulp of the library's): sums of a few hundred terms land within
 //!   1e-6 of the scale; 1e-5 leaves a margin on top.
 
-mod common;
+use crate::common;
 
 use common::{assert_close, config, random_batch};
 use hrcast::engine::cpu::recurrence::Activation;

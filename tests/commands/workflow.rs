@@ -2,7 +2,9 @@
 //! `predict`, training with checkpoints, logs and curves, exact `--resume` (also after Ctrl-C),
 //! fine-tuning with `--init`, and the bad input each command must refuse.
 
-mod common;
+use crate::common;
+
+use common::WORKOUTS;
 
 use common::Fixture;
 
@@ -15,8 +17,6 @@ use hrcast::predict::predict_sequence;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-
-const WORKOUTS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/workouts");
 
 use common::{fails_with, hrcast_in as hrcast, succeeded as ok};
 

@@ -3,6 +3,8 @@
 //! larger than the file) without allocating what the configuration describes. The reproduction
 //! files in `tests/data/corrupt/` are also run through the `hrcast` binary.
 
+use crate::common::hrcast_in as hrcast;
+
 use hrcast::checkpoint::Checkpoint;
 use hrcast::dataset::{Split, check_same_set};
 use hrcast::engine::optim::AdamState;
@@ -256,14 +258,6 @@ fn assert_mentions(error: &str, needles: &[&str]) {
     for needle in needles {
         assert!(error.contains(needle), "{needle:?} not in: {error}");
     }
-}
-
-fn hrcast(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_hrcast"))
-        .current_dir(dir)
-        .args(args)
-        .output()
-        .expect("hrcast runs")
 }
 
 /// The command failed cleanly (non-zero, no panic) and its stderr names every needle.

@@ -17,7 +17,7 @@ use hrcast::engine::layout::to_batch_first;
 use hrcast::engine::optim::{AdamConfig, AdamState, clip_grad_norm};
 use hrcast::model::{Batch, Cell, ModelConfig, Params};
 
-mod common;
+use crate::common;
 use common::{Fixture, assert_close};
 
 /// What one training pass gives: the loss, the gradients, and the forward pass's predictions

@@ -10,9 +10,8 @@
 //! optimizer), beside the whole-step comparisons of tests/gpu_engine.rs. The tolerances are
 //! stated at each comparison with the reason for them.
 
-mod common;
-#[path = "common/recurrence.rs"]
-mod recurrence;
+use crate::common;
+use crate::common::recurrence;
 
 use hrcast::engine::StepConfig;
 use hrcast::engine::gpu::Gpu;

@@ -2,37 +2,14 @@
 //! clear message or a sensible result, never a crash, a hang, lost data or silent garbage.
 //! The workouts in tests/data/reliability are real ones with one fault each (README there).
 
+use crate::common::{WORKOUTS, hrcast_command, hrcast_in as hrcast, output_within};
+
 use hrcast::dataset::Split;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Output};
+use std::time::Duration;
 
-const WORKOUTS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/workouts");
 const FAULTS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/reliability");
-
-/// Runs hrcast in `dir`, killing it after `limit` (a hang is a failure, not a stuck test).
-fn hrcast_in(dir: &Path, args: &[&str], limit: Duration) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_hrcast"))
-        .args(args)
-        .current_dir(dir)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("hrcast runs");
-    let started = Instant::now();
-    while child.try_wait().unwrap().is_none() {
-        if started.elapsed() > limit {
-            child.kill().unwrap();
-            panic!("hrcast {args:?} still running after {limit:?}");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    child.wait_with_output().unwrap()
-}
-
-fn hrcast(dir: &Path, args: &[&str]) -> Output {
-    hrcast_in(dir, args, Duration::from_secs(120))
-}
 
 fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
@@ -425,9 +402,11 @@ fn a_link_loop_reads_each_file_once_and_a_fifo_is_skipped_not_opened() {
     let fifo = folder.join("w.fit");
     let made = Command::new("mkfifo").arg(&fifo).status().unwrap();
     assert!(made.success());
-    let out = hrcast_in(
-        dir.path(),
-        &["prepare", "--input", "in", "--out", "p", "--split", "1,0,0"],
+    let out = output_within(
+        &mut hrcast_command(
+            dir.path(),
+            &["prepare", "--input", "in", "--out", "p", "--split", "1,0,0"],
+        ),
         Duration::from_secs(30),
     );
     let said = ok(&out);
@@ -437,9 +416,11 @@ fn a_link_loop_reads_each_file_once_and_a_fifo_is_skipped_not_opened() {
         "{said}"
     );
     // Given directly, the FIFO is refused, not waited on.
-    let out = hrcast_in(
-        dir.path(),
-        &["prepare", "--input", "in/w.fit", "--out", "q"],
+    let out = output_within(
+        &mut hrcast_command(
+            dir.path(),
+            &["prepare", "--input", "in/w.fit", "--out", "q"],
+        ),
         Duration::from_secs(30),
     );
     fails_with(&out, &["w.fit", "not a regular file"]);

@@ -2,13 +2,12 @@
 //! wins; software adapters alone, or none, give the CPU engine), then on this machine's
 //! adapters, through the library's `select` and the `hrcast devices` and `bench` output.
 
-mod common;
+use crate::common;
 
 use hrcast::engine::gpu::{self, AutoChoice, auto_choice, is_software};
 use hrcast::engine::optim::AdamState;
 use hrcast::engine::{Device, select};
 use hrcast::model::{Cell, Params};
-use std::process::Command;
 use wgpu::{AdapterInfo, Backend, DeviceType};
 
 fn adapter(name: &str, device_type: DeviceType, backend: Backend) -> AdapterInfo {
@@ -131,11 +130,8 @@ fn auto_selects_what_the_adapters_here_call_for() {
 /// Runs `hrcast` without `XDG_RUNTIME_DIR` (as in containers and CI); returns stdout and
 /// stderr.
 fn hrcast(args: &[&str]) -> (String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_hrcast"))
-        .env_remove("XDG_RUNTIME_DIR")
-        .args(args)
-        .output()
-        .unwrap();
+    let mut command = common::hrcast_command(std::path::Path::new("."), args);
+    let out = common::output_within(command.env_remove("XDG_RUNTIME_DIR"), common::RUN_LIMIT);
     let (stdout, stderr) = (
         String::from_utf8_lossy(&out.stdout).into_owned(),
         String::from_utf8_lossy(&out.stderr).into_owned(),

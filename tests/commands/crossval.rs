@@ -3,6 +3,8 @@
 //! is predicted once per way of running (windows, whole workouts), the pooled and per-person
 //! figures agree with each other, and what does not apply is refused.
 
+use crate::common::WORKOUTS;
+
 use clap::Parser;
 use hrcast::cli::{Cli, Command};
 use hrcast::crossval::{self, CrossvalOptions};
@@ -10,8 +12,6 @@ use hrcast::dataset::Split;
 use hrcast::prepare;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-
-const WORKOUTS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/workouts");
 
 /// The command line `hrcast ARGS`, parsed.
 fn parse(args: &[&str]) -> Result<Command, clap::Error> {

@@ -8,7 +8,7 @@
 //! rounding error O(1e-16 / ε) ≈ 1e-10 relative to the loss, so autodiff and finite differences
 //! must agree to `1e-7 + 1e-5 |g|`.
 
-mod common;
+use crate::common;
 
 use common::{config, random_batch};
 use hrcast::engine::cpu::{self, DropoutStep, oracle};

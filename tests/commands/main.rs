@@ -1,0 +1,12 @@
+//! The commands end to end: prepare, train, evaluate, predict, crossval and calibrate, run as a
+//! user runs them, with the person-level inputs.
+//!
+//! One test binary per group, so that the suite links hrcast, wgpu and naga a few times
+//! instead of once per file; tests/common holds what the groups share.
+
+mod cli_prepare;
+#[path = "../common/mod.rs"]
+mod common;
+mod crossval;
+mod person_inputs;
+mod workflow;
