@@ -32,6 +32,7 @@
 
 use crate::data::{
     HEART_RATE_VALID_BPM, MAX_SPEED_KMH, NUM_PERSON_INPUTS, PERSON_INPUT_NAMES, Sample, Workout,
+    finite_as_f32,
 };
 use anyhow::{Result, bail};
 
@@ -482,7 +483,7 @@ fn feature_rows(channels: &Channels, gender: f64, interval_s: f64) -> Result<Vec
             k as f64 * interval_s / 60.0,
             (distance_m[k] - distance_m[0]) / 1000.0,
         ];
-        if let Some(f) = row.iter().position(|&v| !crate::data::finite_as_f32(v)) {
+        if let Some(f) = row.iter().position(|&v| !finite_as_f32(v)) {
             bail!(
                 "feature {} is {} at step {k}, not a finite f32 (a value far outside its range)",
                 FEATURE_NAMES[f],
