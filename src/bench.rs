@@ -296,11 +296,9 @@ pub fn bench(args: &BenchOptions) -> Result<BenchReport> {
 }
 
 /// Runs `hrcast bench` from the command line: times, then prints the report (one JSON line with
-/// `--json`, else a table).
+/// `--json`, else a table). `--tune` is [`crate::tune::run`]'s, which the command line calls
+/// instead.
 pub fn run(options: &BenchOptions) -> Result<ExitCode> {
-    if options.tune {
-        return crate::tune::run(options);
-    }
     let report = bench(options)?;
     if options.json {
         println!("{}", serde_json::to_string(&report)?);

@@ -14,8 +14,8 @@ use crate::atomic;
 use crate::checkpoint::Checkpoint;
 use crate::dataset::Split;
 use crate::engine::Device;
-use crate::prepare::{self, Prepared, ProfileArgs};
 use crate::train::{self, TrainOptions};
+use crate::workouts::{self, Prepared, ProfileArgs};
 use anyhow::{Context, Result, ensure};
 use clap::{Args, FromArgMatches};
 use std::path::{Path, PathBuf};
@@ -72,7 +72,7 @@ pub fn fine_tune(
     let mut windows = Split::empty(ck.seq_len, ck.interval_s, "calibration")
         .with_set_id(&format!("calibration-{}", dir.display()));
     for p in workouts {
-        prepare::push_windows(&mut windows, p);
+        workouts::push_windows(&mut windows, p);
     }
     ensure!(
         windows.n > 0,
@@ -109,8 +109,8 @@ fn train_defaults() -> TrainOptions {
 pub fn calibrate(options: &CalibrateOptions) -> Result<PathBuf> {
     let ck = Checkpoint::load(&options.checkpoint).context("--checkpoint")?;
     options.profile.warn_unused(&ck.config.features);
-    let loaded = prepare::load(&options.inputs, ck.interval_s, options.profile.profile()?)?;
-    prepare::warn(&loaded.cleaned, &loaded.skipped);
+    let loaded = workouts::load(&options.inputs, ck.interval_s, options.profile.profile()?)?;
+    workouts::warn(&loaded.cleaned, &loaded.skipped);
     let workouts: Vec<&Prepared> = loaded.prepared.iter().collect();
     let base = TrainOptions {
         lr: options.lr,
@@ -127,7 +127,7 @@ pub fn calibrate(options: &CalibrateOptions) -> Result<PathBuf> {
         options.epochs,
         dir,
     )
-    .with_context(|| format!("--input {}", prepare::describe_inputs(&options.inputs)))?;
+    .with_context(|| format!("--input {}", workouts::describe_inputs(&options.inputs)))?;
     Ok(best)
 }
 

@@ -11,6 +11,7 @@ use crate::predict::{self, PredictOptions};
 use crate::prepare::{self, PrepareOptions};
 use crate::synth::{self, SynthOptions};
 use crate::train::{self, TrainOptions};
+use crate::tune;
 use anyhow::Result;
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -64,6 +65,7 @@ pub fn run() -> Result<ExitCode> {
             print!("{}", crate::engine::gpu::devices_report());
             Ok(ExitCode::SUCCESS)
         }
+        Command::Bench(options) if options.tune => tune::run(&options),
         Command::Bench(options) => bench::run(&options),
     }
 }

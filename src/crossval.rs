@@ -27,8 +27,9 @@ use crate::engine::Engine;
 use crate::evaluate::predict_split;
 use crate::plot::{self, Chart, Series};
 use crate::predict::predict_sequence;
-use crate::prepare::{self, Prepared};
+use crate::prepare;
 use crate::train::{self, TrainOptions, unit_interval};
+use crate::workouts::{self, Prepared};
 use anyhow::{Context, Result, bail, ensure};
 use plotters::style::RGBColor;
 use serde::Serialize;
@@ -63,7 +64,7 @@ pub struct CrossvalOptions {
     #[arg(long, alias = "whole_workouts")]
     pub whole_workouts: bool,
     /// Grid interval in seconds.
-    #[arg(long = "interval", value_name = "INTERVAL", default_value_t = 5.0, value_parser = prepare::grid_seconds)]
+    #[arg(long = "interval", value_name = "INTERVAL", default_value_t = 5.0, value_parser = workouts::grid_seconds)]
     pub interval_s: f64,
     /// Share of each training person's workouts, the latest, that validate (a person with one
     /// workout only trains).
@@ -334,7 +335,7 @@ fn predict_pairs(
 ) -> Result<BTreeMap<i64, Pairs>> {
     let mut split = Split::empty(seq_len, ck.interval_s, "crossval");
     for p in workouts {
-        prepare::push_windows(&mut split, p);
+        workouts::push_windows(&mut split, p);
     }
     let windowed = predict_split(engine, ck, &split)?;
     let mut pairs: BTreeMap<i64, Pairs> = BTreeMap::new();
@@ -471,15 +472,15 @@ pub fn crossval(options: &CrossvalOptions) -> Result<Report> {
         .as_ref()
         .map(|path| Split::read(path).context("--add-train"))
         .transpose()?;
-    let inputs = prepare::describe_inputs(&options.inputs);
-    let loaded = prepare::load(&options.inputs, options.interval_s, Profile::default())?;
-    prepare::warn(&loaded.cleaned, &loaded.skipped);
+    let inputs = workouts::describe_inputs(&options.inputs);
+    let loaded = workouts::load(&options.inputs, options.interval_s, Profile::default())?;
+    workouts::warn(&loaded.cleaned, &loaded.skipped);
     let prepared = loaded.prepared;
     let seq_len = options.seq_len as usize;
     // The training windows: --seq-len steps, or with --whole-workouts one per workout, as long
     // as the longest (and at least --add-train's, whose windows are then padded to it).
     let train_len = if options.whole_workouts {
-        prepare::longest(&prepared).max(extra.as_ref().map_or(1, |e| e.seq_len))
+        workouts::longest(&prepared).max(extra.as_ref().map_or(1, |e| e.seq_len))
     } else {
         seq_len
     };
@@ -552,10 +553,10 @@ pub fn crossval(options: &CrossvalOptions) -> Result<Report> {
             .map(|_| Split::empty(train_len, options.interval_s, &inputs).with_set_id(&set_id))
             .collect();
         for (p, &s) in rest.iter().zip(&assignment) {
-            prepare::push_windows(&mut splits[s], p);
+            workouts::push_windows(&mut splits[s], p);
         }
         for p in &test {
-            prepare::push_windows(&mut splits[2], p);
+            workouts::push_windows(&mut splits[2], p);
         }
         if let Some(extra) = &extra {
             splits[0].append(extra);

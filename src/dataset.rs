@@ -21,8 +21,10 @@
 //! without `person` (written before hrcast had person-level inputs) reads as every value
 //! unknown.
 
-use crate::data::{HEART_RATE_VALID_BPM, Profile, read_regular};
-use crate::features::{FEATURE_NAMES, NUM_FEATURES, NUM_PERSON_INPUTS, PERSON_INPUT_NAMES};
+use crate::data::{
+    HEART_RATE_VALID_BPM, NUM_PERSON_INPUTS, PERSON_INPUT_NAMES, Profile, read_regular,
+};
+use crate::features::{FEATURE_NAMES, NUM_FEATURES};
 use crate::model::{Batch, Normalization};
 use anyhow::{Context, Result, anyhow, bail, ensure};
 use safetensors::{Dtype, SafeTensors, tensor::TensorView};

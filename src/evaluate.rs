@@ -22,8 +22,9 @@ use crate::engine::{Device, Engine};
 use crate::features::feature_indices;
 use crate::model::{Batch, Normalization};
 use crate::plot::{self, Chart, Series};
-use crate::prepare::{self, default_data};
+use crate::prepare::default_data;
 use crate::train::{BatchRows, by_length, full_length};
+use crate::workouts;
 use anyhow::{Context, Result};
 use plotters::style::RGBColor;
 use serde::Serialize;
@@ -235,15 +236,15 @@ fn evaluation_split(
     ck: &Checkpoint,
 ) -> Result<(Split, String, &'static str)> {
     if !options.input.is_empty() {
-        let name = prepare::describe_inputs(&options.input);
-        let loaded = prepare::load(&options.input, ck.interval_s, Profile::default())?;
-        prepare::warn(&loaded.cleaned, &loaded.skipped);
+        let name = workouts::describe_inputs(&options.input);
+        let loaded = workouts::load(&options.input, ck.interval_s, Profile::default())?;
+        workouts::warn(&loaded.cleaned, &loaded.skipped);
         let seq_len = if options.whole_workouts {
-            prepare::longest(&loaded.prepared)
+            workouts::longest(&loaded.prepared)
         } else {
             ck.seq_len
         };
-        let split = prepare::windows(&loaded.prepared, seq_len, ck.interval_s, &name);
+        let split = workouts::windows(&loaded.prepared, seq_len, ck.interval_s, &name);
         return Ok((split, name, "--input"));
     }
     let data = options

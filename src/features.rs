@@ -30,7 +30,10 @@
 //! | 10 | `time_elapsed` | `k Δ / 60` minutes |
 //! | 11 | `distance` | km since the first step |
 
-use crate::data::{HEART_RATE_VALID_BPM, MAX_SPEED_KMH, Sample, Workout};
+use crate::data::{
+    HEART_RATE_VALID_BPM, MAX_SPEED_KMH, NUM_PERSON_INPUTS, PERSON_INPUT_NAMES, Sample, Workout,
+    finite_as_f32,
+};
 use anyhow::{Result, bail};
 
 /// The 11 features, in checkpoint order.
@@ -51,17 +54,8 @@ pub const FEATURE_NAMES: [&str; 11] = [
 /// Number of features in a processed data file.
 pub const NUM_FEATURES: usize = FEATURE_NAMES.len();
 
-/// The person-level inputs, in checkpoint order: the person's resting and maximal heart rate
-/// (bpm), the same at every step of a workout. They come from the person's files or command
-/// line ([`crate::data::Profile`]) and are kept beside the 11 features in a processed file (its
-/// `person` tensor). Where unknown, a model is given the training mean (a z-score of 0).
-pub const PERSON_INPUT_NAMES: [&str; 2] = ["resting_hr", "max_hr"];
-
-/// Number of person-level inputs.
-pub const NUM_PERSON_INPUTS: usize = PERSON_INPUT_NAMES.len();
-
 /// Every input a model can take, in checkpoint order: the 11 features, then the person-level
-/// inputs. An input's index is its position here.
+/// inputs ([`PERSON_INPUT_NAMES`]). An input's index is its position here.
 pub const INPUT_NAMES: [&str; NUM_FEATURES + NUM_PERSON_INPUTS] =
     concat_names(FEATURE_NAMES, PERSON_INPUT_NAMES);
 
@@ -318,14 +312,38 @@ pub fn resample(workout: &Workout, interval_s: f64) -> Result<Sequence> {
 /// heart-rate strap (or a piece of one whose strap dropped out) still has its features, and every
 /// step is simply invalid.
 pub fn resample_any(workout: &Workout, interval_s: f64) -> Result<Sequence> {
+    let samples = time_ordered(workout)?;
+    let grid = grid(&samples, interval_s)?;
+    let channels = Channels::on_grid(&samples, &grid, interval_s);
+    let features = feature_rows(&channels, workout.gender.feature_value(), interval_s)?;
+    let heart_rate = &channels.heart_rate;
+    Ok(Sequence {
+        features,
+        heart_rate: heart_rate
+            .iter()
+            .map(|hr| hr.unwrap_or(0.0) as f32)
+            .collect(),
+        valid: heart_rate.iter().map(Option::is_some).collect(),
+    })
+}
+
+/// The workout's samples in time order, one per timestamp (the first of those recorded at the
+/// same time); refused where a value is not finite or there is no sample.
+fn time_ordered(workout: &Workout) -> Result<Vec<Sample>> {
     workout.check_finite()?;
     let mut samples = workout.samples.clone();
     samples.sort_by(|a, b| a.time_s.total_cmp(&b.time_s));
     samples.dedup_by(|b, a| a.time_s == b.time_s);
-    let Some(first) = samples.first() else {
+    if samples.is_empty() {
         bail!("the workout has no samples");
-    };
-    let start = first.time_s;
+    }
+    Ok(samples)
+}
+
+/// The grid's times: from the first sample to the last, every `interval_s` seconds. Refused where
+/// it would have more than [`MAX_STEPS_PER_RECORD`] steps per sample plus [`MAX_STEPS_SLACK`].
+fn grid(samples: &[Sample], interval_s: f64) -> Result<Vec<f64>> {
+    let start = samples.first().map_or(0.0, |s| s.time_s);
     let duration = samples.last().map_or(0.0, |s| s.time_s) - start;
     let grid_steps = (duration / interval_s).floor() + 1.0;
     let most = MAX_STEPS_PER_RECORD * samples.len() + MAX_STEPS_SLACK;
@@ -339,66 +357,112 @@ pub fn resample_any(workout: &Workout, interval_s: f64) -> Result<Sequence> {
         );
     }
     let steps = grid_steps as usize;
-    let grid: Vec<f64> = (0..steps).map(|k| start + k as f64 * interval_s).collect();
-    let max_gap = max_gap_s(interval_s);
-    let present = |points: &Vec<(f64, f64)>| {
-        !points.is_empty() && points.len() as f64 >= CHANNEL_PRESENT_SHARE * samples.len() as f64
-    };
+    Ok((0..steps).map(|k| start + k as f64 * interval_s).collect())
+}
 
-    let heart_rate = interpolate(
-        &channel(&samples, |s| {
-            s.heart_rate.filter(|hr| HEART_RATE_VALID_BPM.contains(hr))
-        }),
-        &grid,
-        max_gap,
-    );
+/// The recorded channels on the grid, from which the features are derived.
+struct Channels {
+    /// Heart rate, bpm; `None` where unknown (a dropout, or a gap longer than [`max_gap_s`]).
+    heart_rate: Vec<Option<f64>>,
+    /// Speed, km/h.
+    speed: Vec<f64>,
+    /// Altitude, m.
+    altitude: Vec<f64>,
+    /// Distance since the start of the recording, m.
+    distance_m: Vec<f64>,
+}
 
-    let altitude = interpolate_held(&channel(&samples, |s| s.altitude_m), &grid);
-    let recorded_distance = channel(&samples, |s| s.distance_m);
-    let position_distance = distance_from_positions(&samples);
-    let distance_points = if present(&recorded_distance) {
-        Some(recorded_distance)
-    } else if present(&position_distance) {
-        Some(position_distance)
-    } else {
-        None
-    };
-    let recorded_speed = channel(&samples, |s| s.speed_kmh);
-    let distance_m: Option<Vec<f64>> = distance_points.map(|p| interpolate_held(&p, &grid));
-    let speed: Vec<f64> = if present(&recorded_speed) {
-        interpolate(&recorded_speed, &grid, max_gap)
-            .into_iter()
-            .map(|v| v.unwrap_or(0.0).max(0.0))
-            .collect()
-    } else if let Some(d) = &distance_m {
-        (0..steps)
-            .map(|k| {
-                let (a, b) = if k == 0 {
-                    (0, 1.min(steps - 1))
-                } else {
-                    (k - 1, k)
-                };
-                ((d[b] - d[a]) / interval_s * KMH_PER_MS).clamp(0.0, MAX_SPEED_KMH)
-            })
-            .collect()
-    } else {
-        vec![0.0; steps]
-    };
-    let distance_m = distance_m.unwrap_or_else(|| {
-        let mut total = 0.0;
-        speed
-            .iter()
-            .enumerate()
-            .map(|(k, v)| {
-                if k > 0 {
-                    total += v / KMH_PER_MS * interval_s;
-                }
-                total
-            })
-            .collect()
-    });
+impl Channels {
+    /// Interpolates each channel of `samples` (in time order) onto `grid`, a grid of
+    /// `interval_s` seconds, deriving speed and distance from each other or from the positions
+    /// where the device did not record them (see the module documentation).
+    fn on_grid(samples: &[Sample], grid: &[f64], interval_s: f64) -> Channels {
+        let max_gap = max_gap_s(interval_s);
+        let present = |points: &Vec<(f64, f64)>| {
+            !points.is_empty()
+                && points.len() as f64 >= CHANNEL_PRESENT_SHARE * samples.len() as f64
+        };
+        let heart_rate = interpolate(
+            &channel(samples, |s| {
+                s.heart_rate.filter(|hr| HEART_RATE_VALID_BPM.contains(hr))
+            }),
+            grid,
+            max_gap,
+        );
+        let altitude = interpolate_held(&channel(samples, |s| s.altitude_m), grid);
+        let recorded_distance = channel(samples, |s| s.distance_m);
+        let position_distance = distance_from_positions(samples);
+        let distance_points = if present(&recorded_distance) {
+            Some(recorded_distance)
+        } else if present(&position_distance) {
+            Some(position_distance)
+        } else {
+            None
+        };
+        let recorded_speed = channel(samples, |s| s.speed_kmh);
+        let distance_m: Option<Vec<f64>> = distance_points.map(|p| interpolate_held(&p, grid));
+        let speed: Vec<f64> = if present(&recorded_speed) {
+            interpolate(&recorded_speed, grid, max_gap)
+                .into_iter()
+                .map(|v| v.unwrap_or(0.0).max(0.0))
+                .collect()
+        } else if let Some(d) = &distance_m {
+            speed_from_distance(d, interval_s)
+        } else {
+            vec![0.0; grid.len()]
+        };
+        let distance_m = distance_m.unwrap_or_else(|| distance_from_speed(&speed, interval_s));
+        Channels {
+            heart_rate,
+            speed,
+            altitude,
+            distance_m,
+        }
+    }
+}
 
-    let gender = workout.gender.feature_value();
+/// Speed (km/h) from the differences of a distance (m) on a grid of `interval_s` seconds: the
+/// step before each step, the step after the first; at most [`MAX_SPEED_KMH`].
+fn speed_from_distance(d: &[f64], interval_s: f64) -> Vec<f64> {
+    let steps = d.len();
+    (0..steps)
+        .map(|k| {
+            let (a, b) = if k == 0 {
+                (0, 1.min(steps - 1))
+            } else {
+                (k - 1, k)
+            };
+            ((d[b] - d[a]) / interval_s * KMH_PER_MS).clamp(0.0, MAX_SPEED_KMH)
+        })
+        .collect()
+}
+
+/// Distance (m) as the integral of speed (km/h) on a grid of `interval_s` seconds, 0 at the first
+/// step.
+fn distance_from_speed(speed: &[f64], interval_s: f64) -> Vec<f64> {
+    let mut total = 0.0;
+    speed
+        .iter()
+        .enumerate()
+        .map(|(k, v)| {
+            if k > 0 {
+                total += v / KMH_PER_MS * interval_s;
+            }
+            total
+        })
+        .collect()
+}
+
+/// The 11 features of every grid step, row after row (the table of the module documentation);
+/// refused where one is not a finite f32.
+fn feature_rows(channels: &Channels, gender: f64, interval_s: f64) -> Result<Vec<f32>> {
+    let Channels {
+        speed,
+        altitude,
+        distance_m,
+        ..
+    } = channels;
+    let steps = speed.len();
     let rolling = |k: usize, window: usize| {
         let from = (k + 1).saturating_sub(window);
         speed[from..=k].iter().sum::<f64>() / (k + 1 - from) as f64
@@ -419,7 +483,7 @@ pub fn resample_any(workout: &Workout, interval_s: f64) -> Result<Sequence> {
             k as f64 * interval_s / 60.0,
             (distance_m[k] - distance_m[0]) / 1000.0,
         ];
-        if let Some(f) = row.iter().position(|&v| !crate::data::finite_as_f32(v)) {
+        if let Some(f) = row.iter().position(|&v| !finite_as_f32(v)) {
             bail!(
                 "feature {} is {} at step {k}, not a finite f32 (a value far outside its range)",
                 FEATURE_NAMES[f],
@@ -428,14 +492,7 @@ pub fn resample_any(workout: &Workout, interval_s: f64) -> Result<Sequence> {
         }
         features.extend(row.iter().map(|&v| v as f32));
     }
-    Ok(Sequence {
-        features,
-        heart_rate: heart_rate
-            .iter()
-            .map(|hr| hr.unwrap_or(0.0) as f32)
-            .collect(),
-        valid: heart_rate.iter().map(Option::is_some).collect(),
-    })
+    Ok(features)
 }
 
 #[cfg(test)]

@@ -9,14 +9,16 @@
 //! | [`features`] | resampling onto a uniform grid and the 11 model features; feature sets |
 //! | [`model`] | the model's configuration, parameters in PyTorch's state_dict order, initialisation, normalization |
 //! | [`dataset`] | the processed data file format (safetensors) and batches |
+//! | [`workouts`] | workouts read from files and folders, cleaned, resampled and cut into windows; the person flags |
 //! | [`synth`] | `hrcast synth`: physiologically grounded synthetic workouts |
-//! | [`prepare`] | `hrcast prepare`: windows, masks, splits; the default data set |
+//! | [`prepare`] | `hrcast prepare`: splits by person or time, the three files; the default data set |
 //! | [`engine`] | the [`engine::Engine`]s: [`engine::cpu`] (hand-written BPTT, checked against an autodiff tape), [`engine::gpu`] (WGSL on wgpu), and what both share (optimizer, scalars, layouts, dropout masks) |
 //! | [`checkpoint`] | the checkpoint format, and opening an engine on a checkpoint |
 //! | [`evaluate`] | `hrcast evaluate`: metrics, predictions, plots; scoring a split |
 //! | [`train`] | `hrcast train`: the training loop, its options and saved state |
 //! | [`predict`] | `hrcast predict`: one raw workout's predicted heart rate |
 //! | [`bench`] | `hrcast bench`: timing a configuration on one engine |
+//! | [`tune`] | `hrcast bench --tune`: the fastest GPU kernel variant of an adapter, in the tuning cache |
 //! | [`ablate`] | `hrcast ablate`: one model per feature set |
 //! | [`calibrate`] | `hrcast calibrate`: fine-tuning a trained model on one person's workouts |
 //! | [`crossval`] | `hrcast crossval`: cross-validation across people, windows and whole workouts |
@@ -48,3 +50,4 @@ pub mod schedule;
 pub mod synth;
 pub mod train;
 pub mod tune;
+pub mod workouts;

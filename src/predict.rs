@@ -12,7 +12,7 @@ use crate::dataset::Split;
 use crate::engine::{Device, Engine};
 use crate::features::{self, NUM_FEATURES, feature_indices};
 use crate::model::Batch;
-use crate::prepare::ProfileArgs;
+use crate::workouts::ProfileArgs;
 use anyhow::{Context, Result, bail};
 use std::fmt::Write as _;
 use std::path::PathBuf;

@@ -2,7 +2,8 @@
 //! if it holds a training split, else a default synthetic data set, generated and prepared on
 //! first use in a folder of its own (docs/cli.md).
 
-use super::{PrepareOptions, SplitBy, prepare};
+use super::command::prepare;
+use super::options::{PrepareOptions, SplitBy};
 use crate::synth::{self, SynthOptions};
 use anyhow::{Result, ensure};
 use std::path::{Path, PathBuf};

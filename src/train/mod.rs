@@ -25,11 +25,12 @@ pub use state::EpochRecord;
 
 use crate::atomic;
 use crate::checkpoint::Checkpoint;
+use crate::data::PERSON_INPUT_NAMES;
 use crate::dataset::{Split, check_same_set};
 use crate::engine::optim::AdamState;
 use crate::engine::{self, Engine, StepConfig};
 use crate::evaluate::{mean_baseline, validate};
-use crate::features::{NUM_FEATURES, PERSON_INPUT_NAMES, feature_indices};
+use crate::features::{NUM_FEATURES, feature_indices};
 use crate::model::{ModelConfig, Normalization, Params};
 use crate::plot::{self, Chart, Series};
 use crate::prepare::default_data;

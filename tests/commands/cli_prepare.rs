@@ -215,8 +215,8 @@ fn whole_workouts_make_one_window_per_workout() {
     };
     let summary = hrcast::prepare::prepare(&options).unwrap();
     let loaded =
-        hrcast::prepare::load(std::slice::from_ref(&raw), 5.0, Default::default()).unwrap();
-    let longest = hrcast::prepare::longest(&loaded.prepared);
+        hrcast::workouts::load(std::slice::from_ref(&raw), 5.0, Default::default()).unwrap();
+    let longest = hrcast::workouts::longest(&loaded.prepared);
     assert!(
         longest > 500,
         "the test needs a workout longer than the default window"

@@ -9,7 +9,7 @@ use clap::Parser;
 use hrcast::cli::{Cli, Command};
 use hrcast::crossval::{self, CrossvalOptions};
 use hrcast::dataset::Split;
-use hrcast::prepare;
+use hrcast::workouts;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
@@ -57,7 +57,7 @@ fn every_fold_tests_unseen_people_and_every_step_is_scored_once() {
     let dir = tempfile::tempdir().unwrap();
     let report = crossval::crossval(&small(dir.path(), &["--folds", "3"])).unwrap();
 
-    let loaded = prepare::load(&[PathBuf::from(WORKOUTS)], 5.0, Default::default()).unwrap();
+    let loaded = workouts::load(&[PathBuf::from(WORKOUTS)], 5.0, Default::default()).unwrap();
     let everyone: BTreeSet<i64> = loaded.prepared.iter().map(|p| p.workout.user_id).collect();
     let valid_steps: usize = loaded
         .prepared
@@ -185,8 +185,8 @@ fn whole_workout_training_has_one_window_per_workout_and_scores_the_same_steps()
     ];
     let whole = crossval::crossval(&small(&second, &args)).unwrap();
 
-    let loaded = prepare::load(&[PathBuf::from(WORKOUTS)], 5.0, Default::default()).unwrap();
-    let longest = prepare::longest(&loaded.prepared);
+    let loaded = workouts::load(&[PathBuf::from(WORKOUTS)], 5.0, Default::default()).unwrap();
+    let longest = workouts::longest(&loaded.prepared);
     assert!(longest > 50, "the test needs workouts longer than a window");
     assert_eq!(windows.training, "windows of 50 steps");
     assert_eq!(

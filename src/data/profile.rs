@@ -1,0 +1,110 @@
+//! A person's heart rates, the person-level inputs of a model (docs/model.md): what a file or
+//! the command line says of them ([`Profile`]), and how a person's workouts share them
+//! ([`share_profiles`]).
+
+use super::{HEART_RATE_VALID_BPM, Workout};
+use std::collections::BTreeMap;
+
+/// The person-level inputs, in checkpoint order: the person's resting and maximal heart rate
+/// (bpm), the same at every step of a workout. They come from the person's files or command
+/// line ([`Profile`]) and are kept beside the 11 features in a processed file (its `person`
+/// tensor). Where unknown, a model is given the training mean (a z-score of 0).
+pub const PERSON_INPUT_NAMES: [&str; 2] = ["resting_hr", "max_hr"];
+
+/// Number of person-level inputs.
+pub const NUM_PERSON_INPUTS: usize = PERSON_INPUT_NAMES.len();
+
+/// What a person's files or command line say of their heart rate: the person-level inputs
+/// `resting_hr` and `max_hr` (docs/model.md). Each value is `None` where unknown; a value
+/// outside [`HEART_RATE_VALID_BPM`], or a resting heart rate not below the maximal one, is not
+/// believed and counts as unknown (see [`Profile::checked`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Profile {
+    /// Resting heart rate, bpm.
+    pub resting_hr: Option<f64>,
+    /// Maximal heart rate, bpm.
+    pub max_hr: Option<f64>,
+}
+
+impl Profile {
+    /// The profile with only believable values: each within [`HEART_RATE_VALID_BPM`], and
+    /// neither of two that contradict each other (resting at or above maximal).
+    pub fn checked(self) -> Profile {
+        let valid = |v: Option<f64>| v.filter(|v| HEART_RATE_VALID_BPM.contains(v));
+        let (rest, max) = (valid(self.resting_hr), valid(self.max_hr));
+        match (rest, max) {
+            (Some(r), Some(m)) if r >= m => Profile::default(),
+            _ => Profile {
+                resting_hr: rest,
+                max_hr: max,
+            },
+        }
+    }
+
+    /// This profile's values, each taken from `fallback` where this one has none.
+    pub fn or(self, fallback: Profile) -> Profile {
+        Profile {
+            resting_hr: self.resting_hr.or(fallback.resting_hr),
+            max_hr: self.max_hr.or(fallback.max_hr),
+        }
+        .checked()
+    }
+
+    /// The values in the order of the person-level inputs ([`PERSON_INPUT_NAMES`]).
+    pub fn values(self) -> [Option<f64>; NUM_PERSON_INPUTS] {
+        [self.resting_hr, self.max_hr]
+    }
+
+    /// The profile of `values`, in the order of [`Profile::values`].
+    pub fn from_values([resting_hr, max_hr]: [Option<f64>; NUM_PERSON_INPUTS]) -> Profile {
+        Profile { resting_hr, max_hr }
+    }
+}
+
+/// Gives a workout whose file records no resting (or maximal) heart rate the value of the same
+/// person's workout nearest in time that records one: a person's profile is theirs, not one
+/// file's, and changes slowly. Values a file records are kept.
+pub fn share_profiles(workouts: &mut [Workout]) {
+    let mut by_user: BTreeMap<i64, Vec<usize>> = BTreeMap::new();
+    for (i, w) in workouts.iter().enumerate() {
+        by_user.entry(w.user_id).or_default().push(i);
+    }
+    for mut order in by_user.into_values() {
+        order.sort_by(|&a, &b| {
+            workouts[a]
+                .start_time()
+                .total_cmp(&workouts[b].start_time())
+        });
+        for p in 0..NUM_PERSON_INPUTS {
+            let value = |w: &Workout| w.profile.values()[p];
+            let known: Vec<(f64, f64)> = order
+                .iter()
+                .filter_map(|&i| value(&workouts[i]).map(|v| (workouts[i].start_time(), v)))
+                .collect();
+            if known.is_empty() {
+                continue;
+            }
+            for &i in &order {
+                if value(&workouts[i]).is_some() {
+                    continue;
+                }
+                // `known` is in time order: the nearest is just before or just after.
+                let start = workouts[i].start_time();
+                let after = known.partition_point(|k| k.0 < start);
+                let nearest = [after.checked_sub(1), Some(after)]
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|k| known.get(k))
+                    .min_by(|a, b| (a.0 - start).abs().total_cmp(&(b.0 - start).abs()));
+                if let Some(&(_, v)) = nearest {
+                    let mut values = workouts[i].profile.values();
+                    values[p] = Some(v);
+                    workouts[i].profile = Profile::from_values(values);
+                }
+            }
+        }
+        for &i in &order {
+            workouts[i].profile = workouts[i].profile.checked();
+        }
+    }
+}

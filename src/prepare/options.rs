@@ -1,0 +1,76 @@
+//! `hrcast prepare`'s command-line options.
+
+use crate::dataset::MAX_SEQ_LEN;
+use crate::workouts::{self, ProfileArgs};
+use anyhow::{Result, bail, ensure};
+use std::path::PathBuf;
+
+/// How workouts are assigned to splits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum SplitBy {
+    /// Each person's workouts all go to one split.
+    User,
+    /// Each person's earlier workouts train, later ones validate and test.
+    Time,
+}
+
+/// What `hrcast prepare` does: its command-line options.
+#[derive(Debug, Clone, clap::Args)]
+pub struct PrepareOptions {
+    /// Workout files or folders (FIT, TCX, GPX, FitRec JSON lines).
+    #[arg(long = "input", value_name = "INPUT", num_args = 1.., required = true)]
+    pub inputs: Vec<PathBuf>,
+    /// Output folder.
+    #[arg(long, default_value = "DATA/processed")]
+    pub out: PathBuf,
+    /// Steps per window.
+    #[arg(long, alias = "seq_len", default_value_t = 500, value_parser = clap::value_parser!(u32).range(1..=MAX_SEQ_LEN as i64))]
+    pub seq_len: u32,
+    /// Each workout one window, as long as the longest workout, instead of windows of --seq-len
+    /// steps: training then carries the state through whole workouts (backpropagation through
+    /// all of each) instead of restarting it from zero every window.
+    #[arg(long, alias = "whole_workouts", conflicts_with = "seq_len")]
+    pub whole_workouts: bool,
+    /// Grid interval in seconds (0.1 to 3600).
+    #[arg(long = "interval", value_name = "INTERVAL", default_value_t = 5.0, value_parser = workouts::grid_seconds)]
+    pub interval_s: f64,
+    /// Shares of train, val and test.
+    #[arg(long, default_value = "0.8,0.1,0.1", value_parser = parse_split)]
+    pub split: [f64; 3],
+    /// How workouts are assigned to splits.
+    #[arg(long, alias = "split_by", value_enum, default_value_t = SplitBy::User)]
+    pub split_by: SplitBy,
+    /// Seed of the user shuffle.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// The person's heart rates, where the files do not record them.
+    #[command(flatten)]
+    pub profile: ProfileArgs,
+}
+
+/// Parses `--split`: three non-negative shares that add up to 1, at least one above 0.
+pub fn parse_split(text: &str) -> Result<[f64; 3]> {
+    let shares: Vec<f64> = text
+        .split(',')
+        .map(|s| s.trim().parse::<f64>())
+        .collect::<Result<_, _>>()
+        .map_err(|_| anyhow::anyhow!("expected three numbers like 0.8,0.1,0.1, got {text:?}"))?;
+    let [train, val, test] = shares[..] else {
+        bail!(
+            "expected three shares (train,val,test), got {}",
+            shares.len()
+        );
+    };
+    ensure!(
+        [train, val, test]
+            .iter()
+            .all(|s| s.is_finite() && *s >= 0.0),
+        "shares must be non-negative numbers, got {text:?}"
+    );
+    ensure!(
+        (train + val + test - 1.0).abs() < 1e-6,
+        "shares must add up to 1, got {text:?} (sum {})",
+        train + val + test
+    );
+    Ok([train, val, test])
+}
