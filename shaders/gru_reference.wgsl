@@ -21,7 +21,8 @@
 //   Stored: h, and r, z, n, hw_n (hw_n for the backward's d_r).
 //
 // ---- Backward (gru_reference_backward), dispatched for s = T-1, T-2, .., 0. d_hw_next and
-// d_h_direct_next are d_hw and d_h_direct of step s + 1 (both zero at s = T-1):
+// d_h_direct_next are d_hw and d_h_direct of step s + 1 (in d_hw and carry, where that step's
+// dispatch wrote them); both are zero at s = T-1:
 //   d_h_rec    = d_h_direct_next[j] + Σ_{k < 3H} d_hw_next[k] W_hh[k, j]
 //   d_h        = d_out[t, j] + d_h_rec
 //   d_n        = d_h (1 - z)
@@ -63,6 +64,8 @@ fn gru_reference_forward(@builtin(global_invocation_id) id: vec3<u32>) {
     }
     let s = dims.s_start;
     let row = row_of(time_of(s), b);
+    // hw = h_prev W_hhᵀ + b_hh, unit j of each gate; h_prev is what the previous step's
+    // dispatch stored (nothing to add at s = 0, where it is zero).
     var hw_r = b_hh(j);
     var hw_z = b_hh(H + j);
     var hw_n = b_hh(2u * H + j);
@@ -80,6 +83,7 @@ fn gru_reference_forward(@builtin(global_invocation_id) id: vec3<u32>) {
     let r = sigmoid(xw[row * GATES * H + j] + hw_r);
     let z = sigmoid(xw[row * GATES * H + H + j] + hw_z);
     let n = tanh(xw[row * GATES * H + 2u * H + j] + r * hw_n);
+    // The reverse direction's padding steps hold a zero state.
     let h = select(0.0, n + z * (h_prev_j - n), is_live(time_of(s), b));
     out[row * dims.out_stride + dims.out_col + j] = h;
     gates[row * STORED * H + j] = r;
@@ -106,6 +110,7 @@ fn gru_reference_backward(@builtin(global_invocation_id) id: vec3<u32>) {
     let s = dims.s_start;
     let t = time_of(s);
     let row = row_of(t, b);
+    // What step s + 1 hands back (nothing at the last step).
     var d_h_rec = 0.0;
     if (s + 1u < dims.steps) {
         let row_next = row_of(time_of(s + 1u), b);
@@ -114,6 +119,7 @@ fn gru_reference_backward(@builtin(global_invocation_id) id: vec3<u32>) {
             d_h_rec += d_hw[row_next * GATES * H + k] * w_hh(k, j);
         }
     }
+    // The reverse direction's padding steps pass no gradient.
     let d_h = select(0.0, d_out[row * dims.out_stride + dims.out_col + j] + d_h_rec, is_live(t, b));
     let r = gates_in[row * STORED * H + j];
     let z = gates_in[row * STORED * H + H + j];

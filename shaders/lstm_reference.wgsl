@@ -21,7 +21,8 @@
 //   Reverse direction: h = c = 0 at the padding steps t ≥ length[b].
 //
 // ---- Backward (lstm_reference_backward), dispatched for s = T-1, T-2, .., 0. d_a_next is d_a
-// of step s + 1, d_c_from_next the d_c_to_prev of step s + 1 (both zero at s = T-1):
+// of step s + 1 (in d_xw, where that step's dispatch wrote it), d_c_from_next the d_c_to_prev
+// of step s + 1 (in carry); both are zero at s = T-1:
 //   d_h_rec       = Σ_{k < 4H} d_a_next[k] W_hh[k, j]
 //   d_h           = d_out[t, j] + d_h_rec
 //   d_o           = d_h tanh(c)
@@ -67,6 +68,8 @@ fn lstm_reference_forward(@builtin(global_invocation_id) id: vec3<u32>) {
     }
     let s = dims.s_start;
     let row = row_of(time_of(s), b);
+    // a = XW[t] + b_hh + h_prev W_hhᵀ, unit j of each gate; h_prev and c_prev are what the
+    // previous step's dispatch stored (nothing to add at s = 0, where they are zero).
     var a_i = xw[row * GATES * H + j] + b_hh(j);
     var a_f = xw[row * GATES * H + H + j] + b_hh(H + j);
     var a_g = xw[row * GATES * H + 2u * H + j] + b_hh(2u * H + j);
@@ -87,6 +90,7 @@ fn lstm_reference_forward(@builtin(global_invocation_id) id: vec3<u32>) {
     let f = sigmoid(a_f);
     let g = tanh(a_g);
     let o = sigmoid(a_o);
+    // The reverse direction's padding steps hold a zero state.
     let live = is_live(time_of(s), b);
     let c = select(0.0, f * c_prev + i * g, live);
     let h = select(0.0, o * tanh(c), live);
@@ -115,6 +119,7 @@ fn lstm_reference_backward(@builtin(global_invocation_id) id: vec3<u32>) {
     let s = dims.s_start;
     let t = time_of(s);
     let row = row_of(t, b);
+    // What step s + 1 hands back (nothing at the last step).
     var d_h_rec = 0.0;
     var d_c_from_next = 0.0;
     if (s + 1u < dims.steps) {
@@ -124,6 +129,7 @@ fn lstm_reference_backward(@builtin(global_invocation_id) id: vec3<u32>) {
         }
         d_c_from_next = carry[b * H + j];
     }
+    // The reverse direction's padding steps pass no gradient.
     let live = is_live(t, b);
     let d_h = select(0.0, d_out[row * dims.out_stride + dims.out_col + j] + d_h_rec, live);
     d_c_from_next = select(0.0, d_c_from_next, live);
