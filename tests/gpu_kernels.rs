@@ -1,14 +1,17 @@
 //! The GPU kernels one at a time, and the contract between host and shaders.
 //!
 //! Without a GPU (naga alone): every Rust uniform struct has the size and field offsets of its
-//! WGSL twin; every kernel's explicit layout lists exactly the globals its entry point uses,
-//! with their group, binding, name and kind (uniform, read-only or read-write storage); the
-//! constants the host sizes grids and buffers with are the shaders' own.
+//! WGSL twin; every kernel's explicit layout lists exactly the globals its entry point uses (and
+//! its reference kernel's, where it has one), with their group, binding, name and kind (uniform,
+//! read-only or read-write storage); the constants the host sizes grids and buffers with are the
+//! shaders' own.
 //!
 //! With a GPU (the one `--device gpu` takes; lavapipe in CI; with CI=true a missing adapter
 //! fails): each kernel alone on small inputs against a plain CPU loop in f64 (or the shared CPU
-//! optimizer), beside the whole-step comparisons of tests/gpu_engine.rs. The tolerances are
-//! stated at each comparison with the reason for them.
+//! optimizer), beside the whole-step comparisons of tests/gpu_engine.rs; and the reference
+//! recurrence kernels (shaders/lstm_reference.wgsl, gru_reference.wgsl) against the CPU engine's
+//! layer functions and against the tuned kernels, sequences of 1,200 steps included. The
+//! tolerances are stated at each comparison with the reason for them.
 
 mod common;
 #[path = "common/recurrence.rs"]
