@@ -51,18 +51,19 @@
 //            dispatch to the next), then d_hw [3H] of the current step (shared by the
 //            workgroup's invocations within a step)
 //
-// ---- Dispatch (as in lstm.wgsl): ⌈B/4⌉ workgroups of RECURRENCE_WG = 64 invocations. A
-// workgroup owns four sequences, one per lane of every vec4 (so each W_hh read serves four
-// sequences; lanes past the batch repeat the last sequence and are never stored); invocation
-// lid handles the hidden units j = lid, lid + RECURRENCE_WG, ... < H (at most UNITS). The
-// forward pass shares h_prev (8 KiB) through workgroup memory; the backward pass shares d_hw
-// (3H vec4 = 24 KiB at H = 512, over the 16 KiB default maxComputeWorkgroupStorageSize)
-// through its slice of carry, with storageBarrier. One dispatch runs steps s_start .. s_start + s_count; the host chooses
-// s_count so that no invocation runs more than about 60,000 loop iterations, because Mesa's
-// software Vulkan/GL drivers stop a shader silently at 65,535 (docs/adapters.md). The dot
-// products over the hidden units are unrolled by four, all three gates in one pass, and the
-// units go UNITS_PER_PASS at a time (1, 2 or 4; unit_group) so that each read of h_prev or d_hw
-// serves that many.
+// ---- Dispatch (as in lstm.wgsl): ⌈B/4⌉ workgroups of RECURRENCE_WG invocations (32, 64,
+// 128 or 256). A workgroup owns four sequences, one per lane of every vec4 (so each W_hh read
+// serves four sequences; lanes past the batch repeat the last sequence and are never stored);
+// invocation lid handles the hidden units j = lid, lid + RECURRENCE_WG, ... < H (at most
+// UNITS). The forward pass shares h_prev (8 KiB) through workgroup memory; the backward pass
+// shares d_hw (3H vec4 = 24 KiB at H = 512, over the 16 KiB default
+// maxComputeWorkgroupStorageSize) through its slice of carry, with storageBarrier. One
+// dispatch runs steps s_start .. s_start + s_count; the host chooses s_count so that no
+// invocation runs more than about 60,000 loop iterations, because Mesa's software Vulkan/GL
+// drivers stop a shader silently at 65,535 (docs/adapters.md). The dot products over the
+// hidden units are unrolled by four, all three gates in one pass, and the units go
+// UNITS_PER_PASS at a time (1, 2 or 4; unit_group) so that each read of h_prev or d_hw serves
+// that many.
 
 // Shared with lstm.wgsl, in recurrence.wgsl (joined after this text): RECURRENCE_WG,
 // UNITS_PER_PASS, LANES, MAX_HIDDEN, UNITS, RecurrenceDims, the bindings dims, params and

@@ -81,9 +81,8 @@
 // unrolled by four (H/4 iterations and H mod 4 more): four times fewer iterations against
 // that cap, and each h_prev[k] read serves all four gates. Where every invocation has two
 // units or more, they go UNITS_PER_PASS (2 or 4) at a time (unit_group): each read of h_prev
-// (forward) or d_a (backward) then serves that many units. On a CPU adapter, where every read
-// is a per-lane gather, pairs take a quarter of the backward pass's time, and fours another
-// fifth (lavapipe, hidden 128: 210-224 ms, 158 ms in pairs, 126 ms in fours).
+// (forward) or d_a (backward) then serves that many units (docs/adapters.md has what that saves
+// on a CPU adapter).
 //
 // Matrices as bundles of vec4s: a unit's four pre-activations are the columns of a mat4x4
 // (i, f, g, o), and four consecutive h_prev[k] are the columns of another, so that

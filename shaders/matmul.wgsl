@@ -28,9 +28,8 @@
 //   matmul_8x8    an 8 × 8 block per invocation: twice the multiply-adds per load
 //   matmul_16x16  a 16 × 16 block per invocation: four times. On a CPU adapter (lavapipe,
 //                 llvmpipe: a workgroup runs on one thread, invocations in SIMD lanes, every
-//                 load a per-lane gather) loads are the cost, so this wins there (the 13
-//                 matmuls of the reference step at 100 steps: 131-137 ms with 8 × 8, 88-109
-//                 with 16 × 16).
+//                 load a per-lane gather) loads are the cost, so this wins there
+//                 (docs/adapters.md has the timings).
 //   matmul_tiled  a 4 × 4 block per invocation, but the workgroup first copies TILE_K steps of
 //                 its A rows and B columns into workgroup memory (each value loaded once for
 //                 the TILED_WG invocations that use it) between two barriers: the usual

@@ -1,27 +1,34 @@
 //! The GPU kernels one at a time, and the contract between host and shaders.
 //!
 //! Without a GPU (naga alone): every Rust uniform struct has the size and field offsets of its
-//! WGSL twin; every kernel's explicit layout lists exactly the globals its entry point uses,
-//! with their group, binding, name and kind (uniform, read-only or read-write storage); the
-//! constants the host sizes grids and buffers with are the shaders' own.
+//! WGSL twin; every kernel's explicit layout lists exactly the globals its entry point uses (and
+//! its reference kernel's, where it has one), with their group, binding, name and kind (uniform,
+//! read-only or read-write storage); the constants the host sizes grids and buffers with are the
+//! shaders' own.
 //!
 //! With a GPU (the one `--device gpu` takes; lavapipe in CI; with CI=true a missing adapter
 //! fails): each kernel alone on small inputs against a plain CPU loop in f64 (or the shared CPU
-//! optimizer), beside the whole-step comparisons of tests/gpu_engine.rs. The tolerances are
-//! stated at each comparison with the reason for them.
+//! optimizer), beside the whole-step comparisons of tests/gpu_engine.rs; and the reference
+//! recurrence kernels (shaders/lstm_reference.wgsl, gru_reference.wgsl) against the CPU engine's
+//! layer functions and against the tuned kernels, sequences of 1,200 steps included. The
+//! tolerances are stated at each comparison with the reason for them.
 
 use crate::common;
 use crate::common::recurrence;
 
 use hrcast::engine::StepConfig;
+use hrcast::engine::cpu::recurrence::{Carry, Dims, pack_transposed};
+use hrcast::engine::cpu::{gru, lstm};
 use hrcast::engine::gpu::Gpu;
 use hrcast::engine::gpu::bindings::*;
 use hrcast::engine::gpu::buffers::{F32, step_uniform, storage, storage_init, uniform};
 use hrcast::engine::gpu::kernels::*;
 use hrcast::engine::gpu::recorder::{Dispatch, Gemm, Recorder, op, submit};
+use hrcast::engine::gpu::reference::{self, REFERENCE_SHADERS, REFERENCE_WG, ReferenceKernels};
 use hrcast::engine::gpu::uniforms::*;
 use hrcast::engine::gpu::variant::{self, MIN_RECURRENCE_WG, RECURRENCE_WGS, TILED_WG, Variant};
 use hrcast::engine::optim::{self, AdamConfig, AdamState};
+use hrcast::engine::packed::Packed;
 use hrcast::model::Cell;
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
@@ -37,8 +44,9 @@ struct Shader {
 fn shader(file: &str) -> Shader {
     let (_, source) = SHADERS
         .iter()
+        .chain(&REFERENCE_SHADERS)
         .find(|(name, _)| *name == file)
-        .unwrap_or_else(|| panic!("{file} is not in SHADERS"));
+        .unwrap_or_else(|| panic!("{file} is in neither SHADERS nor REFERENCE_SHADERS"));
     let module = naga::front::wgsl::parse_str(source)
         .unwrap_or_else(|e| panic!("{file}: {}", e.emit_to_string(source)));
     let info = naga::valid::Validator::new(
@@ -88,6 +96,8 @@ fn every_uniform_struct_matches_its_wgsl_twin() {
     check_uniform::<MatmulDims>("matmul.wgsl");
     check_uniform::<RecurrenceDims>("lstm.wgsl");
     check_uniform::<RecurrenceDims>("gru.wgsl");
+    check_uniform::<RecurrenceDims>("lstm_reference.wgsl");
+    check_uniform::<RecurrenceDims>("gru_reference.wgsl");
     check_uniform::<DropoutDims>("elementwise.wgsl");
     check_uniform::<LossDims>("loss.wgsl");
     check_uniform::<AdamDims>("adam.wgsl");
@@ -178,6 +188,14 @@ fn every_kernel_layout_is_what_its_entry_point_declares() {
                 "{entry} of {file}: bindings"
             );
         }
+        // A reference kernel binds exactly what the tuned kernel it stands in for binds.
+        if let Some((file, entry)) = reference::reference_of(kernel) {
+            assert_eq!(
+                layout,
+                used_globals(file, entry),
+                "{entry} of {file}: bindings"
+            );
+        }
     }
 }
 
@@ -227,6 +245,18 @@ fn the_hosts_constants_are_the_shaders() {
         ("gru.wgsl", "GATES", Cell::Gru.gates() as f64),
         ("gru.wgsl", "MAX_HIDDEN", MAX_HIDDEN as f64),
         ("adam.wgsl", "CLIP_EPS", f64::from(optim::CLIP_EPS as f32)),
+        (
+            "lstm_reference.wgsl",
+            "REFERENCE_WG",
+            f64::from(REFERENCE_WG),
+        ),
+        (
+            "gru_reference.wgsl",
+            "REFERENCE_WG",
+            f64::from(REFERENCE_WG),
+        ),
+        ("lstm_reference.wgsl", "GATES", Cell::Lstm.gates() as f64),
+        ("gru_reference.wgsl", "GATES", Cell::Gru.gates() as f64),
     ];
     for (file, name, value) in constants {
         assert_eq!(wgsl_constant(file, name), value, "{name} of {file}");
@@ -517,6 +547,62 @@ fn recurrence_dims(case: &recurrence::Case, (s_start, s_count): (usize, usize)) 
     }
 }
 
+impl RecurrenceBuffers {
+    /// The bindings of one LSTM forward dispatch (tuned or reference) with uniform `dims`.
+    fn lstm_forward<'a>(&'a self, dims: &'a wgpu::Buffer) -> LstmForwardBindings<'a> {
+        LstmForwardBindings {
+            dims,
+            params: &self.params,
+            lengths: &self.lengths,
+            xw: &self.xw,
+            out: &self.out,
+            cell: &self.cell,
+            gates: &self.gates,
+        }
+    }
+
+    /// The bindings of one LSTM backward dispatch with uniform `dims`.
+    fn lstm_backward<'a>(&'a self, dims: &'a wgpu::Buffer) -> LstmBackwardBindings<'a> {
+        LstmBackwardBindings {
+            dims,
+            params: &self.params,
+            lengths: &self.lengths,
+            cell_in: &self.cell,
+            gates_in: &self.gates,
+            d_out: &self.d_out,
+            d_xw: &self.d_xw,
+            carry: &self.carry,
+        }
+    }
+
+    /// The bindings of one GRU forward dispatch with uniform `dims`.
+    fn gru_forward<'a>(&'a self, dims: &'a wgpu::Buffer) -> GruForwardBindings<'a> {
+        GruForwardBindings {
+            dims,
+            params: &self.params,
+            lengths: &self.lengths,
+            xw: &self.xw,
+            out: &self.out,
+            gates: &self.gates,
+        }
+    }
+
+    /// The bindings of one GRU backward dispatch with uniform `dims`.
+    fn gru_backward<'a>(&'a self, dims: &'a wgpu::Buffer) -> GruBackwardBindings<'a> {
+        GruBackwardBindings {
+            dims,
+            params: &self.params,
+            lengths: &self.lengths,
+            out_in: &self.out,
+            gates_in: &self.gates,
+            d_out: &self.d_out,
+            d_xw: &self.d_xw,
+            d_hw: &self.d_hw,
+            carry: &self.carry,
+        }
+    }
+}
+
 /// Records the forward kernel of `case` over one span of steps.
 fn record_forward(
     rec: &mut Recorder,
@@ -525,26 +611,9 @@ fn record_forward(
     dims: &wgpu::Buffer,
 ) {
     if case.lstm {
-        let bindings = LstmForwardBindings {
-            dims,
-            params: &b.params,
-            lengths: &b.lengths,
-            xw: &b.xw,
-            out: &b.out,
-            cell: &b.cell,
-            gates: &b.gates,
-        };
-        rec.lstm_forward(&bindings, case.batch());
+        rec.lstm_forward(&b.lstm_forward(dims), case.batch());
     } else {
-        let bindings = GruForwardBindings {
-            dims,
-            params: &b.params,
-            lengths: &b.lengths,
-            xw: &b.xw,
-            out: &b.out,
-            gates: &b.gates,
-        };
-        rec.gru_forward(&bindings, case.batch());
+        rec.gru_forward(&b.gru_forward(dims), case.batch());
     }
 }
 
@@ -556,30 +625,9 @@ fn record_backward(
     dims: &wgpu::Buffer,
 ) {
     if case.lstm {
-        let bindings = LstmBackwardBindings {
-            dims,
-            params: &b.params,
-            lengths: &b.lengths,
-            cell_in: &b.cell,
-            gates_in: &b.gates,
-            d_out: &b.d_out,
-            d_xw: &b.d_xw,
-            carry: &b.carry,
-        };
-        rec.lstm_backward(&bindings, case.batch());
+        rec.lstm_backward(&b.lstm_backward(dims), case.batch());
     } else {
-        let bindings = GruBackwardBindings {
-            dims,
-            params: &b.params,
-            lengths: &b.lengths,
-            out_in: &b.out,
-            gates_in: &b.gates,
-            d_out: &b.d_out,
-            d_xw: &b.d_xw,
-            d_hw: &b.d_hw,
-            carry: &b.carry,
-        };
-        rec.gru_backward(&bindings, case.batch());
+        rec.gru_backward(&b.gru_backward(dims), case.batch());
     }
 }
 
@@ -605,6 +653,11 @@ fn recurrence_on_gpu(
         record_backward(&mut rec, case, &b, &dims);
     }
     run(gpu, kernels, &rec.finish());
+    read_outputs(gpu, case, &b)
+}
+
+/// What a recurrence case's kernels wrote, back on the host.
+fn read_outputs(gpu: &Gpu, case: &recurrence::Case, b: &RecurrenceBuffers) -> recurrence::Outputs {
     let (rows, h, gh) = (case.rows(), case.hidden, case.gates() * case.hidden);
     let read64 = |buffer: &wgpu::Buffer, n: usize| -> Vec<f64> {
         read(gpu, buffer, n).into_iter().map(f64::from).collect()
@@ -631,32 +684,48 @@ fn check_recurrence(gpu: &Gpu, kernels: &Kernels, case: &recurrence::Case, seed:
     let data = case.data(seed);
     let want = case.reference(&data);
     let got = recurrence_on_gpu(gpu, kernels, case, &data);
-    let what = format!(
-        "{}: {} B={} T={} H={} reverse={} {} steps per dispatch",
-        kernels.variant().id(),
+    let what = format!("{}: {}", kernels.variant().id(), case_name(case));
+    // Forward: the GPU sums each dot product of H terms in f32 (by fours), the reference in
+    // f64: a few ulps per step, carried through at most 7 steps by weights of norm below 1;
+    // 2e-5 of each tensor's scale, as tests/gpu_engine.rs allows for predictions. The other
+    // direction's columns of out must stay zero (they are compared too).
+    // Backward: through the forward pass's f32 values and back through every step, with
+    // W_hhᵀ products of G·H terms: 1e-4 of the scale, as tests/gpu_engine.rs allows for
+    // gradients. Scaling one term by 1.001 already fails it (checked by hand).
+    assert_outputs_close(&got, &want, [2e-5, 1e-4], &what);
+}
+
+/// A case in words, for messages.
+fn case_name(case: &recurrence::Case) -> String {
+    format!(
+        "{} B={} T={} H={} reverse={} lengths {:?}, {} steps per dispatch",
         if case.lstm { "LSTM" } else { "GRU" },
         case.batch(),
         case.steps,
         case.hidden,
         case.reverse,
+        case.lengths,
         case.per_dispatch
-    );
+    )
+}
+
+/// Compares everything a recurrence writes, forward tensors (h, c, gates) within `tol[0]` of
+/// their scale and backward ones (d_xw, d_hw) within `tol[1]` (see [`assert_close`]).
+fn assert_outputs_close(
+    got: &recurrence::Outputs,
+    want: &recurrence::Outputs,
+    tol: [f64; 2],
+    what: &str,
+) {
     let f32s = |v: &[f64]| v.iter().map(|&x| x as f32).collect::<Vec<f32>>();
     let compare = |got: &[f64], want: &[f64], tol: f64, name: &str| {
         assert_close(&f32s(got), want, tol, &format!("{what}: {name}"));
     };
-    // Forward: the GPU sums each dot product of H terms in f32 (by fours), the reference in
-    // f64: a few ulps per step, carried through at most 7 steps by weights of norm below 1;
-    // 2e-5 of each tensor's scale, as tests/gpu_engine.rs allows for predictions. The other
-    // direction's columns of out must stay zero (they are compared too).
-    compare(&got.out, &want.out, 2e-5, "h");
-    compare(&got.cell, &want.cell, 2e-5, "c");
-    compare(&got.gates, &want.gates, 2e-5, "gates");
-    // Backward: through the forward pass's f32 values and back through every step, with
-    // W_hhᵀ products of G·H terms: 1e-4 of the scale, as tests/gpu_engine.rs allows for
-    // gradients. Scaling one term by 1.001 already fails it (checked by hand).
-    compare(&got.d_xw, &want.d_xw, 1e-4, "d_xw");
-    compare(&got.d_hw, &want.d_hw, 1e-4, "d_hw");
+    compare(&got.out, &want.out, tol[0], "h");
+    compare(&got.cell, &want.cell, tol[0], "c");
+    compare(&got.gates, &want.gates, tol[0], "gates");
+    compare(&got.d_xw, &want.d_xw, tol[1], "d_xw");
+    compare(&got.d_hw, &want.d_hw, tol[1], "d_hw");
 }
 
 /// The shapes every recurrence is tested on: batch 1 with an odd hidden size; a reverse
@@ -716,6 +785,229 @@ fn gru_forward_and_backward_match_a_cpu_loop() {
             check_recurrence(&gpu, &kernels, case, 10 + seed as u64);
         }
     }
+}
+
+// ---------------------------------------------------------------- the reference kernels
+
+/// Runs `case` through the reference kernels (reference.rs): one forward dispatch per step, then
+/// one backward dispatch per step from the last, each with its own uniform, on the buffers and
+/// bindings of the tuned kernels.
+fn reference_on_gpu(
+    gpu: &Gpu,
+    refs: &ReferenceKernels,
+    case: &recurrence::Case,
+    data: &recurrence::Data,
+) -> recurrence::Outputs {
+    let b = RecurrenceBuffers::new(gpu, case, data);
+    let dims = recurrence_dims(case, (0, case.steps));
+    let uniforms = |backward| -> Vec<wgpu::Buffer> {
+        reference::steps(&dims, backward)
+            .iter()
+            .map(|step| uniform(gpu, step))
+            .collect()
+    };
+    let (forward, backward) = (uniforms(false), uniforms(true));
+    let ran = if case.lstm {
+        let f: Vec<_> = forward.iter().map(|d| b.lstm_forward(d)).collect();
+        let bw: Vec<_> = backward.iter().map(|d| b.lstm_backward(d)).collect();
+        refs.run(gpu, &dims, &f)
+            .and_then(|()| refs.run(gpu, &dims, &bw))
+    } else {
+        let f: Vec<_> = forward.iter().map(|d| b.gru_forward(d)).collect();
+        let bw: Vec<_> = backward.iter().map(|d| b.gru_backward(d)).collect();
+        refs.run(gpu, &dims, &f)
+            .and_then(|()| refs.run(gpu, &dims, &bw))
+    };
+    ran.unwrap();
+    read_outputs(gpu, case, &b)
+}
+
+/// Runs `case` through the CPU engine's layer functions (src/engine/cpu/lstm.rs, gru.rs) in f64.
+/// The GRU's take XW as the kernels do. The LSTM's forward computes its pre-activations from
+/// the layer's input, `a = [x_t | h_prev] [W_ih | W_hh]ᵀ + b`: with x = XW, W_ih the identity
+/// and b = b_hh, that is the kernels' `XW[t] + h_prev W_hhᵀ + b_hh`, exactly.
+fn cpu_engine(case: &recurrence::Case, data: &recurrence::Data) -> recurrence::Outputs {
+    let (rows, h, gh) = (case.rows(), case.hidden, case.gates() * case.hidden);
+    let dims = Dims {
+        batch: case.batch(),
+        steps: case.steps,
+        hidden: h,
+        reverse: case.reverse,
+        out_stride: 2 * h,
+        out_col: case.out_col(),
+        keep: true,
+        lengths: &case.lengths,
+    };
+    let f64s = |v: &[f32]| v.iter().map(|&x| f64::from(x)).collect::<Vec<f64>>();
+    let (xw, w_hh, b_hh, d_out) = (
+        f64s(&data.xw),
+        f64s(&data.w_hh),
+        f64s(&data.b_hh),
+        f64s(&data.d_out),
+    );
+    let mut r = recurrence::Outputs {
+        out: vec![0.0; rows * 2 * h],
+        gates: vec![0.0; rows * 4 * h],
+        d_xw: vec![0.0; rows * gh],
+        ..Default::default()
+    };
+    let mut carry = Carry::new(case.batch(), h, case.gates());
+    let mut w_t = Packed::default();
+    if case.lstm {
+        let identity: Vec<f64> = (0..gh * gh)
+            .map(|i| if i / gh == i % gh { 1.0 } else { 0.0 })
+            .collect();
+        pack_transposed(&[(&identity, gh), (&w_hh, h)], Some(&b_hh), &mut w_t);
+        let mut xh = vec![0.0; case.batch() * (gh + h)];
+        r.cell = vec![0.0; rows * h];
+        lstm::forward(
+            &dims,
+            &xw,
+            &w_t,
+            &mut xh,
+            &mut r.gates,
+            &mut r.cell,
+            &mut r.out,
+        );
+        lstm::backward(
+            &dims,
+            &w_hh,
+            &r.gates,
+            &r.cell,
+            &d_out,
+            &mut r.d_xw,
+            &mut carry,
+        );
+    } else {
+        pack_transposed(&[(&w_hh, h)], None, &mut w_t);
+        gru::forward(
+            &dims,
+            &w_t,
+            &b_hh,
+            &xw,
+            &mut r.gates,
+            &mut r.out,
+            &mut carry,
+        );
+        r.d_hw = vec![0.0; rows * gh];
+        let (gates, out) = (&r.gates, &r.out);
+        gru::backward(
+            &dims,
+            &w_hh,
+            gates,
+            out,
+            &d_out,
+            &mut r.d_xw,
+            &mut r.d_hw,
+            &mut carry,
+        );
+    }
+    r
+}
+
+/// `outputs` with the gates of the reverse direction's padding steps zeroed: the kernels store
+/// there the gates of a zero state, the CPU engine skips those steps (and keeps what it wrote).
+fn without_padding_gates(
+    case: &recurrence::Case,
+    outputs: &recurrence::Outputs,
+) -> recurrence::Outputs {
+    let (h4, mut gates) = (4 * case.hidden, outputs.gates.clone());
+    for t in 0..case.steps {
+        for (b, &length) in case.lengths.iter().enumerate() {
+            if case.reverse && t >= length {
+                gates[(t * case.batch() + b) * h4..][..h4].fill(0.0);
+            }
+        }
+    }
+    recurrence::Outputs {
+        out: outputs.out.clone(),
+        cell: outputs.cell.clone(),
+        gates,
+        d_xw: outputs.d_xw.clone(),
+        d_hw: outputs.d_hw.clone(),
+    }
+}
+
+/// The reference kernels' shapes: the tuned kernels' (recurrence_cases: batch 1, odd hidden
+/// sizes, lengths below T, both directions), three drawn at random (seeded), and sequences of
+/// 1,200 and 1,100 steps, forward and reverse, with lengths below T (the tuned kernels in
+/// dispatches of 300 and 275 steps; the reference kernels take one dispatch per step whatever
+/// T is).
+fn reference_cases(lstm: bool) -> Vec<recurrence::Case> {
+    let mut rng = StdRng::seed_from_u64(if lstm { 7 } else { 8 });
+    let mut cases = recurrence_cases(lstm);
+    for _ in 0..3 {
+        let steps = rng.random_range(1..=12);
+        let batch = rng.random_range(1..=6);
+        cases.push(recurrence::Case {
+            lstm,
+            steps,
+            hidden: rng.random_range(1..=70),
+            lengths: (0..batch).map(|_| rng.random_range(1..=steps)).collect(),
+            reverse: rng.random_range(0..2) == 1,
+            per_dispatch: rng.random_range(1..=steps),
+        });
+    }
+    let long = |steps, hidden, lengths: &[usize], reverse, per_dispatch| recurrence::Case {
+        lstm,
+        steps,
+        hidden,
+        lengths: lengths.to_vec(),
+        reverse,
+        per_dispatch,
+    };
+    cases.push(long(1200, 13, &[1200, 1, 845], false, 300));
+    cases.push(long(1100, 6, &[1100, 731], true, 275));
+    cases
+}
+
+/// Holds the reference kernels of one cell to the CPU engine and to the tuned kernels (under the
+/// variant the adapter gets for the case's hidden size) on every shape of [`reference_cases`].
+fn check_reference_kernels(lstm: bool) {
+    let Some((gpu, _)) = setup() else {
+        return;
+    };
+    let refs = ReferenceKernels::new(&gpu).unwrap();
+    for (seed, case) in reference_cases(lstm).iter().enumerate() {
+        let data = case.data(100 + seed as u64);
+        let got = reference_on_gpu(&gpu, &refs, case, &data);
+        // Against the CPU engine (f64): as the tuned kernels against the CPU loops
+        // (check_recurrence), f32 dot products of H terms against f64 ones, 2e-5 of each
+        // tensor's scale forward and 1e-4 backward. The errors do not grow with T: the gates
+        // (σ < 1) and PyTorch's weights (norm below 1) shrink an error from one step to the next
+        // faster than new ones come in, forward and backward. Measured on lavapipe: at most
+        // 7e-7 of the scale on every shape, the 1,200-step ones included.
+        let want = cpu_engine(case, &data);
+        assert_outputs_close(
+            &without_padding_gates(case, &got),
+            &without_padding_gates(case, &want),
+            [2e-5, 1e-4],
+            &format!("reference against the CPU engine: {}", case_name(case)),
+        );
+        // Against the tuned kernel: both in f32 on the same adapter (the same exp and tanh),
+        // differing only in the order of each dot product's sum (by fours in vec4s, or one term
+        // at a time): measured at most 7e-7 of the scale on lavapipe; 5e-6 forward and
+        // backward, a margin of 7 (scaling one term by 1.001 fails it by far).
+        let variant = variant::choose(&gpu.info, case.hidden).unwrap().0;
+        let kernels = Kernels::new(&gpu, variant, case.hidden).unwrap();
+        let tuned = recurrence_on_gpu(&gpu, &kernels, case, &data);
+        assert_outputs_close(
+            &got,
+            &tuned,
+            [5e-6, 5e-6],
+            &format!("reference against {}: {}", variant.id(), case_name(case)),
+        );
+    }
+}
+
+#[test]
+fn reference_lstm_matches_the_cpu_engine_and_the_tuned_kernel() {
+    check_reference_kernels(true);
+}
+
+#[test]
+fn reference_gru_matches_the_cpu_engine_and_the_tuned_kernel() {
+    check_reference_kernels(false);
 }
 
 // ---------------------------------------------------------------- loss, norm and Adam

@@ -12,6 +12,8 @@
 //! - [`recorder`] records dispatches, one method per kernel; [`plan`] records a whole training
 //!   step (forward, loss and head, backward; the update once per engine) on [`buffers`], with
 //!   the parameters found through [`params`].
+//! - [`reference`] compiles the reference recurrence kernels: the LSTM and GRU written plainly,
+//!   for reading and for the tests (never used in training).
 //! - [`engine::GpuEngine`] holds parameters, gradients and Adam's moments on the GPU and runs a
 //!   whole training step as one compute pass (or one per micro-batch, see [`micro_batch`]).
 
@@ -23,6 +25,7 @@ pub mod micro_batch;
 pub mod params;
 pub mod plan;
 pub mod recorder;
+pub mod reference;
 pub mod uniforms;
 pub mod variant;
 
