@@ -13,7 +13,7 @@
 //
 // The host has the same names (src/engine/gpu/uniforms.rs: Step; kernels.rs: the constants, and
 // the grid: ⌈n / ELEMENTWISE_WG⌉ workgroups, at most 65,535 in x, the rest in y);
-// tests/gpu_kernels.rs checks sizes, offsets and values with naga.
+// tests/engines/gpu_kernels.rs checks sizes, offsets and values with naga.
 // Buffers: none. Dispatch: none (declarations only).
 
 const MAX_LAYERS: u32 = 16u;

@@ -1,6 +1,6 @@
 // LSTM recurrence of one layer and one direction, written plainly: one invocation per (sequence,
 // hidden unit), one dispatch per time step. It computes what lstm.wgsl computes (the same
-// equations, gate order, buffers and bindings; tests/gpu_kernels.rs holds the two together and
+// equations, gate order, buffers and bindings; tests/engines/gpu_kernels.rs holds the two together and
 // against the CPU engine), without lstm.wgsl's speed-ups; read it first. It is not used in
 // training.
 //

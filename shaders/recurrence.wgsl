@@ -16,7 +16,7 @@
 // params [P] f32, all parameters flat (W_hh at w_hh_off, b_hh at b_hh_off), read; lengths [B]
 // u32, each sequence's valid steps, read. The rest are each kernel's own.
 // Dispatch: ⌈B / LANES⌉ workgroups of RECURRENCE_WG invocations, (⌈B/4⌉, 1, 1). The host
-// has the same names (kernels.rs; uniforms.rs: RecurrenceDims); tests/gpu_kernels.rs checks
+// has the same names (kernels.rs; uniforms.rs: RecurrenceDims); tests/engines/gpu_kernels.rs checks
 // them.
 
 override RECURRENCE_WG: u32 = 64u;

@@ -1,6 +1,6 @@
 //! One recurrent layer in one direction, forward and backward, as plain CPU loops in f64 that
 //! follow the equations of shaders/lstm.wgsl and shaders/gru.wgsl line by line: the reference
-//! of the recurrence kernels' tests (tests/gpu_kernels.rs). Rows are time-major (t·B + b); `out`
+//! of the recurrence kernels' tests (tests/engines/gpu_kernels.rs). Rows are time-major (t·B + b); `out`
 //! has two directions' columns (2H), this direction's at [`Case::out_col`].
 
 use rand::rngs::StdRng;

@@ -8,7 +8,7 @@
 //!
 //! With a GPU (the one `--device gpu` takes; lavapipe in CI; with CI=true a missing adapter
 //! fails): each kernel alone on small inputs against a plain CPU loop in f64 (or the shared CPU
-//! optimizer), beside the whole-step comparisons of tests/gpu_engine.rs; and the reference
+//! optimizer), beside the whole-step comparisons of tests/engines/gpu_engine.rs; and the reference
 //! recurrence kernels (shaders/lstm_reference.wgsl, gru_reference.wgsl) against the CPU engine's
 //! layer functions and against the tuned kernels, sequences of 1,200 steps included. The
 //! tolerances are stated at each comparison with the reason for them.
@@ -687,10 +687,10 @@ fn check_recurrence(gpu: &Gpu, kernels: &Kernels, case: &recurrence::Case, seed:
     let what = format!("{}: {}", kernels.variant().id(), case_name(case));
     // Forward: the GPU sums each dot product of H terms in f32 (by fours), the reference in
     // f64: a few ulps per step, carried through at most 7 steps by weights of norm below 1;
-    // 2e-5 of each tensor's scale, as tests/gpu_engine.rs allows for predictions. The other
+    // 2e-5 of each tensor's scale, as tests/engines/gpu_engine.rs allows for predictions. The other
     // direction's columns of out must stay zero (they are compared too).
     // Backward: through the forward pass's f32 values and back through every step, with
-    // W_hhᵀ products of G·H terms: 1e-4 of the scale, as tests/gpu_engine.rs allows for
+    // W_hhᵀ products of G·H terms: 1e-4 of the scale, as tests/engines/gpu_engine.rs allows for
     // gradients. Scaling one term by 1.001 already fails it (checked by hand).
     assert_outputs_close(&got, &want, [2e-5, 1e-4], &what);
 }

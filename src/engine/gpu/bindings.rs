@@ -3,7 +3,7 @@
 //! fields named as the WGSL variables and listed in binding order, each with the way the kernel
 //! uses it. The same declaration gives the kernel's explicit bind-group layouts (see
 //! [`Slot::layout_entry`]), so a binding is added in one place here and one in the shader;
-//! tests/gpu_kernels.rs checks every slot (group, binding, name, access) against the WGSL
+//! tests/engines/gpu_kernels.rs checks every slot (group, binding, name, access) against the WGSL
 //! globals that the kernel's entry point uses.
 
 /// How a kernel uses a buffer it binds.

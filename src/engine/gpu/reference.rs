@@ -1,7 +1,7 @@
 //! The reference recurrence kernels, `shaders/lstm_reference.wgsl` and `gru_reference.wgsl`:
 //! the LSTM and GRU of lstm.wgsl and gru.wgsl written plainly, one invocation per (sequence,
 //! hidden unit) and one dispatch per time step. They are for reading (docs/model.md starts there)
-//! and for tests/gpu_kernels.rs, which holds them to the CPU engine and to the tuned kernels;
+//! and for tests/engines/gpu_kernels.rs, which holds them to the CPU engine and to the tuned kernels;
 //! training never runs them.
 //!
 //! Each reference entry point stands in for a tuned kernel ([`reference_of`]): it declares that

@@ -1,6 +1,6 @@
 //! The uniform blocks the kernels read, each laid out exactly as the WGSL struct of the same
 //! name (`#[repr(C)]`, 4-byte fields, padded to 16 bytes; `pad` is the WGSL's `_pad` members).
-//! tests/gpu_kernels.rs checks every size and offset against the WGSL with naga.
+//! tests/engines/gpu_kernels.rs checks every size and offset against the WGSL with naga.
 
 use super::kernels::MAX_LAYERS;
 use crate::engine::optim::AdamConfig;

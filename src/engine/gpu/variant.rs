@@ -1,6 +1,6 @@
 //! Kernel variants: the shapes a GPU engine's kernels can run in, and which one an adapter gets.
 //!
-//! The math of every variant is the same (tests/gpu_engine.rs holds each against the CPU
+//! The math of every variant is the same (tests/engines/gpu_engine.rs holds each against the CPU
 //! engine); what differs is how the work is spread over invocations and workgroups, and that
 //! decides the speed, differently on each adapter:
 //! - the matmul kernel: `matmul_4x4`, `matmul_8x8`, `matmul_16x16` or `matmul_tiled` (matmul.wgsl explains
