@@ -79,11 +79,12 @@ impl Kernel {
 // (`UNITS`, recurrence.wgsl), so no variant may have fewer invocations.
 const _: () = assert!(MAX_HIDDEN.is_multiple_of(MIN_RECURRENCE_WG as usize));
 
-/// One kernel's pipeline and the layouts of its bind groups.
-struct Compiled {
-    kernel: Kernel,
+/// One entry point's pipeline and the layouts of its bind groups, laid out as a kernel's
+/// bindings (the tuned kernels here, and the reference kernels of reference.rs).
+pub(super) struct Compiled {
+    pub(super) kernel: Kernel,
     entry: &'static str,
-    pipeline: wgpu::ComputePipeline,
+    pub(super) pipeline: wgpu::ComputePipeline,
     groups: Vec<wgpu::BindGroupLayout>,
 }
 
@@ -118,8 +119,9 @@ impl Kernels {
                 .expect("every kernel's file is listed")
                 .1;
             let what = format!("building {entry} of shaders/{file}");
+            let constants = variant.constants(entry, hidden);
             compiled.push(gpu.checked(&what, || {
-                Compiled::new(gpu, kernel, (&variant, hidden), module)
+                Compiled::new(gpu, (kernel, entry), module, &constants)
             })?);
         }
         Ok(Kernels { variant, compiled })
@@ -149,42 +151,19 @@ impl Kernels {
 
     /// The bind groups of one dispatch of `B`'s kernel.
     pub fn bind_groups<'a, B: Bindings<'a>>(&self, gpu: &Gpu, b: &B) -> Vec<wgpu::BindGroup> {
-        let compiled = self.get(B::KERNEL);
-        B::LAYOUT
-            .iter()
-            .zip(b.groups())
-            .zip(&compiled.groups)
-            .map(|((slots, buffers), layout)| {
-                let entries: Vec<wgpu::BindGroupEntry> = slots
-                    .iter()
-                    .zip(buffers)
-                    .map(|(slot, buffer)| wgpu::BindGroupEntry {
-                        binding: slot.binding,
-                        resource: buffer.as_entire_binding(),
-                    })
-                    .collect();
-                gpu.device.create_bind_group(&wgpu::BindGroupDescriptor {
-                    label: Some(compiled.entry),
-                    layout,
-                    entries: &entries,
-                })
-            })
-            .collect()
+        self.get(B::KERNEL).bind_groups(gpu, b)
     }
 }
 
 impl Compiled {
     /// The bind-group layouts of `kernel` (entry by entry, from its slots), its pipeline layout
-    /// and its pipeline, with `variant`'s entry point and overridable constants for a model of
-    /// `hidden` units.
-    fn new(
+    /// and the pipeline of `entry` in `module` with the overridable `constants`.
+    pub(super) fn new(
         gpu: &Gpu,
-        kernel: Kernel,
-        (variant, hidden): (&Variant, usize),
+        (kernel, entry): (Kernel, &'static str),
         module: &wgpu::ShaderModule,
+        constants: &[(&str, f64)],
     ) -> Compiled {
-        let entry = kernel.entry(variant);
-        let constants = variant.constants(entry, hidden);
         let groups: Vec<wgpu::BindGroupLayout> = kernel
             .layout()
             .iter()
@@ -213,7 +192,7 @@ impl Compiled {
                 module,
                 entry_point: Some(entry),
                 compilation_options: wgpu::PipelineCompilationOptions {
-                    constants: &constants,
+                    constants,
                     ..Default::default()
                 },
                 cache: None,
@@ -224,5 +203,33 @@ impl Compiled {
             pipeline,
             groups,
         }
+    }
+
+    /// The bind groups of one dispatch with the buffers of `b` (bindings of this kernel).
+    pub(super) fn bind_groups<'a, B: Bindings<'a>>(
+        &self,
+        gpu: &Gpu,
+        b: &B,
+    ) -> Vec<wgpu::BindGroup> {
+        B::LAYOUT
+            .iter()
+            .zip(b.groups())
+            .zip(&self.groups)
+            .map(|((slots, buffers), layout)| {
+                let entries: Vec<wgpu::BindGroupEntry> = slots
+                    .iter()
+                    .zip(buffers)
+                    .map(|(slot, buffer)| wgpu::BindGroupEntry {
+                        binding: slot.binding,
+                        resource: buffer.as_entire_binding(),
+                    })
+                    .collect();
+                gpu.device.create_bind_group(&wgpu::BindGroupDescriptor {
+                    label: Some(self.entry),
+                    layout,
+                    entries: &entries,
+                })
+            })
+            .collect()
     }
 }

@@ -10,7 +10,8 @@
 //! both on the same buffers, through the same bindings structs.
 
 use super::Gpu;
-use super::bindings::{Bindings, Kernel, Slot};
+use super::bindings::{Bindings, Kernel};
+use super::kernels::Compiled;
 use super::uniforms::RecurrenceDims;
 use anyhow::{Result, anyhow};
 
@@ -71,13 +72,6 @@ pub fn grid(dims: &RecurrenceDims) -> [u32; 3] {
     [dims.hidden.div_ceil(REFERENCE_WG), dims.batch, 1]
 }
 
-/// One reference entry point's pipeline and the layouts of its bind groups (the tuned kernel's).
-struct Compiled {
-    kernel: Kernel,
-    pipeline: wgpu::ComputePipeline,
-    groups: Vec<wgpu::BindGroupLayout>,
-}
-
 /// The compiled reference kernels.
 pub struct ReferenceKernels {
     compiled: Vec<Compiled>,
@@ -97,7 +91,15 @@ impl ReferenceKernels {
                 .find(|(name, _)| *name == file)
                 .expect("every reference file is listed");
             let what = format!("building {entry} of shaders/{file}");
-            compiled.push(gpu.checked(&what, || Compiled::new(gpu, kernel, entry, source))?);
+            compiled.push(gpu.checked(&what, || {
+                let module = gpu
+                    .device
+                    .create_shader_module(wgpu::ShaderModuleDescriptor {
+                        label: Some(entry),
+                        source: wgpu::ShaderSource::Wgsl((*source).into()),
+                    });
+                Compiled::new(gpu, (kernel, entry), &module, &[])
+            })?);
         }
         Ok(ReferenceKernels { compiled })
     }
@@ -138,76 +140,5 @@ impl ReferenceKernels {
             .poll(wgpu::PollType::wait_indefinitely())
             .map_err(|e| anyhow!("waiting for the GPU failed (device lost?): {e}"))?;
         Ok(())
-    }
-}
-
-impl Compiled {
-    /// The pipeline of `entry` in `source`, laid out as `kernel`'s bindings.
-    fn new(gpu: &Gpu, kernel: Kernel, entry: &str, source: &str) -> Compiled {
-        let module = gpu
-            .device
-            .create_shader_module(wgpu::ShaderModuleDescriptor {
-                label: Some(entry),
-                source: wgpu::ShaderSource::Wgsl(source.into()),
-            });
-        let groups: Vec<wgpu::BindGroupLayout> = kernel
-            .layout()
-            .iter()
-            .map(|slots| {
-                let entries: Vec<wgpu::BindGroupLayoutEntry> =
-                    slots.iter().map(Slot::layout_entry).collect();
-                gpu.device
-                    .create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
-                        label: Some(entry),
-                        entries: &entries,
-                    })
-            })
-            .collect();
-        let layout = gpu
-            .device
-            .create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
-                label: Some(entry),
-                bind_group_layouts: &groups.iter().map(Some).collect::<Vec<_>>(),
-                immediate_size: 0,
-            });
-        let pipeline = gpu
-            .device
-            .create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
-                label: Some(entry),
-                layout: Some(&layout),
-                module: &module,
-                entry_point: Some(entry),
-                compilation_options: Default::default(),
-                cache: None,
-            });
-        Compiled {
-            kernel,
-            pipeline,
-            groups,
-        }
-    }
-
-    /// The bind groups of one dispatch with the buffers of `b`.
-    fn bind_groups<'a, B: Bindings<'a>>(&self, gpu: &Gpu, b: &B) -> Vec<wgpu::BindGroup> {
-        B::LAYOUT
-            .iter()
-            .zip(b.groups())
-            .zip(&self.groups)
-            .map(|((slots, buffers), layout)| {
-                let entries: Vec<wgpu::BindGroupEntry> = slots
-                    .iter()
-                    .zip(buffers)
-                    .map(|(slot, buffer)| wgpu::BindGroupEntry {
-                        binding: slot.binding,
-                        resource: buffer.as_entire_binding(),
-                    })
-                    .collect();
-                gpu.device.create_bind_group(&wgpu::BindGroupDescriptor {
-                    label: Some("reference"),
-                    layout,
-                    entries: &entries,
-                })
-            })
-            .collect()
     }
 }
