@@ -97,12 +97,15 @@ fn decode(bytes: &[u8]) -> Result<Decoded> {
 /// The fields hrcast reads that the file defines with an odd size, as (message number, field
 /// number), each with a description for the note: their raw bytes are no value.
 fn odd_size_fields_read(decoded: &Decoded) -> BTreeMap<(u16, u8), String> {
+    let mut found = BTreeMap::new();
+    if decoded.odd_size.is_empty() {
+        return found;
+    }
     let odd: HashSet<(u16, u8)> = decoded
         .odd_size
         .iter()
         .map(|f| (f.global_message_number, f.field_definition_number))
         .collect();
-    let mut found = BTreeMap::new();
     for record in &decoded.records {
         let kind = record.kind();
         let names = fields_read(kind);
