@@ -260,7 +260,8 @@ impl Walk {
     }
 }
 
-/// Reads one file into workouts. FitRec files may hold many; a bad line is reported in `skipped`.
+/// Reads one file into workouts. FitRec files may hold many; a bad line is reported in `skipped`,
+/// as are the fields of a FIT file that were passed over.
 /// The file's folder stands for its person (see [`read_inputs`] for files found in folders).
 pub fn read_file(path: &Path, skipped: &mut Vec<Skipped>) -> Result<Vec<Workout>> {
     read_person_file(path, path.parent().unwrap_or(Path::new("")), skipped)
@@ -313,6 +314,12 @@ pub fn read_bytes(
     Ok(match format {
         Format::Fit => {
             let fit = fit::read(bytes)?;
+            if let Some(reason) = fit.note {
+                skipped.push(Skipped {
+                    source: source.to_string(),
+                    reason,
+                });
+            }
             vec![Workout {
                 profile: fit.profile,
                 ..file_workout(fit.sport, fit.samples)

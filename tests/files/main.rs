@@ -4,6 +4,7 @@
 //! One test binary per group, so that the suite links hrcast, wgpu and naga a few times
 //! instead of once per file; tests/common holds what the groups share.
 
+mod brands;
 #[path = "../common/mod.rs"]
 mod common;
 mod corrupt_files;
