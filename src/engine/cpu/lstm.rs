@@ -52,7 +52,7 @@
 use super::recurrence::pack_transposed;
 use super::recurrence::{Activation, Carry, Dims, split4, times_w_hh, vectorized};
 use crate::engine::packed::{self, Isa, Packed};
-use crate::engine::scalar::Strided;
+use crate::engine::strided::Strided;
 
 vectorized! {
     /// One step of one sequence, all its units in one pass: the pre-activations `a_i .. a_o`
