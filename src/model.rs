@@ -372,3 +372,76 @@ pub struct Batch<T> {
     /// Valid prefix length per sequence (where a bidirectional layer's reverse pass starts).
     pub lengths: Vec<usize>,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(model: Cell, num_layers: usize, bidirectional: bool) -> ModelConfig {
+        ModelConfig {
+            model,
+            input_size: 5,
+            hidden_size: 7,
+            num_layers,
+            dropout: 0.0,
+            bidirectional,
+            features: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn layout_positions_name_their_tensors_and_count_them() {
+        for (cell, bidirectional) in [(Cell::Lstm, true), (Cell::Gru, false), (Cell::Gru, true)] {
+            let config = config(cell, 3, bidirectional);
+            let layout = ParamLayout::new(&config);
+            let names: Vec<String> = layout.tensors().map(|(name, _)| name).collect();
+            let m = cell.module();
+            for l in 0..3 {
+                for (d, suffix) in ["", "_reverse"][..config.directions()].iter().enumerate() {
+                    let p = layout.layer(l, d);
+                    assert_eq!(names[p.w_ih], format!("{m}.weight_ih_l{l}{suffix}"));
+                    assert_eq!(names[p.w_hh], format!("{m}.weight_hh_l{l}{suffix}"));
+                    assert_eq!(names[p.b_ih], format!("{m}.bias_ih_l{l}{suffix}"));
+                    assert_eq!(names[p.b_hh], format!("{m}.bias_hh_l{l}{suffix}"));
+                }
+            }
+            let head = layout.head();
+            assert_eq!(names[head.weight], "head.weight");
+            assert_eq!(
+                (head.bias, names[head.bias].as_str()),
+                (names.len() - 1, "head.bias")
+            );
+            assert_eq!(layout.checked_count(), Some(config.param_count()));
+            let single = ParamLayout::new(&ModelConfig {
+                num_layers: 1,
+                ..config.clone()
+            });
+            assert_eq!(
+                single.checked_count(),
+                Some(
+                    single
+                        .tensors()
+                        .map(|(_, s)| s.iter().product::<usize>())
+                        .sum()
+                )
+            );
+        }
+    }
+
+    #[test]
+    fn layouts_too_large_to_count_are_refused() {
+        let huge = ModelConfig {
+            hidden_size: usize::MAX / 2,
+            ..config(Cell::Lstm, 1, false)
+        };
+        assert_eq!(ParamLayout::checked(&huge), None);
+        let deep = ModelConfig {
+            num_layers: usize::MAX / 2,
+            ..config(Cell::Gru, 1, true)
+        };
+        assert_eq!(
+            ParamLayout::checked(&deep).map(|l| l.checked_count()),
+            Some(None)
+        );
+    }
+}
