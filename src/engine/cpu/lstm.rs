@@ -91,7 +91,6 @@ vectorized! {
 /// `w_t` is `[W_ih | W_hh]ᵀ` packed with `b_ih + b_hh` ([`pack_transposed`]), and `xh` (`[B,
 /// I + H]`) holds a step's `[x_t | h_prev]`. `d.keep` says whether `gates` and `cell` keep every
 /// step (training: `[T·B, 4H]`, `[T·B, H]`) or only the current one (`[B, 4H]`, `[B, H]`).
-#[allow(clippy::too_many_arguments)]
 pub fn forward<T: Activation>(
     d: &Dims,
     x: &[T],

@@ -26,7 +26,7 @@
 
 use super::recurrence::{Activation, Dims, add_d_w_hh, pack_transposed, times_w_ih_t};
 use super::schedule::{Block, parallel, rows, split_blocks};
-use super::workspace::{DirectionBuffers, LayerBuffers, Shape, Workspace, layer_input};
+use super::workspace::{DirectionBuffers, LayerBuffers, Shape, Workspace, layer_x};
 use super::{DropoutStep, gru, lstm};
 use crate::engine::rng;
 use crate::engine::scalar::Scalar;
@@ -188,9 +188,9 @@ impl<T: Activation> Workspace<T> {
     fn direction_forward(&mut self, pass: &Pass<T>, l: usize, d: usize) {
         let s = &pass.shape;
         let (steps, h, gh, width) = (s.steps, s.hidden, s.gate_width(), s.width());
-        let inputs = s.layer_inputs(l);
+        let inputs = s.layer_input(l);
         let (below, above) = self.layers.split_at_mut(l);
-        let input = layer_input(&self.x, below, pass.dropped());
+        let x_l = layer_x(&self.x, below, pass.dropped());
         let layer = &mut above[0];
         let dir = &mut layer.directions[d];
         pack_weights(pass, pass.layer(l, d), inputs, dir);
@@ -207,7 +207,7 @@ impl<T: Activation> Workspace<T> {
         let (base, keep) = (pass.direction_dims(d), pass.keep);
         parallel(jobs, |(((((blk, xw), gates), cell), out), scratch)| {
             let dims = blk.dims(&base);
-            let x = blk.of(input, steps * inputs);
+            let x = blk.of(x_l, steps * inputs);
             match s.cell {
                 Cell::Lstm => {
                     // A step's [x_t | h_prev]; without `keep`, the current step's state only.
@@ -359,7 +359,7 @@ impl<T: Activation> Workspace<T> {
     fn weight_gradients(&mut self, pass: &Pass<T>, l: usize, d: usize) {
         let s = &pass.shape;
         let (steps, gh, p) = (s.steps, s.gate_width(), pass.layer(l, d));
-        let input = layer_input(&self.x, &self.layers[..l], pass.dropped());
+        let x_l = layer_x(&self.x, &self.layers[..l], pass.dropped());
         let d_xw = &self.d_xw[d];
         let d_a = match s.cell {
             Cell::Lstm => d_xw,
@@ -370,10 +370,10 @@ impl<T: Activation> Workspace<T> {
         T::gemm(
             gh,
             s.rows(),
-            s.layer_inputs(l),
+            s.layer_input(l),
             d_xw,
             true,
-            input,
+            x_l,
             false,
             T::one(),
             d_w_ih,

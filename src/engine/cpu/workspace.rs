@@ -47,7 +47,7 @@ impl Shape {
     }
 
     /// Inputs of layer `l`.
-    pub fn layer_inputs(&self, l: usize) -> usize {
+    pub fn layer_input(&self, l: usize) -> usize {
         if l == 0 { self.inputs } else { self.width() }
     }
 }
@@ -82,13 +82,9 @@ pub(super) struct LayerBuffers<T> {
     pub dropped: Vec<T>,
 }
 
-/// The input of layer `l`: the batch's features `x` for the first layer, else the output of
-/// the layer below, after its dropout where the pass `dropped`.
-pub(super) fn layer_input<'a, T>(
-    x: &'a [T],
-    below: &'a [LayerBuffers<T>],
-    dropped: bool,
-) -> &'a [T] {
+/// X_l, the input of the layer above the layers `below`: the batch's features `x` for the first
+/// layer, else the output of the layer below, after its dropout where the pass `dropped`.
+pub(super) fn layer_x<'a, T>(x: &'a [T], below: &'a [LayerBuffers<T>], dropped: bool) -> &'a [T] {
     match below.last() {
         None => x,
         Some(prev) if dropped => &prev.dropped,
