@@ -54,12 +54,12 @@ impl<'a, T> Pass<'a, T> {
         self.dropout.is_some()
     }
 
-    /// The parameters of layer `l`, direction `d`, by name.
+    /// Where the tensors of layer `l`, direction `d` are in the parameters.
     fn layer(&self, l: usize, d: usize) -> DirectionParams {
         self.layout.layer(l, d)
     }
 
-    /// Parameter `i` (an index of [`Self::layout`]).
+    /// Tensor `i` of the parameters (a position [`ParamLayout`] gives).
     fn param(&self, i: usize) -> &'a [T] {
         &self.params.values[i]
     }

@@ -97,3 +97,30 @@ pub fn rows(blocks: &[Block], steps: usize) -> impl Iterator<Item = (usize, usiz
             .flat_map(move |t| (0..blk.len).map(move |i| (blk.start + i, t, blk.row(steps, t, i))))
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn blocks_cover_the_batch_and_their_rows_every_row_once() {
+        let steps = 4;
+        for (batch, threads) in [(7, 3), (2, 5), (0, 2), (16, 1), (5, 5)] {
+            let blocks = Block::split(batch, Some(threads));
+            assert_eq!(blocks.len(), threads.clamp(1, batch.max(1)));
+            let mut next = 0;
+            for blk in &blocks {
+                assert_eq!(blk.start, next, "blocks of {batch} over {threads} threads");
+                next += blk.len;
+            }
+            assert_eq!(next, batch);
+            let mut seen: Vec<usize> = rows(&blocks, steps).map(|(_, _, row)| row).collect();
+            seen.sort_unstable();
+            assert_eq!(seen, (0..batch * steps).collect::<Vec<_>>());
+            if threads == 1 {
+                // One block: plain time-major.
+                assert!(rows(&blocks, steps).all(|(b, t, row)| row == t * batch + b));
+            }
+        }
+    }
+}
