@@ -20,7 +20,7 @@ use crate::dataset::{check_interval_s, check_seq_len};
 use crate::engine::optim::AdamState;
 use crate::engine::{self, Device, Engine};
 use crate::features::{INPUT_NAMES, feature_index};
-use crate::model::{ModelConfig, Normalization, Params};
+use crate::model::{ModelConfig, Normalization, ParamLayout, Params};
 use anyhow::{Context, Result, anyhow, bail, ensure};
 use safetensors::tensor::Metadata;
 use safetensors::{Dtype, SafeTensors, tensor::TensorView};
@@ -145,27 +145,6 @@ pub fn check_normalization(norm: &Normalization, input_size: usize) -> Result<()
     Ok(())
 }
 
-/// The number of parameters `config` describes, computed without overflow (`None` when it does
-/// not fit in a `usize`) and without building its layout.
-fn checked_param_count(config: &ModelConfig) -> Option<usize> {
-    let (d, h) = (config.directions(), config.hidden_size);
-    let gh = config.model.gates().checked_mul(h)?;
-    let layer = |inputs: usize| -> Option<usize> {
-        gh.checked_mul(inputs)?
-            .checked_add(gh.checked_mul(h)?)?
-            .checked_add(gh.checked_mul(2)?)?
-            .checked_mul(d)
-    };
-    let upper = config
-        .num_layers
-        .checked_sub(1)?
-        .checked_mul(layer(h.checked_mul(d)?)?)?;
-    let head = h.checked_mul(d)?.checked_add(1)?;
-    layer(config.input_size)?
-        .checked_add(upper)?
-        .checked_add(head)
-}
-
 /// The parameters' names and shapes that `config` describes, each checked against the file's
 /// header (present, F32, same shape) as it is computed, so that nothing larger than the file
 /// is ever built. `data_bytes` is the size of the file's tensor data.
@@ -174,8 +153,17 @@ fn checked_layout(
     header: &Metadata,
     data_bytes: usize,
 ) -> Result<Vec<(String, Vec<usize>)>> {
+    let overflow = || {
+        anyhow!(
+            "config has hidden_size {} and num_layers {}: more parameters than a computer can \
+             hold",
+            config.hidden_size,
+            config.num_layers
+        )
+    };
+    let layout = ParamLayout::checked(config).ok_or_else(overflow)?;
     let too_large = || {
-        let count = checked_param_count(config);
+        let count = layout.checked_count();
         let fits = count
             .and_then(|c| c.checked_mul(4))
             .is_some_and(|b| b <= data_bytes);
@@ -188,14 +176,6 @@ fn checked_layout(
                 count.map_or("too many".to_string(), |c| c.to_string())
             )
         }
-    };
-    let overflow = || {
-        anyhow!(
-            "config has hidden_size {} and num_layers {}: more parameters than a computer can \
-             hold",
-            config.hidden_size,
-            config.num_layers
-        )
     };
     let check = |name: String, shape: Vec<usize>| -> Result<(String, Vec<usize>)> {
         let Some(info) = header.info(&name) else {
@@ -225,33 +205,10 @@ fn checked_layout(
         );
         Ok((name, shape))
     };
-    let (m, h, d) = (
-        config.model.module(),
-        config.hidden_size,
-        config.directions(),
-    );
-    let gh = config.model.gates().checked_mul(h).ok_or_else(overflow)?;
-    let mut layout = Vec::new();
-    for l in 0..config.num_layers {
-        let inputs = if l == 0 {
-            config.input_size
-        } else {
-            h.checked_mul(d).ok_or_else(overflow)?
-        };
-        for suffix in &["", "_reverse"][..d] {
-            layout.push(check(
-                format!("{m}.weight_ih_l{l}{suffix}"),
-                vec![gh, inputs],
-            )?);
-            layout.push(check(format!("{m}.weight_hh_l{l}{suffix}"), vec![gh, h])?);
-            layout.push(check(format!("{m}.bias_ih_l{l}{suffix}"), vec![gh])?);
-            layout.push(check(format!("{m}.bias_hh_l{l}{suffix}"), vec![gh])?);
-        }
-    }
-    let head_inputs = h.checked_mul(d).ok_or_else(overflow)?;
-    layout.push(check("head.weight".into(), vec![1, head_inputs])?);
-    layout.push(check("head.bias".into(), vec![1])?);
-    Ok(layout)
+    layout
+        .tensors()
+        .map(|(name, shape)| check(name, shape))
+        .collect()
 }
 
 /// The first value of a tensor that is not finite (or, with `non_negative`, is negative).

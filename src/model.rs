@@ -1,5 +1,6 @@
 //! The model (docs/model.md), independent of the engine that runs it: configuration, parameters in
-//! PyTorch's state_dict order and initialisation, and the input normalization.
+//! PyTorch's state_dict order ([`ParamLayout`]: each tensor's index, name and shape, the one
+//! description the engines and checkpoints use) and initialisation, and the input normalization.
 //!
 //! Per layer `l` and direction (`""`, `"_reverse"`), with `G` = 4 (LSTM: i, f, g, o) or 3 (GRU:
 //! r, z, n) gates, `H` hidden units and `I_l` inputs (the features for layer 0, `H × directions`
@@ -74,24 +75,9 @@ impl ModelConfig {
         }
     }
 
-    /// Names and shapes of the parameters, in state_dict order.
+    /// Names and shapes of the parameters, in state_dict order ([`ParamLayout::tensors`]).
     pub fn param_layout(&self) -> Vec<(String, Vec<usize>)> {
-        let (m, g, h) = (self.model.module(), self.model.gates(), self.hidden_size);
-        let mut out = Vec::new();
-        for l in 0..self.num_layers {
-            for suffix in &["", "_reverse"][..self.directions()] {
-                out.push((
-                    format!("{m}.weight_ih_l{l}{suffix}"),
-                    vec![g * h, self.layer_input(l)],
-                ));
-                out.push((format!("{m}.weight_hh_l{l}{suffix}"), vec![g * h, h]));
-                out.push((format!("{m}.bias_ih_l{l}{suffix}"), vec![g * h]));
-                out.push((format!("{m}.bias_hh_l{l}{suffix}"), vec![g * h]));
-            }
-        }
-        out.push(("head.weight".into(), vec![1, h * self.directions()]));
-        out.push(("head.bias".into(), vec![1]));
-        out
+        ParamLayout::new(self).tensors().collect()
     }
 
     /// Number of trainable numbers.
@@ -100,6 +86,170 @@ impl ModelConfig {
             .iter()
             .map(|(_, s)| s.iter().product::<usize>())
             .sum()
+    }
+}
+
+/// Where one layer-direction's tensors are: their indices in state_dict order
+/// ([`ParamLayout::layer`]), or, mapped ([`DirectionParams::map`]), where they start in a flat
+/// buffer of every parameter (the GPU engine's).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DirectionParams {
+    /// `weight_ih` `[G H, I_l]`.
+    pub w_ih: usize,
+    /// `weight_hh` `[G H, H]`.
+    pub w_hh: usize,
+    /// `bias_ih` `[G H]`.
+    pub b_ih: usize,
+    /// `bias_hh` `[G H]`.
+    pub b_hh: usize,
+}
+
+impl DirectionParams {
+    /// Each position through `f` (an index to an offset, say).
+    pub fn map(self, f: impl Fn(usize) -> usize) -> DirectionParams {
+        DirectionParams {
+            w_ih: f(self.w_ih),
+            w_hh: f(self.w_hh),
+            b_ih: f(self.b_ih),
+            b_hh: f(self.b_hh),
+        }
+    }
+}
+
+/// Where the head's tensors are, as [`DirectionParams`] for a layer-direction's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HeadParams {
+    /// `head.weight` `[1, H × directions]`.
+    pub weight: usize,
+    /// `head.bias` `[1]`.
+    pub bias: usize,
+}
+
+impl HeadParams {
+    /// Each position through `f`.
+    pub fn map(self, f: impl Fn(usize) -> usize) -> HeadParams {
+        HeadParams {
+            weight: f(self.weight),
+            bias: f(self.bias),
+        }
+    }
+}
+
+/// The parameters' layout (see the module header): every tensor's index in state_dict order,
+/// its name and its shape. The one description of the parameters: the engines find a tensor
+/// through [`ParamLayout::layer`] and [`ParamLayout::head`], and [`Params`] and checkpoints
+/// list them through [`ParamLayout::tensors`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ParamLayout {
+    /// The cell (the state_dict module of the recurrent tensors).
+    cell: Cell,
+    /// Layers.
+    layers: usize,
+    /// Directions per layer.
+    directions: usize,
+    /// `H`.
+    hidden: usize,
+    /// Inputs of layer 0.
+    input_size: usize,
+    /// `G H`, the rows of every recurrent tensor.
+    gate_rows: usize,
+    /// `H × directions`, the inputs of every layer above the first and of the head.
+    width: usize,
+}
+
+impl ParamLayout {
+    /// Tensors per layer and direction: `weight_ih, weight_hh, bias_ih, bias_hh`.
+    const PER_DIRECTION: usize = 4;
+
+    /// The layout of `config`'s parameters; `None` where its sizes (`G H`, `H × directions`) do
+    /// not fit in a `usize` (a checkpoint's configuration may ask for that).
+    pub fn checked(config: &ModelConfig) -> Option<ParamLayout> {
+        Some(ParamLayout {
+            cell: config.model,
+            layers: config.num_layers,
+            directions: config.directions(),
+            hidden: config.hidden_size,
+            input_size: config.input_size,
+            gate_rows: config.model.gates().checked_mul(config.hidden_size)?,
+            width: config.hidden_size.checked_mul(config.directions())?,
+        })
+    }
+
+    /// The layout of `config`'s parameters (whose sizes fit in a `usize`, as those of every
+    /// model built or loaded do).
+    pub fn new(config: &ModelConfig) -> ParamLayout {
+        Self::checked(config).expect("the model's sizes fit in a usize")
+    }
+
+    /// Layer `l`, direction `d` (0 forward, 1 reverse).
+    pub fn layer(&self, l: usize, d: usize) -> DirectionParams {
+        let first = Self::PER_DIRECTION * (l * self.directions + d);
+        DirectionParams {
+            w_ih: first,
+            w_hh: first + 1,
+            b_ih: first + 2,
+            b_hh: first + 3,
+        }
+    }
+
+    /// The head, after every layer.
+    pub fn head(&self) -> HeadParams {
+        let first = Self::PER_DIRECTION * self.layers * self.directions;
+        HeadParams {
+            weight: first,
+            bias: first + 1,
+        }
+    }
+
+    /// Names and shapes of the tensors in state_dict order, one at a time (a checkpoint checks
+    /// each against its file before the next is built).
+    pub fn tensors(&self) -> impl Iterator<Item = (String, Vec<usize>)> + '_ {
+        (0..self.layers)
+            .flat_map(move |l| (0..self.directions).flat_map(move |d| self.direction_tensors(l, d)))
+            .chain(self.head_tensors())
+    }
+
+    /// Names and shapes of layer `l`'s tensors in direction `d`, in state_dict order.
+    fn direction_tensors(&self, l: usize, d: usize) -> [(String, Vec<usize>); 4] {
+        let (m, suffix) = (self.cell.module(), ["", "_reverse"][d]);
+        let inputs = if l == 0 { self.input_size } else { self.width };
+        let (gh, h) = (self.gate_rows, self.hidden);
+        [
+            (format!("{m}.weight_ih_l{l}{suffix}"), vec![gh, inputs]),
+            (format!("{m}.weight_hh_l{l}{suffix}"), vec![gh, h]),
+            (format!("{m}.bias_ih_l{l}{suffix}"), vec![gh]),
+            (format!("{m}.bias_hh_l{l}{suffix}"), vec![gh]),
+        ]
+    }
+
+    /// Names and shapes of the head's tensors.
+    fn head_tensors(&self) -> [(String, Vec<usize>); 2] {
+        [
+            ("head.weight".into(), vec![1, self.width]),
+            ("head.bias".into(), vec![1]),
+        ]
+    }
+
+    /// The number of parameters, without overflow (`None` where it does not fit in a `usize`)
+    /// and without listing every layer (a checkpoint's configuration may ask for more than a
+    /// computer holds).
+    pub fn checked_count(&self) -> Option<usize> {
+        let sum = |tensors: &[(String, Vec<usize>)]| {
+            tensors.iter().try_fold(0usize, |sum, (_, shape)| {
+                sum.checked_add(shape.iter().try_fold(1usize, |n, &s| n.checked_mul(s))?)
+            })
+        };
+        // Every layer above the first has the shapes of layer 1.
+        let layer = |l: usize| sum(&self.direction_tensors(l, 0))?.checked_mul(self.directions);
+        let upper = self.layers.checked_sub(1)?;
+        let upper = if upper == 0 {
+            0
+        } else {
+            layer(1)?.checked_mul(upper)?
+        };
+        layer(0)?
+            .checked_add(upper)?
+            .checked_add(sum(&self.head_tensors())?)
     }
 }
 
@@ -221,4 +371,77 @@ pub struct Batch<T> {
     pub mask: Vec<T>,
     /// Valid prefix length per sequence (where a bidirectional layer's reverse pass starts).
     pub lengths: Vec<usize>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(model: Cell, num_layers: usize, bidirectional: bool) -> ModelConfig {
+        ModelConfig {
+            model,
+            input_size: 5,
+            hidden_size: 7,
+            num_layers,
+            dropout: 0.0,
+            bidirectional,
+            features: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn layout_positions_name_their_tensors_and_count_them() {
+        for (cell, bidirectional) in [(Cell::Lstm, true), (Cell::Gru, false), (Cell::Gru, true)] {
+            let config = config(cell, 3, bidirectional);
+            let layout = ParamLayout::new(&config);
+            let names: Vec<String> = layout.tensors().map(|(name, _)| name).collect();
+            let m = cell.module();
+            for l in 0..3 {
+                for (d, suffix) in ["", "_reverse"][..config.directions()].iter().enumerate() {
+                    let p = layout.layer(l, d);
+                    assert_eq!(names[p.w_ih], format!("{m}.weight_ih_l{l}{suffix}"));
+                    assert_eq!(names[p.w_hh], format!("{m}.weight_hh_l{l}{suffix}"));
+                    assert_eq!(names[p.b_ih], format!("{m}.bias_ih_l{l}{suffix}"));
+                    assert_eq!(names[p.b_hh], format!("{m}.bias_hh_l{l}{suffix}"));
+                }
+            }
+            let head = layout.head();
+            assert_eq!(names[head.weight], "head.weight");
+            assert_eq!(
+                (head.bias, names[head.bias].as_str()),
+                (names.len() - 1, "head.bias")
+            );
+            assert_eq!(layout.checked_count(), Some(config.param_count()));
+            let single = ParamLayout::new(&ModelConfig {
+                num_layers: 1,
+                ..config.clone()
+            });
+            assert_eq!(
+                single.checked_count(),
+                Some(
+                    single
+                        .tensors()
+                        .map(|(_, s)| s.iter().product::<usize>())
+                        .sum()
+                )
+            );
+        }
+    }
+
+    #[test]
+    fn layouts_too_large_to_count_are_refused() {
+        let huge = ModelConfig {
+            hidden_size: usize::MAX / 2,
+            ..config(Cell::Lstm, 1, false)
+        };
+        assert_eq!(ParamLayout::checked(&huge), None);
+        let deep = ModelConfig {
+            num_layers: usize::MAX / 2,
+            ..config(Cell::Gru, 1, true)
+        };
+        assert_eq!(
+            ParamLayout::checked(&deep).map(|l| l.checked_count()),
+            Some(None)
+        );
+    }
 }

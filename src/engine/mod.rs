@@ -4,9 +4,9 @@
 //!   kernels are tested against and the engine of machines without a GPU.
 //! - [`gpu`]: WGSL compute shaders (`shaders/`) dispatched through wgpu.
 //! - Shared by both: [`optim`] (Adam's configuration and state, clipping), [`scalar`] (the float
-//!   types and the CPU GEMMs, with [`packed`] for the recurrence's steps), [`layout`]
-//!   (batch-first and time-major), [`rng`] (dropout masks, so that both engines draw the same
-//!   ones).
+//!   types and the CPU GEMMs, with [`packed`] for the recurrence's steps and [`strided`] for
+//!   their left operands), [`layout`] (batch-first and time-major), [`rng`] (dropout masks, so
+//!   that both engines draw the same ones).
 //!
 //! Both implement [`Engine`], which training, evaluation and the benchmarks drive; [`select`]
 //! builds the one `--device` asks for.
@@ -18,6 +18,7 @@ pub mod optim;
 pub mod packed;
 pub mod rng;
 pub mod scalar;
+pub mod strided;
 
 use crate::model::{Batch, ModelConfig, Params};
 use cpu::CpuEngine;

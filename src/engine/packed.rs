@@ -22,7 +22,7 @@
 //! plain loops over arrays for the compiler to vectorize, the kernel ran 7x slower: `mul_add`
 //! stayed a library call and the panel rows went through the stack.)
 
-use crate::engine::scalar::Strided;
+use crate::engine::strided::Strided;
 use num_traits::Float;
 
 /// Bytes of one panel row (two 512-bit registers).
@@ -95,12 +95,7 @@ pub fn product<T: Kernel>(
     if m == 0 || n == 0 {
         return;
     }
-    if k > 0 {
-        assert!(
-            (m - 1) * a.rs + (k - 1) * a.cs < a.data.len(),
-            "gemm_packed: a is too small for its view"
-        );
-    }
+    assert!(a.holds(m, k), "gemm_packed: a is too small for its view");
     let nr = Packed::<T>::width();
     assert_eq!(
         b.panels.len(),
@@ -408,7 +403,7 @@ mod tests {
     /// loop in f64 (exact for these small integers scaled by powers of two).
     fn agrees_with_a_plain_loop<T: Kernel + Default + std::fmt::Debug>() {
         for (m, k, n) in [(1, 1, 1), (19, 7, 3), (8, 130, 33), (17, 1, 70), (5, 0, 4)] {
-            let (a, b) = crate::engine::scalar::tests::operands(m, k, n);
+            let (a, b) = crate::engine::strided::tests::operands(m, k, n);
             let cast = |v: &[f64]| v.iter().map(|&x| T::from(x).unwrap()).collect::<Vec<T>>();
             let (a_t, b_s) = (
                 cast(

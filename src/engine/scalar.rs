@@ -4,40 +4,9 @@
 //! `matrixmultiply`, and on matrix-vector products like the head's tens of times).
 
 use crate::engine::packed;
+use crate::engine::strided::Strided;
 use num_traits::{Float, FromPrimitive};
 use std::fmt::Debug;
-
-/// A matrix operand read through strides: element `(i, j)` is `data[i * rs + j * cs]`. A
-/// row-major `[rows, cols]` matrix is `(cols, 1)`, its transpose `(1, cols)`; a block of columns
-/// of a wider matrix keeps the wider row stride.
-#[derive(Debug, Clone, Copy)]
-pub struct Strided<'a, T> {
-    /// The elements.
-    pub data: &'a [T],
-    /// Distance between rows.
-    pub rs: usize,
-    /// Distance between columns.
-    pub cs: usize,
-}
-
-impl<'a, T> Strided<'a, T> {
-    /// A row-major `[_, cols]` matrix, read as is (`transposed` false) or as its transpose.
-    pub fn row_major(data: &'a [T], cols: usize, transposed: bool) -> Self {
-        let (rs, cs) = strides(cols, transposed);
-        Strided { data, rs, cs }
-    }
-
-    /// Panics unless every element of a `[rows, cols]` view lies inside `data`.
-    fn check(&self, rows: usize, cols: usize, what: &str) {
-        if rows > 0 && cols > 0 {
-            let last = (rows - 1) * self.rs + (cols - 1) * self.cs;
-            assert!(
-                last < self.data.len(),
-                "gemm: {what} is too small for its view"
-            );
-        }
-    }
-}
 
 /// A float the CPU engine computes in.
 pub trait Scalar:
@@ -84,15 +53,6 @@ pub trait Scalar:
     /// Converts from f64 (fixtures, hyper-parameters).
     fn of(v: f64) -> Self {
         Self::from_f64(v).expect("representable")
-    }
-}
-
-/// Row and column strides of a row-major `[rows, cols]` operand, read transposed or not.
-fn strides(cols_stored: usize, transposed: bool) -> (usize, usize) {
-    if transposed {
-        (1, cols_stored)
-    } else {
-        (cols_stored, 1)
     }
 }
 
@@ -174,8 +134,8 @@ macro_rules! scalar_impl {
                 if m == 0 || n == 0 {
                     return;
                 }
-                a.check(m, k, "a");
-                b.check(k, n, "b");
+                assert!(a.holds(m, k), "gemm: a is too small for its view");
+                assert!(b.holds(k, n), "gemm: b is too small for its view");
                 assert!(rsc >= n, "gemm: rows of c overlap");
                 assert!(
                     (m - 1) * rsc + n <= c.len(),
@@ -229,8 +189,9 @@ scalar_impl!(f32);
 scalar_impl!(f64);
 
 #[cfg(test)]
-pub(crate) mod tests {
+mod tests {
     use super::*;
+    use crate::engine::strided::tests::operands;
 
     #[test]
     fn gemm_with_and_without_transposes() {
@@ -306,18 +267,6 @@ pub(crate) mod tests {
                 if beta == 0.0 { sum } else { sum + beta * c[ij] }
             })
             .collect()
-    }
-
-    /// Operands `a` `[m, k]` and `b` `[k, n]` of small multiples of 1/8 and 1/4, whose products
-    /// and sums are exact in f32 at these sizes.
-    pub(crate) fn operands(m: usize, k: usize, n: usize) -> (Vec<f64>, Vec<f64>) {
-        let a = (0..m * k)
-            .map(|i| ((i * 7 % 13) as f64 - 6.0) / 8.0)
-            .collect();
-        let b = (0..k * n)
-            .map(|i| ((i * 5 % 11) as f64 - 5.0) / 4.0)
-            .collect();
-        (a, b)
     }
 
     /// Every transpose, beta 0 over NaN garbage, beta 1 and 0.5, against the plain loop.

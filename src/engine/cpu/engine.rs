@@ -2,7 +2,7 @@
 //! and backward passes of [`super::network`] on a [`Workspace`] kept from step to step, then
 //! clipping and Adam of [`crate::engine::optim`].
 
-use super::network::Workspace;
+use super::workspace::Workspace;
 use crate::engine::optim::{AdamConfig, AdamState, clip_grad_norm};
 use crate::engine::scalar::Scalar;
 use crate::engine::{Engine, StepConfig, TrainSums};

@@ -52,7 +52,7 @@
 use super::recurrence::pack_transposed;
 use super::recurrence::{Activation, Carry, Dims, split4, times_w_hh, vectorized};
 use crate::engine::packed::{self, Isa, Packed};
-use crate::engine::scalar::Strided;
+use crate::engine::strided::Strided;
 
 vectorized! {
     /// One step of one sequence, all its units in one pass: the pre-activations `a_i .. a_o`
@@ -91,7 +91,6 @@ vectorized! {
 /// `w_t` is `[W_ih | W_hh]ᵀ` packed with `b_ih + b_hh` ([`pack_transposed`]), and `xh` (`[B,
 /// I + H]`) holds a step's `[x_t | h_prev]`. `d.keep` says whether `gates` and `cell` keep every
 /// step (training: `[T·B, 4H]`, `[T·B, H]`) or only the current one (`[B, 4H]`, `[B, H]`).
-#[allow(clippy::too_many_arguments)]
 pub fn forward<T: Activation>(
     d: &Dims,
     x: &[T],

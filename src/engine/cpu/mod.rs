@@ -8,9 +8,12 @@
 //! - [`lstm`], [`gru`]: one layer and one direction over one block of sequences, forward (for
 //!   training, or for inference keeping no activations) and backward: the CPU twins of
 //!   `shaders/lstm.wgsl` and `shaders/gru.wgsl`, with their names and equations.
-//! - [`network`]: layers, directions, dropout, the head and the loss over a [`Workspace`] of
-//!   buffers reused from step to step; the batch is split into one block of sequences per
-//!   thread, each running its own time loop.
+//! - [`schedule`]: how a batch is spread over threads: one block of sequences per thread, each
+//!   running its own time loop.
+//! - [`workspace`]: the [`Workspace`], the buffers a forward and backward pass reuse from step
+//!   to step.
+//! - [`network`]: the model's maths over a [`Workspace`]: layers, directions, dropout, the head
+//!   and the loss, forward and backward.
 //! - [`oracle`]: the same model on an autodiff [`tape`], which the tests hold the fast path to.
 //! - [`CpuEngine`]: the [`crate::engine::Engine`] built on [`network`].
 
@@ -20,10 +23,13 @@ pub mod lstm;
 pub mod network;
 pub mod oracle;
 pub mod recurrence;
+pub mod schedule;
 pub mod tape;
+pub mod workspace;
 
 pub use engine::CpuEngine;
-pub use network::{Workspace, loss_and_gradients, predict};
+pub use network::{loss_and_gradients, predict};
+pub use workspace::Workspace;
 
 /// Dropout for one training step: the run's seed and the step number pick the masks.
 #[derive(Debug, Clone, Copy)]

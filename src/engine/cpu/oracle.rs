@@ -28,7 +28,7 @@ use super::tape::{Tape, Var};
 use crate::engine::layout::{to_batch_first, to_time_major};
 use crate::engine::rng;
 use crate::engine::scalar::Scalar;
-use crate::model::{Batch, Cell, ModelConfig, Params};
+use crate::model::{Batch, Cell, ModelConfig, ParamLayout, Params};
 
 /// What one forward pass leaves on the tape.
 pub struct Graph {
@@ -47,7 +47,6 @@ pub struct Graph {
 }
 
 /// One direction of one layer. Returns the outputs `[T B, H]` and the final `h` and `c`.
-#[allow(clippy::too_many_arguments)]
 fn direction<T: Scalar>(
     tape: &mut Tape<T>,
     cell: Cell,
@@ -162,12 +161,12 @@ pub fn forward<T: Scalar>(
         batch.inputs,
     );
     let (mut h_n, mut c_n) = (Vec::new(), Vec::new());
-    let mut p = 0;
+    let layout = ParamLayout::new(config);
     for layer in 0..config.num_layers {
         let mut outs = Vec::new();
         for d in 0..config.directions() {
-            let w = [vars[p], vars[p + 1], vars[p + 2], vars[p + 3]];
-            p += 4;
+            let p = layout.layer(layer, d);
+            let w = [vars[p.w_ih], vars[p.w_hh], vars[p.b_ih], vars[p.b_hh]];
             let (out, h, c) =
                 direction(tape, config.model, x, w, batch, config.hidden_size, d == 1);
             outs.push(out);
@@ -198,8 +197,9 @@ pub fn forward<T: Scalar>(
         }
     }
     let rnn_out = x;
-    let head = tape.matmul_t(rnn_out, vars[p]);
-    let pred = tape.add_row(head, vars[p + 1]);
+    let head = layout.head();
+    let pred = tape.matmul_t(rnn_out, vars[head.weight]);
+    let pred = tape.add_row(pred, vars[head.bias]);
     let y = tape.constant(to_time_major(&batch.y, b, steps, 1), b * steps, 1);
     let mask = if use_masking {
         to_time_major(&batch.mask, b, steps, 1)

@@ -9,7 +9,8 @@
 //! direction's h in columns `out_col .. out_col + H`.
 
 use crate::engine::packed::{self, Isa, Packed};
-use crate::engine::scalar::{Scalar, Strided};
+use crate::engine::scalar::Scalar;
+use crate::engine::strided::Strided;
 
 /// The gate activations, per float type. f64 (the gradient checks, the oracle comparisons) calls
 /// the standard library, as the tape does. f32 (training) uses a polynomial `exp` whose loops the

@@ -1,30 +1,8 @@
 //! Where each parameter tensor starts in the flat parameter buffer (and, at the same offsets,
-//! in the gradients and Adam's moments): state_dict order, as [`ModelConfig::param_layout`]
-//! lists it: per layer and direction `w_ih, w_hh, b_ih, b_hh`, then the head's `weight, bias`.
+//! in the gradients and Adam's moments): state_dict order, as [`ParamLayout`] lists it: per
+//! layer and direction `w_ih, w_hh, b_ih, b_hh`, then the head's `weight, bias`.
 
-use crate::model::ModelConfig;
-
-/// The offsets of one layer's tensors in one direction.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct DirectionParams {
-    /// `weight_ih` `[G H, I_l]`.
-    pub w_ih: usize,
-    /// `weight_hh` `[G H, H]`.
-    pub w_hh: usize,
-    /// `bias_ih` `[G H]`.
-    pub b_ih: usize,
-    /// `bias_hh` `[G H]`.
-    pub b_hh: usize,
-}
-
-/// The offsets of the head's tensors.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct HeadParams {
-    /// `head.weight` `[1, H × directions]`.
-    pub weight: usize,
-    /// `head.bias` `[1]`.
-    pub bias: usize,
-}
+use crate::model::{DirectionParams, HeadParams, ModelConfig, ParamLayout};
 
 /// Every tensor's offset, by name and in state_dict order.
 #[derive(Debug, Clone)]
@@ -42,35 +20,25 @@ pub struct ParamOffsets {
 impl ParamOffsets {
     /// The offsets of `config`'s parameters.
     pub fn new(config: &ModelConfig) -> ParamOffsets {
+        let layout = ParamLayout::new(config);
         let mut tensors = Vec::new();
         let mut total = 0;
-        for (_, shape) in config.param_layout() {
-            tensors.push((total, shape.clone()));
-            total += shape.iter().product::<usize>();
+        for (_, shape) in layout.tensors() {
+            let size = shape.iter().product::<usize>();
+            tensors.push((total, shape));
+            total += size;
         }
         let at = |i: usize| tensors[i].0;
         let layers = (0..config.num_layers)
             .map(|l| {
                 (0..config.directions())
-                    .map(|d| {
-                        let first = (l * config.directions() + d) * 4;
-                        DirectionParams {
-                            w_ih: at(first),
-                            w_hh: at(first + 1),
-                            b_ih: at(first + 2),
-                            b_hh: at(first + 3),
-                        }
-                    })
+                    .map(|d| layout.layer(l, d).map(at))
                     .collect()
             })
             .collect();
-        let head = tensors.len() - 2;
         ParamOffsets {
             layers,
-            head: HeadParams {
-                weight: at(head),
-                bias: at(head + 1),
-            },
+            head: layout.head().map(at),
             tensors,
             total,
         }
