@@ -8,7 +8,7 @@
 //! | `length` | I64 | `[N]` valid prefix length |
 //! | `user_id` | I64 | `[N]` |
 //! | `workout_id` | I64 | `[N]` |
-//! | `person` | F32 | `[N, 2]` resting and maximal heart rate (bpm), NaN where unknown; only where some window knows one |
+//! | `person` | F32 | `[N, 11]` the person-level inputs ([`PERSON_INPUT_NAMES`]: resting and maximal heart rate, the history of earlier workouts, the sport), NaN where unknown; only where some window knows one |
 //!
 //! Metadata: `format` = [`DATA_FORMAT`], `feature_names` (JSON list), `interval_s`, `source`,
 //! and `set_id` (the same for the three splits one `prepare` run writes; absent in older files).
@@ -16,13 +16,15 @@
 //! Reading a file checks it completely before any of it is used: the tensors' dtypes and shapes
 //! (against each other, before anything is allocated), `1 <= T <= `[`MAX_SEQ_LEN`], every
 //! length within `0..=T`, every mask value 0 or 1 and 0 beyond its window's length, every
-//! feature and heart rate finite, every person value NaN or within
-//! [`crate::data::HEART_RATE_VALID_BPM`], and `interval_s` within [`INTERVAL_S_RANGE`]. A file
-//! without `person` (written before hrcast had person-level inputs) reads as every value
-//! unknown.
+//! feature and heart rate finite, every person value NaN or within its input's
+//! [`believable_range`], and `interval_s` within [`INTERVAL_S_RANGE`]. A file without `person`
+//! (written before hrcast had person-level inputs) reads as every value unknown; a `person` of
+//! [`NUM_PROFILE_INPUTS`] columns (written before the history and sport inputs) as those
+//! columns, the others unknown.
 
 use crate::data::{
-    HEART_RATE_VALID_BPM, NUM_PERSON_INPUTS, PERSON_INPUT_NAMES, Profile, read_regular,
+    NUM_PERSON_INPUTS, NUM_PROFILE_INPUTS, PERSON_INPUT_NAMES, Profile, believable_range,
+    person_input_unit, read_regular,
 };
 use crate::features::{FEATURE_NAMES, NUM_FEATURES};
 use crate::model::{Batch, Normalization};
@@ -88,8 +90,8 @@ pub struct Split {
     pub user_id: Vec<i64>,
     /// `[n]`.
     pub workout_id: Vec<i64>,
-    /// `[n, NUM_PERSON_INPUTS]` the person's resting and maximal heart rate (bpm) for each
-    /// window, NaN where unknown.
+    /// `[n, NUM_PERSON_INPUTS]` the person-level inputs of each window
+    /// ([`PERSON_INPUT_NAMES`]), NaN where unknown.
     pub person: Vec<f32>,
     /// Grid interval in seconds.
     pub interval_s: f64,
@@ -164,16 +166,21 @@ fn check_values(split: &Split) -> Result<()> {
             position(i, t, 1)
         );
     }
-    let believable = |v: &f32| v.is_nan() || HEART_RATE_VALID_BPM.contains(&f64::from(*v));
-    if let Some(i) = split.person.iter().position(|v| !believable(v)) {
+    let believable = |(i, v): (usize, &f32)| {
+        v.is_nan() || believable_range(i % NUM_PERSON_INPUTS).contains(&f64::from(*v))
+    };
+    if let Some(i) = split.person.iter().enumerate().position(|x| !believable(x)) {
+        let input = i % NUM_PERSON_INPUTS;
+        let range = believable_range(input);
         bail!(
             "tensor \"person\" holds {} at window {} ({:?}): a person value must be NaN \
-             (unknown) or a heart rate from {} to {} bpm",
+             (unknown) or from {} to {} ({})",
             split.person[i],
             i / NUM_PERSON_INPUTS,
-            PERSON_INPUT_NAMES[i % NUM_PERSON_INPUTS],
-            HEART_RATE_VALID_BPM.start(),
-            HEART_RATE_VALID_BPM.end()
+            PERSON_INPUT_NAMES[input],
+            range.start(),
+            range.end(),
+            person_input_unit(input)
         );
     }
     for (window, &length) in split.length.iter().enumerate() {
@@ -193,6 +200,20 @@ fn check_values(split: &Split) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// The rows of a `person` tensor of `columns` columns (the first inputs of
+/// [`PERSON_INPUT_NAMES`]) as rows of all of them, the others unknown (NaN).
+fn widen_person(values: &[f32], columns: usize) -> Vec<f32> {
+    if columns == NUM_PERSON_INPUTS {
+        return values.to_vec();
+    }
+    let mut out = Vec::with_capacity(values.len() / columns.max(1) * NUM_PERSON_INPUTS);
+    for row in values.chunks(columns.max(1)) {
+        out.extend_from_slice(row);
+        out.extend(std::iter::repeat_n(f32::NAN, NUM_PERSON_INPUTS - row.len()));
+    }
+    out
 }
 
 /// Mean and population standard deviation of `values`: 0 and 1 where there are none, a standard
@@ -277,9 +298,18 @@ impl Split {
         self.person.extend_from_slice(&other.person);
     }
 
-    /// The person-level inputs of a profile as stored in [`Split::person`] (NaN where unknown).
+    /// The person-level inputs of a profile as stored in [`Split::person`]: its values, the
+    /// history and sport unknown (NaN), as every value it does not know.
     pub fn person_row(profile: &Profile) -> [f32; NUM_PERSON_INPUTS] {
-        profile.values().map(|v| v.map_or(f32::NAN, |v| v as f32))
+        let mut values = [None; NUM_PERSON_INPUTS];
+        values[..NUM_PROFILE_INPUTS].copy_from_slice(&profile.values());
+        Split::person_values(&values)
+    }
+
+    /// Person-level input values (in the order of [`PERSON_INPUT_NAMES`]) as stored in
+    /// [`Split::person`] (NaN where unknown).
+    pub fn person_values(values: &[Option<f64>; NUM_PERSON_INPUTS]) -> [f32; NUM_PERSON_INPUTS] {
+        values.map(|v| v.map_or(f32::NAN, |v| v as f32))
     }
 
     /// The same windows in windows of `seq_len` steps (at least this split's), the steps past
@@ -440,15 +470,20 @@ impl Split {
                 "{name} has shape {got:?}, expected {expected:?}"
             );
         }
-        let has_person = header.info("person").is_some();
-        if has_person {
-            let got = info("person", Dtype::F32)?;
-            let expected = vec![n, NUM_PERSON_INPUTS];
-            ensure!(
-                got == expected,
-                "person has shape {got:?}, expected {expected:?}"
-            );
-        }
+        // The columns of `person`: all of them, or those written before the history and
+        // sport inputs (the others unknown), or none (every value unknown).
+        let person_columns = match header.info("person") {
+            None => 0,
+            Some(_) => {
+                let got = info("person", Dtype::F32)?;
+                ensure!(
+                    got == [n, NUM_PERSON_INPUTS] || got == [n, NUM_PROFILE_INPUTS],
+                    "person has shape {got:?}, expected [{n}, {NUM_PERSON_INPUTS}] (or \
+                     [{n}, {NUM_PROFILE_INPUTS}] as older files)"
+                );
+                got[1]
+            }
+        };
 
         // The header's offsets were checked against the dtypes, shapes and file size above, so
         // each tensor's data is exactly its shape's worth of bytes.
@@ -463,10 +498,9 @@ impl Split {
             length: bytemuck::pod_collect_to_vec(data("length")?),
             user_id: bytemuck::pod_collect_to_vec(data("user_id")?),
             workout_id: bytemuck::pod_collect_to_vec(data("workout_id")?),
-            person: if has_person {
-                bytemuck::pod_collect_to_vec(data("person")?)
-            } else {
-                vec![f32::NAN; n * NUM_PERSON_INPUTS]
+            person: match person_columns {
+                0 => vec![f32::NAN; n * NUM_PERSON_INPUTS],
+                columns => widen_person(&bytemuck::pod_collect_to_vec(data("person")?), columns),
             },
             interval_s,
             source: meta.get("source").cloned().unwrap_or_default(),
@@ -503,7 +537,7 @@ impl Split {
         }
     }
 
-    /// Number of windows that know person input `p` (0 `resting_hr`, 1 `max_hr`).
+    /// Number of windows that know person input `p` (an index into [`PERSON_INPUT_NAMES`]).
     pub fn person_known(&self, p: usize) -> usize {
         self.person
             .iter()

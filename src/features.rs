@@ -31,7 +31,8 @@
 //! | 11 | `distance` | km since the first step |
 
 use crate::data::{
-    HEART_RATE_VALID_BPM, MAX_SPEED_KMH, NUM_PERSON_INPUTS, PERSON_INPUT_NAMES, Sample, Workout,
+    HEART_RATE_VALID_BPM, HISTORY_INPUT_NAMES, MAX_SPEED_KMH, NUM_PERSON_INPUTS,
+    PERSON_INPUT_NAMES, PROFILE_INPUT_NAMES, SPORT_INPUT_NAMES, Sample, Workout, concat_names,
     finite_as_f32,
 };
 use anyhow::{Result, bail};
@@ -59,24 +60,29 @@ pub const NUM_FEATURES: usize = FEATURE_NAMES.len();
 pub const INPUT_NAMES: [&str; NUM_FEATURES + NUM_PERSON_INPUTS] =
     concat_names(FEATURE_NAMES, PERSON_INPUT_NAMES);
 
-/// `a` followed by `b` (`N` = `A + B`, checked when the constant is built).
-const fn concat_names<const A: usize, const B: usize, const N: usize>(
-    a: [&'static str; A],
-    b: [&'static str; B],
-) -> [&'static str; N] {
-    assert!(N == A + B, "concat_names: N must be A + B");
-    let mut out = [""; N];
-    let mut i = 0;
-    while i < N {
-        out[i] = if i < A { a[i] } else { b[i - A] };
-        i += 1;
-    }
-    out
-}
-
-/// The `person` set of `--features`: the person-level inputs, added to another set (e.g.
-/// `bounded,person`). Not one of [`FEATURE_SETS`], which `ablate` trains alone.
+/// The `person` set of `--features`: the person's resting and maximal heart rate
+/// ([`PROFILE_INPUT_NAMES`]), added to another set (e.g. `bounded,person`). Not one of
+/// [`FEATURE_SETS`], which `ablate` trains alone.
 pub const PERSON_SET: &str = "person";
+
+/// The `history` set of `--features`: the summaries of the person's earlier workouts
+/// ([`HISTORY_INPUT_NAMES`]), added to another set (e.g. `bounded,person,history`).
+pub const HISTORY_SET: &str = "history";
+
+/// The `sport` set of `--features`: the workout's sport, one-hot ([`SPORT_INPUT_NAMES`]),
+/// added to another set.
+pub const SPORT_SET: &str = "sport";
+
+/// The sets of person-level inputs that `--features` adds to a set of [`FEATURE_SETS`], with
+/// their members.
+pub const PERSON_SETS: [(&str, &[&str]); 3] = [
+    (PERSON_SET, &PROFILE_INPUT_NAMES),
+    (HISTORY_SET, &HISTORY_INPUT_NAMES),
+    (SPORT_SET, &SPORT_INPUT_NAMES),
+];
+
+/// The position of the `speed` feature (km/h) in [`FEATURE_NAMES`].
+pub const SPEED_FEATURE: usize = 0;
 
 /// The named feature sets of `--features` and `ablate`, in the order `ablate` trains them.
 /// `bounded` is `all` without `time_elapsed` and `distance`, whose values grow through a
@@ -133,20 +139,26 @@ pub const MAX_STEPS_SLACK: usize = 10_000;
 const CHANNEL_PRESENT_SHARE: f64 = 0.5;
 
 /// Parses a `--features` value: `all`, a set name, or a comma list of input and set names
-/// ([`INPUT_NAMES`], [`FEATURE_SETS`], [`PERSON_SET`]). Returns indices into [`INPUT_NAMES`] in
+/// ([`INPUT_NAMES`], [`FEATURE_SETS`], [`PERSON_SETS`]). Returns indices into [`INPUT_NAMES`] in
 /// checkpoint order, without repeats.
 pub fn parse_feature_list(spec: &str) -> Result<Vec<usize>> {
     let mut chosen = [false; INPUT_NAMES.len()];
     for name in spec.split(',').map(str::trim) {
-        let members = match FEATURE_SETS.iter().find(|(set, _)| *set == name) {
+        let members = match FEATURE_SETS
+            .iter()
+            .chain(&PERSON_SETS)
+            .find(|(set, _)| *set == name)
+        {
             Some((_, members)) => *members,
-            None if name == PERSON_SET => &PERSON_INPUT_NAMES[..],
             None => std::slice::from_ref(&name),
         };
         for member in members {
             let Some(index) = feature_index(member) else {
-                let mut sets: Vec<&str> = FEATURE_SETS.iter().map(|(s, _)| *s).collect();
-                sets.push(PERSON_SET);
+                let sets: Vec<&str> = FEATURE_SETS
+                    .iter()
+                    .chain(&PERSON_SETS)
+                    .map(|(s, _)| *s)
+                    .collect();
                 bail!(
                     "unknown feature {name:?}: features are {} and sets are {}",
                     INPUT_NAMES.join(", "),
@@ -539,5 +551,21 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("\"heartbeat\""), "{err}");
+        assert!(err.contains("history, sport"), "{err}");
+    }
+
+    #[test]
+    fn person_level_sets() {
+        assert_eq!(
+            parse_feature_list("baseline,person").unwrap(),
+            [0, 1, 2, 11, 12]
+        );
+        assert_eq!(
+            parse_feature_list("speed,history").unwrap(),
+            [0, 13, 14, 15, 16, 17, 18, 19]
+        );
+        assert_eq!(parse_feature_list("sport,speed").unwrap(), [0, 20, 21]);
+        assert_eq!(INPUT_NAMES[20], "sport_run");
+        assert_eq!(INPUT_NAMES.len(), NUM_FEATURES + NUM_PERSON_INPUTS);
     }
 }

@@ -1008,6 +1008,7 @@ fn run_prepare(format: Format, bytes: &[u8]) -> bool {
     std::fs::write(&input, bytes).unwrap();
     let options = PrepareOptions {
         inputs: vec![input],
+        history: Vec::new(),
         out: dir.path().join("out"),
         seq_len: 32,
         whole_workouts: false,

@@ -2,16 +2,25 @@
 //!
 //! Each reader turns one file format into [`Workout`]s. [`read_inputs`] walks files and folders,
 //! reads every workout it recognises and reports the ones it had to skip, with the reason. A
-//! person's resting and maximal heart rate, the person-level inputs, are in data/profile.rs.
+//! person's resting and maximal heart rate are in data/profile.rs, the names of the person-level
+//! inputs in data/person.rs, the sport classes in data/sport.rs.
 
 mod clean;
 mod fit;
 mod fitrec;
+mod person;
 mod profile;
+mod sport;
 mod xml;
 
 pub use clean::{Cleaned, MAX_SPEED_KMH, SPLIT_GAP_S, clean, finite_as_f32};
-pub use profile::{NUM_PERSON_INPUTS, PERSON_INPUT_NAMES, Profile, share_profiles};
+pub use person::{
+    HISTORY_INPUT_NAMES, MOST_HR_PER_SPEED, NUM_HISTORY_INPUTS, NUM_PERSON_INPUTS,
+    NUM_PROFILE_INPUTS, NUM_SPORT_INPUTS, PERSON_INPUT_NAMES, PROFILE_INPUT_NAMES,
+    SPORT_INPUT_NAMES, believable_range, concat_names, person_input_unit,
+};
+pub use profile::{Profile, share_profiles};
+pub use sport::Sport;
 
 use anyhow::{Context, Result, bail, ensure};
 use std::collections::HashSet;
@@ -86,6 +95,16 @@ impl Workout {
     /// Seconds since the Unix epoch of the first sample (0 for an empty workout).
     pub fn start_time(&self) -> f64 {
         self.samples.first().map_or(0.0, |s| s.time_s)
+    }
+
+    /// Seconds since the Unix epoch of the last sample (0 for an empty workout).
+    pub fn end_time(&self) -> f64 {
+        self.samples.last().map_or(0.0, |s| s.time_s)
+    }
+
+    /// The class of the sport the file names ([`Sport::of`]).
+    pub fn sport_class(&self) -> Sport {
+        Sport::of(&self.sport)
     }
 
     /// Checks that every recorded value is a finite number, naming the first one that is not.
@@ -342,11 +361,48 @@ pub fn read_bytes(
 /// Workouts from FIT, TCX and GPX files get a workout id hashed from the file's path and a user
 /// id hashed from its person's folder (see [`Walk`]); FitRec lines keep their own ids.
 pub fn read_inputs(inputs: &[PathBuf]) -> Result<ReadResult> {
+    read_walked(inputs, "--input", |person| person.to_path_buf())
+}
+
+/// Reads the workouts of `history` (files or folders, `prepare --history`), which only serve as
+/// earlier workouts of the people of `inputs`, as [`read_inputs`] does, except for the person:
+/// a folder `X` under a history folder `H` (`H/X`) is the person of the folder `I/X` under the
+/// first input folder `I` that has one, and the files directly in `H` are the person of the
+/// files directly in the first input folder. A history person without such a folder (and a
+/// FitRec line, which names its own user) keeps its own.
+pub fn read_history(history: &[PathBuf], inputs: &[PathBuf]) -> Result<ReadResult> {
+    let input_folders: Vec<&PathBuf> = inputs.iter().filter(|i| i.is_dir()).collect();
+    let roots: Vec<&PathBuf> = history.iter().filter(|h| h.is_dir()).collect();
+    read_walked(history, "--history", |person| {
+        let relative = roots.iter().find_map(|root| person.strip_prefix(root).ok());
+        let Some(relative) = relative else {
+            return person.to_path_buf();
+        };
+        if relative.as_os_str().is_empty() {
+            return input_folders
+                .first()
+                .map_or_else(|| person.to_path_buf(), |i| i.to_path_buf());
+        }
+        input_folders
+            .iter()
+            .map(|i| i.join(relative))
+            .find(|folder| folder.is_dir())
+            .unwrap_or_else(|| person.to_path_buf())
+    })
+}
+
+/// Reads every workout in `paths` (files or folders, given with `flag`), the person of each
+/// file being the folder `person_of` makes of the one it was found under (see [`Walk`]).
+fn read_walked(
+    paths: &[PathBuf],
+    flag: &str,
+    person_of: impl Fn(&Path) -> PathBuf,
+) -> Result<ReadResult> {
     let mut result = ReadResult::default();
     let mut walk = Walk::default();
-    for input in inputs {
+    for input in paths {
         let meta = std::fs::metadata(input)
-            .with_context(|| format!("--input {}: cannot read it", input.display()))?;
+            .with_context(|| format!("{flag} {}: cannot read it", input.display()))?;
         let before = walk.files.len() + walk.skipped.len();
         if meta.is_dir() {
             walk.folder(input, None)?;
@@ -356,7 +412,7 @@ pub fn read_inputs(inputs: &[PathBuf]) -> Result<ReadResult> {
         }
         if walk.files.len() + walk.skipped.len() == before && meta.is_dir() {
             bail!(
-                "--input {}: no workout files (.fit, .tcx, .gpx, .json, .jsonl) in this folder",
+                "{flag} {}: no workout files (.fit, .tcx, .gpx, .json, .jsonl) in this folder",
                 input.display()
             );
         }
@@ -364,7 +420,8 @@ pub fn read_inputs(inputs: &[PathBuf]) -> Result<ReadResult> {
     result.skipped.append(&mut walk.skipped);
     for found in walk.files {
         result.files += 1;
-        match read_person_file(&found.path, &found.person, &mut result.skipped) {
+        let person = person_of(&found.person);
+        match read_person_file(&found.path, &person, &mut result.skipped) {
             Ok(workouts) => result.workouts.extend(workouts),
             Err(err) => result.skipped.push(Skipped {
                 source: found.path.display().to_string(),

@@ -2,17 +2,9 @@
 //! the command line says of them ([`Profile`]), and how a person's workouts share them
 //! ([`share_profiles`]).
 
+use super::person::NUM_PROFILE_INPUTS;
 use super::{HEART_RATE_VALID_BPM, Workout};
 use std::collections::BTreeMap;
-
-/// The person-level inputs, in checkpoint order: the person's resting and maximal heart rate
-/// (bpm), the same at every step of a workout. They come from the person's files or command
-/// line ([`Profile`]) and are kept beside the 11 features in a processed file (its `person`
-/// tensor). Where unknown, a model is given the training mean (a z-score of 0).
-pub const PERSON_INPUT_NAMES: [&str; 2] = ["resting_hr", "max_hr"];
-
-/// Number of person-level inputs.
-pub const NUM_PERSON_INPUTS: usize = PERSON_INPUT_NAMES.len();
 
 /// What a person's files or command line say of their heart rate: the person-level inputs
 /// `resting_hr` and `max_hr` (docs/model.md). Each value is `None` where unknown; a value
@@ -50,13 +42,14 @@ impl Profile {
         .checked()
     }
 
-    /// The values in the order of the person-level inputs ([`PERSON_INPUT_NAMES`]).
-    pub fn values(self) -> [Option<f64>; NUM_PERSON_INPUTS] {
+    /// The values in the order of [`super::PROFILE_INPUT_NAMES`], the first person-level
+    /// inputs.
+    pub fn values(self) -> [Option<f64>; NUM_PROFILE_INPUTS] {
         [self.resting_hr, self.max_hr]
     }
 
     /// The profile of `values`, in the order of [`Profile::values`].
-    pub fn from_values([resting_hr, max_hr]: [Option<f64>; NUM_PERSON_INPUTS]) -> Profile {
+    pub fn from_values([resting_hr, max_hr]: [Option<f64>; NUM_PROFILE_INPUTS]) -> Profile {
         Profile { resting_hr, max_hr }
     }
 }
@@ -75,7 +68,7 @@ pub fn share_profiles(workouts: &mut [Workout]) {
                 .start_time()
                 .total_cmp(&workouts[b].start_time())
         });
-        for p in 0..NUM_PERSON_INPUTS {
+        for p in 0..NUM_PROFILE_INPUTS {
             let value = |w: &Workout| w.profile.values()[p];
             let known: Vec<(f64, f64)> = order
                 .iter()

@@ -6,7 +6,7 @@ use super::split::split_workouts;
 use crate::atomic;
 use crate::data::{self, Skipped};
 use crate::dataset::Split;
-use crate::workouts::{self, Loaded, longest, push_windows};
+use crate::workouts::{self, Loaded, Truncation, fill_histories, longest, push_windows};
 use anyhow::{Result, ensure};
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -24,6 +24,8 @@ pub struct Summary {
     pub workouts_read: usize,
     /// Workouts (or pieces of workouts split at a clock jump or long pause) kept.
     pub workouts_kept: usize,
+    /// Workouts kept from `--history`, which serve as earlier workouts only.
+    pub history_kept: usize,
     /// Files, lines and workouts passed over, with the reason.
     pub skipped: Vec<Skipped>,
     /// Workouts kept after cleaning, with what was dropped from them.
@@ -52,6 +54,13 @@ impl fmt::Display for Summary {
             self.skipped.len(),
             self.cleaned.len()
         )?;
+        if self.history_kept > 0 {
+            writeln!(
+                f,
+                "{} workouts of --history serve as earlier workouts only",
+                self.history_kept
+            )?;
+        }
         if let Some(note) = &self.split_note {
             writeln!(f, "{note}")?;
         }
@@ -80,19 +89,27 @@ fn new_set_id(source: &str) -> String {
 }
 
 /// The three splits (train, val, test) of `loaded`'s workouts as `options` ask, with the same
-/// `set_id`, and the summary of the run (without the files written).
+/// `set_id`, and the summary of the run (without the files written). Each workout's history
+/// comes from the person's other workouts and `loaded.history`: all of it for validation and
+/// testing, cut at random (seeded by `--seed`) for training.
 pub fn make_splits(loaded: Loaded, options: &PrepareOptions) -> (Summary, [Split; 3]) {
-    let prepared = loaded.prepared;
+    let mut prepared = loaded.prepared;
     let mut summary = Summary {
         files: loaded.files,
         workouts_read: loaded.workouts_read,
         workouts_kept: prepared.len(),
+        history_kept: loaded.history.len(),
         skipped: loaded.skipped,
         cleaned: loaded.cleaned,
         ..Summary::default()
     };
     let (assignment, note) = split_workouts(&prepared, options);
     summary.split_note = note;
+    let truncation = |i: usize| match assignment[i] {
+        0 => Truncation::Random { seed: options.seed },
+        _ => Truncation::None,
+    };
+    fill_histories(&mut prepared, &loaded.history, &truncation);
     let source = workouts::describe_inputs(&options.inputs);
     let set_id = new_set_id(&source);
     let seq_len = if options.whole_workouts {
@@ -132,11 +149,18 @@ pub fn write_splits(splits: &[Split; 3], out: &Path) -> Result<Vec<PathBuf>> {
 /// is usable, and writes the three files together or none of them.
 pub fn prepare(options: &PrepareOptions) -> Result<Summary> {
     ensure!(options.seq_len > 0, "--seq-len must be at least 1");
-    let loaded = workouts::load(
+    let mut loaded = workouts::load(
         &options.inputs,
         options.interval_s,
         options.profile.profile()?,
     )?;
+    if !options.history.is_empty() {
+        let history =
+            workouts::load_history(&options.history, &options.inputs, options.interval_s)?;
+        loaded.skipped.extend(history.skipped);
+        loaded.cleaned.extend(history.cleaned);
+        loaded.history = history.prepared;
+    }
     let (mut summary, splits) = make_splits(loaded, options);
     summary.written = write_splits(&splits, &options.out)?;
     Ok(summary)

@@ -78,6 +78,7 @@ pub fn data_folder(data: Option<&Path>) -> Result<PathBuf> {
     })?;
     let summary = prepare(&PrepareOptions {
         inputs: vec![raw],
+        history: Vec::new(),
         out: processed.clone(),
         seq_len: 500,
         whole_workouts: false,

@@ -20,6 +20,12 @@ pub struct PrepareOptions {
     /// Workout files or folders (FIT, TCX, GPX, FitRec JSON lines).
     #[arg(long = "input", value_name = "INPUT", num_args = 1.., required = true)]
     pub inputs: Vec<PathBuf>,
+    /// Workout files or folders that only serve as the history of the people of --input
+    /// (their earlier workouts: the history inputs), never as windows: a folder `X` under a
+    /// --history folder is the person of the folder `X` under an --input folder, the files
+    /// directly in a --history folder the person of those directly in the first --input folder.
+    #[arg(long = "history", value_name = "HISTORY", num_args = 1..)]
+    pub history: Vec<PathBuf>,
     /// Output folder.
     #[arg(long, default_value = "DATA/processed")]
     pub out: PathBuf,
@@ -40,7 +46,8 @@ pub struct PrepareOptions {
     /// How workouts are assigned to splits.
     #[arg(long, alias = "split_by", value_enum, default_value_t = SplitBy::User)]
     pub split_by: SplitBy,
-    /// Seed of the user shuffle.
+    /// Seed of the user shuffle, and of the cut of each training workout's history to its
+    /// latest k earlier workouts (k drawn from 0 to all of them).
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
     /// The person's heart rates, where the files do not record them.

@@ -36,6 +36,9 @@ pub struct Loaded {
     pub skipped: Vec<Skipped>,
     /// Workouts kept after cleaning, with what was dropped from them.
     pub cleaned: Vec<Skipped>,
+    /// Workouts that only serve as the history of the people of `prepared` (`prepare
+    /// --history`, [`load_history`]), resampled.
+    pub history: Vec<Prepared>,
 }
 
 impl Loaded {
@@ -44,10 +47,7 @@ impl Loaded {
     fn keep(&mut self, piece: data::Workout, interval_s: f64) {
         match features::resample(&piece, interval_s) {
             Ok(sequence) if sequence.valid_steps() >= MIN_VALID_STEPS => {
-                self.prepared.push(Prepared {
-                    workout: piece,
-                    sequence,
-                })
+                self.prepared.push(Prepared::new(piece, sequence))
             }
             Ok(sequence) => self.skipped.push(Skipped {
                 source: piece.source,
@@ -68,17 +68,43 @@ impl Loaded {
 /// records no resting or maximal heart rate takes `fallback`'s. A workout that cannot be used is
 /// passed over with its reason; it fails only when no workout is usable.
 pub fn load(inputs: &[PathBuf], interval_s: f64, fallback: Profile) -> Result<Loaded> {
+    check_interval(interval_s)?;
+    let loaded = clean_and_resample(data::read_inputs(inputs)?, interval_s, fallback);
+    nothing_usable("--input", inputs, &loaded)?;
+    Ok(loaded)
+}
+
+/// Reads, cleans and resamples the workouts of `history` (`prepare --history`), which only
+/// serve as earlier workouts of the people of `inputs` ([`data::read_history`] says who is
+/// who), at `interval_s`: the workouts kept are in [`Loaded::prepared`] of the result. Fails
+/// when none is usable.
+pub fn load_history(history: &[PathBuf], inputs: &[PathBuf], interval_s: f64) -> Result<Loaded> {
+    check_interval(interval_s)?;
+    let read = data::read_history(history, inputs)?;
+    let loaded = clean_and_resample(read, interval_s, Profile::default());
+    nothing_usable("--history", history, &loaded)?;
+    Ok(loaded)
+}
+
+/// Checks `--interval`.
+fn check_interval(interval_s: f64) -> Result<()> {
     ensure!(
         interval_s.is_finite() && (MIN_INTERVAL_S..=MAX_INTERVAL_S).contains(&interval_s),
         "--interval must be between {MIN_INTERVAL_S} and {MAX_INTERVAL_S} seconds, got {interval_s}"
     );
-    let read = data::read_inputs(inputs)?;
+    Ok(())
+}
+
+/// Cleans and resamples the workouts read at `interval_s`, each taking `fallback`'s heart
+/// rates where its file records none.
+fn clean_and_resample(read: data::ReadResult, interval_s: f64, fallback: Profile) -> Loaded {
     let mut loaded = Loaded {
         prepared: Vec::new(),
         files: read.files,
         workouts_read: read.workouts.len(),
         skipped: read.skipped,
         cleaned: Vec::new(),
+        history: Vec::new(),
     };
     for mut workout in read.workouts {
         workout.profile = workout.profile.or(fallback);
@@ -100,17 +126,22 @@ pub fn load(inputs: &[PathBuf], interval_s: f64, fallback: Profile) -> Result<Lo
             loaded.keep(piece, interval_s);
         }
     }
+    loaded
+}
+
+/// Fails, naming `flag` and `paths` and why each workout was skipped, where `loaded` kept none.
+fn nothing_usable(flag: &str, paths: &[PathBuf], loaded: &Loaded) -> Result<()> {
     if loaded.prepared.is_empty() {
         let reasons: Vec<String> = loaded.skipped.iter().map(|s| format!("\n  {s}")).collect();
         bail!(
-            "--input {}: nothing usable: all {} workouts in {} files were skipped:{}",
-            describe_inputs(inputs),
+            "{flag} {}: nothing usable: all {} workouts in {} files were skipped:{}",
+            describe_inputs(paths),
             loaded.workouts_read,
             loaded.files,
             reasons.concat()
         );
     }
-    Ok(loaded)
+    Ok(())
 }
 
 /// The inputs as one line, for a data file's `source` and for messages.

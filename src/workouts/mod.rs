@@ -8,20 +8,26 @@
 //! ([`crate::features::resample`]); a piece with fewer than [`MIN_VALID_STEPS`] steps of valid
 //! heart rate is passed over. A workout's windows are consecutive runs of `seq_len` steps, the
 //! last one padded with zeros and masked. The person's heart rates, where their files do not
-//! record them, come from the command line ([`ProfileArgs`]).
+//! record them, come from the command line ([`ProfileArgs`]); the summaries of their earlier
+//! workouts from [`fill_histories`].
 
+mod history;
 mod load;
 mod profile_args;
 mod windows;
 
+pub use history::{
+    History, MIN_SLOPE_STEPS, MIN_SPEED_VARIANCE, MIN_SPORT_SLOPE_STEPS, MOVING_SPEED_KMH,
+    Truncation, fill_histories, histories,
+};
 pub use load::{
     Loaded, MAX_INTERVAL_S, MIN_INTERVAL_S, MIN_VALID_STEPS, describe_inputs, grid_seconds, load,
-    warn,
+    load_history, warn,
 };
 pub use profile_args::ProfileArgs;
 pub use windows::{longest, push_windows, windows};
 
-use crate::data::Workout;
+use crate::data::{NUM_HISTORY_INPUTS, NUM_PERSON_INPUTS, NUM_PROFILE_INPUTS, Workout};
 use crate::features::Sequence;
 
 /// One kept workout, ready to be windowed.
@@ -30,4 +36,30 @@ pub struct Prepared {
     pub workout: Workout,
     /// Its features on the grid.
     pub sequence: Sequence,
+    /// The summaries of the person's earlier workouts: unknown after loading, computed by
+    /// [`fill_histories`].
+    pub history: History,
+}
+
+impl Prepared {
+    /// A workout and its sequence, its history unknown.
+    pub fn new(workout: Workout, sequence: Sequence) -> Prepared {
+        Prepared {
+            workout,
+            sequence,
+            history: History::unknown(),
+        }
+    }
+
+    /// The workout's person-level inputs, in the order of [`crate::data::PERSON_INPUT_NAMES`]:
+    /// the profile, the history and the sport's one-hot (always known).
+    pub fn person_values(&self) -> [Option<f64>; NUM_PERSON_INPUTS] {
+        let mut values = [None; NUM_PERSON_INPUTS];
+        let history_end = NUM_PROFILE_INPUTS + NUM_HISTORY_INPUTS;
+        values[..NUM_PROFILE_INPUTS].copy_from_slice(&self.workout.profile.values());
+        values[NUM_PROFILE_INPUTS..history_end].copy_from_slice(&self.history.0);
+        let sport = self.workout.sport_class().one_hot().map(Some);
+        values[history_end..].copy_from_slice(&sport);
+        values
+    }
 }

@@ -1,7 +1,7 @@
 //! `--resting-hr` and `--max-hr`: the person's heart rates where their files do not record them,
-//! one flag per person-level input ([`PERSON_INPUT_NAMES`]).
+//! one flag per person-level input ([`PROFILE_INPUT_NAMES`]).
 
-use crate::data::{self, PERSON_INPUT_NAMES, Profile};
+use crate::data::{self, PROFILE_INPUT_NAMES, Profile};
 use anyhow::{Result, ensure};
 
 /// `--resting-hr` and `--max-hr`: the person's heart rates where their files do not record them.
@@ -50,9 +50,9 @@ impl ProfileArgs {
     }
 
     /// Each flag, its value and the person-level input it gives, in the order of
-    /// [`PERSON_INPUT_NAMES`] (the flag is the input's name in kebab case).
+    /// [`PROFILE_INPUT_NAMES`] (the flag is the input's name in kebab case).
     fn flags(&self) -> impl Iterator<Item = (String, Option<f64>, &'static str)> {
-        PERSON_INPUT_NAMES
+        PROFILE_INPUT_NAMES
             .into_iter()
             .zip(self.given().values())
             .map(|(input, value)| (format!("--{}", input.replace('_', "-")), value, input))

@@ -44,7 +44,9 @@ pub fn push_windows(split: &mut Split, p: &Prepared) {
         split.length.push((end - start) as i64);
         split.user_id.push(p.workout.user_id);
         split.workout_id.push(p.workout.workout_id);
-        split.person.extend(Split::person_row(&p.workout.profile));
+        split
+            .person
+            .extend(Split::person_values(&p.person_values()));
         split.n += 1;
     }
 }

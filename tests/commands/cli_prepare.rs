@@ -150,6 +150,7 @@ fn split_by_time_keeps_each_users_later_workouts_for_val_and_test() {
     std::fs::write(raw.join("w.json"), hrcast::synth::generate(3, 10, 7)).unwrap();
     let options = hrcast::prepare::PrepareOptions {
         inputs: vec![raw],
+        history: Vec::new(),
         out: dir.path().join("p"),
         seq_len: 100,
         whole_workouts: false,
