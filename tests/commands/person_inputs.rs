@@ -9,7 +9,7 @@ use crate::common;
 use common::WORKOUTS;
 
 use common::{fails_with, hrcast_in as hrcast, succeeded as ok};
-use hrcast::data::{self, Gender, Profile, Workout, read_file};
+use hrcast::data::{self, Gender, NUM_PERSON_INPUTS, Profile, Workout, read_file};
 use hrcast::dataset::Split;
 use hrcast::features::{INPUT_NAMES, NUM_FEATURES, parse_feature_list};
 use std::path::{Path, PathBuf};
@@ -144,14 +144,15 @@ fn two_windows() -> Split {
     split.length = vec![1, 1];
     split.user_id = vec![1, 2];
     split.workout_id = vec![1, 2];
-    split.person = vec![60.0, 180.0, f32::NAN, f32::NAN];
+    split.person = vec![f32::NAN; 2 * NUM_PERSON_INPUTS];
+    split.person[..2].copy_from_slice(&[60.0, 180.0]);
     split
 }
 
 #[test]
 fn unknown_person_values_are_the_training_mean_in_a_batch() {
     let mut split = two_windows();
-    split.person[2] = 70.0; // the second window knows its resting heart rate only
+    split.person[NUM_PERSON_INPUTS] = 70.0; // the second window knows its resting heart rate only
     let features = parse_feature_list("speed,person").unwrap();
     let norm = split.normalization(&features);
     // Statistics over the windows that know a value.
@@ -175,7 +176,7 @@ fn the_person_tensor_is_stored_read_back_and_checked() {
 
     // Nobody's values known: no person tensor is written.
     let mut unknown = split.clone();
-    unknown.person = vec![f32::NAN; 4];
+    unknown.person = vec![f32::NAN; 2 * NUM_PERSON_INPUTS];
     let unknown_bytes = unknown.to_bytes().unwrap();
     let st = safetensors::SafeTensors::deserialize(&unknown_bytes).unwrap();
     assert!(st.tensor("person").is_err());
@@ -191,7 +192,7 @@ fn the_person_tensor_is_stored_read_back_and_checked() {
         .collect();
     let old = safetensors::serialize(without, header.metadata().clone()).unwrap();
     let old = Split::from_bytes(&old).unwrap();
-    assert_eq!(old.person.len(), 4);
+    assert_eq!(old.person.len(), 2 * NUM_PERSON_INPUTS);
     assert!(old.person.iter().all(|v| v.is_nan()));
 
     // A value that is no heart rate is refused, naming the tensor and the input.
@@ -243,7 +244,8 @@ fn synthetic_people_carry_their_profile_into_the_processed_files() {
     let raw = std::fs::read_to_string(dir.path().join("raw/endomondoHR_proper.json")).unwrap();
     for split in &splits {
         for w in 0..split.n {
-            let (rest, max) = (split.person[2 * w], split.person[2 * w + 1]);
+            let row = &split.person[w * NUM_PERSON_INPUTS..];
+            let (rest, max) = (row[0], row[1]);
             assert!(rest >= 40.0 && rest < max && max <= 240.0, "{rest} {max}");
             // The values of the line of that person.
             let key = format!("'userId': {}, 'gender': '", split.user_id[w]);
@@ -287,7 +289,10 @@ fn the_command_line_fills_in_only_what_the_files_lack_and_refuses_nonsense() {
     ));
     let split = Split::read(&d.join("p/train.safetensors")).unwrap();
     let mut rows: Vec<(f32, f32)> = (0..split.n)
-        .map(|w| (split.person[2 * w], split.person[2 * w + 1]))
+        .map(|w| {
+            let row = &split.person[w * NUM_PERSON_INPUTS..];
+            (row[0], row[1])
+        })
         .collect();
     rows.sort_by(|a, b| a.partial_cmp(b).unwrap());
     // The sweat folder is one person: its two FIT files share 49 / 193 (one records both, the

@@ -109,11 +109,12 @@ fn valid_split() -> Split {
         split.length.push(length as i64);
         split.user_id.push(w as i64 % 2);
         split.workout_id.push(100 + w as i64);
-        split.person.extend(if w % 2 == 0 {
-            [55.0, 185.0]
-        } else {
-            [f32::NAN; 2]
-        });
+        split
+            .person
+            .extend(Split::person_row(&hrcast::data::Profile {
+                resting_hr: (w % 2 == 0).then_some(55.0),
+                max_hr: (w % 2 == 0).then_some(185.0),
+            }));
         split.n += 1;
     }
     split

@@ -9,5 +9,6 @@ mod brands;
 mod common;
 mod corrupt_files;
 mod features;
+mod history;
 mod real_files;
 mod real_workouts;
