@@ -89,10 +89,9 @@ fn words(text: &str) -> Vec<String> {
     let mut current = String::new();
     let mut previous_lower = false;
     for c in text.chars() {
-        if !c.is_alphanumeric() || (previous_lower && c.is_uppercase()) {
-            if !current.is_empty() {
-                out.push(std::mem::take(&mut current));
-            }
+        let boundary = !c.is_alphanumeric() || (previous_lower && c.is_uppercase());
+        if boundary && !current.is_empty() {
+            out.push(std::mem::take(&mut current));
         }
         if c.is_alphanumeric() {
             current.extend(c.to_lowercase());
