@@ -5,10 +5,12 @@
 
 use crate::atomic;
 use crate::evaluate::{self, EvaluateOptions};
-use crate::features::{FeatureList, parse_feature_list};
-use crate::train::{self, TrainOptions};
+use crate::features::parse_feature_list;
+use crate::prepare::default_data;
+use crate::train::{self, Architecture, Folders, Splits, TrainConfig, TrainOptions};
 use anyhow::{Context, Result};
 use std::fmt::Write as _;
+use std::path::Path;
 use std::process::ExitCode;
 
 /// `hrcast ablate` options.
@@ -43,9 +45,9 @@ pub struct AblationRow {
     pub epochs: u64,
 }
 
-/// Trains and evaluates one model per feature set of `--sets` and writes the tables.
+/// Trains ([`train::fit`]) and evaluates one model per feature set of `--sets` on the splits of
+/// `--data`, read once, and writes the tables.
 pub fn ablate(options: &AblateOptions) -> Result<Vec<AblationRow>> {
-    let base = &options.train;
     let sets: Vec<(String, Vec<usize>)> = options
         .sets
         .split(',')
@@ -56,27 +58,37 @@ pub fn ablate(options: &AblateOptions) -> Result<Vec<AblationRow>> {
             ))
         })
         .collect::<Result<_>>()?;
-    atomic::writable_folder(&base.results, "--results")?;
+    let base = TrainConfig {
+        start: None,
+        ..options.train.config()
+    };
+    atomic::writable_folder(&base.folders.results, "--results")?;
+    let data = default_data::data_folder(options.train.data.as_deref())?;
+    let splits = Splits::read(&data)?;
     let mut rows = Vec::new();
     for (name, features) in sets {
-        let dir = base.results.join("ablation").join(&name);
+        let dir = base.folders.results.join("ablation").join(&name);
         println!("== feature set {name} ({} features) ==", features.len());
-        let args = TrainOptions {
-            features: Some(FeatureList(features.clone())),
-            checkpoints: dir.join("checkpoints"),
-            results: dir.clone(),
-            init: None,
-            resume: None,
+        let config = TrainConfig {
+            architecture: Architecture {
+                features: Some(features.clone()),
+                ..base.architecture.clone()
+            },
+            folders: Folders {
+                checkpoints: dir.join("checkpoints"),
+                results: dir.clone(),
+                logs: base.folders.logs.clone(),
+            },
             ..base.clone()
         };
-        let report = train::train(&args)?;
+        let report = train::fit(&splits, &config)?;
         let checkpoint = report
             .best_checkpoint
             .clone()
             .with_context(|| format!("feature set {name}: no best model was written"))?;
         let metrics = evaluate::evaluate(&EvaluateOptions {
             checkpoint,
-            data: Some(report.data.join("test.safetensors")),
+            data: Some(data.join("test.safetensors")),
             input: Vec::new(),
             whole_workouts: false,
             out: dir,
@@ -94,11 +106,17 @@ pub fn ablate(options: &AblateOptions) -> Result<Vec<AblationRow>> {
             epochs: report.epochs,
         });
     }
+    print!("{}", write(&base.folders.results, &rows)?);
+    Ok(rows)
+}
+
+/// Writes ablation.md and ablation.csv into `results`; returns the Markdown table.
+fn write(results: &Path, rows: &[AblationRow]) -> Result<String> {
     let mut md = String::from(
         "| feature set | inputs | test MAE (bpm) | test RMSE (bpm) | test R² | parameters | epochs | training time (s) |\n| --- | --- | --- | --- | --- | --- | --- | --- |\n",
     );
     let mut csv = String::from("set,inputs,mae,rmse,r2,params,epochs,train_seconds\n");
-    for r in &rows {
+    for r in rows {
         let _ = writeln!(
             md,
             "| {} | {} | {:.2} | {:.2} | {:.3} | {} | {} | {:.1} |",
@@ -111,11 +129,10 @@ pub fn ablate(options: &AblateOptions) -> Result<Vec<AblationRow>> {
         );
     }
     atomic::write_all(&[
-        (base.results.join("ablation.md"), md.clone().into_bytes()),
-        (base.results.join("ablation.csv"), csv.into_bytes()),
+        (results.join("ablation.md"), md.clone().into_bytes()),
+        (results.join("ablation.csv"), csv.into_bytes()),
     ])?;
-    print!("{md}");
-    Ok(rows)
+    Ok(md)
 }
 
 /// Runs `hrcast ablate` from the command line: ablates, then says where the table went.
