@@ -92,7 +92,7 @@ impl Workouts {
         })
     }
 
-    /// The people dealt into `folds` folds ([`deal`], windows of `seq_len` steps); fails with
+    /// The people dealt into `folds` folds (`deal`, windows of `seq_len` steps); fails with
     /// fewer than two people, and says so when there are fewer people than folds.
     pub fn deal(&self, folds: usize, seq_len: usize) -> Result<Vec<Vec<i64>>> {
         let dealt = deal(&self.prepared, folds, seq_len);
@@ -113,7 +113,7 @@ impl Workouts {
     }
 
     /// Fold `number` (from 1), which holds out `people`: everyone else's workouts train or
-    /// validate ([`train_or_val`] with `val_share`), with `--add-train`'s windows; when none
+    /// validate (`train_or_val` with `val_share`), with `--add-train`'s windows; when none
     /// validates, the training windows do.
     pub fn fold(&self, number: usize, people: &[i64], val_share: f64) -> Result<FoldData<'_>> {
         let (test, rest): (Vec<&Prepared>, Vec<&Prepared>) = self

@@ -2,10 +2,10 @@
 //! predictions back in bpm, and the figures they are judged by.
 //!
 //! - [`predict_split`]: every window's prediction, in batches cut to their longest window
-//!   ([`batches`]), for `hrcast evaluate` and `hrcast crossval`;
+//!   (`batches.rs`), for `hrcast evaluate` and `hrcast crossval`;
 //! - [`validate`] and [`mean_baseline`]: the loss (masked MSE in normalized units) and MAE of a
 //!   model, or of predicting the training mean, as training validates each epoch;
-//! - [`Scores`]: MAE, RMSE and R² over (actual, predicted) valid steps ([`metrics`]).
+//! - [`Scores`]: MAE, RMSE and R² over (actual, predicted) valid steps (`metrics.rs`).
 
 mod batches;
 mod metrics;

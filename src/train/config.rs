@@ -74,7 +74,7 @@ pub struct Folders {
     pub checkpoints: PathBuf,
     /// training_curves.png.
     pub results: PathBuf,
-    /// training_<date>_<time>.log.
+    /// `training_<date>_<time>.log`.
     pub logs: PathBuf,
 }
 
