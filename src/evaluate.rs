@@ -11,19 +11,22 @@
 //! Files in `--out`: metrics.json, predictions.csv, per_user.csv, per_timestep_mae.csv,
 //! sample_predictions.png, scatter.png, error_by_timestep.png.
 //!
-//! The predictions come from [`crate::score::predict_split`] and MAE, RMSE and R² from
+//! The command in its parts: [`EvaluateOptions`] name the checkpoint and the data and give an
+//! [`EvaluateConfig`]; [`evaluate_split`] evaluates a checkpoint on windows in memory (as
+//! `hrcast ablate` does each of its models) and returns an [`Evaluation`], which [`write`]
+//! writes. The predictions come from [`crate::score::predict_split`] and MAE, RMSE and R² from
 //! [`Scores`], as `hrcast crossval` scores its held-out people.
 
 use crate::atomic;
 use crate::checkpoint::{Checkpoint, engine_for};
 use crate::data::Profile;
 use crate::dataset::Split;
-use crate::engine::Device;
+use crate::engine::{Device, Engine};
 use crate::plot::{self, Chart, Series};
 use crate::prepare::{self, default_data};
 use crate::score::{Scores, predict_split, valid_steps};
 use crate::values::non_negative;
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, ensure};
 use plotters::style::RGBColor;
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
@@ -64,11 +67,49 @@ pub struct EvaluateOptions {
     #[arg(long, default_value = "results")]
     pub out: PathBuf,
     /// Maximal heart rate for the zones.
-    #[arg(long, alias = "hr_max", default_value_t = DEFAULT_HR_MAX, value_parser = non_negative)]
+    #[arg(long, alias = "hr_max", default_value_t = EvaluateConfig::default().hr_max, value_parser = non_negative)]
     pub hr_max: f64,
     /// Where the math runs.
-    #[arg(long, value_enum, default_value_t = Device::Auto)]
+    #[arg(long, value_enum, default_value_t = EvaluateConfig::default().device)]
     pub device: Device,
+}
+
+/// How a checkpoint is evaluated; the defaults are `hrcast evaluate`'s.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EvaluateConfig {
+    /// Maximal heart rate for the zones, bpm.
+    pub hr_max: f64,
+    /// Where the math runs.
+    pub device: Device,
+}
+
+impl Default for EvaluateConfig {
+    fn default() -> Self {
+        EvaluateConfig {
+            hr_max: DEFAULT_HR_MAX,
+            device: Device::Auto,
+        }
+    }
+}
+
+/// What an evaluation is of, by name, as metrics.json says.
+#[derive(Debug, Clone)]
+pub struct Labels {
+    /// The checkpoint.
+    pub checkpoint: String,
+    /// The data.
+    pub data: String,
+    /// Whether each window is a whole workout.
+    pub whole_workouts: bool,
+}
+
+/// A checkpoint's evaluation on a split: its metrics, and the predictions and tallies the
+/// files are written from.
+pub struct Evaluation {
+    /// The figures of metrics.json.
+    pub metrics: Metrics,
+    predictions: Vec<f32>,
+    tally: Tally,
 }
 
 /// The figures of metrics.json.
@@ -102,31 +143,61 @@ pub fn zone(hr: f64, hr_max: f64) -> usize {
         .count()
 }
 
-/// Runs `hrcast evaluate`: writes the files and returns the metrics.
+/// Runs `hrcast evaluate`: reads the checkpoint and the windows, evaluates, writes the files
+/// and returns the metrics.
 pub fn evaluate(options: &EvaluateOptions) -> Result<Metrics> {
     let ck = Checkpoint::load(&options.checkpoint).context("--checkpoint")?;
     let (split, data_name, flag) = evaluation_split(options, &ck)?;
     atomic::writable_folder(&options.out, "--out")?;
-    let mut engine = engine_for(&ck, options.device)?;
-    let pred = predict_split(engine.as_mut(), &ck, &split)?;
+    let labels = Labels {
+        checkpoint: options.checkpoint.display().to_string(),
+        data: data_name.clone(),
+        whole_workouts: options.whole_workouts,
+    };
+    let config = EvaluateConfig {
+        hr_max: options.hr_max,
+        device: options.device,
+    };
+    let mut engine = engine_for(&ck, config.device)?;
+    let evaluation = evaluate_split(engine.as_mut(), &ck, &split, labels, &config)
+        .with_context(|| format!("{flag} {data_name}"))?;
+    write(&options.out, &split, &evaluation)?;
+    Ok(evaluation.metrics)
+}
 
+/// Evaluates the model of `ck`, open in `engine`, on `split` (named by `labels`) as `config`
+/// says: predicts every window and scores its valid steps; fails when there is none.
+pub fn evaluate_split(
+    engine: &mut dyn Engine,
+    ck: &Checkpoint,
+    split: &Split,
+    labels: Labels,
+    config: &EvaluateConfig,
+) -> Result<Evaluation> {
+    let predictions = predict_split(engine, ck, split)?;
     let mut tally = Tally::new(split.seq_len);
     for row in 0..split.n {
-        tally.add_window(&split, &pred, row, options.hr_max);
+        tally.add_window(split, &predictions, row, config.hr_max);
     }
-    anyhow::ensure!(
-        !tally.pairs.is_empty(),
-        "{flag} {data_name}: no valid step to evaluate"
-    );
-    let metrics = tally.metrics(
-        &split,
-        options.checkpoint.display().to_string(),
-        data_name,
-        options.whole_workouts,
-    );
-    let step_points = tally.write(&options.out, &metrics)?;
-    plots(&options.out, &split, &pred, &step_points, &metrics)?;
-    Ok(metrics)
+    ensure!(!tally.pairs.is_empty(), "no valid step to evaluate");
+    Ok(Evaluation {
+        metrics: tally.metrics(split, labels),
+        predictions,
+        tally,
+    })
+}
+
+/// Writes the files of `evaluation` (of `split`) into `out`: metrics.json, the CSVs and the
+/// plots.
+pub fn write(out: &Path, split: &Split, evaluation: &Evaluation) -> Result<()> {
+    let step_points = evaluation.tally.write(out, &evaluation.metrics)?;
+    plots(
+        out,
+        split,
+        &evaluation.predictions,
+        &step_points,
+        &evaluation.metrics,
+    )
 }
 
 /// The windows to evaluate, a name for them and the flag that named them: the processed file
@@ -209,9 +280,9 @@ impl Tally {
         }
     }
 
-    /// MAE, RMSE, R² ([`Scores`]) and zone accuracy; `whole` when each window is a whole
-    /// workout.
-    fn metrics(&self, split: &Split, checkpoint: String, data: String, whole: bool) -> Metrics {
+    /// MAE, RMSE, R² ([`Scores`]) and zone accuracy of the windows of `split`, named by
+    /// `labels`.
+    fn metrics(&self, split: &Split, labels: Labels) -> Metrics {
         let scores = Scores::of(&self.pairs);
         Metrics {
             mae: scores.mae,
@@ -220,9 +291,9 @@ impl Tally {
             zone_accuracy: self.zones_right as f64 / scores.n_steps as f64,
             n_steps: scores.n_steps,
             n_workouts: self.workouts.len(),
-            checkpoint,
-            data,
-            sequences: if whole {
+            checkpoint: labels.checkpoint,
+            data: labels.data,
+            sequences: if labels.whole_workouts {
                 "whole workouts".into()
             } else {
                 format!("windows of {} steps", split.seq_len)
@@ -232,7 +303,7 @@ impl Tally {
 
     /// Writes metrics.json, predictions.csv, per_user.csv and per_timestep_mae.csv into `out`
     /// (all or none); returns the per-step MAE for the plot.
-    fn write(self, out: &Path, metrics: &Metrics) -> Result<Vec<(f64, f64)>> {
+    fn write(&self, out: &Path, metrics: &Metrics) -> Result<Vec<(f64, f64)>> {
         let mut users = String::from("user_id,n_steps,mae\n");
         for (user, (e, count)) in &self.per_user {
             let _ = writeln!(users, "{user},{count},{:.4}", e / *count as f64);
@@ -253,7 +324,7 @@ impl Tally {
                 out.join("metrics.json"),
                 serde_json::to_vec_pretty(metrics)?,
             ),
-            (out.join("predictions.csv"), self.csv.into_bytes()),
+            (out.join("predictions.csv"), self.csv.clone().into_bytes()),
             (out.join("per_user.csv"), users.into_bytes()),
             (out.join("per_timestep_mae.csv"), steps.into_bytes()),
         ])?;
