@@ -106,8 +106,8 @@ fn restore_or_initialize(config: &TrainConfig, train_split: &Split) -> Result<St
     })
 }
 
-/// A training run between its phases: the data, the model on its engine, the counters and the
-/// log.
+/// A training run between its phases: the splits and the configuration, the model on its
+/// engine, the counters and the log.
 pub struct Run<'a> {
     config: &'a TrainConfig,
     splits: &'a Splits,
@@ -123,8 +123,9 @@ pub struct Run<'a> {
 
 impl<'a> Run<'a> {
     /// Restores or initializes a run on `splits`: checks the configuration and the output
-    /// folders ([`TrainConfig::check`]) and that both splits hold windows, restores or initializes the model
-    /// ([`restore_or_initialize`]), puts it on the engine `device` picks and opens the log.
+    /// folders ([`TrainConfig::check`]) and that both splits hold windows, restores or
+    /// initializes the model ([`restore_or_initialize`]), puts it on the engine `device` picks
+    /// and opens the log.
     pub fn start(splits: &'a Splits, config: &'a TrainConfig) -> Result<Self> {
         config.check()?;
         ensure!(
