@@ -20,10 +20,11 @@
 //! memory).
 //!
 //! The command in its phases: [`CrossvalOptions`] give a [`CrossvalConfig`]; `folds.rs` reads
-//! the workouts, deals the people and builds each fold's [`Splits`](crate::train::Splits);
-//! [`train::fit`] trains the fold's model; `scores.rs` predicts the held-out people both ways;
-//! `calibration.rs` calibrates them (`--calibrate`); `report.rs` tallies the [`Report`] and
-//! `write.rs` writes it.
+//! the workouts ([`Workouts`]), deals the people and builds each fold's
+//! [`Splits`](crate::train::Splits) in memory; [`cross_validate`], the loop over the folds,
+//! trains each fold's model ([`train::fit`]), predicts the held-out people both ways
+//! (`scores.rs`), calibrates them with `--calibrate` (`calibration.rs`) and tallies the
+//! [`Report`] (`report.rs`); `write.rs` writes it.
 
 mod calibration;
 mod folds;
@@ -44,6 +45,7 @@ use anyhow::{Context, Result};
 use calibration::Calibration;
 use report::Tally;
 use scores::TrainedModel;
+use std::path::Path;
 use std::process::ExitCode;
 
 /// Runs the cross-validation as `options` say and writes its files.
@@ -52,6 +54,18 @@ pub fn crossval(options: &CrossvalOptions) -> Result<Report> {
     let out = config.train.folders.results.join("crossval");
     atomic::writable_folder(&out, "--results")?;
     let workouts = Workouts::load(&options.inputs, &config)?;
+    let (report, pooled) = cross_validate(&workouts, &config, &out)?;
+    write::write(&out, &report, &pooled)?;
+    Ok(report)
+}
+
+/// Cross-validates on `workouts` as `config` says, each fold's model (and calibrations) in
+/// `out/fold-<k>/`; returns the report and every held-out step's pairs.
+pub fn cross_validate(
+    workouts: &Workouts,
+    config: &CrossvalConfig,
+    out: &Path,
+) -> Result<(Report, Pairs)> {
     let folds = workouts.deal(config.folds, config.seq_len)?;
     let mut tally = Tally::new(&workouts.inputs, &workouts.training);
     for (k, people) in folds.iter().enumerate() {
@@ -85,9 +99,7 @@ pub fn crossval(options: &CrossvalOptions) -> Result<Report> {
         let train_mean = model.checkpoint.normalization.bpm(0.0);
         tally.add_fold(&fold, &run, train_mean, &pairs);
     }
-    let (report, pooled) = tally.finish();
-    write::write(&out, &report, &pooled)?;
-    Ok(report)
+    Ok(tally.finish())
 }
 
 /// Runs `hrcast crossval` from the command line: prints the tables and where they went.
