@@ -5,7 +5,7 @@
 //!
 //! The command in its parts: [`AblateOptions`] give an [`AblateConfig`]; [`ablate_splits`]
 //! trains ([`train::fit`]) and evaluates ([`evaluate::evaluate_split`]) each set's model on
-//! splits in memory, read once, and [`write`] writes the tables.
+//! splits in memory, read once, and [`write()`] writes the tables.
 
 use crate::atomic;
 use crate::checkpoint::{Checkpoint, engine_for};

@@ -13,7 +13,7 @@
 //!
 //! The command in its parts: [`EvaluateOptions`] name the checkpoint and the data and give an
 //! [`EvaluateConfig`]; [`evaluate_split`] evaluates a checkpoint on windows in memory (as
-//! `hrcast ablate` does each of its models) and returns an [`Evaluation`], which [`write`]
+//! `hrcast ablate` does each of its models) and returns an [`Evaluation`], which [`write()`]
 //! writes. The predictions come from [`crate::score::predict_split`] and MAE, RMSE and R² from
 //! [`Scores`], as `hrcast crossval` scores its held-out people.
 
