@@ -92,6 +92,16 @@ impl Default for EvaluateConfig {
     }
 }
 
+impl EvaluateOptions {
+    /// The evaluation the flags ask for (the checkpoint and the data aside: they are read).
+    pub fn config(&self) -> EvaluateConfig {
+        EvaluateConfig {
+            hr_max: self.hr_max,
+            device: self.device,
+        }
+    }
+}
+
 /// What an evaluation is of, by name, as metrics.json says.
 #[derive(Debug, Clone)]
 pub struct Labels {
@@ -154,10 +164,7 @@ pub fn evaluate(options: &EvaluateOptions) -> Result<Metrics> {
         data: data_name.clone(),
         whole_workouts: options.whole_workouts,
     };
-    let config = EvaluateConfig {
-        hr_max: options.hr_max,
-        device: options.device,
-    };
+    let config = options.config();
     let mut engine = engine_for(&ck, config.device)?;
     let evaluation = evaluate_split(engine.as_mut(), &ck, &split, labels, &config)
         .with_context(|| format!("{flag} {data_name}"))?;
