@@ -2,22 +2,22 @@
 //! one person's own workouts (`--input`): every workout is cut into the checkpoint's windows
 //! at its interval, and training starts from the checkpoint's weights and normalization
 //! (`train --init`) for `--epochs` epochs, validating on the same windows (a person's history
-//! is too short to hold some back). The calibrated model is written to `--out` like a `train`
-//! run's checkpoints.
+//! is too short to hold some back). The windows stay in memory ([`train::fit`]); the calibrated
+//! model is written to `--out` like a `train` run's checkpoints, with its curves and log.
 //!
-//! Cross-validation measures it the same way ([`crate::crossval`] with `--calibrate`): on the
-//! real workouts, fine-tuning on the first half of a person's workouts took the MAE of their
-//! later workouts from 25.5 to 13.6 bpm (30 epochs; 15.1 with 10), where shifting the model's
-//! predictions by its mean error on the earlier workouts reached 19.2.
+//! Cross-validation measures it the same way ([`crate::crossval`] with `--calibrate`, through
+//! [`fine_tune`]): on the real workouts, fine-tuning on the first half of a person's workouts
+//! took the MAE of their later workouts from 25.5 to 13.6 bpm (30 epochs; 15.1 with 10), where
+//! shifting the model's predictions by its mean error on the earlier workouts reached 19.2.
 
 use crate::atomic;
 use crate::checkpoint::Checkpoint;
 use crate::dataset::Split;
 use crate::engine::Device;
-use crate::train::{self, TrainOptions};
+use crate::train::{self, Folders, Splits, StartFrom, TrainConfig};
+use crate::values::non_negative;
 use crate::workouts::{self, Prepared, ProfileArgs};
 use anyhow::{Context, Result, ensure};
-use clap::{Args, FromArgMatches};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -37,10 +37,10 @@ pub struct CalibrateOptions {
     #[arg(long, default_value_t = CALIBRATION_EPOCHS, value_parser = clap::value_parser!(u32).range(1..))]
     pub epochs: u32,
     /// Learning rate.
-    #[arg(long, default_value_t = 0.0005, value_parser = crate::evaluate::non_negative)]
+    #[arg(long, default_value_t = TrainConfig::default().lr, value_parser = non_negative)]
     pub lr: f64,
-    /// Folder of the calibrated checkpoints (best_model.safetensors, last.safetensors), curves,
-    /// log and the windows trained on (data/).
+    /// Folder of the calibrated checkpoints (best_model.safetensors, last.safetensors), curves
+    /// and log.
     #[arg(long, default_value = "checkpoints/calibrated")]
     pub out: PathBuf,
     /// Seed of shuffling and dropout.
@@ -54,23 +54,32 @@ pub struct CalibrateOptions {
     pub profile: ProfileArgs,
 }
 
-/// Fine-tunes `checkpoint` (read already as `ck`, whose window length and interval cut the
-/// windows) on `workouts` for `epochs` epochs with `base`'s training options
-/// (batch size, learning rate, device, seed...), training and validating on their windows;
-/// writes the checkpoints (best_model, last), curves, log and the windows (`data/`) into `dir`
-/// and returns the best checkpoint.
+impl CalibrateOptions {
+    /// The fine-tuning the flags ask for: [`TrainConfig`]'s defaults but for the epochs,
+    /// learning rate, seed and device, everything written into `--out`.
+    pub fn config(&self) -> TrainConfig {
+        TrainConfig {
+            epochs: self.epochs,
+            lr: self.lr,
+            seed: self.seed,
+            device: self.device,
+            folders: Folders::all_in(&self.out),
+            ..TrainConfig::default()
+        }
+    }
+}
+
+/// Fine-tunes the model of `checkpoint` (read already as `ck`, whose window length and interval
+/// cut the windows) on `workouts` as `config` says (epochs, learning rate, device, seed,
+/// folders...), training and validating on their windows, in memory; returns the best
+/// checkpoint, written into `config`'s checkpoint folder.
 pub fn fine_tune(
     checkpoint: &Path,
     ck: &Checkpoint,
     workouts: &[&Prepared],
-    base: &TrainOptions,
-    epochs: u32,
-    dir: &Path,
+    config: &TrainConfig,
 ) -> Result<PathBuf> {
-    let data = dir.join("data");
-    atomic::writable_folder(&data, "--out")?;
-    let mut windows = Split::empty(ck.seq_len, ck.interval_s, "calibration")
-        .with_set_id(&format!("calibration-{}", dir.display()));
+    let mut windows = Split::empty(ck.seq_len, ck.interval_s, "calibration");
     for p in workouts {
         workouts::push_windows(&mut windows, p);
     }
@@ -78,57 +87,31 @@ pub fn fine_tune(
         windows.n > 0,
         "no window with a valid heart rate to calibrate on"
     );
-    let bytes = windows.to_bytes()?;
-    atomic::write_all(&[
-        (data.join("train.safetensors"), bytes.clone()),
-        (data.join("val.safetensors"), bytes),
-    ])?;
-    let run = train::train(&TrainOptions {
-        data: Some(data),
-        init: Some(checkpoint.to_path_buf()),
-        resume: None,
-        epochs,
-        checkpoints: dir.to_path_buf(),
-        results: dir.to_path_buf(),
-        logs: dir.to_path_buf(),
-        ..base.clone()
-    })?;
-    run.best_checkpoint
+    let splits = Splits {
+        train: windows.clone(),
+        val: windows,
+        source: format!("calibration windows of {} workouts", workouts.len()),
+    };
+    let config = TrainConfig {
+        start: Some(StartFrom::Init(checkpoint.to_path_buf())),
+        ..config.clone()
+    };
+    train::fit(&splits, &config)?
+        .best_checkpoint
         .context("calibration wrote no best model")
-}
-
-/// `train`'s options at their defaults.
-fn train_defaults() -> TrainOptions {
-    let command = TrainOptions::augment_args(clap::Command::new("train"));
-    TrainOptions::from_arg_matches(&command.get_matches_from(["train"]))
-        .expect("train's defaults parse")
 }
 
 /// Runs `hrcast calibrate`: reads the person's workouts at the checkpoint's interval and
 /// fine-tunes; returns the calibrated best checkpoint.
 pub fn calibrate(options: &CalibrateOptions) -> Result<PathBuf> {
     let ck = Checkpoint::load(&options.checkpoint).context("--checkpoint")?;
+    atomic::writable_folder(&options.out, "--out")?;
     options.profile.warn_unused(&ck.config.features);
     let loaded = workouts::load(&options.inputs, ck.interval_s, options.profile.profile()?)?;
     workouts::warn(&loaded.cleaned, &loaded.skipped);
     let workouts: Vec<&Prepared> = loaded.prepared.iter().collect();
-    let base = TrainOptions {
-        lr: options.lr,
-        seed: options.seed,
-        device: options.device,
-        ..train_defaults()
-    };
-    let dir = &options.out;
-    let best = fine_tune(
-        &options.checkpoint,
-        &ck,
-        &workouts,
-        &base,
-        options.epochs,
-        dir,
-    )
-    .with_context(|| format!("--input {}", workouts::describe_inputs(&options.inputs)))?;
-    Ok(best)
+    fine_tune(&options.checkpoint, &ck, &workouts, &options.config())
+        .with_context(|| format!("--input {}", workouts::describe_inputs(&options.inputs)))
 }
 
 /// Runs `hrcast calibrate` from the command line: calibrates, then says where the model went.

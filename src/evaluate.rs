@@ -11,21 +11,23 @@
 //! Files in `--out`: metrics.json, predictions.csv, per_user.csv, per_timestep_mae.csv,
 //! sample_predictions.png, scatter.png, error_by_timestep.png.
 //!
-//! Training scores its validation split here too: [`validate`] (the model's loss and MAE) and
-//! [`mean_baseline`] (those of predicting the training mean).
+//! The command in its parts: [`EvaluateOptions`] name the checkpoint and the data and give an
+//! [`EvaluateConfig`]; [`evaluate_split`] evaluates a checkpoint on windows in memory (as
+//! `hrcast ablate` does each of its models) and returns an [`Evaluation`], which [`write()`]
+//! writes. The predictions come from [`crate::score::predict_split`] and MAE, RMSE and R² from
+//! [`Scores`], as `hrcast crossval` scores its held-out people.
 
 use crate::atomic;
 use crate::checkpoint::{Checkpoint, engine_for};
 use crate::data::Profile;
 use crate::dataset::Split;
 use crate::engine::{Device, Engine};
-use crate::features::feature_indices;
-use crate::model::{Batch, Normalization};
 use crate::plot::{self, Chart, Series};
 use crate::prepare::default_data;
-use crate::train::{BatchRows, by_length, full_length};
+use crate::score::{Scores, predict_split, valid_steps};
+use crate::values::non_negative;
 use crate::workouts;
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, ensure};
 use plotters::style::RGBColor;
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
@@ -37,8 +39,6 @@ use std::process::ExitCode;
 pub const DEFAULT_HR_MAX: f64 = 190.0;
 /// Upper bounds of the heart-rate zones, as fractions of the maximal heart rate.
 const ZONE_BOUNDS: [f64; 4] = [0.6, 0.7, 0.8, 0.9];
-/// Windows per evaluation batch.
-const EVAL_BATCH: usize = 16;
 /// Windows drawn in sample_predictions.png.
 const SAMPLE_WINDOWS: usize = 6;
 /// Points drawn at most in scatter.png.
@@ -68,19 +68,59 @@ pub struct EvaluateOptions {
     #[arg(long, default_value = "results")]
     pub out: PathBuf,
     /// Maximal heart rate for the zones.
-    #[arg(long, alias = "hr_max", default_value_t = DEFAULT_HR_MAX, value_parser = non_negative)]
+    #[arg(long, alias = "hr_max", default_value_t = EvaluateConfig::default().hr_max, value_parser = non_negative)]
     pub hr_max: f64,
     /// Where the math runs.
-    #[arg(long, value_enum, default_value_t = Device::Auto)]
+    #[arg(long, value_enum, default_value_t = EvaluateConfig::default().device)]
     pub device: Device,
 }
 
-/// Parses a flag's value that must be a finite number >= 0.
-pub fn non_negative(text: &str) -> Result<f64, String> {
-    match text.parse::<f64>() {
-        Ok(v) if v.is_finite() && v >= 0.0 => Ok(v),
-        _ => Err(format!("expected a non-negative number, got {text:?}")),
+/// How a checkpoint is evaluated; the defaults are `hrcast evaluate`'s.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EvaluateConfig {
+    /// Maximal heart rate for the zones, bpm.
+    pub hr_max: f64,
+    /// Where the math runs.
+    pub device: Device,
+}
+
+impl Default for EvaluateConfig {
+    fn default() -> Self {
+        EvaluateConfig {
+            hr_max: DEFAULT_HR_MAX,
+            device: Device::Auto,
+        }
     }
+}
+
+impl EvaluateOptions {
+    /// The evaluation the flags ask for (the checkpoint and the data aside: they are read).
+    pub fn config(&self) -> EvaluateConfig {
+        EvaluateConfig {
+            hr_max: self.hr_max,
+            device: self.device,
+        }
+    }
+}
+
+/// What an evaluation is of, by name, as metrics.json says.
+#[derive(Debug, Clone)]
+pub struct Labels {
+    /// The checkpoint.
+    pub checkpoint: String,
+    /// The data.
+    pub data: String,
+    /// Whether each window is a whole workout.
+    pub whole_workouts: bool,
+}
+
+/// A checkpoint's evaluation on a split: its metrics, and the predictions and tallies the
+/// files are written from.
+pub struct Evaluation {
+    /// The figures of metrics.json.
+    pub metrics: Metrics,
+    predictions: Vec<f32>,
+    tally: Tally,
 }
 
 /// The figures of metrics.json.
@@ -114,118 +154,58 @@ pub fn zone(hr: f64, hr_max: f64) -> usize {
         .count()
 }
 
-/// The batches an evaluation runs. Cut (`cut`): the windows longest first, `batch_size` at a
-/// time, each batch cut to the steps its longest window needs ([`by_length`]). What is cut is
-/// padding, which neither direction reads before a valid step, so the predictions at every
-/// valid step are those of full-length batches; whole workouts padded to the longest one run
-/// several times faster. Else the windows in order at full length.
-fn eval_batches(split: &Split, batch_size: usize, cut: bool) -> Vec<BatchRows> {
-    let mut rows: Vec<usize> = (0..split.n).collect();
-    if cut {
-        by_length(&mut rows, &split.length, batch_size, split.seq_len)
-    } else {
-        full_length(&rows, batch_size, split.seq_len)
-    }
-}
-
-/// Predictions of a checkpoint for every window of a split, in bpm, `[n, seq_len]` (0 where a
-/// batch was cut short: padding).
-pub fn predict_split(engine: &mut dyn Engine, ck: &Checkpoint, split: &Split) -> Result<Vec<f32>> {
-    let features = feature_indices(&ck.config.features)?;
-    let norm = &ck.normalization;
-    let t = split.seq_len;
-    let mut out = vec![0.0; split.n * t];
-    for BatchRows { rows, steps } in eval_batches(split, EVAL_BATCH, true) {
-        let batch = split.batch_of(&rows, steps, &features, norm);
-        let pred = engine.predict(&batch)?;
-        for (&r, row) in rows.iter().zip(pred.chunks(steps)) {
-            for (o, &z) in out[r * t..r * t + steps].iter_mut().zip(row) {
-                *o = norm.bpm(z);
-            }
-        }
-    }
-    Ok(out)
-}
-
-/// Loss and MAE (bpm) of an engine's predictions on a whole split, in batches.
-pub fn validate(
-    engine: &mut dyn Engine,
-    split: &Split,
-    features: &[usize],
-    norm: &Normalization,
-    batch_size: usize,
-    use_masking: bool,
-) -> Result<(f64, f64)> {
-    score(split, features, norm, batch_size, use_masking, |batch| {
-        engine.predict(batch)
-    })
-}
-
-/// Validation loss and MAE (bpm) of the trivial model that predicts the training mean heart
-/// rate at every step (0 in normalized units): the bar a trained model has to clear.
-pub fn mean_baseline(
-    split: &Split,
-    features: &[usize],
-    norm: &Normalization,
-    batch_size: usize,
-    use_masking: bool,
-) -> Result<(f64, f64)> {
-    score(split, features, norm, batch_size, use_masking, |batch| {
-        Ok(vec![0.0; batch.y.len()])
-    })
-}
-
-/// Loss (masked MSE in normalized units, or the plain mean without masking) and MAE (bpm, over
-/// valid steps) of `predict`'s output on a whole split, in batches.
-fn score(
-    split: &Split,
-    features: &[usize],
-    norm: &Normalization,
-    batch_size: usize,
-    use_masking: bool,
-    mut predict: impl FnMut(&Batch<f32>) -> Result<Vec<f32>>,
-) -> Result<(f64, f64)> {
-    let (mut sq, mut abs, mut valid, mut all) = (0.0f64, 0.0f64, 0.0f64, 0.0f64);
-    // Without masking the loss averages over padding too: batches run at full length then.
-    for BatchRows { rows, steps } in eval_batches(split, batch_size, use_masking) {
-        let batch = split.batch_of(&rows, steps, features, norm);
-        let pred = predict(&batch)?;
-        for ((p, y), m) in pred.iter().zip(&batch.y).zip(&batch.mask) {
-            let e = f64::from(p - y);
-            let weight = if use_masking { f64::from(*m) } else { 1.0 };
-            sq += weight * e * e;
-            all += weight;
-            if *m > 0.0 {
-                abs += e.abs();
-                valid += 1.0;
-            }
-        }
-    }
-    Ok((sq / all.max(1.0), abs / valid.max(1.0) * norm.hr_std))
-}
-
-/// Runs `hrcast evaluate`: writes the files and returns the metrics.
+/// Runs `hrcast evaluate`: reads the checkpoint and the windows, evaluates, writes the files
+/// and returns the metrics.
 pub fn evaluate(options: &EvaluateOptions) -> Result<Metrics> {
     let ck = Checkpoint::load(&options.checkpoint).context("--checkpoint")?;
     let (split, data_name, flag) = evaluation_split(options, &ck)?;
     atomic::writable_folder(&options.out, "--out")?;
-    let mut engine = engine_for(&ck, options.device)?;
-    let pred = predict_split(engine.as_mut(), &ck, &split)?;
+    let labels = Labels {
+        checkpoint: options.checkpoint.display().to_string(),
+        data: data_name.clone(),
+        whole_workouts: options.whole_workouts,
+    };
+    let config = options.config();
+    let mut engine = engine_for(&ck, config.device)?;
+    let evaluation = evaluate_split(engine.as_mut(), &ck, &split, labels, &config)
+        .with_context(|| format!("{flag} {data_name}"))?;
+    write(&options.out, &split, &evaluation)?;
+    Ok(evaluation.metrics)
+}
 
+/// Evaluates the model of `ck`, open in `engine`, on `split` (named by `labels`) as `config`
+/// says: predicts every window and scores its valid steps; fails when there is none.
+pub fn evaluate_split(
+    engine: &mut dyn Engine,
+    ck: &Checkpoint,
+    split: &Split,
+    labels: Labels,
+    config: &EvaluateConfig,
+) -> Result<Evaluation> {
+    let predictions = predict_split(engine, ck, split)?;
     let mut tally = Tally::new(split.seq_len);
     for row in 0..split.n {
-        tally.add_window(&split, &pred, row, options.hr_max);
+        tally.add_window(split, &predictions, row, config.hr_max);
     }
-    anyhow::ensure!(tally.n > 0, "{flag} {data_name}: no valid step to evaluate");
-    let metrics = tally.metrics(
-        &split,
-        options.checkpoint.display().to_string(),
-        data_name,
-        options.whole_workouts,
-    );
-    let step_points = tally.write(&options.out, &metrics)?;
-    plots(&options.out, &split, &pred, &step_points, &metrics)?;
-    Ok(metrics)
+    ensure!(!tally.pairs.is_empty(), "no valid step to evaluate");
+    Ok(Evaluation {
+        metrics: tally.metrics(split, labels),
+        predictions,
+        tally,
+    })
+}
+
+/// Writes the files of `evaluation` (of `split`) into `out`: metrics.json, the CSVs and the
+/// plots.
+pub fn write(out: &Path, split: &Split, evaluation: &Evaluation) -> Result<()> {
+    let step_points = evaluation.tally.write(out, &evaluation.metrics)?;
+    plots(
+        out,
+        split,
+        &evaluation.predictions,
+        &step_points,
+        &evaluation.metrics,
+    )
 }
 
 /// The windows to evaluate, a name for them and the flag that named them: the processed file
@@ -263,14 +243,11 @@ fn evaluation_split(
     Ok((split, data.display().to_string(), "--data"))
 }
 
-/// The errors of the valid steps, summed overall, per window step and per person, and the
-/// predictions' CSV, as the windows are walked.
+/// The valid steps' (actual, predicted) pairs, their errors per window step and per person, the
+/// zones and the predictions' CSV, as the windows are walked.
 struct Tally {
-    abs: f64,
-    sq: f64,
+    pairs: Vec<(f32, f32)>,
     zones_right: usize,
-    n: usize,
-    actual_sum: f64,
     per_step: Vec<(f64, usize)>,
     per_user: BTreeMap<i64, (f64, usize)>,
     workouts: BTreeSet<i64>,
@@ -281,11 +258,8 @@ impl Tally {
     /// Nothing counted yet, for windows of `steps` steps.
     fn new(steps: usize) -> Tally {
         Tally {
-            abs: 0.0,
-            sq: 0.0,
+            pairs: Vec::new(),
             zones_right: 0,
-            n: 0,
-            actual_sum: 0.0,
             per_step: vec![(0.0, 0); steps],
             per_user: BTreeMap::new(),
             workouts: BTreeSet::new(),
@@ -295,23 +269,15 @@ impl Tally {
 
     /// Counts the valid steps of window `row` (zones against `hr_max`).
     fn add_window(&mut self, split: &Split, pred: &[f32], row: usize, hr_max: f64) {
-        let t = split.seq_len;
-        for (step, step_sums) in self.per_step.iter_mut().enumerate() {
-            let i = row * t + step;
-            if split.mask[i] <= 0.0 {
-                continue;
-            }
-            let (y, p) = (f64::from(split.heart_rate[i]), f64::from(pred[i]));
-            let e = p - y;
-            self.abs += e.abs();
-            self.sq += e * e;
-            self.actual_sum += y;
-            self.n += 1;
+        for (step, actual, predicted) in valid_steps(split, pred, row) {
+            self.pairs.push((actual, predicted));
+            let (y, p) = (f64::from(actual), f64::from(predicted));
+            let e = (p - y).abs();
             self.zones_right += usize::from(zone(y, hr_max) == zone(p, hr_max));
-            step_sums.0 += e.abs();
-            step_sums.1 += 1;
+            self.per_step[step].0 += e;
+            self.per_step[step].1 += 1;
             let u = self.per_user.entry(split.user_id[row]).or_default();
-            u.0 += e.abs();
+            u.0 += e;
             u.1 += 1;
             self.workouts.insert(split.workout_id[row]);
             let _ = writeln!(
@@ -322,29 +288,20 @@ impl Tally {
         }
     }
 
-    /// MAE, RMSE, R² (against the mean of the valid steps' heart rate) and zone accuracy;
-    /// `whole` when each window is a whole workout.
-    fn metrics(&self, split: &Split, checkpoint: String, data: String, whole: bool) -> Metrics {
-        let n = self.n as f64;
-        let mean = self.actual_sum / n;
-        let ss_tot: f64 = (0..split.n * split.seq_len)
-            .filter(|&i| split.mask[i] > 0.0)
-            .map(|i| (f64::from(split.heart_rate[i]) - mean).powi(2))
-            .sum();
+    /// MAE, RMSE, R² ([`Scores`]) and zone accuracy of the windows of `split`, named by
+    /// `labels`.
+    fn metrics(&self, split: &Split, labels: Labels) -> Metrics {
+        let scores = Scores::of(&self.pairs);
         Metrics {
-            mae: self.abs / n,
-            rmse: (self.sq / n).sqrt(),
-            r2: if ss_tot > 0.0 {
-                1.0 - self.sq / ss_tot
-            } else {
-                f64::NAN
-            },
-            zone_accuracy: self.zones_right as f64 / n,
-            n_steps: self.n,
+            mae: scores.mae,
+            rmse: scores.rmse,
+            r2: scores.r2,
+            zone_accuracy: self.zones_right as f64 / scores.n_steps as f64,
+            n_steps: scores.n_steps,
             n_workouts: self.workouts.len(),
-            checkpoint,
-            data,
-            sequences: if whole {
+            checkpoint: labels.checkpoint,
+            data: labels.data,
+            sequences: if labels.whole_workouts {
                 "whole workouts".into()
             } else {
                 format!("windows of {} steps", split.seq_len)
@@ -354,7 +311,7 @@ impl Tally {
 
     /// Writes metrics.json, predictions.csv, per_user.csv and per_timestep_mae.csv into `out`
     /// (all or none); returns the per-step MAE for the plot.
-    fn write(self, out: &Path, metrics: &Metrics) -> Result<Vec<(f64, f64)>> {
+    fn write(&self, out: &Path, metrics: &Metrics) -> Result<Vec<(f64, f64)>> {
         let mut users = String::from("user_id,n_steps,mae\n");
         for (user, (e, count)) in &self.per_user {
             let _ = writeln!(users, "{user},{count},{:.4}", e / *count as f64);
@@ -375,7 +332,7 @@ impl Tally {
                 out.join("metrics.json"),
                 serde_json::to_vec_pretty(metrics)?,
             ),
-            (out.join("predictions.csv"), self.csv.into_bytes()),
+            (out.join("predictions.csv"), self.csv.clone().into_bytes()),
             (out.join("per_user.csv"), users.into_bytes()),
             (out.join("per_timestep_mae.csv"), steps.into_bytes()),
         ])?;
@@ -383,6 +340,7 @@ impl Tally {
     }
 }
 
+/// Draws sample_predictions.png, scatter.png and error_by_timestep.png into `out`.
 fn plots(
     out: &Path,
     split: &Split,
@@ -390,12 +348,42 @@ fn plots(
     step_points: &[(f64, f64)],
     metrics: &Metrics,
 ) -> Result<()> {
+    plot::save(
+        &out.join("sample_predictions.png"),
+        &sample_charts(split, pred),
+        3,
+    )?;
+    plot::save(
+        &out.join("scatter.png"),
+        &[scatter(split, pred, metrics)],
+        1,
+    )?;
+    plot::save(
+        &out.join("error_by_timestep.png"),
+        &[Chart {
+            title: "Mean absolute error by step inside the window".into(),
+            x_label: "step",
+            y_label: "MAE (bpm)",
+            series: vec![Series {
+                label: "MAE",
+                points: step_points.to_vec(),
+                color: PREDICTED,
+            }],
+            markers: Vec::new(),
+            scatter: false,
+        }],
+        1,
+    )
+}
+
+/// Actual and predicted heart rate of [`SAMPLE_WINDOWS`] windows spread over the split.
+fn sample_charts(split: &Split, pred: &[f32]) -> Vec<Chart<'static>> {
     let t = split.seq_len;
     let minutes = |step: usize| step as f64 * split.interval_s / 60.0;
     let picks: Vec<usize> = (0..SAMPLE_WINDOWS.min(split.n))
         .map(|k| k * split.n / SAMPLE_WINDOWS.min(split.n))
         .collect();
-    let samples: Vec<Chart> = picks
+    picks
         .iter()
         .map(|&row| {
             let len = split.length[row] as usize;
@@ -430,10 +418,15 @@ fn plots(
                 scatter: false,
             }
         })
-        .collect();
-    plot::save(&out.join("sample_predictions.png"), &samples, 3)?;
+        .collect()
+}
 
-    let valid: Vec<usize> = (0..split.n * t).filter(|&i| split.mask[i] > 0.0).collect();
+/// Predicted against actual heart rate at (at most [`SCATTER_POINTS`]) valid steps, with the
+/// line where they are equal.
+fn scatter(split: &Split, pred: &[f32], metrics: &Metrics) -> Chart<'static> {
+    let valid: Vec<usize> = (0..split.n * split.seq_len)
+        .filter(|&i| split.mask[i] > 0.0)
+        .collect();
     let stride = valid.len().div_ceil(SCATTER_POINTS).max(1);
     let points: Vec<(f64, f64)> = valid
         .iter()
@@ -443,48 +436,28 @@ fn plots(
     let (lo, hi) = points.iter().fold((f64::MAX, f64::MIN), |(l, h), p| {
         (l.min(p.0).min(p.1), h.max(p.0).max(p.1))
     });
-    plot::save(
-        &out.join("scatter.png"),
-        &[Chart {
-            title: format!(
-                "Predicted vs actual (MAE {:.2} bpm, R² {:.3})",
-                metrics.mae, metrics.r2
-            ),
-            x_label: "actual heart rate (bpm)",
-            y_label: "predicted heart rate (bpm)",
-            series: vec![
-                Series {
-                    label: "valid steps",
-                    points,
-                    color: ACTUAL,
-                },
-                Series {
-                    label: "predicted = actual",
-                    points: vec![(lo, lo), (hi, hi)],
-                    color: PREDICTED,
-                },
-            ],
-            markers: Vec::new(),
-            scatter: true,
-        }],
-        1,
-    )?;
-    plot::save(
-        &out.join("error_by_timestep.png"),
-        &[Chart {
-            title: "Mean absolute error by step inside the window".into(),
-            x_label: "step",
-            y_label: "MAE (bpm)",
-            series: vec![Series {
-                label: "MAE",
-                points: step_points.to_vec(),
+    Chart {
+        title: format!(
+            "Predicted vs actual (MAE {:.2} bpm, R² {:.3})",
+            metrics.mae, metrics.r2
+        ),
+        x_label: "actual heart rate (bpm)",
+        y_label: "predicted heart rate (bpm)",
+        series: vec![
+            Series {
+                label: "valid steps",
+                points,
+                color: ACTUAL,
+            },
+            Series {
+                label: "predicted = actual",
+                points: vec![(lo, lo), (hi, hi)],
                 color: PREDICTED,
-            }],
-            markers: Vec::new(),
-            scatter: false,
-        }],
-        1,
-    )
+            },
+        ],
+        markers: Vec::new(),
+        scatter: true,
+    }
 }
 
 /// The printed table of `hrcast evaluate`.

@@ -14,8 +14,9 @@
 //! | [`prepare`] | `hrcast prepare`: splits by person or time, the three files; the default data set |
 //! | [`engine`] | the [`engine::Engine`]s: [`engine::cpu`] (hand-written BPTT, checked against an autodiff tape), [`engine::gpu`] (WGSL on wgpu), and what both share (optimizer, scalars, layouts, dropout masks) |
 //! | [`checkpoint`] | the checkpoint format, and opening an engine on a checkpoint |
-//! | [`evaluate`] | `hrcast evaluate`: metrics, predictions, plots; scoring a split |
-//! | [`train`] | `hrcast train`: the training loop, its options and saved state |
+//! | [`score`] | scoring a model on a split: batched predictions, validation loss, MAE/RMSE/R² |
+//! | [`evaluate`] | `hrcast evaluate`: metrics, predictions, plots |
+//! | [`train`] | `hrcast train`: [`train::fit`] on splits in memory, the training loop, its options, configuration and saved state |
 //! | [`predict`] | `hrcast predict`: one raw workout's predicted heart rate |
 //! | [`bench`] | `hrcast bench`: timing a configuration on one engine |
 //! | [`tune`] | `hrcast bench --tune`: the fastest GPU kernel variant of an adapter, in the tuning cache |
@@ -26,6 +27,7 @@
 //! | [`schedule`] | ReduceLROnPlateau (helper) |
 //! | [`plot`] | PNG charts with a bundled font (helper) |
 //! | [`atomic`] | writing files under a temporary name, renamed when complete (helper) |
+//! | [`values`] | command-line value parsers shared by the commands' options (helper) |
 //!
 //! The file formats, the command-line contract, the model's equations and the pitfalls of
 //! software GPU adapters are described in `docs/`.
@@ -47,7 +49,9 @@ pub mod plot;
 pub mod predict;
 pub mod prepare;
 pub mod schedule;
+pub mod score;
 pub mod synth;
 pub mod train;
 pub mod tune;
+pub mod values;
 pub mod workouts;

@@ -4,13 +4,18 @@
 //! features are z-scored with the checkpoint's statistics, and the whole workout runs as one
 //! sequence, however long (no windows). A workout that cleaning split at a clock jump or a long
 //! pause runs as one sequence per piece; `time_s` counts from the first piece's start.
+//!
+//! The command in its parts: [`PredictOptions`] name the checkpoint and the file, which is read
+//! into [`WorkoutPieces`]; [`predict_workout`] predicts them in memory (each piece through
+//! [`predict_sequence`], as `hrcast crossval` runs whole workouts) and [`predict`] writes the
+//! CSV.
 
 use crate::atomic;
 use crate::checkpoint::{Checkpoint, engine_for};
 use crate::data::{self, Profile};
 use crate::dataset::Split;
 use crate::engine::{Device, Engine};
-use crate::features::{self, NUM_FEATURES, feature_indices};
+use crate::features::{self, NUM_FEATURES, Sequence, feature_indices};
 use crate::model::Batch;
 use crate::workouts::ProfileArgs;
 use anyhow::{Context, Result, bail};
@@ -85,10 +90,55 @@ pub struct Prediction {
     pub mae: Option<f64>,
 }
 
+/// One workout ready to predict: its pieces on the grid, each with its start in seconds from the
+/// first piece's, and the person's profile.
+pub struct WorkoutPieces {
+    /// The pieces cleaning left, in order.
+    pub pieces: Vec<(f64, Sequence)>,
+    /// The person's heart rates and other inputs.
+    pub profile: Profile,
+}
+
+/// A workout's predicted heart rate: the CSV's text, the steps and the MAE against the recorded
+/// heart rate, if any.
+pub struct PredictedWorkout {
+    /// `time_s,actual,predicted`, one line per grid step.
+    pub csv: String,
+    /// Grid steps predicted.
+    pub steps: usize,
+    /// MAE (bpm) over the steps with a valid recorded heart rate, if any.
+    pub mae: Option<f64>,
+}
+
 /// Predicts the heart rate of `--input` and writes the CSV.
 pub fn predict(options: &PredictOptions) -> Result<Prediction> {
-    let input = &options.input;
     let ck = Checkpoint::load(&options.checkpoint).context("--checkpoint")?;
+    let workout = read_workout(options, &ck)?;
+    let input = &options.input;
+    let path = match &options.out {
+        Some(p) => p.clone(),
+        None => {
+            let stem = input.file_stem().unwrap_or_default().to_string_lossy();
+            PathBuf::from("results").join(format!("{stem}_predictions.csv"))
+        }
+    };
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        atomic::writable_folder(dir, "--out")?;
+    }
+    let mut engine = engine_for(&ck, options.device)?;
+    let predicted = predict_workout(engine.as_mut(), &ck, &workout)?;
+    atomic::write(&path, predicted.csv.into_bytes())?;
+    Ok(Prediction {
+        path,
+        steps: predicted.steps,
+        mae: predicted.mae,
+    })
+}
+
+/// Reads the first workout of `--input`, cleans it and resamples its pieces at the checkpoint's
+/// interval.
+fn read_workout(options: &PredictOptions, ck: &Checkpoint) -> Result<WorkoutPieces> {
+    let input = &options.input;
     let fallback = options.profile.profile()?;
     options.profile.warn_unused(&ck.config.features);
     let mut skipped = Vec::new();
@@ -116,7 +166,7 @@ pub fn predict(options: &PredictOptions) -> Result<Prediction> {
         );
     };
     let start = first.start_time();
-    let sequences = cleaned
+    let pieces = cleaned
         .pieces
         .iter()
         .map(|piece| {
@@ -125,21 +175,19 @@ pub fn predict(options: &PredictOptions) -> Result<Prediction> {
             Ok((piece.start_time() - start, seq))
         })
         .collect::<Result<Vec<_>>>()?;
-    let path = match &options.out {
-        Some(p) => p.clone(),
-        None => {
-            let stem = input.file_stem().unwrap_or_default().to_string_lossy();
-            PathBuf::from("results").join(format!("{stem}_predictions.csv"))
-        }
-    };
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        atomic::writable_folder(dir, "--out")?;
-    }
-    let mut engine = engine_for(&ck, options.device)?;
+    Ok(WorkoutPieces { pieces, profile })
+}
+
+/// Predicts `workout` with the model of `ck`, open in `engine`, each piece as one sequence.
+pub fn predict_workout(
+    engine: &mut dyn Engine,
+    ck: &Checkpoint,
+    workout: &WorkoutPieces,
+) -> Result<PredictedWorkout> {
     let mut csv = String::from("time_s,actual,predicted\n");
     let (mut abs, mut n, mut steps) = (0.0, 0usize, 0usize);
-    for (offset, seq) in &sequences {
-        let pred = predict_sequence(engine.as_mut(), &ck, &seq.features, &profile)?;
+    for (offset, seq) in &workout.pieces {
+        let pred = predict_sequence(engine, ck, &seq.features, &workout.profile)?;
         steps += pred.len();
         for (k, p) in pred.iter().enumerate() {
             let time = offset + k as f64 * ck.interval_s;
@@ -153,9 +201,8 @@ pub fn predict(options: &PredictOptions) -> Result<Prediction> {
             }
         }
     }
-    atomic::write(&path, csv.into_bytes())?;
-    Ok(Prediction {
-        path,
+    Ok(PredictedWorkout {
+        csv,
         steps,
         mae: (n > 0).then(|| abs / n as f64),
     })

@@ -1,4 +1,4 @@
-//! `hrcast train` (docs/cli.md): the training loop around an [`Engine`].
+//! `hrcast train` (docs/cli.md): the training loop around an [`Engine`](crate::engine::Engine).
 //!
 //! Each epoch shuffles the training windows (the permutation is a function of the seed and the
 //! epoch; with `--length-buckets`, windows of similar length share a batch, cut to the longest,
@@ -11,161 +11,46 @@
 //! shuffles are functions of (seed, step) and (seed, epoch), so a resumed run draws exactly what
 //! the uninterrupted one would have. Ctrl-C stops after the current batch and saves `last`.
 //!
-//! [`train`] reads as the loop: `Run::start` restores or initializes, `Run::epoch` trains one
-//! epoch, `Run::end_epoch` validates, schedules, stops early, saves and plots, and `Run::report`
-//! reports.
+//! The command in its parts: [`TrainOptions`] (the flags) give a [`TrainConfig`] (plain values,
+//! defaults of the reference configuration); [`fit`] trains on [`Splits`] in memory, as
+//! `train`, `crossval`, `calibrate` and `ablate` all do, and returns a [`TrainReport`]; [`train`]
+//! reads the splits of `--data` and fits. [`fit`] reads as the loop: `Run::start` restores or
+//! initializes, `Run::epoch` trains one epoch, `Run::end_epoch` validates, schedules, stops
+//! early, saves and plots, and `Run::report` reports (run.rs).
 
 mod batches;
+mod config;
+mod curves;
+mod log;
 mod options;
+mod run;
+mod splits;
 mod state;
 
-pub use batches::{BatchRows, by_length, full_length};
-pub use options::{TrainOptions, unit_interval};
+pub use config::{Architecture, Folders, StartFrom, TrainConfig};
+pub use options::TrainOptions;
+pub use run::TrainReport;
+pub use splits::Splits;
 pub use state::EpochRecord;
 
-use crate::atomic;
-use crate::checkpoint::Checkpoint;
-use crate::data::PERSON_INPUT_NAMES;
-use crate::dataset::{Split, check_same_set};
-use crate::engine::optim::AdamState;
-use crate::engine::{self, Engine, StepConfig};
-use crate::evaluate::{mean_baseline, validate};
-use crate::features::{NUM_FEATURES, feature_indices};
-use crate::model::{ModelConfig, Normalization, Params};
-use crate::plot::{self, Chart, Series};
 use crate::prepare::default_data;
-use anyhow::{Context, Result, ensure};
-use indicatif::{ProgressBar, ProgressStyle};
-use plotters::style::RGBColor;
-use state::TrainState;
-use std::fs::File;
-use std::io::Write;
-use std::ops::ControlFlow;
-use std::path::{Path, PathBuf};
+use anyhow::Result;
+use run::Run;
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
-
-/// Set by Ctrl-C; the loop saves `last` and stops after the current batch.
-static INTERRUPTED: AtomicBool = AtomicBool::new(false);
 
 /// The exit status of a run that Ctrl-C ended (128 + SIGINT), after saving its state.
 const EXIT_INTERRUPTED: u8 = 130;
 
-/// What a finished training run reports.
-#[derive(Debug, Clone)]
-pub struct TrainReport {
-    /// The best checkpoint, if one was written.
-    pub best_checkpoint: Option<PathBuf>,
-    /// The processed-data folder trained on.
-    pub data: PathBuf,
-    /// Its validation loss.
-    pub best_val_loss: f64,
-    /// Its validation MAE, bpm.
-    pub best_val_mae: f64,
-    /// Epochs completed in total.
-    pub epochs: u64,
-    /// Trainable parameters.
-    pub params: usize,
-    /// Wall time of this invocation, seconds.
-    pub seconds: f64,
-    /// Whether Ctrl-C ended the run.
-    pub interrupted: bool,
-}
-
-/// A log that goes to a file and to standard output.
-struct Log {
-    file: File,
-}
-
-impl Log {
-    /// Creates `training_<date>_<time>.log` in the `--logs` folder; returns it and its path.
-    fn create(logs: &Path) -> Result<(Log, PathBuf)> {
-        let path = logs.join(format!(
-            "training_{}.log",
-            chrono::Local::now().format("%Y%m%d_%H%M%S")
-        ));
-        let file = File::create(&path)
-            .with_context(|| format!("--logs: cannot create {}", path.display()))?;
-        Ok((Log { file }, path))
-    }
-
-    /// Writes a line to standard output and to the file.
-    fn line(&mut self, text: &str) {
-        println!("{text}");
-        // The log is a convenience: a failed write must not stop training.
-        let _ = writeln!(self.file, "{text}");
-    }
-
-    /// Writes a line to standard error and to the file.
-    fn warning(&mut self, text: &str) {
-        eprintln!("{text}");
-        let _ = writeln!(self.file, "{text}");
-    }
-}
-
-/// Reads a split, naming the flag that pointed at it.
-pub fn read_split(data: &Path, name: &str) -> Result<Split> {
-    let path = data.join(format!("{name}.safetensors"));
-    let split = Split::read(&path).with_context(|| format!("--data {}", data.display()))?;
-    ensure!(
-        split.n > 0,
-        "--data {}: {} holds no windows",
-        data.display(),
-        path.display()
-    );
-    Ok(split)
-}
-
-/// Draws the loss and MAE curves of `history` into `path`.
-fn curves(path: &Path, history: &[EpochRecord]) -> Result<()> {
-    let series = |label, color, f: fn(&EpochRecord) -> f64| Series {
-        label,
-        color,
-        points: history.iter().map(|r| (r.epoch as f64, f(r))).collect(),
-    };
-    const TRAIN: RGBColor = RGBColor(31, 119, 180);
-    const VAL: RGBColor = RGBColor(255, 127, 14);
-    let chart = |title: &str, y_label, train: fn(&EpochRecord) -> f64, val| Chart {
-        title: title.into(),
-        x_label: "epoch",
-        y_label,
-        series: vec![
-            series("train", TRAIN, train),
-            series("validation", VAL, val),
-        ],
-        markers: Vec::new(),
-        scatter: false,
-    };
-    plot::save(
-        path,
-        &[
-            chart(
-                "Loss (masked MSE, normalized heart rate)",
-                "loss",
-                |r| r.train_loss,
-                |r| r.val_loss,
-            ),
-            chart(
-                "Mean absolute error",
-                "MAE (bpm)",
-                |r| r.train_mae,
-                |r| r.val_mae,
-            ),
-        ],
-        2,
-    )
-}
-
-/// Trains as `options` say: restores or initializes, runs epochs until the last one, an early
-/// stop or Ctrl-C, and reports.
-pub fn train(options: &TrainOptions) -> Result<TrainReport> {
+/// Trains on `splits` as `config` says: restores or initializes, runs epochs until the last
+/// one, an early stop or Ctrl-C, and reports. Writes the checkpoints, the curves and the log
+/// into `config`'s folders, and nothing else.
+pub fn fit(splits: &Splits, config: &TrainConfig) -> Result<TrainReport> {
     let started = Instant::now();
-    let _ = ctrlc::set_handler(|| INTERRUPTED.store(true, Ordering::SeqCst));
-    INTERRUPTED.store(false, Ordering::SeqCst);
-    let mut run = Run::start(options)?;
+    run::stop_on_ctrl_c();
+    let mut run = Run::start(splits, config)?;
     let mut interrupted = false;
-    while run.state.epochs_done < u64::from(options.epochs) {
+    while run.epochs_left() {
         let epoch_start = Instant::now();
         if run.epoch()?.is_break() {
             interrupted = true;
@@ -178,6 +63,15 @@ pub fn train(options: &TrainOptions) -> Result<TrainReport> {
     run.report(started, interrupted)
 }
 
+/// Trains as `options` say: checks the flags, reads the splits of `--data` (by default the
+/// default data, generated on first use) and fits.
+pub fn train(options: &TrainOptions) -> Result<TrainReport> {
+    let config = options.config();
+    config.check()?;
+    let data = default_data::data_folder(options.data.as_deref())?;
+    fit(&Splits::read(&data)?, &config)
+}
+
 /// Runs `hrcast train` from the command line: trains; the exit status is 130 (128 + SIGINT)
 /// when Ctrl-C ended the run (after saving its state).
 pub fn run(options: &TrainOptions) -> Result<ExitCode> {
@@ -185,461 +79,4 @@ pub fn run(options: &TrainOptions) -> Result<ExitCode> {
         return Ok(ExitCode::from(EXIT_INTERRUPTED));
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// Where a run starts: the model, its weights and optimizer, and the counters.
-struct Start {
-    config: ModelConfig,
-    features: Vec<usize>,
-    normalization: Normalization,
-    params: Params<f32>,
-    adam: AdamState<f32>,
-    state: TrainState,
-}
-
-/// Restores the checkpoint of `--resume` (weights, normalization, optimizer and counters) or of
-/// `--init` (weights and normalization), or initializes a new model whose normalization is the
-/// training split's.
-fn restore_or_initialize(options: &TrainOptions, train_split: &Split) -> Result<Start> {
-    let source = options.resume.as_ref().or(options.init.as_ref());
-    let flag = options.checkpoint_flag();
-    let checkpoint = source
-        .map(|p| Checkpoint::load(p).context(flag))
-        .transpose()?;
-    let config = options.architecture(checkpoint.as_ref())?;
-    let features = feature_indices(&config.features)?;
-    let (normalization, params, adam, state) = match checkpoint {
-        None => {
-            let params: Params<f32> = Params::init(&config, options.seed);
-            let adam = AdamState::for_params(&params);
-            (train_split.normalization(&features), params, adam, None)
-        }
-        Some(ck) if options.resume.is_some() => {
-            let state: TrainState = serde_json::from_str(ck.train_state.as_deref().unwrap_or(""))
-                .context(
-                "--resume: the checkpoint has no training state (use a last.safetensors)",
-            )?;
-            state
-                .check()
-                .context("--resume: the checkpoint's training state")?;
-            let adam = ck
-                .optimizer
-                .context("--resume: the checkpoint has no optimizer state")?;
-            (ck.normalization, ck.params, adam, Some(state))
-        }
-        Some(ck) => {
-            let adam = AdamState::for_params(&ck.params);
-            (ck.normalization, ck.params, adam, None)
-        }
-    };
-    Ok(Start {
-        config,
-        features,
-        normalization,
-        params,
-        adam,
-        state: state.unwrap_or_else(|| TrainState::new(options)),
-    })
-}
-
-/// A training run between its phases: the data, the model on its engine, the counters and the
-/// log.
-struct Run<'a> {
-    options: &'a TrainOptions,
-    data: PathBuf,
-    train_split: Split,
-    val_split: Split,
-    config: ModelConfig,
-    features: Vec<usize>,
-    normalization: Normalization,
-    engine: Box<dyn Engine>,
-    state: TrainState,
-    log: Log,
-    best_path: PathBuf,
-    last_path: PathBuf,
-}
-
-impl<'a> Run<'a> {
-    /// Restores or initializes a run: checks the output folders, reads the training and
-    /// validation splits, restores or initializes the model ([`restore_or_initialize`]), puts it
-    /// on the engine `--device` picks and opens the log.
-    fn start(options: &'a TrainOptions) -> Result<Self> {
-        ensure!(
-            options.use_masking || !options.length_buckets,
-            "--length-buckets needs masking: without it the loss averages over padding too, \
-             which cutting padding would change (drop --use-masking false or --length-buckets)"
-        );
-        atomic::writable_folder(&options.checkpoints, "--checkpoints")?;
-        atomic::writable_folder(&options.results, "--results")?;
-        atomic::writable_folder(&options.logs, "--logs")?;
-        let data = default_data::data_folder(options.data.as_deref())?;
-        let train_split = read_split(&data, "train")?;
-        let val_split = read_split(&data, "val")?;
-        check_same_set(
-            "train.safetensors",
-            &train_split,
-            "val.safetensors",
-            &val_split,
-        )
-        .with_context(|| format!("--data {}", data.display()))?;
-        let start = restore_or_initialize(options, &train_split)?;
-        let (engine, device_line) =
-            engine::select(options.device, &start.config, start.params, start.adam)?;
-        let (log, log_path) = Log::create(&options.logs)?;
-        let mut run = Run {
-            options,
-            data,
-            train_split,
-            val_split,
-            config: start.config,
-            features: start.features,
-            normalization: start.normalization,
-            engine,
-            state: start.state,
-            log,
-            best_path: options.checkpoints.join("best_model.safetensors"),
-            last_path: options.checkpoints.join("last.safetensors"),
-        };
-        run.log_header(&log_path, &device_line)?;
-        Ok(run)
-    }
-
-    /// Logs what the run is: the version, the device, the configuration, the data and the
-    /// training options.
-    fn log_header(&mut self, log_path: &Path, device_line: &str) -> Result<()> {
-        let (o, split) = (self.options, &self.train_split);
-        let log = &mut self.log;
-        log.line(&format!(
-            "hrcast {} training, log {}",
-            env!("CARGO_PKG_VERSION"),
-            log_path.display()
-        ));
-        log.line(device_line);
-        let largest_batch = (o.batch_size as usize).min(split.n);
-        if let Some(note) = self.engine.batch_note(largest_batch, split.seq_len) {
-            log.line(&note);
-        }
-        log.line(&format!("config: {}", serde_json::to_string(&self.config)?));
-        log.line(&format!(
-            "data: {} ({} train windows, {} validation windows of {} steps at {} s)",
-            self.data.display(),
-            split.n,
-            self.val_split.n,
-            split.seq_len,
-            split.interval_s
-        ));
-        for &f in &self.features {
-            let Some(p) = f.checked_sub(NUM_FEATURES) else {
-                continue;
-            };
-            let (name, known) = (PERSON_INPUT_NAMES[p], split.person_known(p));
-            let line = format!(
-                "person input {name}: known in {known} of {} training windows",
-                split.n
-            );
-            if known == 0 {
-                log.warning(&format!(
-                    "warning: {line}; the model gets the same value for everyone and learns \
-                     nothing from it (give --resting-hr / --max-hr to prepare)"
-                ));
-            } else {
-                log.line(&line);
-            }
-        }
-        log.line(&format!(
-            "training: batch {}{} lr {} weight decay {} clip {} epochs {} patience {} scheduler factor {} patience {} masking {} seed {}{}",
-            o.batch_size,
-            if o.length_buckets {
-                " (length buckets)"
-            } else {
-                ""
-            },
-            self.state.lr,
-            o.weight_decay,
-            o.grad_clip,
-            o.epochs,
-            o.patience,
-            o.scheduler_factor,
-            o.scheduler_patience,
-            o.use_masking,
-            o.seed,
-            match (&o.resume, &o.init) {
-                (Some(p), _) => format!(", resumed from {} after epoch {}", p.display(), self.state.epochs_done),
-                (_, Some(p)) => format!(", initialised from {}", p.display()),
-                _ => String::new(),
-            }
-        ));
-        log.line(&format!("parameters: {}", self.config.param_count()));
-        Ok(())
-    }
-
-    /// Trains one epoch: shuffles the training windows with (seed, epoch) and takes one
-    /// optimizer step per batch, from the batch a resumed run stopped at. Breaks after saving
-    /// `last` when Ctrl-C stopped it before its last batch.
-    fn epoch(&mut self) -> Result<ControlFlow<()>> {
-        let o = self.options;
-        let epoch = self.state.epochs_done + 1;
-        let split = &self.train_split;
-        let batches = batches::epoch_batches(
-            &split.length,
-            split.seq_len,
-            o.batch_size as usize,
-            o.seed,
-            epoch,
-            o.length_buckets,
-        );
-        let n_batches = batches.len();
-        let step = StepConfig {
-            lr: self.state.lr,
-            weight_decay: o.weight_decay,
-            grad_clip: o.grad_clip,
-            use_masking: o.use_masking,
-            seed: o.seed,
-        };
-        let bar = progress_bar(epoch, n_batches, self.state.next_batch);
-        let mut interrupted = false;
-        for (b, BatchRows { rows, steps }) in batches.iter().enumerate() {
-            if b < self.state.next_batch {
-                continue;
-            }
-            let batch =
-                self.train_split
-                    .batch_of(rows, *steps, &self.features, &self.normalization);
-            self.engine.train_step(&batch, &step)?;
-            bar.inc(1);
-            if INTERRUPTED.load(Ordering::SeqCst) && b + 1 < n_batches {
-                self.state.partial += self.engine.take_train_sums()?;
-                self.state.next_batch = b + 1;
-                interrupted = true;
-                break;
-            }
-        }
-        bar.finish_and_clear();
-        if self.state.history.is_empty() {
-            self.log_step_counts();
-        }
-        if !interrupted {
-            return Ok(ControlFlow::Continue(()));
-        }
-        let (val_loss, val_mae) = self
-            .state
-            .history
-            .last()
-            .map_or((f64::NAN, f64::NAN), |r| (r.val_loss, r.val_mae));
-        self.save(&self.last_path, val_loss, val_mae)?;
-        self.log.line(&format!(
-            "interrupted in epoch {epoch} after {} of {n_batches} batches: saved {} (continue with --resume {})",
-            self.state.next_batch,
-            self.last_path.display(),
-            self.last_path.display()
-        ));
-        Ok(ControlFlow::Break(()))
-    }
-
-    /// Logs the GPU work of one training step (after the first epoch; the CPU engine counts
-    /// none).
-    fn log_step_counts(&mut self) {
-        let counts = self.engine.step_counts();
-        if counts.dispatches > 0 {
-            self.log.line(&format!(
-                "one training step: {} dispatches, {} submit{}, {} read-backs",
-                counts.dispatches,
-                counts.submits,
-                if counts.submits == 1 { "" } else { "s" },
-                counts.readbacks
-            ));
-        }
-    }
-
-    /// Ends an epoch: validates it ([`Run::validate_epoch`]), counts epochs without improvement,
-    /// steps the learning-rate schedule, logs, saves `best` (on improvement) and `last`, redraws
-    /// the curves, and breaks (early stopping) after `--patience` epochs without improvement.
-    fn end_epoch(&mut self, epoch_start: Instant) -> Result<ControlFlow<()>> {
-        let o = self.options;
-        let record = self.validate_epoch(epoch_start)?;
-        let state = &mut self.state;
-        state.history.push(record.clone());
-        state.epochs_done = record.epoch;
-        state.next_batch = 0;
-        let improved = record.val_loss < state.best_val_loss;
-        if improved {
-            state.best_val_loss = record.val_loss;
-            state.bad_epochs = 0;
-        } else {
-            state.bad_epochs += 1;
-        }
-        let new_lr = state.scheduler.step(record.val_loss, state.lr);
-        self.log.line(&format!(
-            "epoch {:>3}/{}  train loss {:.4}  val loss {:.4}  train MAE {:.2} bpm  val MAE {:.2} bpm  lr {:.2e}  {:.1} s{}",
-            record.epoch,
-            o.epochs,
-            record.train_loss,
-            record.val_loss,
-            record.train_mae,
-            record.val_mae,
-            record.lr,
-            record.seconds,
-            if improved { "  (best)" } else { "" }
-        ));
-        if new_lr != self.state.lr {
-            self.log.line(&format!(
-                "learning rate reduced to {new_lr:.2e} (no improvement for {} epochs)",
-                o.scheduler_patience + 1
-            ));
-        }
-        self.state.lr = new_lr;
-        if improved {
-            self.save(&self.best_path, record.val_loss, record.val_mae)?;
-        }
-        self.save(&self.last_path, record.val_loss, record.val_mae)?;
-        curves(&o.results.join("training_curves.png"), &self.state.history)?;
-        if self.state.bad_epochs >= o.patience {
-            self.log.line(&format!(
-                "early stopping: no improvement for {} epochs",
-                o.patience
-            ));
-            return Ok(ControlFlow::Break(()));
-        }
-        Ok(ControlFlow::Continue(()))
-    }
-
-    /// Validates the epoch just trained and returns its record; fails when a loss is not finite
-    /// (training diverged).
-    fn validate_epoch(&mut self, epoch_start: Instant) -> Result<EpochRecord> {
-        let o = self.options;
-        let epoch = self.state.epochs_done + 1;
-        let mut sums = std::mem::take(&mut self.state.partial);
-        sums += self.engine.take_train_sums()?;
-        let (val_loss, val_mae) = validate(
-            self.engine.as_mut(),
-            &self.val_split,
-            &self.features,
-            &self.normalization,
-            o.batch_size as usize,
-            o.use_masking,
-        )?;
-        let record = EpochRecord {
-            epoch,
-            train_loss: sums.loss / sums.batches.max(1) as f64,
-            val_loss,
-            train_mae: sums.abs_error / sums.valid_steps.max(1.0) * self.normalization.hr_std,
-            val_mae,
-            lr: self.state.lr,
-            seconds: epoch_start.elapsed().as_secs_f64(),
-        };
-        ensure!(
-            record.train_loss.is_finite() && val_loss.is_finite(),
-            "training diverged in epoch {epoch}: the training loss is {} and the validation loss \
-             {val_loss} (try a lower --lr than {}); {}",
-            record.train_loss,
-            self.state.lr,
-            if self.best_path.exists() && self.state.best_val_loss.is_finite() {
-                format!("the best model so far is {}", self.best_path.display())
-            } else {
-                "no model was saved".to_string()
-            }
-        );
-        Ok(record)
-    }
-
-    /// Saves the engine's weights and optimizer with the run's state to `path`.
-    fn save(&self, path: &Path, val_loss: f64, val_mae: f64) -> Result<()> {
-        let adam = self.engine.optimizer()?;
-        Checkpoint {
-            config: self.config.clone(),
-            normalization: self.normalization.clone(),
-            params: self.engine.params()?,
-            step: adam.step,
-            optimizer: Some(adam),
-            epoch: self.state.epochs_done,
-            val_loss,
-            val_mae,
-            lr: self.state.lr,
-            seed: self.options.seed,
-            interval_s: self.train_split.interval_s,
-            seq_len: self.train_split.seq_len,
-            train_state: Some(serde_json::to_string(&self.state)?),
-        }
-        .save(path)
-    }
-
-    /// Reports the run: the best epoch and its checkpoint, logged with the time taken, and a
-    /// warning when that model is no better than predicting the mean.
-    fn report(mut self, started: Instant, interrupted: bool) -> Result<TrainReport> {
-        let best = self
-            .state
-            .history
-            .iter()
-            .min_by(|a, b| a.val_loss.total_cmp(&b.val_loss))
-            .cloned();
-        let report = TrainReport {
-            best_checkpoint: best
-                .as_ref()
-                .and(Some(self.best_path.clone()))
-                .filter(|p| p.exists()),
-            data: self.data.clone(),
-            best_val_loss: best.as_ref().map_or(f64::NAN, |r| r.val_loss),
-            best_val_mae: best.as_ref().map_or(f64::NAN, |r| r.val_mae),
-            epochs: self.state.epochs_done,
-            params: self.config.param_count(),
-            seconds: started.elapsed().as_secs_f64(),
-            interrupted,
-        };
-        match &report.best_checkpoint {
-            Some(path) => self.log.line(&format!(
-                "done: {} epochs, best val loss {:.4} (MAE {:.2} bpm) in {}, {:.1} s",
-                report.epochs,
-                report.best_val_loss,
-                report.best_val_mae,
-                path.display(),
-                report.seconds
-            )),
-            None => self.log.line(&format!(
-                "done: {} epochs, no best model written, {:.1} s",
-                report.epochs, report.seconds
-            )),
-        }
-        if best.is_some() {
-            self.warn_if_no_better_than_mean(&report)?;
-        }
-        Ok(report)
-    }
-
-    /// Warns when the best model is no better than predicting the training mean heart rate at
-    /// every step on the validation split.
-    fn warn_if_no_better_than_mean(&mut self, report: &TrainReport) -> Result<()> {
-        let o = self.options;
-        let (mean_loss, mean_mae) = mean_baseline(
-            &self.val_split,
-            &self.features,
-            &self.normalization,
-            o.batch_size as usize,
-            o.use_masking,
-        )?;
-        if report.best_val_loss >= mean_loss {
-            self.log.warning(&format!(
-                "WARNING: the best model (val loss {:.4}, MAE {:.2} bpm) is no better than \
-                 predicting the training mean heart rate ({:.1} bpm) at every step (val loss \
-                 {mean_loss:.4}, MAE {mean_mae:.2} bpm): it has learnt nothing usable. Check the \
-                 learning rate (--lr {}), the data, or train longer.",
-                report.best_val_loss, report.best_val_mae, self.normalization.hr_mean, o.lr
-            ));
-        }
-        Ok(())
-    }
-}
-
-/// The progress bar of one epoch's batches, at `position` (a resumed epoch's first batch).
-fn progress_bar(epoch: u64, n_batches: usize, position: usize) -> ProgressBar {
-    let bar = ProgressBar::new(n_batches as u64);
-    bar.set_style(
-        ProgressStyle::with_template(
-            "epoch {prefix} [{bar:30}] {pos}/{len} batches {elapsed} eta {eta}",
-        )
-        .expect("valid template")
-        .progress_chars("=> "),
-    );
-    bar.set_prefix(epoch.to_string());
-    bar.set_position(position as u64);
-    bar
 }

@@ -1,11 +1,11 @@
-//! The options of `hrcast train` and the model architecture they ask for.
+//! The options of `hrcast train` (clap), and the [`TrainConfig`] they ask for. The flags'
+//! defaults are [`TrainConfig::default`]'s.
 
-use crate::checkpoint::Checkpoint;
+use super::config::{Architecture, Folders, StartFrom, TrainConfig};
 use crate::engine::Device;
-use crate::evaluate::non_negative;
-use crate::features::{FEATURE_NAMES, FeatureList, feature_names};
-use crate::model::{Cell, ModelConfig};
-use anyhow::{Result, bail};
+use crate::features::FeatureList;
+use crate::model::Cell;
+use crate::values::{non_negative, unit_interval};
 use clap::Args;
 use std::path::PathBuf;
 use std::str::FromStr;
@@ -25,37 +25,37 @@ pub struct TrainOptions {
     #[arg(long, alias = "num_layers", value_parser = clap::value_parser!(u32).range(1..))]
     pub num_layers: Option<u32>,
     /// Dropout between recurrent layers.
-    #[arg(long, default_value_t = 0.3, value_parser = unit_interval)]
+    #[arg(long, default_value_t = Architecture::default().dropout, value_parser = unit_interval)]
     pub dropout: f64,
     /// Bidirectional recurrent layers.
     #[arg(long)]
     pub bidirectional: bool,
     /// Windows per batch.
-    #[arg(long, alias = "batch_size", default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long, alias = "batch_size", default_value_t = TrainConfig::default().batch_size as u32, value_parser = clap::value_parser!(u32).range(1..))]
     pub batch_size: u32,
     /// Learning rate.
-    #[arg(long, default_value_t = 0.0005, value_parser = non_negative)]
+    #[arg(long, default_value_t = TrainConfig::default().lr, value_parser = non_negative)]
     pub lr: f64,
     /// L2 weight decay added to the gradient.
-    #[arg(long, alias = "weight_decay", default_value_t = 1e-4, value_parser = non_negative)]
+    #[arg(long, alias = "weight_decay", default_value_t = TrainConfig::default().weight_decay, value_parser = non_negative)]
     pub weight_decay: f64,
     /// Global gradient-norm clip (0: none).
-    #[arg(long, alias = "grad_clip", default_value_t = 1.0, value_parser = non_negative)]
+    #[arg(long, alias = "grad_clip", default_value_t = TrainConfig::default().grad_clip, value_parser = non_negative)]
     pub grad_clip: f64,
     /// Maximum epochs.
-    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long, default_value_t = TrainConfig::default().epochs, value_parser = clap::value_parser!(u32).range(1..))]
     pub epochs: u32,
     /// Early-stopping patience in epochs.
-    #[arg(long, default_value_t = 10)]
+    #[arg(long, default_value_t = TrainConfig::default().patience)]
     pub patience: u32,
     /// ReduceLROnPlateau factor.
-    #[arg(long, alias = "scheduler_factor", default_value_t = 0.5, value_parser = unit_interval)]
+    #[arg(long, alias = "scheduler_factor", default_value_t = TrainConfig::default().scheduler_factor, value_parser = unit_interval)]
     pub scheduler_factor: f64,
     /// ReduceLROnPlateau patience in epochs.
-    #[arg(long, alias = "scheduler_patience", default_value_t = 5)]
+    #[arg(long, alias = "scheduler_patience", default_value_t = TrainConfig::default().scheduler_patience)]
     pub scheduler_patience: u32,
     /// Masked MSE (true) or the plain mean over all steps (false).
-    #[arg(long, alias = "use_masking", default_value_t = true, action = clap::ArgAction::Set)]
+    #[arg(long, alias = "use_masking", default_value_t = TrainConfig::default().use_masking, action = clap::ArgAction::Set)]
     pub use_masking: bool,
     /// Batch windows of similar length together and run each batch only as many steps as its
     /// longest window needs (the window length halved up to three times): for data whose windows
@@ -72,10 +72,10 @@ pub struct TrainOptions {
     #[arg(long)]
     pub data: Option<PathBuf>,
     /// Seed of initialisation, shuffling and dropout.
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = TrainConfig::default().seed)]
     pub seed: u64,
     /// Where the math runs.
-    #[arg(long, value_enum, default_value_t = Device::Auto)]
+    #[arg(long, value_enum, default_value_t = TrainConfig::default().device)]
     pub device: Device,
     /// Start from this checkpoint's weights and normalization (fine-tuning).
     #[arg(long, conflicts_with = "resume")]
@@ -84,86 +84,64 @@ pub struct TrainOptions {
     #[arg(long)]
     pub resume: Option<PathBuf>,
     /// Checkpoint folder.
-    #[arg(long, default_value = "checkpoints")]
+    #[arg(long, default_value_os_t = Folders::default().checkpoints)]
     pub checkpoints: PathBuf,
     /// Results folder.
-    #[arg(long, default_value = "results")]
+    #[arg(long, default_value_os_t = Folders::default().results)]
     pub results: PathBuf,
     /// Log folder.
-    #[arg(long, default_value = "logs")]
+    #[arg(long, default_value_os_t = Folders::default().logs)]
     pub logs: PathBuf,
 }
 
-/// Parses a flag's value that must be a number in [0, 1) (a dropout, a factor, a share).
-pub fn unit_interval(text: &str) -> Result<f64, String> {
-    match text.parse::<f64>() {
-        Ok(v) if (0.0..1.0).contains(&v) => Ok(v),
-        _ => Err(format!("expected a number in [0, 1), got {text:?}")),
+impl TrainOptions {
+    /// The run the flags ask for (`--data` aside: the splits are read, not configured).
+    pub fn config(&self) -> TrainConfig {
+        let start = match (&self.resume, &self.init) {
+            (Some(path), _) => Some(StartFrom::Resume(path.clone())),
+            (None, Some(path)) => Some(StartFrom::Init(path.clone())),
+            (None, None) => None,
+        };
+        TrainConfig {
+            architecture: Architecture {
+                model: self.model,
+                hidden_size: self.hidden_size.map(|h| h as usize),
+                num_layers: self.num_layers.map(|l| l as usize),
+                dropout: self.dropout,
+                bidirectional: self.bidirectional,
+                features: self.features.as_ref().map(|f| f.0.clone()),
+            },
+            batch_size: self.batch_size as usize,
+            lr: self.lr,
+            weight_decay: self.weight_decay,
+            grad_clip: self.grad_clip,
+            epochs: self.epochs,
+            patience: self.patience,
+            scheduler_factor: self.scheduler_factor,
+            scheduler_patience: self.scheduler_patience,
+            use_masking: self.use_masking,
+            length_buckets: self.length_buckets,
+            seed: self.seed,
+            device: self.device,
+            start,
+            folders: Folders {
+                checkpoints: self.checkpoints.clone(),
+                results: self.results.clone(),
+                logs: self.logs.clone(),
+            },
+        }
     }
 }
 
-impl TrainOptions {
-    /// The flag that named the checkpoint a run starts from (`--resume` or `--init`).
-    pub(super) fn checkpoint_flag(&self) -> &'static str {
-        if self.resume.is_some() {
-            "--resume"
-        } else {
-            "--init"
-        }
-    }
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::{Command, FromArgMatches};
 
-    /// The architecture from the flags, or from a checkpoint whose architecture the flags must not
-    /// contradict.
-    pub(super) fn architecture(&self, from: Option<&Checkpoint>) -> Result<ModelConfig> {
-        let features = self.features.as_ref().map(|f| f.0.clone());
-        let Some(ck) = from else {
-            let features = features.unwrap_or_else(|| (0..FEATURE_NAMES.len()).collect());
-            return Ok(ModelConfig {
-                model: self.model.unwrap_or(Cell::Lstm),
-                input_size: features.len(),
-                hidden_size: self.hidden_size.unwrap_or(128) as usize,
-                num_layers: self.num_layers.unwrap_or(2) as usize,
-                dropout: self.dropout,
-                bidirectional: self.bidirectional,
-                features: feature_names(&features),
-            });
-        };
-        let c = &ck.config;
-        let flag = self.checkpoint_flag();
-        let contradiction = |name: &str, given: String, saved: String| -> Result<()> {
-            bail!(
-                "--{name} {given} contradicts the checkpoint given to {flag}, which has {name} {saved}"
-            )
-        };
-        if let Some(m) = self.model.filter(|m| *m != c.model) {
-            contradiction(
-                "model",
-                format!("{m:?}").to_lowercase(),
-                c.model.module().into(),
-            )?;
-        }
-        if let Some(h) = self.hidden_size.filter(|h| *h as usize != c.hidden_size) {
-            contradiction("hidden-size", h.to_string(), c.hidden_size.to_string())?;
-        }
-        if let Some(l) = self.num_layers.filter(|l| *l as usize != c.num_layers) {
-            contradiction("num-layers", l.to_string(), c.num_layers.to_string())?;
-        }
-        if self.bidirectional && !c.bidirectional {
-            contradiction(
-                "bidirectional",
-                "(set)".into(),
-                "a unidirectional model".into(),
-            )?;
-        }
-        if let Some(f) = features {
-            let names = feature_names(&f);
-            if names != c.features {
-                contradiction("features", names.join(","), c.features.join(","))?;
-            }
-        }
-        Ok(ModelConfig {
-            dropout: self.dropout,
-            ..c.clone()
-        })
+    #[test]
+    fn the_flags_defaults_are_the_default_configuration() {
+        let command = TrainOptions::augment_args(Command::new("train"));
+        let options = TrainOptions::from_arg_matches(&command.get_matches_from(["train"])).unwrap();
+        assert_eq!(options.config(), TrainConfig::default());
     }
 }

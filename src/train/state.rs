@@ -6,7 +6,7 @@ use crate::schedule::ReduceLrOnPlateau;
 use anyhow::{Result, ensure};
 use serde::{Deserialize, Serialize};
 
-use super::TrainOptions;
+use super::config::TrainConfig;
 
 /// One epoch's figures, as logged and plotted.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -51,13 +51,13 @@ pub(super) struct TrainState {
 
 impl TrainState {
     /// The state of a run that starts at its first epoch.
-    pub(super) fn new(options: &TrainOptions) -> Self {
+    pub(super) fn new(config: &TrainConfig) -> Self {
         TrainState {
             epochs_done: 0,
             next_batch: 0,
             partial: TrainSums::default(),
-            lr: options.lr,
-            scheduler: ReduceLrOnPlateau::new(options.scheduler_factor, options.scheduler_patience),
+            lr: config.lr,
+            scheduler: ReduceLrOnPlateau::new(config.scheduler_factor, config.scheduler_patience),
             best_val_loss: f64::INFINITY,
             bad_epochs: 0,
             history: Vec::new(),

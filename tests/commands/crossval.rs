@@ -1,17 +1,19 @@
 //! `hrcast crossval` on the real test workouts (five people, one per package folder): every
 //! fold tests people its model never trained or validated on, every valid step of every person
 //! is predicted once per way of running (windows, whole workouts), the pooled and per-person
-//! figures agree with each other, and what does not apply is refused.
-
-use crate::common::WORKOUTS;
+//! figures agree with each other, what does not apply is refused, and no data file is written
+//! (the folds' splits stay in memory).
 
 use clap::Parser;
 use hrcast::cli::{Cli, Command};
-use hrcast::crossval::{self, CrossvalOptions};
+use hrcast::crossval::{self, CrossvalOptions, Report, Workouts};
 use hrcast::dataset::Split;
+use hrcast::train::Splits;
 use hrcast::workouts;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
+
+const WORKOUTS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/workouts");
 
 /// The command line `hrcast ARGS`, parsed.
 fn parse(args: &[&str]) -> Result<Command, clap::Error> {
@@ -52,10 +54,56 @@ fn users(split: &Split) -> BTreeSet<i64> {
     split.user_id.iter().copied().collect()
 }
 
+/// Each fold of `report`'s splits and held-out people, built again from `options` as crossval
+/// built them in memory.
+fn folds(options: &CrossvalOptions, report: &Report) -> Vec<(Splits, BTreeSet<i64>)> {
+    let config = options.config().unwrap();
+    let workouts = Workouts::load(&options.inputs, &config).unwrap();
+    report
+        .folds
+        .iter()
+        .enumerate()
+        .map(|(k, fold)| {
+            let data = workouts
+                .fold(k + 1, &fold.people, config.val_share)
+                .unwrap();
+            let tested = data.test.iter().map(|p| p.workout.user_id).collect();
+            (data.splits, tested)
+        })
+        .collect()
+}
+
+/// The `.safetensors` files under `dir` that are not checkpoints (best_model, last).
+fn data_files(dir: &Path) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            found.extend(data_files(&path));
+        } else if path.extension().is_some_and(|e| e == "safetensors")
+            && !["best_model.safetensors", "last.safetensors"]
+                .iter()
+                .any(|name| path.ends_with(name))
+        {
+            found.push(path);
+        }
+    }
+    found
+}
+
+/// The training windows of fold 1 of `options`' cross-validation, written to `path` (as
+/// `--add-train` reads them).
+fn write_fold_1_training(options: &CrossvalOptions, report: &Report, path: &Path) -> Split {
+    let train = folds(options, report).swap_remove(0).0.train;
+    std::fs::write(path, train.to_bytes().unwrap()).unwrap();
+    train
+}
+
 #[test]
 fn every_fold_tests_unseen_people_and_every_step_is_scored_once() {
     let dir = tempfile::tempdir().unwrap();
-    let report = crossval::crossval(&small(dir.path(), &["--folds", "3"])).unwrap();
+    let options = small(dir.path(), &["--folds", "3"]);
+    let report = crossval::crossval(&options).unwrap();
 
     let loaded = workouts::load(&[PathBuf::from(WORKOUTS)], 5.0, Default::default()).unwrap();
     let everyone: BTreeSet<i64> = loaded.prepared.iter().map(|p| p.workout.user_id).collect();
@@ -66,27 +114,31 @@ fn every_fold_tests_unseen_people_and_every_step_is_scored_once() {
         .sum();
     assert_eq!(everyone.len(), 5, "one person per package folder");
 
-    // The folds partition the people; each fold's files keep its people out of training.
+    // The folds partition the people; each fold's splits keep its people out of training.
     assert_eq!(report.folds.len(), 3);
     let mut seen = BTreeSet::new();
-    for (k, fold) in report.folds.iter().enumerate() {
+    for ((k, fold), (splits, tested)) in report
+        .folds
+        .iter()
+        .enumerate()
+        .zip(folds(&options, &report))
+    {
         let held: BTreeSet<i64> = fold.people.iter().copied().collect();
         assert!(!held.is_empty(), "fold {k} tests nobody");
         assert!(seen.is_disjoint(&held), "a person tested twice");
         seen.extend(&held);
-        let data = dir.path().join(format!("crossval/fold-{}/data", k + 1));
-        let read = |name: &str| Split::read(&data.join(format!("{name}.safetensors"))).unwrap();
-        let (train, val, test) = (read("train"), read("val"), read("test"));
+        let (train, val) = (&splits.train, &splits.val);
         assert!(
-            users(&train).is_disjoint(&held),
+            users(train).is_disjoint(&held),
             "fold {k} trains on a tested person"
         );
         assert!(
-            users(&val).is_disjoint(&held),
+            users(val).is_disjoint(&held),
             "fold {k} validates on a tested person"
         );
-        assert_eq!(users(&test), held, "fold {k} tests exactly its people");
+        assert_eq!(tested, held, "fold {k} tests exactly its people");
         assert!(train.n > 0 && val.n > 0);
+        assert_eq!(fold.train_windows, train.n);
         assert!(
             fold.test.windows.n_steps > 0 && fold.test.windows.n_steps == fold.test.whole.n_steps
         );
@@ -139,19 +191,28 @@ fn every_fold_tests_unseen_people_and_every_step_is_scored_once() {
         csv.contains(",sweat,") && csv.contains(",gpx,"),
         "folders name the people"
     );
+    assert!(
+        !dir.path().join("crossval/fold-1/data").exists(),
+        "the folds' data stay in memory"
+    );
+    assert_eq!(data_files(dir.path()), Vec::<PathBuf>::new());
+    assert!(
+        dir.path()
+            .join("crossval/fold-1/checkpoints/best_model.safetensors")
+            .exists()
+    );
 }
 
 #[test]
 fn more_folds_than_people_gives_one_person_per_fold_and_extra_training_windows_join() {
     let dir = tempfile::tempdir().unwrap();
-    // The first run's fold-1 training file, added to every fold of a second run.
-    let first = crossval::crossval(&small(dir.path(), &["--folds", "9"])).unwrap();
+    // The first run's fold-1 training windows, added to every fold of a second run.
+    let options = small(dir.path(), &["--folds", "9"]);
+    let first = crossval::crossval(&options).unwrap();
     assert_eq!(first.folds.len(), 5);
     assert!(first.folds.iter().all(|f| f.people.len() == 1));
-    let extra = dir.path().join("crossval/fold-1/data/train.safetensors");
-    let extra_windows = Split::read(&extra).unwrap().n;
     let copy = dir.path().join("extra.safetensors");
-    std::fs::copy(&extra, &copy).unwrap();
+    let extra_windows = write_fold_1_training(&options, &first, &copy).n;
     let second = dir.path().join("second");
     let with_extra = crossval::crossval(&small(
         &second,
@@ -166,14 +227,10 @@ fn more_folds_than_people_gives_one_person_per_fold_and_extra_training_windows_j
 #[test]
 fn whole_workout_training_has_one_window_per_workout_and_scores_the_same_steps() {
     let dir = tempfile::tempdir().unwrap();
-    let windows = crossval::crossval(&small(dir.path(), &["--folds", "9"])).unwrap();
+    let options = small(dir.path(), &["--folds", "9"]);
+    let windows = crossval::crossval(&options).unwrap();
     let extra = dir.path().join("extra.safetensors");
-    std::fs::copy(
-        dir.path().join("crossval/fold-1/data/train.safetensors"),
-        &extra,
-    )
-    .unwrap();
-    let extra_windows = Split::read(&extra).unwrap();
+    let extra_windows = write_fold_1_training(&options, &windows, &extra);
     let second = dir.path().join("whole");
     let args = [
         "--folds",
@@ -183,7 +240,9 @@ fn whole_workout_training_has_one_window_per_workout_and_scores_the_same_steps()
         "--add-train",
         extra.to_str().unwrap(),
     ];
-    let whole = crossval::crossval(&small(&second, &args)).unwrap();
+    let whole_options = small(&second, &args);
+    let whole = crossval::crossval(&whole_options).unwrap();
+    let whole_folds = folds(&whole_options, &whole);
 
     let loaded = workouts::load(&[PathBuf::from(WORKOUTS)], 5.0, Default::default()).unwrap();
     let longest = workouts::longest(&loaded.prepared);
@@ -200,10 +259,8 @@ fn whole_workout_training_has_one_window_per_workout_and_scores_the_same_steps()
         assert_eq!(a.people, b.people);
         assert_eq!(a.test.windows.n_steps, b.test.windows.n_steps);
         assert_eq!(a.test.whole.n_steps, b.test.whole.n_steps);
-        let data = second.join(format!("crossval/fold-{}/data", k + 1));
-        let read = |name: &str| Split::read(&data.join(format!("{name}.safetensors"))).unwrap();
-        for name in ["train", "val"] {
-            let split = read(name);
+        let splits = &whole_folds[k].0;
+        for (name, split) in [("train", &splits.train), ("val", &splits.val)] {
             assert_eq!(split.seq_len, longest, "{name}");
             // Each of this fold's workouts is one window: no workout id repeats among the
             // windows that come from --input (the padded --add-train ones follow them).
@@ -215,7 +272,7 @@ fn whole_workout_training_has_one_window_per_workout_and_scores_the_same_steps()
             let ids: BTreeSet<i64> = split.workout_id[..own].iter().copied().collect();
             assert_eq!(ids.len(), own, "fold {k} {name}: a workout in two windows");
         }
-        let train = read("train");
+        let train = &splits.train;
         assert_eq!(b.train_windows, train.n);
         // `--length-buckets` reaches every fold's training; the windows run trains as before.
         let log = |root: &Path| -> String {
@@ -304,6 +361,15 @@ fn calibration_fine_tunes_on_earlier_workouts_and_tests_both_models_on_the_later
         md.contains("pooled, fine-tuned") && md.contains("pooled, offset"),
         "{md}"
     );
+    // Checkpoints only: neither the folds' nor the calibrations' windows are written.
+    assert_eq!(data_files(dir.path()), Vec::<PathBuf>::new());
+    for c in &report.calibration {
+        let person = dir.path().join(format!(
+            "crossval/fold-{}/calibration-{}",
+            c.fold, c.user_id
+        ));
+        assert!(!person.join("data").exists(), "{}", person.display());
+    }
 }
 
 /// `hrcast calibrate`: a model trained on other people, fine-tuned on one person's workouts.
@@ -358,7 +424,11 @@ fn calibrate_fine_tunes_a_model_on_one_persons_workouts() {
         "kept from the base model"
     );
     assert_ne!(before.params.values, after.params.values, "fine-tuned");
-    assert!(out.join("last.safetensors").exists() && out.join("data/train.safetensors").exists());
+    assert!(out.join("last.safetensors").exists());
+    assert!(
+        !out.join("data").exists() && data_files(&out).is_empty(),
+        "the windows stay in memory"
+    );
 
     // What cannot be calibrated is refused, naming the flag.
     let mut missing = options.clone();

@@ -1,0 +1,220 @@
+//! The data of a cross-validation in memory: the workouts of `--input` read once
+//! ([`Workouts::load`]), their people dealt into folds ([`Workouts::deal`]), and each fold's
+//! training and validation splits and held-out workouts ([`Workouts::fold`]).
+
+use super::options::CrossvalConfig;
+use crate::data::{Profile, stable_id};
+use crate::dataset::Split;
+use crate::train::Splits;
+use crate::workouts::{self, Prepared};
+use anyhow::{Context, Result, ensure};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+/// The workouts of a cross-validation, and the windows every fold's training adds.
+pub struct Workouts {
+    /// The inputs, described.
+    pub inputs: String,
+    /// Every workout read, resampled.
+    pub prepared: Vec<Prepared>,
+    /// Their grid interval, seconds.
+    pub interval_s: f64,
+    /// `--add-train`'s windows, padded to the training windows' length.
+    pub extra: Option<Split>,
+    /// Steps per training window: `--seq-len`, or with whole workouts the longest workout's
+    /// (and at least `--add-train`'s).
+    pub train_len: usize,
+    /// How the models train: `windows of N steps` or `whole workouts (up to N steps)`.
+    pub training: String,
+}
+
+/// One fold: the people it holds out, the splits its model trains on, and the held-out
+/// workouts.
+pub struct FoldData<'a> {
+    /// The fold's number, from 1.
+    pub number: usize,
+    /// The people held out.
+    pub people: Vec<i64>,
+    /// Training and validation windows of everyone else (and `--add-train`'s).
+    pub splits: Splits,
+    /// The held-out people's workouts.
+    pub test: Vec<&'a Prepared>,
+    /// Workouts trained on, validated on, tested on.
+    pub workouts: [usize; 3],
+}
+
+impl Workouts {
+    /// Reads `inputs` at `config`'s interval, and `--add-train`'s windows.
+    pub fn load(inputs: &[PathBuf], config: &CrossvalConfig) -> Result<Workouts> {
+        let extra = config
+            .add_train
+            .as_ref()
+            .map(|path| Split::read(path).context("--add-train"))
+            .transpose()?;
+        let described = workouts::describe_inputs(inputs);
+        let loaded = workouts::load(inputs, config.interval_s, Profile::default())?;
+        workouts::warn(&loaded.cleaned, &loaded.skipped);
+        let prepared = loaded.prepared;
+        let seq_len = config.seq_len;
+        let train_len = if config.whole_workouts {
+            workouts::longest(&prepared).max(extra.as_ref().map_or(1, |e| e.seq_len))
+        } else {
+            seq_len
+        };
+        let extra = match extra {
+            Some(extra) => {
+                ensure!(
+                    (extra.seq_len == seq_len || config.whole_workouts)
+                        && (extra.interval_s - config.interval_s).abs() < 1e-9,
+                    "--add-train {}: windows of {} steps at {} s, but crossval cuts {} steps at {} s",
+                    config.add_train.as_ref().expect("read").display(),
+                    extra.seq_len,
+                    extra.interval_s,
+                    seq_len,
+                    config.interval_s
+                );
+                Some(extra.padded_to(train_len))
+            }
+            None => None,
+        };
+        let training = if config.whole_workouts {
+            format!("whole workouts (up to {train_len} steps)")
+        } else {
+            format!("windows of {seq_len} steps")
+        };
+        Ok(Workouts {
+            inputs: described,
+            prepared,
+            interval_s: config.interval_s,
+            extra,
+            train_len,
+            training,
+        })
+    }
+
+    /// The people dealt into `folds` folds (`deal`, windows of `seq_len` steps); fails with
+    /// fewer than two people, and says so when there are fewer people than folds.
+    pub fn deal(&self, folds: usize, seq_len: usize) -> Result<Vec<Vec<i64>>> {
+        let dealt = deal(&self.prepared, folds, seq_len);
+        ensure!(
+            dealt.len() >= 2,
+            "--input {}: crossval needs at least 2 people, found {}",
+            self.inputs,
+            dealt.len()
+        );
+        if dealt.len() < folds {
+            eprintln!(
+                "note: {} people, so {} folds of one person each",
+                dealt.len(),
+                dealt.len()
+            );
+        }
+        Ok(dealt)
+    }
+
+    /// Fold `number` (from 1), which holds out `people`: everyone else's workouts train or
+    /// validate (`train_or_val` with `val_share`), with `--add-train`'s windows; when none
+    /// validates, the training windows do.
+    pub fn fold(&self, number: usize, people: &[i64], val_share: f64) -> Result<FoldData<'_>> {
+        let (test, rest): (Vec<&Prepared>, Vec<&Prepared>) = self
+            .prepared
+            .iter()
+            .partition(|p| people.contains(&p.workout.user_id));
+        let assignment = train_or_val(&rest, val_share);
+        let set_id = format!("crossval-fold-{number}-{}", stable_id(&self.inputs));
+        let empty =
+            || Split::empty(self.train_len, self.interval_s, &self.inputs).with_set_id(&set_id);
+        let (mut train, mut val) = (empty(), empty());
+        for (p, &s) in rest.iter().zip(&assignment) {
+            workouts::push_windows(if s == 0 { &mut train } else { &mut val }, p);
+        }
+        if let Some(extra) = &self.extra {
+            train.append(extra);
+        }
+        ensure!(train.n > 0, "fold {number}: no training window");
+        if val.n == 0 {
+            eprintln!(
+                "warning: fold {number}: no training person has two workouts; validating on the training windows"
+            );
+            val = train.clone();
+        }
+        let validating = assignment.iter().filter(|&&s| s == 1).count();
+        Ok(FoldData {
+            number,
+            people: people.to_vec(),
+            splits: Splits {
+                train,
+                val,
+                source: format!(
+                    "fold {number} of {} (people {people:?} held out)",
+                    self.inputs
+                ),
+            },
+            workouts: [rest.len() - validating, validating, test.len()],
+            test,
+        })
+    }
+}
+
+/// The people of `prepared` dealt into `folds` folds: largest (most windows) first, each to
+/// the fold with the fewest windows so far (ties: the lower fold). Returns each fold's people,
+/// sorted; no fold is empty.
+fn deal(prepared: &[Prepared], folds: usize, seq_len: usize) -> Vec<Vec<i64>> {
+    let mut windows: BTreeMap<i64, usize> = BTreeMap::new();
+    for p in prepared {
+        *windows.entry(p.workout.user_id).or_default() += p.sequence.len().div_ceil(seq_len);
+    }
+    let mut people: Vec<(i64, usize)> = windows.into_iter().collect();
+    people.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    let folds = folds.min(people.len());
+    let mut dealt: Vec<(usize, Vec<i64>)> = vec![(0, Vec::new()); folds];
+    for (user, size) in people {
+        let fold = (0..folds)
+            .min_by_key(|&f| (dealt[f].0, f))
+            .expect("at least one fold");
+        dealt[fold].0 += size;
+        dealt[fold].1.push(user);
+    }
+    dealt
+        .into_iter()
+        .map(|(_, mut people)| {
+            people.sort_unstable();
+            people
+        })
+        .collect()
+}
+
+/// The split (0 train, 1 val) of each training workout: per person, in order of start time,
+/// the last `⌈share · n⌉` of `n ≥ 2` workouts validate. When that leaves no validation workout
+/// at all, the latest workout of the person with the most validates.
+fn train_or_val(prepared: &[&Prepared], share: f64) -> Vec<usize> {
+    let mut by_person: BTreeMap<i64, Vec<usize>> = BTreeMap::new();
+    for (i, p) in prepared.iter().enumerate() {
+        by_person.entry(p.workout.user_id).or_default().push(i);
+    }
+    let mut split = vec![0; prepared.len()];
+    for list in by_person.values_mut() {
+        list.sort_by(|&a, &b| {
+            let (a, b) = (
+                prepared[a].workout.start_time(),
+                prepared[b].workout.start_time(),
+            );
+            a.total_cmp(&b)
+        });
+        if list.len() >= 2 {
+            let val = ((share * list.len() as f64).ceil() as usize).min(list.len() - 1);
+            for &i in &list[list.len() - val..] {
+                split[i] = 1;
+            }
+        }
+    }
+    if !split.contains(&1)
+        && let Some(list) = by_person
+            .values()
+            .filter(|l| l.len() >= 2)
+            .max_by_key(|l| l.len())
+    {
+        split[*list.last().expect("two workouts")] = 1;
+    }
+    split
+}

@@ -1,0 +1,223 @@
+//! What `hrcast crossval` reports ([`Report`], crossval.json), and the [`Tally`] that builds it
+//! fold by fold: per fold, per person, pooled over every held-out step, and the calibrations.
+
+use super::folds::FoldData;
+use super::scores::{Both, Pairs};
+use crate::train::TrainReport;
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::path::Path;
+
+/// One fold's figures.
+#[derive(Debug, Clone, Serialize)]
+pub struct Fold {
+    /// The people tested.
+    pub people: Vec<i64>,
+    /// Workouts trained on, validated on, tested on.
+    pub workouts: [usize; 3],
+    /// Windows trained on (with `--add-train`'s).
+    pub train_windows: usize,
+    /// Epochs trained.
+    pub epochs: u64,
+    /// Validation MAE of the best model, bpm.
+    pub val_mae: f64,
+    /// Test figures.
+    pub test: Both,
+}
+
+/// One person's figures.
+#[derive(Debug, Clone, Serialize)]
+pub struct Person {
+    /// The person's id.
+    pub user_id: i64,
+    /// The folder of one of their workouts' files (empty for FitRec lines), to tell people apart
+    /// by more than a number.
+    pub folder: String,
+    /// The fold that tested them.
+    pub fold: usize,
+    /// Their workouts.
+    pub workouts: usize,
+    /// Their mean heart rate over valid steps, bpm.
+    pub mean_hr: f64,
+    /// Test figures.
+    pub test: Both,
+}
+
+/// One person's calibration: their later workouts before and after fine-tuning on the earlier.
+#[derive(Debug, Clone, Serialize)]
+pub struct Calibrated {
+    /// The person's id.
+    pub user_id: i64,
+    /// The fold that tested them.
+    pub fold: usize,
+    /// Workouts fine-tuned on.
+    pub calibration_workouts: usize,
+    /// Later workouts tested.
+    pub test_workouts: usize,
+    /// The fold's model on the later workouts.
+    pub before: Both,
+    /// The calibrated (fine-tuned) model on the same steps.
+    pub after: Both,
+    /// The fold's model plus its mean error on the earlier workouts (each way of running its
+    /// own), on the same steps: calibration without training.
+    pub offset: Both,
+}
+
+/// What `hrcast crossval` reports (crossval.json).
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    /// The inputs.
+    pub inputs: String,
+    /// How the models trained: `windows of N steps` or `whole workouts (up to N steps)`.
+    pub training: String,
+    /// Per fold.
+    pub folds: Vec<Fold>,
+    /// Per person.
+    pub people: Vec<Person>,
+    /// Over every held-out step of every fold.
+    pub pooled: Both,
+    /// The mean of the people's MAE, windows and whole (each person counts once, however many
+    /// steps they hold).
+    pub mean_person_mae: [f64; 2],
+    /// The MAE of predicting each fold's training mean heart rate at every step, pooled: the
+    /// bar a model has to clear.
+    pub pooled_mean_baseline_mae: f64,
+    /// With `--calibrate`: per person calibrated.
+    pub calibration: Vec<Calibrated>,
+    /// With `--calibrate`: before, fine-tuned and offset, over every calibrated person's later
+    /// steps.
+    pub calibration_pooled: Option<[Both; 3]>,
+}
+
+/// A report in the making, with the held-out pairs its pooled figures need.
+pub struct Tally {
+    report: Report,
+    /// Every held-out step of every fold.
+    pooled: Pairs,
+    /// The calibrated people's later steps: before, fine-tuned, offset.
+    calibration: [Pairs; 3],
+    /// |actual - the fold's training mean| summed over the held-out steps, and their count.
+    baseline: (f64, usize),
+}
+
+impl Tally {
+    /// Nothing tallied yet, for the cross-validation of `inputs` whose models train as
+    /// `training` says.
+    pub fn new(inputs: &str, training: &str) -> Tally {
+        Tally {
+            report: Report {
+                inputs: inputs.to_string(),
+                training: training.to_string(),
+                folds: Vec::new(),
+                people: Vec::new(),
+                pooled: Both::default(),
+                mean_person_mae: [0.0; 2],
+                pooled_mean_baseline_mae: 0.0,
+                calibration: Vec::new(),
+                calibration_pooled: None,
+            },
+            pooled: Pairs::default(),
+            calibration: Default::default(),
+            baseline: (0.0, 0),
+        }
+    }
+
+    /// Adds `fold`, whose model trained as `run` says, predicted its held-out people's steps as
+    /// `pairs`, and whose training mean heart rate is `train_mean` (bpm); prints its figures.
+    pub fn add_fold(
+        &mut self,
+        fold: &FoldData,
+        run: &TrainReport,
+        train_mean: f32,
+        pairs: &BTreeMap<i64, Pairs>,
+    ) {
+        let mut workouts: BTreeMap<i64, usize> = BTreeMap::new();
+        let mut folders: BTreeMap<i64, String> = BTreeMap::new();
+        for p in &fold.test {
+            folders
+                .entry(p.workout.user_id)
+                .or_insert_with(|| folder_of(&p.workout.source));
+            *workouts.entry(p.workout.user_id).or_default() += 1;
+        }
+        let mut all = Pairs::default();
+        for (user, pairs) in pairs {
+            let n = pairs.windows.len();
+            let mean_hr =
+                pairs.windows.iter().map(|p| f64::from(p.0)).sum::<f64>() / n.max(1) as f64;
+            self.baseline.0 += pairs
+                .windows
+                .iter()
+                .map(|p| f64::from((p.0 - train_mean).abs()))
+                .sum::<f64>();
+            self.baseline.1 += n;
+            self.report.people.push(Person {
+                user_id: *user,
+                folder: folders.get(user).cloned().unwrap_or_default(),
+                fold: fold.number,
+                workouts: workouts.get(user).copied().unwrap_or(0),
+                mean_hr,
+                test: pairs.scores(),
+            });
+            all.extend(pairs);
+        }
+        let test = all.scores();
+        println!(
+            "fold {}: test MAE {:.2} bpm (windows), {:.2} bpm (whole workouts)",
+            fold.number, test.windows.mae, test.whole.mae
+        );
+        self.report.folds.push(Fold {
+            people: fold.people.clone(),
+            workouts: fold.workouts,
+            train_windows: fold.splits.train.n,
+            epochs: run.epochs,
+            val_mae: run.best_val_mae,
+            test,
+        });
+        self.pooled.extend(&all);
+    }
+
+    /// Adds one person's calibration, whose later steps `[before, after, offset]` were
+    /// predicted as `pairs`.
+    pub fn add_calibrated(&mut self, calibrated: Calibrated, pairs: [Option<&Pairs>; 3]) {
+        for (pool, pairs) in self.calibration.iter_mut().zip(pairs) {
+            if let Some(p) = pairs {
+                pool.extend(p);
+            }
+        }
+        self.report.calibration.push(calibrated);
+    }
+
+    /// The finished report, and every held-out step's pairs (for the scatter plot).
+    pub fn finish(self) -> (Report, Pairs) {
+        let Tally {
+            mut report,
+            pooled,
+            calibration,
+            baseline,
+        } = self;
+        report.pooled = pooled.scores();
+        let people = report.people.len().max(1) as f64;
+        let mean_mae = |pick: fn(&Both) -> f64| {
+            report.people.iter().map(|p| pick(&p.test)).sum::<f64>() / people
+        };
+        report.mean_person_mae = [mean_mae(|b| b.windows.mae), mean_mae(|b| b.whole.mae)];
+        if !report.calibration.is_empty() {
+            report.calibration_pooled = Some(calibration.map(|p| p.scores()));
+        }
+        report.pooled_mean_baseline_mae = baseline.0 / baseline.1.max(1) as f64;
+        (report, pooled)
+    }
+}
+
+/// The name of the folder holding a workout's file (`source` is a path, or `path:line` for
+/// FitRec lines, which carry their own people: empty then).
+fn folder_of(source: &str) -> String {
+    let path = Path::new(source);
+    if !path.is_file() {
+        return String::new();
+    }
+    path.parent()
+        .and_then(|d| d.file_name())
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}

@@ -1,0 +1,145 @@
+//! Scoring held-out people: a fold's model ([`TrainedModel`]) predicts their workouts two ways,
+//! windows of `--seq-len` steps from a zero state and each workout whole, into `(actual,
+//! predicted)` pairs per person ([`Pairs`]), scored by [`Scores::of`] ([`Both`]).
+
+use crate::checkpoint::{Checkpoint, engine_for};
+use crate::dataset::Split;
+use crate::engine::{Device, Engine};
+use crate::predict::predict_sequence;
+use crate::score::{Scores, predict_split, valid_steps};
+use crate::train::TrainReport;
+use crate::workouts::{self, Prepared};
+use anyhow::{Context, Result};
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// The scores of one way of running the held-out workouts.
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct Both {
+    /// Windows of `--seq-len` steps, each from a zero state.
+    pub windows: Scores,
+    /// Each workout as one sequence.
+    pub whole: Scores,
+}
+
+impl Both {
+    /// `n_steps,mae_windows,rmse_windows,r2_windows,mae_whole,rmse_whole,r2_whole` as CSV.
+    pub fn csv(&self) -> String {
+        let (w, h) = (&self.windows, &self.whole);
+        format!(
+            "{},{:.4},{:.4},{:.4},{:.4},{:.4},{:.4}",
+            w.n_steps, w.mae, w.rmse, w.r2, h.mae, h.rmse, h.r2
+        )
+    }
+}
+
+/// Held-out valid steps: `(actual, predicted)` per way of running.
+#[derive(Debug, Default, Clone)]
+pub struct Pairs {
+    /// Windows of `--seq-len` steps, each from a zero state.
+    pub windows: Vec<(f32, f32)>,
+    /// Each workout as one sequence.
+    pub whole: Vec<(f32, f32)>,
+}
+
+impl Pairs {
+    /// The scores of both ways.
+    pub fn scores(&self) -> Both {
+        Both {
+            windows: Scores::of(&self.windows),
+            whole: Scores::of(&self.whole),
+        }
+    }
+
+    /// Adds to every prediction the mean error (actual - predicted) of `earlier`, way by way.
+    pub fn shift(&mut self, earlier: &Pairs) {
+        for (pairs, reference) in [
+            (&mut self.windows, &earlier.windows),
+            (&mut self.whole, &earlier.whole),
+        ] {
+            let n = reference.len().max(1) as f32;
+            let bias = reference.iter().map(|(y, p)| y - p).sum::<f32>() / n;
+            for pair in pairs.iter_mut() {
+                pair.1 += bias;
+            }
+        }
+    }
+
+    /// Appends `other`'s pairs.
+    pub fn extend(&mut self, other: &Pairs) {
+        self.windows.extend_from_slice(&other.windows);
+        self.whole.extend_from_slice(&other.whole);
+    }
+}
+
+/// A trained model open on an engine: a fold's, or a person's calibrated one.
+pub struct TrainedModel {
+    /// Its checkpoint file.
+    pub path: PathBuf,
+    /// The checkpoint.
+    pub checkpoint: Checkpoint,
+    /// The engine it runs on.
+    pub engine: Box<dyn Engine>,
+}
+
+impl TrainedModel {
+    /// Opens the checkpoint at `path` on `device`.
+    pub fn open(path: &Path, device: Device) -> Result<TrainedModel> {
+        let checkpoint = Checkpoint::load(path)?;
+        let engine = engine_for(&checkpoint, device)?;
+        Ok(TrainedModel {
+            path: path.to_path_buf(),
+            checkpoint,
+            engine,
+        })
+    }
+
+    /// Opens the best model of a training run on `device`.
+    pub fn best_of(run: &TrainReport, device: Device) -> Result<TrainedModel> {
+        let path = run
+            .best_checkpoint
+            .as_ref()
+            .context("no best model was written")?;
+        TrainedModel::open(path, device)
+    }
+
+    /// Predictions for `workouts` both ways, per person: windows of `seq_len` steps (each from
+    /// a zero state; a window without valid heart rate is left out, as in training) and each
+    /// workout as one sequence. Both hold the same valid steps.
+    pub fn pairs(
+        &mut self,
+        workouts: &[&Prepared],
+        seq_len: usize,
+    ) -> Result<BTreeMap<i64, Pairs>> {
+        let ck = &self.checkpoint;
+        let mut split = Split::empty(seq_len, ck.interval_s, "crossval");
+        for p in workouts {
+            workouts::push_windows(&mut split, p);
+        }
+        let windowed = predict_split(self.engine.as_mut(), ck, &split)?;
+        let mut pairs: BTreeMap<i64, Pairs> = BTreeMap::new();
+        for row in 0..split.n {
+            let person = pairs.entry(split.user_id[row]).or_default();
+            person.windows.extend(
+                valid_steps(&split, &windowed, row)
+                    .map(|(_, actual, predicted)| (actual, predicted)),
+            );
+        }
+        for p in workouts {
+            let pred = predict_sequence(
+                self.engine.as_mut(),
+                ck,
+                &p.sequence.features,
+                &p.workout.profile,
+            )?;
+            let person = pairs.entry(p.workout.user_id).or_default();
+            for (step, &y) in p.sequence.heart_rate.iter().enumerate() {
+                if p.sequence.valid[step] {
+                    person.whole.push((y, pred[step]));
+                }
+            }
+        }
+        Ok(pairs)
+    }
+}

@@ -1,0 +1,206 @@
+//! The files of `hrcast crossval` in `<results>/crossval/`: crossval.md (the tables, [`tables`]),
+//! crossval.json, per_person.csv, folds.csv, per_person_mae.png and scatter.png.
+
+use super::report::Report;
+use super::scores::{Both, Pairs};
+use crate::atomic;
+use crate::plot::{self, Chart, Series};
+use anyhow::Result;
+use plotters::style::RGBColor;
+use std::fmt::Write as _;
+use std::path::Path;
+
+const WINDOWS: RGBColor = RGBColor(31, 119, 180);
+const WHOLE: RGBColor = RGBColor(214, 39, 40);
+/// Points drawn at most in scatter.png.
+const SCATTER_POINTS: usize = 20_000;
+
+/// The tables of crossval.md: pooled, per fold, per person.
+pub fn tables(r: &Report) -> String {
+    let mut md = String::new();
+    let row = |md: &mut String, name: &str, b: &Both| {
+        let _ = writeln!(
+            md,
+            "| {name} | {:.2} | {:.2} | {:.3} | {:.2} | {:.2} | {:.3} | {} |",
+            b.windows.mae,
+            b.windows.rmse,
+            b.windows.r2,
+            b.whole.mae,
+            b.whole.rmse,
+            b.whole.r2,
+            b.windows.n_steps
+        );
+    };
+    let header =
+        "| MAE windows | RMSE windows | R² windows | MAE whole | RMSE whole | R² whole | steps |";
+    let rule = "| --- | --- | --- | --- | --- | --- | --- | --- |";
+    let _ = writeln!(
+        md,
+        "Cross-validation across people: {}; the models trained on {}.\n",
+        r.inputs, r.training
+    );
+    let _ = writeln!(md, "| held out {header}\n{rule}");
+    row(&mut md, "pooled", &r.pooled);
+    let _ = writeln!(
+        md,
+        "\nThe mean of the people's MAE: {:.2} bpm (windows), {:.2} bpm (whole). Predicting each \
+         fold's training mean: pooled MAE {:.2} bpm.\n",
+        r.mean_person_mae[0], r.mean_person_mae[1], r.pooled_mean_baseline_mae
+    );
+    let _ = writeln!(md, "| fold (people) {header}\n{rule}");
+    for (k, f) in r.folds.iter().enumerate() {
+        row(&mut md, &format!("{} ({:?})", k + 1, f.people), &f.test);
+    }
+    let _ = writeln!(
+        md,
+        "\n| person (folder; fold, workouts, mean bpm) {header}\n{rule}"
+    );
+    for p in &r.people {
+        row(
+            &mut md,
+            &format!(
+                "{} ({}; {}, {}, {:.0})",
+                p.user_id, p.folder, p.fold, p.workouts, p.mean_hr
+            ),
+            &p.test,
+        );
+    }
+    if !r.calibration.is_empty() {
+        let _ = writeln!(
+            md,
+            "\nPersonal calibration: each person's later workouts, by the fold's model (before), by \
+             the model fine-tuned on their earlier workouts, and by the fold's model shifted by its \
+             mean error on those earlier workouts (offset).\n"
+        );
+        let _ = writeln!(
+            md,
+            "| person (fold, calibration/test workouts) {header}\n{rule}"
+        );
+        if let Some([before, after, offset]) = &r.calibration_pooled {
+            row(&mut md, "pooled, before", before);
+            row(&mut md, "pooled, fine-tuned", after);
+            row(&mut md, "pooled, offset", offset);
+        }
+        for c in &r.calibration {
+            let who = format!(
+                "{} ({}, {}/{})",
+                c.user_id, c.fold, c.calibration_workouts, c.test_workouts
+            );
+            row(&mut md, &format!("{who}, before"), &c.before);
+            row(&mut md, &format!("{who}, fine-tuned"), &c.after);
+            row(&mut md, &format!("{who}, offset"), &c.offset);
+        }
+    }
+    md
+}
+
+/// Writes crossval.json, crossval.md, per_person.csv, folds.csv and the plots ([`plots`]) into
+/// `out`; `pooled` holds every held-out step.
+pub fn write(out: &Path, r: &Report, pooled: &Pairs) -> Result<()> {
+    let mut people = String::from(
+        "user_id,folder,fold,workouts,mean_hr,n_steps,mae_windows,rmse_windows,r2_windows,mae_whole,rmse_whole,r2_whole\n",
+    );
+    for p in &r.people {
+        let _ = writeln!(
+            people,
+            "{},{},{},{},{:.2},{}",
+            p.user_id,
+            p.folder.replace(',', " "),
+            p.fold,
+            p.workouts,
+            p.mean_hr,
+            p.test.csv()
+        );
+    }
+    let mut folds = String::from(
+        "fold,people,train_workouts,val_workouts,test_workouts,train_windows,epochs,val_mae,n_steps,mae_windows,rmse_windows,r2_windows,mae_whole,rmse_whole,r2_whole\n",
+    );
+    for (k, f) in r.folds.iter().enumerate() {
+        let people: Vec<String> = f.people.iter().map(i64::to_string).collect();
+        let _ = writeln!(
+            folds,
+            "{},{},{},{},{},{},{},{:.4},{}",
+            k + 1,
+            people.join(" "),
+            f.workouts[0],
+            f.workouts[1],
+            f.workouts[2],
+            f.train_windows,
+            f.epochs,
+            f.val_mae,
+            f.test.csv()
+        );
+    }
+    atomic::write_all(&[
+        (out.join("crossval.json"), serde_json::to_vec_pretty(r)?),
+        (out.join("crossval.md"), tables(r).into_bytes()),
+        (out.join("per_person.csv"), people.into_bytes()),
+        (out.join("folds.csv"), folds.into_bytes()),
+    ])?;
+    plots(out, r, pooled)
+}
+
+/// Draws per_person_mae.png (each person's MAE against their mean heart rate) and scatter.png
+/// (predicted against actual at held-out steps, at most [`SCATTER_POINTS`] per way) into `out`.
+fn plots(out: &Path, r: &Report, pooled: &Pairs) -> Result<()> {
+    let per_person = |pick: fn(&Both) -> f64| -> Vec<(f64, f64)> {
+        r.people
+            .iter()
+            .map(|p| (p.mean_hr, pick(&p.test)))
+            .collect()
+    };
+    let thin = |pairs: &[(f32, f32)]| -> Vec<(f64, f64)> {
+        let stride = pairs.len().div_ceil(SCATTER_POINTS).max(1);
+        pairs
+            .iter()
+            .step_by(stride)
+            .map(|&(y, p)| (f64::from(y), f64::from(p)))
+            .collect()
+    };
+    let charts = [
+        (
+            "per_person_mae.png",
+            format!(
+                "MAE of each held-out person (pooled: {:.2} bpm windows, {:.2} whole)",
+                r.pooled.windows.mae, r.pooled.whole.mae
+            ),
+            "the person's mean heart rate (bpm)",
+            "MAE (bpm)",
+            [per_person(|b| b.windows.mae), per_person(|b| b.whole.mae)],
+        ),
+        (
+            "scatter.png",
+            format!(
+                "Held-out people, predicted vs actual (R² {:.3} windows, {:.3} whole)",
+                r.pooled.windows.r2, r.pooled.whole.r2
+            ),
+            "actual heart rate (bpm)",
+            "predicted heart rate (bpm)",
+            [thin(&pooled.windows), thin(&pooled.whole)],
+        ),
+    ];
+    for (file, title, x_label, y_label, [windows, whole]) in charts {
+        let series = vec![
+            Series {
+                label: "windows",
+                points: windows,
+                color: WINDOWS,
+            },
+            Series {
+                label: "whole workouts",
+                points: whole,
+                color: WHOLE,
+            },
+        ];
+        let chart = Chart {
+            title,
+            x_label,
+            y_label,
+            series,
+            markers: Vec::new(),
+            scatter: true,
+        };
+        plot::save(&out.join(file), &[chart], 1)?;
+    }
+    Ok(())
+}
