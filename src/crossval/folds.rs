@@ -6,7 +6,7 @@ use super::options::CrossvalConfig;
 use crate::data::{Profile, stable_id};
 use crate::dataset::Split;
 use crate::train::Splits;
-use crate::workouts::{self, Prepared};
+use crate::workouts::{self, History, Prepared, Truncation};
 use anyhow::{Context, Result, ensure};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -15,8 +15,15 @@ use std::path::PathBuf;
 pub struct Workouts {
     /// The inputs, described.
     pub inputs: String,
-    /// Every workout read, resampled.
+    /// Every workout read, resampled, each with its whole history: the same person's workouts
+    /// that started before it (what validation and the held-out people see).
     pub prepared: Vec<Prepared>,
+    /// The history each workout trains with: its latest `k` earlier workouts, `k` drawn from
+    /// 0 to all of them ([`Truncation::Random`], `--seed`), so that a model learns to predict
+    /// a newcomer and a known person alike.
+    pub training_history: Vec<History>,
+    /// How many earlier workouts of the same person each workout has.
+    pub earlier: Vec<usize>,
     /// Their grid interval, seconds.
     pub interval_s: f64,
     /// `--add-train`'s windows, padded to the training windows' length.
@@ -39,6 +46,8 @@ pub struct FoldData<'a> {
     pub splits: Splits,
     /// The held-out people's workouts.
     pub test: Vec<&'a Prepared>,
+    /// How many earlier workouts each of `test` has.
+    pub test_earlier: Vec<usize>,
     /// Workouts trained on, validated on, tested on.
     pub workouts: [usize; 3],
 }
@@ -54,7 +63,12 @@ impl Workouts {
         let described = workouts::describe_inputs(inputs);
         let loaded = workouts::load(inputs, config.interval_s, Profile::default())?;
         workouts::warn(&loaded.cleaned, &loaded.skipped);
-        let prepared = loaded.prepared;
+        let mut prepared = loaded.prepared;
+        workouts::fill_histories(&mut prepared, &[], &|_| Truncation::None);
+        let seed = config.train.seed;
+        let training_history =
+            workouts::histories(&prepared, &[], &|_| Truncation::Random { seed });
+        let earlier = earlier_workouts(&prepared);
         let seq_len = config.seq_len;
         let train_len = if config.whole_workouts {
             workouts::longest(&prepared).max(extra.as_ref().map_or(1, |e| e.seq_len))
@@ -85,6 +99,8 @@ impl Workouts {
         Ok(Workouts {
             inputs: described,
             prepared,
+            training_history,
+            earlier,
             interval_s: config.interval_s,
             extra,
             train_len,
@@ -116,17 +132,26 @@ impl Workouts {
     /// validate (`train_or_val` with `val_share`), with `--add-train`'s windows; when none
     /// validates, the training windows do.
     pub fn fold(&self, number: usize, people: &[i64], val_share: f64) -> Result<FoldData<'_>> {
-        let (test, rest): (Vec<&Prepared>, Vec<&Prepared>) = self
-            .prepared
-            .iter()
-            .partition(|p| people.contains(&p.workout.user_id));
+        let held_out = |p: &Prepared| people.contains(&p.workout.user_id);
+        let (test_earlier, test): (Vec<usize>, Vec<&Prepared>) = (self.earlier.iter())
+            .zip(&self.prepared)
+            .filter(|(_, p)| held_out(p))
+            .unzip();
+        let (rest_index, rest): (Vec<usize>, Vec<&Prepared>) = (self.prepared.iter().enumerate())
+            .filter(|(_, p)| !held_out(p))
+            .unzip();
         let assignment = train_or_val(&rest, val_share);
         let set_id = format!("crossval-fold-{number}-{}", stable_id(&self.inputs));
         let empty =
             || Split::empty(self.train_len, self.interval_s, &self.inputs).with_set_id(&set_id);
         let (mut train, mut val) = (empty(), empty());
-        for (p, &s) in rest.iter().zip(&assignment) {
-            workouts::push_windows(if s == 0 { &mut train } else { &mut val }, p);
+        for ((p, &s), &i) in rest.iter().zip(&assignment).zip(&rest_index) {
+            if s == 0 {
+                let person = p.person_values_with(&self.training_history[i]);
+                workouts::push_windows_with(&mut train, p, &person);
+            } else {
+                workouts::push_windows(&mut val, p);
+            }
         }
         if let Some(extra) = &self.extra {
             train.append(extra);
@@ -152,8 +177,36 @@ impl Workouts {
             },
             workouts: [rest.len() - validating, validating, test.len()],
             test,
+            test_earlier,
         })
     }
+}
+
+/// For each of `prepared`, the number of the same person's workouts that started before it
+/// (the pieces of its own recording, which share its id, aside).
+fn earlier_workouts(prepared: &[Prepared]) -> Vec<usize> {
+    let mut starts: BTreeMap<i64, Vec<(f64, i64)>> = BTreeMap::new();
+    for p in prepared {
+        let w = &p.workout;
+        starts
+            .entry(w.user_id)
+            .or_default()
+            .push((w.start_time(), w.workout_id));
+    }
+    prepared
+        .iter()
+        .map(|p| {
+            let w = &p.workout;
+            let mut ids: Vec<i64> = starts[&w.user_id]
+                .iter()
+                .filter(|(start, id)| *start < w.start_time() && *id != w.workout_id)
+                .map(|&(_, id)| id)
+                .collect();
+            ids.sort_unstable();
+            ids.dedup();
+            ids.len()
+        })
+        .collect()
 }
 
 /// The people of `prepared` dealt into `folds` folds: largest (most windows) first, each to

@@ -35,7 +35,7 @@ mod write;
 
 pub use folds::{FoldData, Workouts};
 pub use options::{CrossvalConfig, CrossvalOptions};
-pub use report::{Calibrated, Fold, Person, Report};
+pub use report::{Calibrated, Fold, HistoryRow, Person, Report};
 pub use scores::{Both, Pairs};
 pub use write::tables;
 
@@ -87,6 +87,7 @@ pub fn cross_validate(
         let run = train::fit(&fold.splits, &fold_config).with_context(context)?;
         let mut model = TrainedModel::best_of(&run, config.train.device).with_context(context)?;
         let pairs = model.pairs(&fold.test, config.seq_len)?;
+        tally.add_by_history(&model.by_history(&fold.test, &fold.test_earlier, config.seq_len)?);
         if let Some(epochs) = config.calibrate_epochs {
             let how = Calibration {
                 fold_dir: &dir,

@@ -2,7 +2,8 @@
 //! fold by fold: per fold, per person, pooled over every held-out step, and the calibrations.
 
 use super::folds::FoldData;
-use super::scores::{Both, Pairs};
+use super::scores::{Both, HISTORY_BUCKETS, HistoryPairs, Pairs};
+use crate::score::Scores;
 use crate::train::TrainReport;
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -87,6 +88,20 @@ pub struct Report {
     /// With `--calibrate`: before, fine-tuned and offset, over every calibrated person's later
     /// steps.
     pub calibration_pooled: Option<[Both; 3]>,
+    /// The held-out windows by the number of the person's earlier workouts (0, 1, 2-4, 5 or
+    /// more): each predicted with that history and with it withheld.
+    pub by_history: Vec<HistoryRow>,
+}
+
+/// The held-out windows of one bucket of earlier workouts, pooled over the folds.
+#[derive(Debug, Clone, Serialize)]
+pub struct HistoryRow {
+    /// The earlier workouts: `0`, `1`, `2-4` or `5 or more`.
+    pub earlier_workouts: String,
+    /// Predicted with the person's earlier workouts as history.
+    pub with_history: Scores,
+    /// The same windows with every history input unknown, as for a newcomer.
+    pub withheld: Scores,
 }
 
 /// A report in the making, with the held-out pairs its pooled figures need.
@@ -98,6 +113,8 @@ pub struct Tally {
     calibration: [Pairs; 3],
     /// |actual - the fold's training mean| summed over the held-out steps, and their count.
     baseline: (f64, usize),
+    /// The held-out windows by bucket of earlier workouts.
+    by_history: [HistoryPairs; HISTORY_BUCKETS.len()],
 }
 
 impl Tally {
@@ -115,10 +132,20 @@ impl Tally {
                 pooled_mean_baseline_mae: 0.0,
                 calibration: Vec::new(),
                 calibration_pooled: None,
+                by_history: Vec::new(),
             },
             pooled: Pairs::default(),
             calibration: Default::default(),
             baseline: (0.0, 0),
+            by_history: Default::default(),
+        }
+    }
+
+    /// Adds a fold's held-out windows by history bucket.
+    pub fn add_by_history(&mut self, buckets: &[HistoryPairs; HISTORY_BUCKETS.len()]) {
+        for (pool, bucket) in self.by_history.iter_mut().zip(buckets) {
+            pool.with_history.extend_from_slice(&bucket.with_history);
+            pool.withheld.extend_from_slice(&bucket.withheld);
         }
     }
 
@@ -194,7 +221,18 @@ impl Tally {
             pooled,
             calibration,
             baseline,
+            by_history,
         } = self;
+        report.by_history = HISTORY_BUCKETS
+            .iter()
+            .zip(&by_history)
+            .filter(|(_, pairs)| !pairs.with_history.is_empty())
+            .map(|(&(_, _, name), pairs)| HistoryRow {
+                earlier_workouts: name.to_string(),
+                with_history: Scores::of(&pairs.with_history),
+                withheld: Scores::of(&pairs.withheld),
+            })
+            .collect();
         report.pooled = pooled.scores();
         let people = report.people.len().max(1) as f64;
         let mean_mae = |pick: fn(&Both) -> f64| {

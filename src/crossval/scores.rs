@@ -8,7 +8,7 @@ use crate::engine::{Device, Engine};
 use crate::predict::predict_sequence;
 use crate::score::{Scores, predict_split, valid_steps};
 use crate::train::TrainReport;
-use crate::workouts::{self, Prepared};
+use crate::workouts::{self, History, Prepared};
 use anyhow::{Context, Result};
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -73,6 +73,26 @@ impl Pairs {
     }
 }
 
+/// The numbers of earlier workouts the held-out steps are broken down by: from, to (inclusive),
+/// and the name of the bucket.
+pub const HISTORY_BUCKETS: [(usize, usize, &str); 4] = [
+    (0, 0, "0"),
+    (1, 1, "1"),
+    (2, 4, "2-4"),
+    (5, usize::MAX, "5 or more"),
+];
+
+/// The held-out windows' `(actual, predicted)` pairs in one bucket of [`HISTORY_BUCKETS`]: as
+/// the model predicts them with the person's earlier workouts as history, and with the history
+/// withheld (as for a newcomer).
+#[derive(Debug, Default, Clone)]
+pub struct HistoryPairs {
+    /// With the history of the person's earlier workouts.
+    pub with_history: Vec<(f32, f32)>,
+    /// With every history input unknown.
+    pub withheld: Vec<(f32, f32)>,
+}
+
 /// A trained model open on an engine: a fold's, or a person's calibrated one.
 pub struct TrainedModel {
     /// Its checkpoint file.
@@ -102,6 +122,42 @@ impl TrainedModel {
             .as_ref()
             .context("no best model was written")?;
         TrainedModel::open(path, device)
+    }
+
+    /// The windows of `workouts` (whose earlier workouts number `earlier`) predicted with and
+    /// without their history, per bucket of [`HISTORY_BUCKETS`].
+    pub fn by_history(
+        &mut self,
+        workouts: &[&Prepared],
+        earlier: &[usize],
+        seq_len: usize,
+    ) -> Result<[HistoryPairs; HISTORY_BUCKETS.len()]> {
+        let ck = &self.checkpoint;
+        let mut with = Split::empty(seq_len, ck.interval_s, "crossval");
+        let mut without = Split::empty(seq_len, ck.interval_s, "crossval");
+        let mut bucket_of_row = Vec::new();
+        for (p, &n) in workouts.iter().zip(earlier) {
+            workouts::push_windows(&mut with, p);
+            let newcomer = p.person_values_with(&History::unknown());
+            workouts::push_windows_with(&mut without, p, &newcomer);
+            let bucket = HISTORY_BUCKETS
+                .iter()
+                .position(|&(from, to, _)| (from..=to).contains(&n))
+                .expect("the buckets cover every count");
+            bucket_of_row.resize(with.n, bucket);
+        }
+        let predicted_with = predict_split(self.engine.as_mut(), ck, &with)?;
+        let predicted_without = predict_split(self.engine.as_mut(), ck, &without)?;
+        let mut buckets: [HistoryPairs; HISTORY_BUCKETS.len()] = Default::default();
+        for (row, &bucket) in bucket_of_row.iter().enumerate() {
+            let pairs = &mut buckets[bucket];
+            let steps = |split, predicted| {
+                valid_steps(split, predicted, row).map(|(_, actual, p)| (actual, p))
+            };
+            pairs.with_history.extend(steps(&with, &predicted_with));
+            pairs.withheld.extend(steps(&without, &predicted_without));
+        }
+        Ok(buckets)
     }
 
     /// Predictions for `workouts` both ways, per person: windows of `seq_len` steps (each from

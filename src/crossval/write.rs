@@ -91,7 +91,36 @@ pub fn tables(r: &Report) -> String {
             row(&mut md, &format!("{who}, offset"), &c.offset);
         }
     }
+    history_table(&mut md, r);
     md
+}
+
+/// crossval.md's table of the held-out windows by the number of the person's earlier workouts,
+/// each predicted with that history and with it withheld (only meaningful for a model that
+/// takes the history inputs: without them both columns are the same).
+fn history_table(md: &mut String, r: &Report) {
+    if r.by_history.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        md,
+        "\nBy the person's earlier workouts (windows): the fold's model given the summaries of \
+         the person's earlier workouts, and the same model with them withheld.\n\n\
+         | earlier workouts | MAE with history | R² with history | MAE withheld | R² withheld | steps |\n\
+         | --- | --- | --- | --- | --- | --- |"
+    );
+    for h in &r.by_history {
+        let _ = writeln!(
+            md,
+            "| {} | {:.2} | {:.3} | {:.2} | {:.3} | {} |",
+            h.earlier_workouts,
+            h.with_history.mae,
+            h.with_history.r2,
+            h.withheld.mae,
+            h.withheld.r2,
+            h.with_history.n_steps
+        );
+    }
 }
 
 /// Writes crossval.json, crossval.md, per_person.csv, folds.csv and the plots ([`plots`]) into

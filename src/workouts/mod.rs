@@ -25,7 +25,7 @@ pub use load::{
     load_history, warn,
 };
 pub use profile_args::ProfileArgs;
-pub use windows::{longest, push_windows, windows};
+pub use windows::{longest, push_windows, push_windows_with, windows};
 
 use crate::data::{NUM_HISTORY_INPUTS, NUM_PERSON_INPUTS, NUM_PROFILE_INPUTS, Workout};
 use crate::features::Sequence;
@@ -54,10 +54,16 @@ impl Prepared {
     /// The workout's person-level inputs, in the order of [`crate::data::PERSON_INPUT_NAMES`]:
     /// the profile, the history and the sport's one-hot (always known).
     pub fn person_values(&self) -> [Option<f64>; NUM_PERSON_INPUTS] {
+        self.person_values_with(&self.history)
+    }
+
+    /// [`Prepared::person_values`] with `history` in place of the workout's own (a truncated one
+    /// for training, or none to stand for a newcomer).
+    pub fn person_values_with(&self, history: &History) -> [Option<f64>; NUM_PERSON_INPUTS] {
         let mut values = [None; NUM_PERSON_INPUTS];
         let history_end = NUM_PROFILE_INPUTS + NUM_HISTORY_INPUTS;
         values[..NUM_PROFILE_INPUTS].copy_from_slice(&self.workout.profile.values());
-        values[NUM_PROFILE_INPUTS..history_end].copy_from_slice(&self.history.0);
+        values[NUM_PROFILE_INPUTS..history_end].copy_from_slice(&history.0);
         let sport = self.workout.sport_class().one_hot().map(Some);
         values[history_end..].copy_from_slice(&sport);
         values

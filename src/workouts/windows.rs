@@ -2,6 +2,7 @@
 //! padded with zeros and masked.
 
 use super::Prepared;
+use crate::data::NUM_PERSON_INPUTS;
 use crate::dataset::{MAX_SEQ_LEN, Split};
 use crate::features::NUM_FEATURES;
 
@@ -17,6 +18,17 @@ impl Prepared {
 /// padded with zeros and masked. A window without any valid heart rate teaches nothing and is
 /// left out.
 pub fn push_windows(split: &mut Split, p: &Prepared) {
+    push_windows_with(split, p, &p.person_values());
+}
+
+/// [`push_windows`] with `person` as every window's person-level inputs (in the order of
+/// [`crate::data::PERSON_INPUT_NAMES`], `None` where unknown) instead of the workout's own.
+pub fn push_windows_with(
+    split: &mut Split,
+    p: &Prepared,
+    person: &[Option<f64>; NUM_PERSON_INPUTS],
+) {
+    let person = Split::person_values(person);
     let t = split.seq_len;
     let seq = &p.sequence;
     for start in (0..seq.len()).step_by(t) {
@@ -44,9 +56,7 @@ pub fn push_windows(split: &mut Split, p: &Prepared) {
         split.length.push((end - start) as i64);
         split.user_id.push(p.workout.user_id);
         split.workout_id.push(p.workout.workout_id);
-        split
-            .person
-            .extend(Split::person_values(&p.person_values()));
+        split.person.extend(person);
         split.n += 1;
     }
 }

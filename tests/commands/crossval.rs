@@ -13,7 +13,7 @@ use hrcast::workouts;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-const WORKOUTS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/workouts");
+use crate::common::WORKOUTS;
 
 /// The command line `hrcast ARGS`, parsed.
 fn parse(args: &[&str]) -> Result<Command, clap::Error> {
@@ -201,6 +201,30 @@ fn every_fold_tests_unseen_people_and_every_step_is_scored_once() {
             .join("crossval/fold-1/checkpoints/best_model.safetensors")
             .exists()
     );
+}
+
+/// With the history inputs, every held-out window falls in one bucket of the person's earlier
+/// workouts (the buckets' steps add up to the pooled windows'), and withholding the history
+/// changes the predictions; a model without the history inputs predicts the same either way.
+#[test]
+fn held_out_windows_by_earlier_workouts_with_and_without_their_history() {
+    let dir = tempfile::tempdir().unwrap();
+    for (features, takes_history) in [("all,history,sport", true), ("all", false)] {
+        let results = dir.path().join(features.replace(',', "_"));
+        let report = crossval::crossval(&small(&results, &["--features", features])).unwrap();
+        let steps: usize = report
+            .by_history
+            .iter()
+            .map(|h| h.with_history.n_steps)
+            .sum();
+        assert_eq!(steps, report.pooled.windows.n_steps, "{features}");
+        assert_eq!(report.by_history[0].earlier_workouts, "0");
+        assert!(report.by_history.len() >= 2, "{:?}", report.by_history);
+        let same = (report.by_history.iter()).all(|h| h.with_history.mae == h.withheld.mae);
+        assert_eq!(same, !takes_history, "{features}: {:?}", report.by_history);
+        let md = std::fs::read_to_string(results.join("crossval/crossval.md")).unwrap();
+        assert!(md.contains("| earlier workouts | MAE with history"), "{md}");
+    }
 }
 
 #[test]
