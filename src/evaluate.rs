@@ -237,6 +237,15 @@ fn evaluation_split(
         let split = workouts::windows(&loaded.prepared, seq_len, ck.interval_s, &name);
         return Ok((split, name, "--input"));
     }
+    // clap's `requires = "input"` lets these through beside --data, which conflicts with it.
+    ensure!(
+        options.history.is_empty(),
+        "--history needs --input: a processed --data file holds its histories already"
+    );
+    ensure!(
+        !options.whole_workouts,
+        "--whole-workouts needs --input: a processed --data file holds its windows already"
+    );
     let data = options
         .data
         .clone()

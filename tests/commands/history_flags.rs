@@ -169,10 +169,93 @@ fn predict_takes_the_earlier_workouts_of_history_and_nothing_later() {
         )
     };
     ok(&evaluate("early", "e1"));
+    let on_data = [
+        "evaluate",
+        "--checkpoint",
+        "h/best_model.safetensors",
+        "--data",
+        "p/test.safetensors",
+        "--history",
+        "early",
+    ];
+    fails_with(&hrcast(d, &on_data), &["--history needs --input"]);
     fails_with(&evaluate("nowhere", "e2"), &["--history nowhere"]);
     let metrics = |out: &str| std::fs::read_to_string(d.join(out).join("metrics.json")).unwrap();
     ok(&evaluate("late", "e3"));
     assert_ne!(metrics("e1"), metrics("e3"));
+
+    // calibrate: the workouts of --input are each other's history, with --history's.
+    let calibrate = |history: &str, out: &str| {
+        hrcast(
+            d,
+            &[
+                "calibrate",
+                "--checkpoint",
+                "h/best_model.safetensors",
+                "--input",
+                "target.json",
+                "late",
+                "--history",
+                history,
+                "--epochs",
+                "1",
+                "--out",
+                out,
+                "--device",
+                "cpu",
+            ],
+        )
+    };
+    ok(&calibrate("early", "c1"));
+    fails_with(&calibrate("nowhere", "c2"), &["--history nowhere"]);
+}
+
+#[test]
+fn training_on_a_history_nobody_has_says_where_histories_come_from() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    people(d);
+    // The person's first workout trains, the second validates: no window has an earlier one.
+    let prepare = [
+        "prepare",
+        "--input",
+        "early",
+        "--out",
+        "q",
+        "--split",
+        "0.5,0.5,0",
+        "--split-by",
+        "time",
+        "--seq-len",
+        "50",
+    ];
+    ok(&hrcast(d, &prepare));
+    let out = hrcast(
+        d,
+        &[
+            "train",
+            "--data",
+            "q",
+            "--features",
+            "baseline,history",
+            "--hidden-size",
+            "4",
+            "--num-layers",
+            "1",
+            "--epochs",
+            "1",
+            "--device",
+            "cpu",
+        ],
+    );
+    ok(&out);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("person input history_mean_hr: known in 0 of")
+            && err.contains("prepare --history")
+            && !err.contains("--resting-hr"),
+        "{err}"
+    );
 }
 
 #[test]
