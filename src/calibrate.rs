@@ -16,7 +16,7 @@ use crate::dataset::Split;
 use crate::engine::Device;
 use crate::train::{self, Folders, Splits, StartFrom, TrainConfig};
 use crate::values::non_negative;
-use crate::workouts::{self, Prepared, ProfileArgs};
+use crate::workouts::{self, Prepared, ProfileArgs, Truncation};
 use anyhow::{Context, Result, ensure};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -52,6 +52,10 @@ pub struct CalibrateOptions {
     /// The person's heart rates, where the files do not record them.
     #[command(flatten)]
     pub profile: ProfileArgs,
+    /// Workout files or folders of the person's that only serve as earlier workouts (the
+    /// history inputs) of the workouts of --input, which also get each other's earlier ones.
+    #[arg(long = "history", value_name = "HISTORY", num_args = 1..)]
+    pub history: Vec<PathBuf>,
 }
 
 impl CalibrateOptions {
@@ -101,17 +105,34 @@ pub fn fine_tune(
         .context("calibration wrote no best model")
 }
 
-/// Runs `hrcast calibrate`: reads the person's workouts at the checkpoint's interval and
-/// fine-tunes; returns the calibrated best checkpoint.
+/// Runs `hrcast calibrate`: reads the person's workouts at the checkpoint's interval, each
+/// with its history (the person's workouts of `--input` and `--history` that started before
+/// it), and fine-tunes; returns the calibrated best checkpoint.
 pub fn calibrate(options: &CalibrateOptions) -> Result<PathBuf> {
     let ck = Checkpoint::load(&options.checkpoint).context("--checkpoint")?;
     atomic::writable_folder(&options.out, "--out")?;
     options.profile.warn_unused(&ck.config.features);
-    let loaded = workouts::load(&options.inputs, ck.interval_s, options.profile.profile()?)?;
+    workouts::warn_history_unused(&options.history, &ck.config.features);
+    let mut loaded = workouts::load(&options.inputs, ck.interval_s, options.profile.profile()?)?;
     workouts::warn(&loaded.cleaned, &loaded.skipped);
+    let mut history =
+        workouts::load_history_flag(&options.history, &options.inputs, ck.interval_s)?;
+    one_person(&mut loaded.prepared, &mut history);
+    workouts::fill_histories(&mut loaded.prepared, &history, &|_| Truncation::None);
     let workouts: Vec<&Prepared> = loaded.prepared.iter().collect();
     fine_tune(&options.checkpoint, &ck, &workouts, &options.config())
         .with_context(|| format!("--input {}", workouts::describe_inputs(&options.inputs)))
+}
+
+/// Takes every workout of `inputs` and `history` for the same person (the first input's), as
+/// `calibrate` is given one person's workouts, whatever the folders they lie in.
+fn one_person(inputs: &mut [Prepared], history: &mut [Prepared]) {
+    let Some(person) = inputs.first().map(|p| p.workout.user_id) else {
+        return;
+    };
+    for p in inputs.iter_mut().chain(history.iter_mut()) {
+        p.workout.user_id = person;
+    }
 }
 
 /// Runs `hrcast calibrate` from the command line: calibrates, then says where the model went.

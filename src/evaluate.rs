@@ -26,7 +26,7 @@ use crate::plot::{self, Chart, Series};
 use crate::prepare::default_data;
 use crate::score::{Scores, predict_split, valid_steps};
 use crate::values::non_negative;
-use crate::workouts;
+use crate::workouts::{self, Truncation};
 use anyhow::{Context, Result, ensure};
 use plotters::style::RGBColor;
 use serde::Serialize;
@@ -64,6 +64,12 @@ pub struct EvaluateOptions {
     /// `predict` does), instead of windows of the checkpoint's length from a zero state.
     #[arg(long, requires = "input")]
     pub whole_workouts: bool,
+    /// With --input: workout files or folders that only serve as earlier workouts (the
+    /// history inputs) of the people of --input, who also get each other's earlier workouts;
+    /// a folder X under a --history folder is the person of the folder X under an --input
+    /// folder, as in `prepare --history`.
+    #[arg(long = "history", value_name = "HISTORY", num_args = 1.., requires = "input")]
+    pub history: Vec<PathBuf>,
     /// Output folder.
     #[arg(long, default_value = "results")]
     pub out: PathBuf,
@@ -210,15 +216,19 @@ pub fn write(out: &Path, split: &Split, evaluation: &Evaluation) -> Result<()> {
 
 /// The windows to evaluate, a name for them and the flag that named them: the processed file
 /// of `--data` (by default the test split of the default data), or the raw files of `--input`
-/// prepared in memory with the checkpoint's interval and window length.
+/// prepared in memory with the checkpoint's interval and window length, each workout's history
+/// from the same person's earlier workouts of `--input` and `--history`.
 fn evaluation_split(
     options: &EvaluateOptions,
     ck: &Checkpoint,
 ) -> Result<(Split, String, &'static str)> {
     if !options.input.is_empty() {
         let name = workouts::describe_inputs(&options.input);
-        let loaded = workouts::load(&options.input, ck.interval_s, Profile::default())?;
+        workouts::warn_history_unused(&options.history, &ck.config.features);
+        let mut loaded = workouts::load(&options.input, ck.interval_s, Profile::default())?;
         workouts::warn(&loaded.cleaned, &loaded.skipped);
+        let history = workouts::load_history_flag(&options.history, &options.input, ck.interval_s)?;
+        workouts::fill_histories(&mut loaded.prepared, &history, &|_| Truncation::None);
         let seq_len = if options.whole_workouts {
             workouts::longest(&loaded.prepared)
         } else {
@@ -227,6 +237,15 @@ fn evaluation_split(
         let split = workouts::windows(&loaded.prepared, seq_len, ck.interval_s, &name);
         return Ok((split, name, "--input"));
     }
+    // clap's `requires = "input"` lets these through beside --data, which conflicts with it.
+    ensure!(
+        options.history.is_empty(),
+        "--history needs --input: a processed --data file holds its histories already"
+    );
+    ensure!(
+        !options.whole_workouts,
+        "--whole-workouts needs --input: a processed --data file holds its windows already"
+    );
     let data = options
         .data
         .clone()

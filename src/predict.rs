@@ -9,15 +9,20 @@
 //! into [`WorkoutPieces`]; [`predict_workout`] predicts them in memory (each piece through
 //! [`predict_sequence`], as `hrcast crossval` runs whole workouts) and [`predict`] writes the
 //! CSV.
+//!
+//! The person-level inputs are the workout's: its profile (from the file, else `--resting-hr` /
+//! `--max-hr`), its sport, and its history: the workouts of `--history` (all of them the same
+//! person's) that started before it. Without `--history` the person is a newcomer, as the first
+//! workout of a person is in training: no earlier workout, every other history value unknown.
 
 use crate::atomic;
 use crate::checkpoint::{Checkpoint, engine_for};
-use crate::data::{self, Profile};
+use crate::data::{self, HISTORY_INPUT_NAMES, NUM_PERSON_INPUTS};
 use crate::dataset::Split;
 use crate::engine::{Device, Engine};
-use crate::features::{self, NUM_FEATURES, Sequence, feature_indices};
+use crate::features::{self, HISTORY_SET, NUM_FEATURES, Sequence, feature_indices};
 use crate::model::Batch;
-use crate::workouts::ProfileArgs;
+use crate::workouts::{self, Prepared, ProfileArgs, Truncation};
 use anyhow::{Context, Result, bail};
 use std::fmt::Write as _;
 use std::path::PathBuf;
@@ -41,17 +46,23 @@ pub struct PredictOptions {
     /// The person's heart rates, where the file does not record them.
     #[command(flatten)]
     pub profile: ProfileArgs,
+    /// Workout files or folders of the same person's other workouts: those that started
+    /// before --input's are its history (the history inputs); without it the person is a
+    /// newcomer with no earlier workout.
+    #[arg(long = "history", value_name = "HISTORY", num_args = 1..)]
+    pub history: Vec<PathBuf>,
 }
 
 /// Predicted heart rate (bpm) for one sequence of raw features (`[steps, NUM_FEATURES]`) of a
-/// person with `profile` (used where the model takes person-level inputs).
+/// workout whose person-level inputs are `person` (as stored in [`Split::person`], NaN where
+/// unknown; e.g. [`Split::person_values`] of [`Prepared::person_values`]), used where the model
+/// takes them.
 pub fn predict_sequence(
     engine: &mut dyn Engine,
     ck: &Checkpoint,
     raw: &[f32],
-    profile: &Profile,
+    person: &[f32; NUM_PERSON_INPUTS],
 ) -> Result<Vec<f32>> {
-    let person = Split::person_row(profile);
     let features = feature_indices(&ck.config.features)?;
     let steps = raw.len() / NUM_FEATURES;
     let f = features.len();
@@ -67,7 +78,7 @@ pub fn predict_sequence(
     for (step, row) in raw.chunks(NUM_FEATURES).enumerate() {
         ck.normalization.features(
             row,
-            &person,
+            person,
             &features,
             &mut batch.x[step * f..(step + 1) * f],
         );
@@ -91,12 +102,13 @@ pub struct Prediction {
 }
 
 /// One workout ready to predict: its pieces on the grid, each with its start in seconds from the
-/// first piece's, and the person's profile.
+/// first piece's, and its person-level inputs.
 pub struct WorkoutPieces {
     /// The pieces cleaning left, in order.
     pub pieces: Vec<(f64, Sequence)>,
-    /// The person's heart rates and other inputs.
-    pub profile: Profile,
+    /// The workout's person-level inputs as stored in [`Split::person`] (NaN where unknown):
+    /// the person's heart rates, the history and the sport.
+    pub person: [f32; NUM_PERSON_INPUTS],
 }
 
 /// A workout's predicted heart rate: the CSV's text, the steps and the MAE against the recorded
@@ -136,26 +148,27 @@ pub fn predict(options: &PredictOptions) -> Result<Prediction> {
 }
 
 /// Reads the first workout of `--input`, cleans it and resamples its pieces at the checkpoint's
-/// interval.
+/// interval; its person-level inputs are its profile, sport and history ([`person_row`]).
 fn read_workout(options: &PredictOptions, ck: &Checkpoint) -> Result<WorkoutPieces> {
     let input = &options.input;
     let fallback = options.profile.profile()?;
     options.profile.warn_unused(&ck.config.features);
+    workouts::warn_history_unused(&options.history, &ck.config.features);
     let mut skipped = Vec::new();
     let workouts = data::read_file(input, &mut skipped)
         .with_context(|| format!("--input {}", input.display()))?;
-    let Some(workout) = workouts.first() else {
+    let count = workouts.len();
+    let Some(mut workout) = workouts.into_iter().next() else {
         bail!("--input {}: no workout in the file", input.display());
     };
-    if workouts.len() > 1 {
+    if count > 1 {
         eprintln!(
-            "warning: {} holds {} workouts; predicting the first",
-            input.display(),
-            workouts.len()
+            "warning: {} holds {count} workouts; predicting the first",
+            input.display()
         );
     }
-    let profile = workout.profile.or(fallback);
-    let cleaned = data::clean(workout);
+    workout.profile = workout.profile.or(fallback);
+    let cleaned = data::clean(&workout);
     if !cleaned.notes.is_empty() {
         eprintln!("warning: {}: {}", input.display(), cleaned.notes.join("; "));
     }
@@ -175,7 +188,34 @@ fn read_workout(options: &PredictOptions, ck: &Checkpoint) -> Result<WorkoutPiec
             Ok((piece.start_time() - start, seq))
         })
         .collect::<Result<Vec<_>>>()?;
-    Ok(WorkoutPieces { pieces, profile })
+    let target = Prepared::new(first.clone(), pieces[0].1.clone());
+    let person = person_row(options, ck, target)?;
+    Ok(WorkoutPieces { pieces, person })
+}
+
+/// The person-level inputs of the workout `target` (its first piece): its profile and sport,
+/// and its history from the workouts of `--history`, all taken for `target`'s person, that
+/// started before it. Warns where the model takes history inputs and `--history` is not given.
+fn person_row(
+    options: &PredictOptions,
+    ck: &Checkpoint,
+    target: Prepared,
+) -> Result<[f32; NUM_PERSON_INPUTS]> {
+    let inputs = std::slice::from_ref(&options.input);
+    let mut history = workouts::load_history_flag(&options.history, inputs, ck.interval_s)?;
+    for h in &mut history {
+        h.workout.user_id = target.workout.user_id;
+    }
+    if history.is_empty() && workouts::takes_history(&ck.config.features) {
+        eprintln!(
+            "warning: the {HISTORY_SET} inputs ({}) know no earlier workout of the person: \
+             predicting for a newcomer; give the person's earlier workouts with --history",
+            HISTORY_INPUT_NAMES.join(", ")
+        );
+    }
+    let mut targets = [target];
+    workouts::fill_histories(&mut targets, &history, &|_| Truncation::None);
+    Ok(Split::person_values(&targets[0].person_values()))
 }
 
 /// Predicts `workout` with the model of `ck`, open in `engine`, each piece as one sequence.
@@ -187,7 +227,7 @@ pub fn predict_workout(
     let mut csv = String::from("time_s,actual,predicted\n");
     let (mut abs, mut n, mut steps) = (0.0, 0usize, 0usize);
     for (offset, seq) in &workout.pieces {
-        let pred = predict_sequence(engine, ck, &seq.features, &workout.profile)?;
+        let pred = predict_sequence(engine, ck, &seq.features, &workout.person)?;
         steps += pred.len();
         for (k, p) in pred.iter().enumerate() {
             let time = offset + k as f64 * ck.interval_s;

@@ -187,7 +187,7 @@ impl TrainedModel {
                 self.engine.as_mut(),
                 ck,
                 &p.sequence.features,
-                &p.workout.profile,
+                &Split::person_values(&p.person_values()),
             )?;
             let person = pairs.entry(p.workout.user_id).or_default();
             for (step, &y) in p.sequence.heart_rate.iter().enumerate() {

@@ -9,7 +9,7 @@ use super::log::Log;
 use super::splits::Splits;
 use super::state::{EpochRecord, TrainState};
 use crate::checkpoint::Checkpoint;
-use crate::data::PERSON_INPUT_NAMES;
+use crate::data::{NUM_HISTORY_INPUTS, NUM_PROFILE_INPUTS, PERSON_INPUT_NAMES};
 use crate::dataset::Split;
 use crate::engine::optim::AdamState;
 use crate::engine::{self, Engine, StepConfig};
@@ -193,7 +193,8 @@ impl<'a> Run<'a> {
             if known == 0 {
                 log.warning(&format!(
                     "warning: {line}; the model gets the same value for everyone and learns \
-                     nothing from it (give --resting-hr / --max-hr to prepare)"
+                     nothing from it ({})",
+                    unknown_input_hint(p)
                 ));
             } else {
                 log.line(&line);
@@ -503,4 +504,19 @@ fn progress_bar(epoch: u64, n_batches: usize, position: usize) -> ProgressBar {
     bar.set_prefix(epoch.to_string());
     bar.set_position(position as u64);
     bar
+}
+
+/// Why person input `p` (an index into [`PERSON_INPUT_NAMES`]) may be known in no training
+/// window, and what to do about it.
+fn unknown_input_hint(p: usize) -> &'static str {
+    if p < NUM_PROFILE_INPUTS {
+        "give --resting-hr / --max-hr to prepare"
+    } else if p < NUM_PROFILE_INPUTS + NUM_HISTORY_INPUTS {
+        "the data has no earlier workout of any person: prepare computes the history from each \
+         person's workouts, and from earlier ones given with prepare --history (a file prepared \
+         before the history inputs knows none)"
+    } else {
+        "no workout file of the data named its sport (a file prepared before the sport inputs \
+         knows none)"
+    }
 }

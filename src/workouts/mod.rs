@@ -12,6 +12,7 @@
 //! workouts from [`fill_histories`].
 
 mod history;
+mod history_flag;
 mod load;
 mod profile_args;
 mod windows;
@@ -20,6 +21,7 @@ pub use history::{
     History, MIN_SLOPE_STEPS, MIN_SPEED_VARIANCE, MIN_SPORT_SLOPE_STEPS, MOVING_SPEED_KMH,
     Truncation, fill_histories, histories,
 };
+pub use history_flag::{load_history_flag, takes_history, warn_history_unused};
 pub use load::{
     Loaded, MAX_INTERVAL_S, MIN_INTERVAL_S, MIN_VALID_STEPS, describe_inputs, grid_seconds, load,
     load_history, warn,

@@ -8,5 +8,6 @@ mod cli_prepare;
 #[path = "../common/mod.rs"]
 mod common;
 mod crossval;
+mod history_flags;
 mod person_inputs;
 mod workflow;

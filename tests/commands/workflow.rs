@@ -94,7 +94,8 @@ fn pytorch_weights_reproduce_pytorch_predictions_through_evaluate_and_predict() 
         // alone predicts what it predicts inside the batch).
         for seq in 0..split.n {
             let raw = &split.features[seq * 7 * 11..(seq + 1) * 7 * 11];
-            let got = predict_sequence(engine.as_mut(), &ck, raw, &Default::default()).unwrap();
+            let unknown = [f32::NAN; hrcast::data::NUM_PERSON_INPUTS];
+            let got = predict_sequence(engine.as_mut(), &ck, raw, &unknown).unwrap();
             for (g, w) in got.iter().zip(&want[seq * 7..(seq + 1) * 7]) {
                 assert!(
                     (g - w).abs() <= 1e-6 * w.abs().max(1.0),

@@ -1,0 +1,272 @@
+//! `--history` of `predict`, `evaluate` and `calibrate`: a person's earlier workouts as the
+//! history inputs of a model trained with `--features ...,history,sport`; a later workout
+//! never counts, and a model without history inputs does not change.
+
+use crate::common::{fails_with, hrcast_in as hrcast, succeeded as ok};
+use hrcast::data::read_file;
+use std::path::Path;
+
+/// Synthetic people (4, six workouts each) in `dir/raw`, prepared into `dir/p`; one person's
+/// workouts, one file each in start order, in `dir/early` (the first two), `dir/target.json`
+/// (the third) and `dir/late` (the rest).
+fn people(dir: &Path) {
+    let raw = dir.join("raw");
+    std::fs::create_dir_all(&raw).unwrap();
+    let text = hrcast::synth::generate(4, 6, 11);
+    std::fs::write(raw.join("w.json"), &text).unwrap();
+    ok(&hrcast(
+        dir,
+        &[
+            "prepare",
+            "--input",
+            "raw",
+            "--out",
+            "p",
+            "--seq-len",
+            "100",
+        ],
+    ));
+    let one = dir.join("one");
+    std::fs::create_dir_all(&one).unwrap();
+    let user = text
+        .lines()
+        .next()
+        .unwrap()
+        .split("'userId': ")
+        .nth(1)
+        .unwrap();
+    let user = user.split(',').next().unwrap();
+    let mut files: Vec<(f64, String)> = text
+        .lines()
+        .filter(|l| l.contains(&format!("'userId': {user},")))
+        .enumerate()
+        .map(|(i, line)| {
+            let path = one.join(format!("w{i}.json"));
+            std::fs::write(&path, format!("{line}\n")).unwrap();
+            let start = read_file(&path, &mut Vec::new()).unwrap()[0].start_time();
+            (start, line.to_string())
+        })
+        .collect();
+    assert_eq!(files.len(), 6);
+    files.sort_by(|a, b| a.0.total_cmp(&b.0));
+    for (i, (_, line)) in files.iter().enumerate() {
+        let folder = match i {
+            0 | 1 => "early",
+            2 => ".",
+            _ => "late",
+        };
+        let name = if i == 2 {
+            "target".into()
+        } else {
+            format!("w{i}")
+        };
+        std::fs::create_dir_all(dir.join(folder)).unwrap();
+        std::fs::write(
+            dir.join(folder).join(format!("{name}.json")),
+            format!("{line}\n"),
+        )
+        .unwrap();
+    }
+}
+
+/// Trains a tiny model on `dir/p` with `features`, into `dir/<name>`.
+fn train(dir: &Path, features: &str, name: &str) {
+    ok(&hrcast(
+        dir,
+        &[
+            "train",
+            "--data",
+            "p",
+            "--features",
+            features,
+            "--hidden-size",
+            "8",
+            "--num-layers",
+            "1",
+            "--epochs",
+            "2",
+            "--batch-size",
+            "8",
+            "--device",
+            "cpu",
+            "--checkpoints",
+            name,
+        ],
+    ));
+}
+
+/// `predict` of `dir/target.json` with the model in `dir/<model>` into `dir/<out>` with
+/// `flags`: the predictions and stderr.
+fn predict(dir: &Path, model: &str, out: &str, flags: &[&str]) -> (Vec<String>, String) {
+    let checkpoint = format!("{model}/best_model.safetensors");
+    let mut args = vec![
+        "predict",
+        "--checkpoint",
+        &checkpoint,
+        "--input",
+        "target.json",
+        "--out",
+        out,
+        "--device",
+        "cpu",
+    ];
+    args.extend(flags);
+    let run = hrcast(dir, &args);
+    ok(&run);
+    let csv = std::fs::read_to_string(dir.join(out)).unwrap();
+    let predicted = csv
+        .lines()
+        .skip(1)
+        .map(|l| l.rsplit(',').next().unwrap().to_string())
+        .collect();
+    (predicted, String::from_utf8_lossy(&run.stderr).into_owned())
+}
+
+#[test]
+fn predict_takes_the_earlier_workouts_of_history_and_nothing_later() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    people(d);
+    train(d, "all,history,sport", "h");
+    let (alone, err) = predict(d, "h", "alone.csv", &[]);
+    assert!(
+        err.contains("know no earlier workout") && err.contains("--history"),
+        "{err}"
+    );
+    let (early, err) = predict(d, "h", "early.csv", &["--history", "early"]);
+    assert!(!err.contains("know no earlier workout"), "{err}");
+    assert_eq!(alone.len(), early.len());
+    assert_ne!(alone, early, "the earlier workouts change nothing");
+    // Only later workouts: the history is the newcomer's, to the last digit.
+    let (late, _) = predict(d, "h", "late.csv", &["--history", "late"]);
+    assert_eq!(alone, late, "a later workout leaked into the history");
+    // The earlier ones among the later ones, and the workout itself: as the earlier ones.
+    let (both, _) = predict(
+        d,
+        "h",
+        "both.csv",
+        &["--history", "late", "early", "target.json"],
+    );
+    assert_eq!(early, both);
+
+    // evaluate --input with --history; a --history that does not exist is named.
+    let evaluate = |history: &str, out: &str| {
+        hrcast(
+            d,
+            &[
+                "evaluate",
+                "--checkpoint",
+                "h/best_model.safetensors",
+                "--input",
+                "target.json",
+                "--history",
+                history,
+                "--out",
+                out,
+                "--device",
+                "cpu",
+            ],
+        )
+    };
+    ok(&evaluate("early", "e1"));
+    let on_data = [
+        "evaluate",
+        "--checkpoint",
+        "h/best_model.safetensors",
+        "--data",
+        "p/test.safetensors",
+        "--history",
+        "early",
+    ];
+    fails_with(&hrcast(d, &on_data), &["--history needs --input"]);
+    fails_with(&evaluate("nowhere", "e2"), &["--history nowhere"]);
+    let metrics = |out: &str| std::fs::read_to_string(d.join(out).join("metrics.json")).unwrap();
+    ok(&evaluate("late", "e3"));
+    assert_ne!(metrics("e1"), metrics("e3"));
+
+    // calibrate: the workouts of --input are each other's history, with --history's.
+    let calibrate = |history: &str, out: &str| {
+        hrcast(
+            d,
+            &[
+                "calibrate",
+                "--checkpoint",
+                "h/best_model.safetensors",
+                "--input",
+                "target.json",
+                "late",
+                "--history",
+                history,
+                "--epochs",
+                "1",
+                "--out",
+                out,
+                "--device",
+                "cpu",
+            ],
+        )
+    };
+    ok(&calibrate("early", "c1"));
+    fails_with(&calibrate("nowhere", "c2"), &["--history nowhere"]);
+}
+
+#[test]
+fn training_on_a_history_nobody_has_says_where_histories_come_from() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    people(d);
+    // The person's first workout trains, the second validates: no window has an earlier one.
+    let prepare = [
+        "prepare",
+        "--input",
+        "early",
+        "--out",
+        "q",
+        "--split",
+        "0.5,0.5,0",
+        "--split-by",
+        "time",
+        "--seq-len",
+        "50",
+    ];
+    ok(&hrcast(d, &prepare));
+    let out = hrcast(
+        d,
+        &[
+            "train",
+            "--data",
+            "q",
+            "--features",
+            "baseline,history",
+            "--hidden-size",
+            "4",
+            "--num-layers",
+            "1",
+            "--epochs",
+            "1",
+            "--device",
+            "cpu",
+        ],
+    );
+    ok(&out);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("person input history_mean_hr: known in 0 of")
+            && err.contains("prepare --history")
+            && !err.contains("--resting-hr"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_model_without_history_inputs_ignores_history() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    people(d);
+    train(d, "bounded", "b");
+    let (alone, err) = predict(d, "b", "alone.csv", &[]);
+    assert!(!err.contains("--history"), "{err}");
+    let (early, err) = predict(d, "b", "early.csv", &["--history", "early"]);
+    assert_eq!(alone, early);
+    assert!(err.contains("warning: --history is ignored"), "{err}");
+}
