@@ -100,7 +100,7 @@ pub struct HistoryRow {
     pub earlier_workouts: String,
     /// Predicted with the person's earlier workouts as history.
     pub with_history: Scores,
-    /// The same windows with every history input unknown, as for a newcomer.
+    /// The same windows with the history withheld, as for a newcomer (no earlier workout).
     pub withheld: Scores,
 }
 

@@ -8,7 +8,7 @@ use crate::engine::{Device, Engine};
 use crate::predict::predict_sequence;
 use crate::score::{Scores, predict_split, valid_steps};
 use crate::train::TrainReport;
-use crate::workouts::{self, History, Prepared};
+use crate::workouts::{self, Prepared, Truncation};
 use anyhow::{Context, Result};
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -84,7 +84,7 @@ pub const HISTORY_BUCKETS: [(usize, usize, &str); 4] = [
 
 /// The held-out windows' `(actual, predicted)` pairs in one bucket of [`HISTORY_BUCKETS`]: as
 /// the model predicts them with the person's earlier workouts as history, and with the history
-/// withheld (as for a newcomer).
+/// withheld (as for a newcomer: no earlier workout, as `predict` without `--history`).
 #[derive(Debug, Default, Clone)]
 pub struct HistoryPairs {
     /// With the history of the person's earlier workouts.
@@ -138,7 +138,9 @@ impl TrainedModel {
         let mut bucket_of_row = Vec::new();
         for (p, &n) in workouts.iter().zip(earlier) {
             workouts::push_windows(&mut with, p);
-            let newcomer = p.person_values_with(&History::unknown());
+            // Withheld: the history of the person's first workout, as a newcomer's.
+            let first = workouts::histories(std::slice::from_ref(*p), &[], &|_| Truncation::None);
+            let newcomer = p.person_values_with(&first[0]);
             workouts::push_windows_with(&mut without, p, &newcomer);
             let bucket = HISTORY_BUCKETS
                 .iter()
