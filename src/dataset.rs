@@ -27,7 +27,7 @@ use crate::data::{
     person_input_unit, read_regular,
 };
 use crate::features::{FEATURE_NAMES, NUM_FEATURES};
-use crate::model::{Batch, Normalization};
+use crate::model::{Batch, HrLevel, Normalization};
 use anyhow::{Context, Result, anyhow, bail, ensure};
 use safetensors::{Dtype, SafeTensors, tensor::TensorView};
 use std::collections::HashMap;
@@ -534,6 +534,7 @@ impl Split {
             feature_std,
             hr_mean,
             hr_std,
+            hr_level: HrLevel::TrainingMean,
         }
     }
 
@@ -557,6 +558,12 @@ impl Split {
             .map(f64::from)
             .collect();
         mean_and_std(&values)
+    }
+
+    /// The person-level inputs of window `r` (in the order of [`PERSON_INPUT_NAMES`], NaN where
+    /// unknown).
+    pub fn person_row_of(&self, r: usize) -> &[f32] {
+        &self.person[r * NUM_PERSON_INPUTS..(r + 1) * NUM_PERSON_INPUTS]
     }
 
     /// The windows `rows` as a normalized batch of the selected features. Padding steps are 0
@@ -592,15 +599,14 @@ impl Split {
                 .collect(),
         };
         for (b, &r) in rows.iter().enumerate() {
-            let person = &self.person[r * NUM_PERSON_INPUTS..(r + 1) * NUM_PERSON_INPUTS];
+            let person = self.person_row_of(r);
             for step in 0..batch.lengths[b] {
                 let (src, dst) = (r * t + step, b * steps + step);
                 let raw = &self.features[src * NUM_FEATURES..(src + 1) * NUM_FEATURES];
                 norm.features(raw, person, features, &mut batch.x[dst * f..(dst + 1) * f]);
                 if self.mask[src] > 0.0 {
                     batch.mask[dst] = 1.0;
-                    batch.y[dst] =
-                        ((f64::from(self.heart_rate[src]) - norm.hr_mean) / norm.hr_std) as f32;
+                    batch.y[dst] = norm.heart_rate(self.heart_rate[src], person);
                 }
             }
         }

@@ -7,6 +7,7 @@
 //! above): `weight_ih_l{l}` `[G H, I_l]`, `weight_hh_l{l}` `[G H, H]`, `bias_ih_l{l}` `[G H]`,
 //! `bias_hh_l{l}` `[G H]`; then the head `head.weight` `[1, H × directions]`, `head.bias` `[1]`.
 
+use crate::data::PERSON_INPUT_NAMES;
 use crate::features::NUM_FEATURES;
 use num_traits::Float;
 use rand::rngs::StdRng;
@@ -311,6 +312,33 @@ impl<T: Float> Params<T> {
     }
 }
 
+/// The person-level input of the same sport's mean heart rate in a person's history.
+const HISTORY_SPORT_HR: &str = "history_sport_hr";
+/// The person-level input of the mean heart rate in a person's history.
+const HISTORY_MEAN_HR: &str = "history_mean_hr";
+
+/// The index of person-level input `name` in [`PERSON_INPUT_NAMES`].
+fn person_input(name: &str) -> usize {
+    PERSON_INPUT_NAMES
+        .iter()
+        .position(|&n| n == name)
+        .expect("a person-level input")
+}
+
+/// The heart rate a model's output is measured from: `bpm = level + hr_std · z`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "snake_case")]
+pub enum HrLevel {
+    /// The training split's mean heart rate, for every window (the PyTorch tool's).
+    #[default]
+    TrainingMean,
+    /// The window's person's own level where their history knows it: the mean heart rate of
+    /// their earlier workouts of the same sport (`history_sport_hr`), else of all their earlier
+    /// workouts (`history_mean_hr`), else the training mean. The model learns the person's
+    /// departure from their own level instead of the level itself.
+    History,
+}
+
 /// Z-scoring statistics of the training split (the `normalization` of a checkpoint).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Normalization {
@@ -322,6 +350,9 @@ pub struct Normalization {
     pub hr_mean: f64,
     /// Standard deviation of heart rate, bpm.
     pub hr_std: f64,
+    /// What the output is measured from (absent in checkpoints before it: the training mean).
+    #[serde(default)]
+    pub hr_level: HrLevel,
 }
 
 impl Normalization {
@@ -343,14 +374,28 @@ impl Normalization {
         }
     }
 
-    /// Z-scores a heart rate.
-    pub fn heart_rate(&self, bpm: f32) -> f32 {
-        ((f64::from(bpm) - self.hr_mean) / self.hr_std) as f32
+    /// The heart rate (bpm) a window's output is measured from, for a window whose
+    /// person-level inputs are `person` (in the order of [`PERSON_INPUT_NAMES`], NaN where
+    /// unknown): see [`HrLevel`].
+    pub fn level(&self, person: &[f32]) -> f64 {
+        match self.hr_level {
+            HrLevel::TrainingMean => self.hr_mean,
+            HrLevel::History => [HISTORY_SPORT_HR, HISTORY_MEAN_HR]
+                .iter()
+                .map(|&name| person[person_input(name)])
+                .find(|v| v.is_finite())
+                .map_or(self.hr_mean, f64::from),
+        }
     }
 
-    /// A z-scored heart rate back in bpm.
-    pub fn bpm(&self, z: f32) -> f32 {
-        (f64::from(z) * self.hr_std + self.hr_mean) as f32
+    /// Z-scores a heart rate of a window whose person-level inputs are `person`.
+    pub fn heart_rate(&self, bpm: f32, person: &[f32]) -> f32 {
+        ((f64::from(bpm) - self.level(person)) / self.hr_std) as f32
+    }
+
+    /// A z-scored heart rate of a window whose person-level inputs are `person` back in bpm.
+    pub fn bpm(&self, z: f32, person: &[f32]) -> f32 {
+        (f64::from(z) * self.hr_std + self.level(person)) as f32
     }
 }
 
@@ -443,5 +488,46 @@ mod tests {
             ParamLayout::checked(&deep).map(|l| l.checked_count()),
             Some(None)
         );
+    }
+
+    /// A normalization measured from `level`, mean 150 bpm and standard deviation 20.
+    fn normalization(hr_level: HrLevel) -> Normalization {
+        Normalization {
+            feature_mean: Vec::new(),
+            feature_std: Vec::new(),
+            hr_mean: 150.0,
+            hr_std: 20.0,
+            hr_level,
+        }
+    }
+
+    #[test]
+    fn the_history_level_is_the_same_sports_mean_else_all_sports_else_the_training_mean() {
+        let mut person = [f32::NAN; crate::data::NUM_PERSON_INPUTS];
+        let history = normalization(HrLevel::History);
+        let mean = normalization(HrLevel::TrainingMean);
+        assert_eq!(history.level(&person), 150.0);
+        person[person_input(HISTORY_MEAN_HR)] = 170.0;
+        assert_eq!(history.level(&person), 170.0);
+        person[person_input(HISTORY_SPORT_HR)] = 180.0;
+        assert_eq!(history.level(&person), 180.0);
+        assert_eq!(mean.level(&person), 150.0);
+        // The output is measured from the level: z = 0 is the person's own level.
+        assert_eq!(history.bpm(0.0, &person), 180.0);
+        assert_eq!(history.heart_rate(190.0, &person), 0.5);
+        assert_eq!(
+            history.bpm(history.heart_rate(123.0, &person), &person),
+            123.0
+        );
+        assert_eq!(mean.heart_rate(190.0, &person), 2.0);
+    }
+
+    #[test]
+    fn a_normalization_written_before_the_level_reads_as_the_training_mean() {
+        let json = r#"{"feature_mean":[1.0],"feature_std":[2.0],"hr_mean":140.0,"hr_std":15.0}"#;
+        let read: Normalization = serde_json::from_str(json).unwrap();
+        assert_eq!(read.hr_level, HrLevel::TrainingMean);
+        let written = serde_json::to_string(&normalization(HrLevel::History)).unwrap();
+        assert!(written.contains(r#""hr_level":"history""#), "{written}");
     }
 }

@@ -86,7 +86,7 @@ pub fn predict_sequence(
     Ok(engine
         .predict(&batch)?
         .iter()
-        .map(|&z| ck.normalization.bpm(z))
+        .map(|&z| ck.normalization.bpm(z, person))
         .collect())
 }
 

@@ -97,7 +97,7 @@ pub fn cross_validate(
             };
             calibration::calibrate(&mut model, &fold, &how, &mut tally)?;
         }
-        let train_mean = model.checkpoint.normalization.bpm(0.0);
+        let train_mean = model.checkpoint.normalization.hr_mean as f32;
         tally.add_fold(&fold, &run, train_mean, &pairs);
     }
     Ok(tally.finish())

@@ -34,8 +34,9 @@ pub fn predict_split(engine: &mut dyn Engine, ck: &Checkpoint, split: &Split) ->
         let batch = split.batch_of(&rows, steps, &features, norm);
         let pred = engine.predict(&batch)?;
         for (&r, row) in rows.iter().zip(pred.chunks(steps)) {
+            let person = split.person_row_of(r);
             for (o, &z) in out[r * t..r * t + steps].iter_mut().zip(row) {
-                *o = norm.bpm(z);
+                *o = norm.bpm(z, person);
             }
         }
     }

@@ -6,7 +6,7 @@ use crate::atomic;
 use crate::checkpoint::Checkpoint;
 use crate::engine::Device;
 use crate::features::{FEATURE_NAMES, feature_names};
-use crate::model::{Cell, ModelConfig};
+use crate::model::{Cell, HrLevel, ModelConfig};
 use anyhow::{Result, bail, ensure};
 use std::path::{Path, PathBuf};
 
@@ -125,6 +125,8 @@ pub struct TrainConfig {
     pub use_masking: bool,
     /// Batch windows of similar length together, each batch cut to its longest window.
     pub length_buckets: bool,
+    /// What a new model's output is measured from (a checkpoint started from keeps its own).
+    pub hr_level: HrLevel,
     /// Seed of initialisation, shuffling and dropout.
     pub seed: u64,
     /// Where the math runs.
@@ -149,6 +151,7 @@ impl Default for TrainConfig {
             scheduler_patience: 5,
             use_masking: true,
             length_buckets: false,
+            hr_level: HrLevel::TrainingMean,
             seed: 0,
             device: Device::Auto,
             start: None,

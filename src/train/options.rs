@@ -4,7 +4,7 @@
 use super::config::{Architecture, Folders, StartFrom, TrainConfig};
 use crate::engine::Device;
 use crate::features::FeatureList;
-use crate::model::Cell;
+use crate::model::{Cell, HrLevel};
 use crate::values::{non_negative, unit_interval};
 use clap::Args;
 use std::path::PathBuf;
@@ -63,6 +63,13 @@ pub struct TrainOptions {
     /// a full-length batch are padding. Needs masking.
     #[arg(long, alias = "length_buckets")]
     pub length_buckets: bool,
+    /// What a new model's output is measured from: training-mean (every window from the
+    /// training split's mean heart rate, as the PyTorch tool) or history (each window from its
+    /// person's own level in their earlier workouts: the same sport's mean heart rate, else all
+    /// sports', else the training mean; with `--features ...,history`). `--init` and `--resume`
+    /// keep their checkpoint's.
+    #[arg(long, alias = "hr_level", value_enum, default_value_t = TrainConfig::default().hr_level)]
+    pub hr_level: HrLevel,
     /// `all`, a feature set (baseline, lags, derivatives, rolling) or a comma list of names
     /// [default: all].
     #[arg(long, value_parser = FeatureList::from_str)]
@@ -121,6 +128,7 @@ impl TrainOptions {
             scheduler_patience: self.scheduler_patience,
             use_masking: self.use_masking,
             length_buckets: self.length_buckets,
+            hr_level: self.hr_level,
             seed: self.seed,
             device: self.device,
             start,

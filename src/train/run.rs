@@ -14,7 +14,7 @@ use crate::dataset::Split;
 use crate::engine::optim::AdamState;
 use crate::engine::{self, Engine, StepConfig};
 use crate::features::{NUM_FEATURES, feature_indices};
-use crate::model::{ModelConfig, Normalization, Params};
+use crate::model::{HrLevel, ModelConfig, Normalization, Params};
 use crate::score::{BatchRows, Scoring, mean_baseline, validate};
 use anyhow::{Context, Result, ensure};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -77,7 +77,11 @@ fn restore_or_initialize(config: &TrainConfig, train_split: &Split) -> Result<St
         None => {
             let params: Params<f32> = Params::init(&model, config.seed);
             let adam = AdamState::for_params(&params);
-            (train_split.normalization(&features), params, adam, None)
+            let normalization = Normalization {
+                hr_level: config.hr_level,
+                ..train_split.normalization(&features)
+            };
+            (normalization, params, adam, None)
         }
         Some(ck) if resume => {
             let state: TrainState = serde_json::from_str(ck.train_state.as_deref().unwrap_or(""))
@@ -177,6 +181,13 @@ impl<'a> Run<'a> {
             log.line(&note);
         }
         log.line(&format!("config: {}", serde_json::to_string(&self.model)?));
+        if self.normalization.hr_level == HrLevel::History {
+            log.line(&format!(
+                "heart rate measured from each person's level in their earlier workouts (the \
+                 training mean, {:.1} bpm, where they have none)",
+                self.normalization.hr_mean
+            ));
+        }
         log.line(&format!(
             "data: {} ({} train windows, {} validation windows of {} steps at {} s)",
             self.splits.source, split.n, self.splits.val.n, split.seq_len, split.interval_s

@@ -70,29 +70,33 @@ fn people(dir: &Path) {
 }
 
 /// Trains a tiny model on `dir/p` with `features`, into `dir/<name>`.
-fn train(dir: &Path, features: &str, name: &str) {
-    ok(&hrcast(
-        dir,
-        &[
-            "train",
-            "--data",
-            "p",
-            "--features",
-            features,
-            "--hidden-size",
-            "8",
-            "--num-layers",
-            "1",
-            "--epochs",
-            "2",
-            "--batch-size",
-            "8",
-            "--device",
-            "cpu",
-            "--checkpoints",
-            name,
-        ],
-    ));
+fn train(dir: &Path, features: &str, name: &str) -> String {
+    train_with(dir, features, name, &[])
+}
+
+/// [`train`] with more flags; returns what it printed.
+fn train_with(dir: &Path, features: &str, name: &str, flags: &[&str]) -> String {
+    let mut args = vec![
+        "train",
+        "--data",
+        "p",
+        "--features",
+        features,
+        "--hidden-size",
+        "8",
+        "--num-layers",
+        "1",
+        "--epochs",
+        "2",
+        "--batch-size",
+        "8",
+        "--device",
+        "cpu",
+        "--checkpoints",
+        name,
+    ];
+    args.extend(flags);
+    ok(&hrcast(dir, &args))
 }
 
 /// `predict` of `dir/target.json` with the model in `dir/<model>` into `dir/<out>` with
@@ -208,6 +212,27 @@ fn predict_takes_the_earlier_workouts_of_history_and_nothing_later() {
     };
     ok(&calibrate("early", "c1"));
     fails_with(&calibrate("nowhere", "c2"), &["--history nowhere"]);
+}
+
+/// `train --hr-level history`: the checkpoint measures its output from each person's level in
+/// their history, which `predict --history` then sets (nothing later leaks into it either).
+#[test]
+fn a_model_measured_from_the_persons_level_takes_it_from_the_history() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    people(d);
+    let said = train_with(d, "all,history,sport", "level", &["--hr-level", "history"]);
+    assert!(said.contains("measured from each person's level"), "{said}");
+    let ck = hrcast::checkpoint::Checkpoint::load(&d.join("level/best_model.safetensors"));
+    assert_eq!(
+        ck.unwrap().normalization.hr_level,
+        hrcast::model::HrLevel::History
+    );
+    let (alone, _) = predict(d, "level", "alone.csv", &[]);
+    let (early, _) = predict(d, "level", "early.csv", &["--history", "early"]);
+    let (late, _) = predict(d, "level", "late.csv", &["--history", "late"]);
+    assert_ne!(alone, early, "the earlier workouts' level changes nothing");
+    assert_eq!(alone, late, "a later workout leaked into the level");
 }
 
 #[test]

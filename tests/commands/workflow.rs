@@ -32,6 +32,7 @@ fn fixture_checkpoint_and_data(name: &str, dir: &Path) -> (Fixture, PathBuf, Pat
             feature_std: vec![1.0; config.input_size],
             hr_mean: 0.0,
             hr_std: 1.0,
+            hr_level: Default::default(),
         },
         config,
         params,

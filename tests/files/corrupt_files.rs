@@ -150,6 +150,7 @@ fn valid_checkpoint(optimizer: bool) -> Checkpoint {
             feature_std: vec![2.0; NUM_FEATURES],
             hr_mean: 140.0,
             hr_std: 20.0,
+            hr_level: Default::default(),
         },
         config,
         params,
