@@ -102,6 +102,8 @@ pub struct HistoryRow {
     pub with_history: Scores,
     /// The same windows with the history withheld, as for a newcomer (no earlier workout).
     pub withheld: Scores,
+    /// No model: predicting the person's own level in their history at every step.
+    pub level: Scores,
 }
 
 /// A report in the making, with the held-out pairs its pooled figures need.
@@ -146,6 +148,7 @@ impl Tally {
         for (pool, bucket) in self.by_history.iter_mut().zip(buckets) {
             pool.with_history.extend_from_slice(&bucket.with_history);
             pool.withheld.extend_from_slice(&bucket.withheld);
+            pool.level.extend_from_slice(&bucket.level);
         }
     }
 
@@ -231,6 +234,7 @@ impl Tally {
                 earlier_workouts: name.to_string(),
                 with_history: Scores::of(&pairs.with_history),
                 withheld: Scores::of(&pairs.withheld),
+                level: Scores::of(&pairs.level),
             })
             .collect();
         report.pooled = pooled.scores();

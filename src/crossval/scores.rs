@@ -5,6 +5,7 @@
 use crate::checkpoint::{Checkpoint, engine_for};
 use crate::dataset::Split;
 use crate::engine::{Device, Engine};
+use crate::model::{HrLevel, Normalization};
 use crate::predict::predict_sequence;
 use crate::score::{Scores, predict_split, valid_steps};
 use crate::train::TrainReport;
@@ -89,8 +90,11 @@ pub const HISTORY_BUCKETS: [(usize, usize, &str); 4] = [
 pub struct HistoryPairs {
     /// With the history of the person's earlier workouts.
     pub with_history: Vec<(f32, f32)>,
-    /// With every history input unknown.
+    /// With the history withheld.
     pub withheld: Vec<(f32, f32)>,
+    /// No model: the person's own level in their history at every step (the same sport's mean
+    /// heart rate, else all sports', else the training mean: [`HrLevel::History`]).
+    pub level: Vec<(f32, f32)>,
 }
 
 /// A trained model open on an engine: a fold's, or a person's calibrated one.
@@ -158,6 +162,13 @@ impl TrainedModel {
             };
             pairs.with_history.extend(steps(&with, &predicted_with));
             pairs.withheld.extend(steps(&without, &predicted_without));
+            let level = Normalization {
+                hr_level: HrLevel::History,
+                ..ck.normalization.clone()
+            }
+            .level(with.person_row_of(row)) as f32;
+            let actual = valid_steps(&with, &predicted_with, row).map(|(_, y, _)| (y, level));
+            pairs.level.extend(actual);
         }
         Ok(buckets)
     }

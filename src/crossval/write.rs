@@ -105,19 +105,22 @@ fn history_table(md: &mut String, r: &Report) {
     let _ = writeln!(
         md,
         "\nBy the person's earlier workouts (windows): the fold's model given the summaries of \
-         the person's earlier workouts, and the same model with them withheld.\n\n\
-         | earlier workouts | MAE with history | R² with history | MAE withheld | R² withheld | steps |\n\
-         | --- | --- | --- | --- | --- | --- |"
+         the person's earlier workouts, the same model with them withheld, and no model: the \
+         person's level in their history (the same sport's mean heart rate, else all sports', \
+         else the training mean) at every step.\n\n\
+         | earlier workouts | MAE with history | R² with history | MAE withheld | R² withheld | MAE of the level | steps |\n\
+         | --- | --- | --- | --- | --- | --- | --- |"
     );
     for h in &r.by_history {
         let _ = writeln!(
             md,
-            "| {} | {:.2} | {:.3} | {:.2} | {:.3} | {} |",
+            "| {} | {:.2} | {:.3} | {:.2} | {:.3} | {:.2} | {} |",
             h.earlier_workouts,
             h.with_history.mae,
             h.with_history.r2,
             h.withheld.mae,
             h.withheld.r2,
+            h.level.mae,
             h.with_history.n_steps
         );
     }

@@ -222,8 +222,19 @@ fn held_out_windows_by_earlier_workouts_with_and_without_their_history() {
         assert!(report.by_history.len() >= 2, "{:?}", report.by_history);
         let same = (report.by_history.iter()).all(|h| h.with_history.mae == h.withheld.mae);
         assert_eq!(same, !takes_history, "{features}: {:?}", report.by_history);
+        for h in &report.by_history {
+            assert_eq!(h.level.n_steps, h.with_history.n_steps);
+            assert!(h.level.mae.is_finite() && h.level.mae > 0.0, "{h:?}");
+        }
+        // Without earlier workouts the level is the training mean, whatever the model.
+        let first = &report.by_history[0].level;
+        assert!(
+            (first.mae - report.pooled_mean_baseline_mae).abs() < 40.0,
+            "{first:?}"
+        );
         let md = std::fs::read_to_string(results.join("crossval/crossval.md")).unwrap();
         assert!(md.contains("| earlier workouts | MAE with history"), "{md}");
+        assert!(md.contains("MAE of the level"), "{md}");
     }
 }
 
