@@ -70,8 +70,10 @@ impl History {
 pub enum Truncation {
     /// All of it (validation, testing, prediction).
     None,
-    /// The latest `k` earlier workouts, `k` drawn uniformly from 0 to their number by a
-    /// generator seeded by `seed` and the workout's id, whatever the order of the workouts.
+    /// The latest `k` earlier workouts, `k` drawn from 0 to their number `n` log-uniformly
+    /// (`k = round((n + 1)^u) - 1`, `u` uniform in [0, 1]), so that short histories (none, one,
+    /// a few) are as common in training as in the hands of a new user, by a generator seeded
+    /// by `seed` and the workout's id, whatever the order of the workouts.
     Random {
         /// The seed (`prepare --seed`).
         seed: u64,
@@ -85,7 +87,9 @@ impl Truncation {
             Truncation::None => earlier,
             Truncation::Random { seed } => {
                 let mixed = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ workout_id as u64;
-                StdRng::seed_from_u64(mixed).random_range(0..=earlier)
+                let u: f64 = StdRng::seed_from_u64(mixed).random_range(0.0..=1.0);
+                let k = ((earlier + 1) as f64).powf(u).round() as usize - 1;
+                k.min(earlier)
             }
         }
     }
