@@ -137,6 +137,10 @@ impl TrainedModel {
         seq_len: usize,
     ) -> Result<[HistoryPairs; HISTORY_BUCKETS.len()]> {
         let ck = &self.checkpoint;
+        let own_level = Normalization {
+            hr_level: HrLevel::History,
+            ..ck.normalization.clone()
+        };
         let mut with = Split::empty(seq_len, ck.interval_s, "crossval");
         let mut without = Split::empty(seq_len, ck.interval_s, "crossval");
         let mut bucket_of_row = Vec::new();
@@ -162,11 +166,7 @@ impl TrainedModel {
             };
             pairs.with_history.extend(steps(&with, &predicted_with));
             pairs.withheld.extend(steps(&without, &predicted_without));
-            let level = Normalization {
-                hr_level: HrLevel::History,
-                ..ck.normalization.clone()
-            }
-            .level(with.person_row_of(row)) as f32;
+            let level = own_level.level(with.person_row_of(row)) as f32;
             let actual = valid_steps(&with, &predicted_with, row).map(|(_, y, _)| (y, level));
             pairs.level.extend(actual);
         }
