@@ -182,25 +182,19 @@ impl Workouts {
     }
 }
 
-/// For each of `prepared`, the number of the same person's workouts that started before it
-/// (the pieces of its own recording, which share its id, aside).
+/// For each of `prepared`, the number of the same person's distinct workouts that started
+/// before it ([`workouts::started_before`]; the pieces of one recording share its id).
 fn earlier_workouts(prepared: &[Prepared]) -> Vec<usize> {
-    let mut starts: BTreeMap<i64, Vec<(f64, i64)>> = BTreeMap::new();
+    let mut by_person: BTreeMap<i64, Vec<&Prepared>> = BTreeMap::new();
     for p in prepared {
-        let w = &p.workout;
-        starts
-            .entry(w.user_id)
-            .or_default()
-            .push((w.start_time(), w.workout_id));
+        by_person.entry(p.workout.user_id).or_default().push(p);
     }
     prepared
         .iter()
         .map(|p| {
-            let w = &p.workout;
-            let mut ids: Vec<i64> = starts[&w.user_id]
-                .iter()
-                .filter(|(start, id)| *start < w.start_time() && *id != w.workout_id)
-                .map(|&(_, id)| id)
+            let mut ids: Vec<i64> = (by_person[&p.workout.user_id].iter())
+                .filter(|e| workouts::started_before(&e.workout, &p.workout))
+                .map(|e| e.workout.workout_id)
                 .collect();
             ids.sort_unstable();
             ids.dedup();

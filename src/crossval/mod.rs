@@ -96,6 +96,7 @@ pub fn cross_validate(
                 train: &config.train,
             };
             calibration::calibrate(&mut model, &fold, &how, &mut tally)?;
+            calibration::calibrate_by_history(&model, &fold, &how, &mut tally)?;
         }
         let train_mean = model.checkpoint.normalization.hr_mean as f32;
         tally.add_fold(&fold, &run, train_mean, &pairs);

@@ -102,6 +102,11 @@ pub struct HistoryRow {
     pub with_history: Scores,
     /// The same windows with the history withheld, as for a newcomer (no earlier workout).
     pub withheld: Scores,
+    /// Withheld, shifted by the same prediction's mean error on the earlier workouts.
+    pub offset: Scores,
+    /// The model fine-tuned on the person's first workouts (with `--calibrate`; no steps
+    /// otherwise, and for no earlier workout).
+    pub fine_tuned: Scores,
     /// No model: predicting the person's own level in their history at every step.
     pub level: Scores,
 }
@@ -148,8 +153,16 @@ impl Tally {
         for (pool, bucket) in self.by_history.iter_mut().zip(buckets) {
             pool.with_history.extend_from_slice(&bucket.with_history);
             pool.withheld.extend_from_slice(&bucket.withheld);
+            pool.offset.extend_from_slice(&bucket.offset);
+            pool.fine_tuned.extend_from_slice(&bucket.fine_tuned);
             pool.level.extend_from_slice(&bucket.level);
         }
+    }
+
+    /// Adds the windows of bucket `bucket` as predicted by a model fine-tuned on the person's
+    /// first workouts.
+    pub fn add_fine_tuned(&mut self, bucket: usize, pairs: &[(f32, f32)]) {
+        self.by_history[bucket].fine_tuned.extend_from_slice(pairs);
     }
 
     /// Adds `fold`, whose model trained as `run` says, predicted its held-out people's steps as
@@ -234,6 +247,8 @@ impl Tally {
                 earlier_workouts: name.to_string(),
                 with_history: Scores::of(&pairs.with_history),
                 withheld: Scores::of(&pairs.withheld),
+                offset: Scores::of(&pairs.offset),
+                fine_tuned: Scores::of(&pairs.fine_tuned),
                 level: Scores::of(&pairs.level),
             })
             .collect();

@@ -84,17 +84,47 @@ pub const HISTORY_BUCKETS: [(usize, usize, &str); 4] = [
 ];
 
 /// The held-out windows' `(actual, predicted)` pairs in one bucket of [`HISTORY_BUCKETS`]: as
-/// the model predicts them with the person's earlier workouts as history, and with the history
-/// withheld (as for a newcomer: no earlier workout, as `predict` without `--history`).
+/// the model predicts them with the person's earlier workouts as history, with the history
+/// withheld (as for a newcomer: no earlier workout, as `predict` without `--history`), that
+/// prediction shifted by its mean error on the person's earlier workouts, the model fine-tuned
+/// on the person's first workouts, and no model at all.
 #[derive(Debug, Default, Clone)]
 pub struct HistoryPairs {
     /// With the history of the person's earlier workouts.
     pub with_history: Vec<(f32, f32)>,
     /// With the history withheld.
     pub withheld: Vec<(f32, f32)>,
+    /// With the history withheld, plus the mean error (actual - predicted) of the same
+    /// prediction on the person's earlier workouts (none on a first workout).
+    pub offset: Vec<(f32, f32)>,
+    /// The model fine-tuned on the person's first `from` workouts (the bucket's lower bound),
+    /// with the history: `crossval --calibrate` only, and never for the bucket of none.
+    pub fine_tuned: Vec<(f32, f32)>,
     /// No model: the person's own level in their history at every step (the same sport's mean
     /// heart rate, else all sports', else the training mean: [`HrLevel::History`]).
     pub level: Vec<(f32, f32)>,
+}
+
+/// The bucket of [`HISTORY_BUCKETS`] that `earlier` workouts fall in.
+pub fn history_bucket(earlier: usize) -> usize {
+    HISTORY_BUCKETS
+        .iter()
+        .position(|&(from, to, _)| (from..=to).contains(&earlier))
+        .expect("the buckets cover every count")
+}
+
+/// For each of `workouts`, the mean of `errors` (per workout: the sum of actual - predicted
+/// over its valid steps, and their count) over the same person's earlier workouts; 0 where
+/// there is none.
+fn mean_earlier_error(workouts: &[&Prepared], errors: &[(f64, usize)]) -> Vec<f32> {
+    (workouts.iter())
+        .map(|p| {
+            let (sum, n) = (workouts.iter().zip(errors))
+                .filter(|(e, _)| workouts::started_before(&e.workout, &p.workout))
+                .fold((0.0, 0), |(s, n), (_, &(es, en))| (s + es, n + en));
+            if n == 0 { 0.0 } else { (sum / n as f64) as f32 }
+        })
+        .collect()
 }
 
 /// A trained model open on an engine: a fold's, or a person's calibrated one.
@@ -128,8 +158,10 @@ impl TrainedModel {
         TrainedModel::open(path, device)
     }
 
-    /// The windows of `workouts` (whose earlier workouts number `earlier`) predicted with and
-    /// without their history, per bucket of [`HISTORY_BUCKETS`].
+    /// The windows of `workouts` (whose earlier workouts number `earlier`) per bucket of
+    /// [`HISTORY_BUCKETS`]: predicted with their history, with it withheld, withheld and
+    /// offset, and the person's level ([`HistoryPairs`]; fine-tuning is added by
+    /// `calibration.rs`).
     pub fn by_history(
         &mut self,
         workouts: &[&Prepared],
@@ -143,29 +175,38 @@ impl TrainedModel {
         };
         let mut with = Split::empty(seq_len, ck.interval_s, "crossval");
         let mut without = Split::empty(seq_len, ck.interval_s, "crossval");
-        let mut bucket_of_row = Vec::new();
-        for (p, &n) in workouts.iter().zip(earlier) {
+        let mut workout_of_row = Vec::new();
+        for (i, p) in workouts.iter().enumerate() {
             workouts::push_windows(&mut with, p);
             // Withheld: the history of the person's first workout, as a newcomer's.
             let first = workouts::histories(std::slice::from_ref(*p), &[], &|_| Truncation::None);
             let newcomer = p.person_values_with(&first[0]);
             workouts::push_windows_with(&mut without, p, &newcomer);
-            let bucket = HISTORY_BUCKETS
-                .iter()
-                .position(|&(from, to, _)| (from..=to).contains(&n))
-                .expect("the buckets cover every count");
-            bucket_of_row.resize(with.n, bucket);
+            workout_of_row.resize(with.n, i);
         }
         let predicted_with = predict_split(self.engine.as_mut(), ck, &with)?;
         let predicted_without = predict_split(self.engine.as_mut(), ck, &without)?;
+        let steps = |split, predicted, row| {
+            valid_steps(split, predicted, row).map(|(_, actual, p)| (actual, p))
+        };
+        let mut errors = vec![(0.0, 0); workouts.len()];
+        for (row, &i) in workout_of_row.iter().enumerate() {
+            for (actual, p) in steps(&without, &predicted_without, row) {
+                errors[i].0 += f64::from(actual - p);
+                errors[i].1 += 1;
+            }
+        }
+        let offsets = mean_earlier_error(workouts, &errors);
         let mut buckets: [HistoryPairs; HISTORY_BUCKETS.len()] = Default::default();
-        for (row, &bucket) in bucket_of_row.iter().enumerate() {
-            let pairs = &mut buckets[bucket];
-            let steps = |split, predicted| {
-                valid_steps(split, predicted, row).map(|(_, actual, p)| (actual, p))
-            };
-            pairs.with_history.extend(steps(&with, &predicted_with));
-            pairs.withheld.extend(steps(&without, &predicted_without));
+        for (row, &i) in workout_of_row.iter().enumerate() {
+            let pairs = &mut buckets[history_bucket(earlier[i])];
+            pairs
+                .with_history
+                .extend(steps(&with, &predicted_with, row));
+            let withheld: Vec<_> = steps(&without, &predicted_without, row).collect();
+            let offset = withheld.iter().map(|&(y, p)| (y, p + offsets[i]));
+            pairs.offset.extend(offset);
+            pairs.withheld.extend(withheld);
             let level = own_level.level(with.person_row_of(row)) as f32;
             let actual = valid_steps(&with, &predicted_with, row).map(|(_, y, _)| (y, level));
             pairs.level.extend(actual);

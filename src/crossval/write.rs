@@ -5,6 +5,7 @@ use super::report::Report;
 use super::scores::{Both, Pairs};
 use crate::atomic;
 use crate::plot::{self, Chart, Series};
+use crate::score::Scores;
 use anyhow::Result;
 use plotters::style::RGBColor;
 use std::fmt::Write as _;
@@ -95,31 +96,42 @@ pub fn tables(r: &Report) -> String {
     md
 }
 
-/// crossval.md's table of the held-out windows by the number of the person's earlier workouts,
-/// each predicted with that history and with it withheld (only meaningful for a model that
-/// takes the history inputs: without them both columns are the same).
+/// crossval.md's table of the held-out windows by the number of the person's earlier workouts:
+/// the model with that history, with it withheld, withheld and offset, fine-tuned (with
+/// `--calibrate`), and the person's level (with and withheld are the same for a model that
+/// does not take the history inputs).
 fn history_table(md: &mut String, r: &Report) {
     if r.by_history.is_empty() {
         return;
     }
     let _ = writeln!(
         md,
-        "\nBy the person's earlier workouts (windows): the fold's model given the summaries of \
-         the person's earlier workouts, the same model with them withheld, and no model: the \
-         person's level in their history (the same sport's mean heart rate, else all sports', \
-         else the training mean) at every step.\n\n\
-         | earlier workouts | MAE with history | R² with history | MAE withheld | R² withheld | MAE of the level | steps |\n\
+        "\nBy the person's earlier workouts, in time order (windows; MAE in bpm, R² in brackets): \
+         the fold's model given the summaries of the person's earlier workouts; the same model \
+         with them withheld (as for a newcomer); that prediction shifted by its mean error on \
+         the person's earlier workouts (offset); with `--calibrate`, the model fine-tuned on the \
+         person's first 1, 2 or 5 workouts (the bucket's lower bound), given the history; and no \
+         model: the person's level in their history (the same sport's mean heart rate, else all \
+         sports', else the training mean) at every step.\n\n\
+         | earlier workouts | with history | withheld | offset | fine-tuned | the person's level | steps |\n\
          | --- | --- | --- | --- | --- | --- | --- |"
     );
+    let cell = |s: &Scores| {
+        if s.n_steps == 0 {
+            "–".to_string()
+        } else {
+            format!("{:.2} ({:.2})", s.mae, s.r2)
+        }
+    };
     for h in &r.by_history {
         let _ = writeln!(
             md,
-            "| {} | {:.2} | {:.3} | {:.2} | {:.3} | {:.2} | {} |",
+            "| {} | {} | {} | {} | {} | {:.2} | {} |",
             h.earlier_workouts,
-            h.with_history.mae,
-            h.with_history.r2,
-            h.withheld.mae,
-            h.withheld.r2,
+            cell(&h.with_history),
+            cell(&h.withheld),
+            cell(&h.offset),
+            cell(&h.fine_tuned),
             h.level.mae,
             h.with_history.n_steps
         );

@@ -71,3 +71,11 @@ impl Prepared {
         values
     }
 }
+
+/// Whether workout `earlier` counts as one of `later`'s earlier workouts: the same person's,
+/// started before it, and not a piece of the same recording (pieces share its id).
+pub fn started_before(earlier: &Workout, later: &Workout) -> bool {
+    earlier.user_id == later.user_id
+        && earlier.start_time() < later.start_time()
+        && earlier.workout_id != later.workout_id
+}

@@ -224,8 +224,15 @@ fn held_out_windows_by_earlier_workouts_with_and_without_their_history() {
         assert_eq!(same, !takes_history, "{features}: {:?}", report.by_history);
         for h in &report.by_history {
             assert_eq!(h.level.n_steps, h.with_history.n_steps);
+            assert_eq!(h.offset.n_steps, h.with_history.n_steps);
             assert!(h.level.mae.is_finite() && h.level.mae > 0.0, "{h:?}");
+            // Fine-tuning needs `--calibrate`.
+            assert_eq!(h.fine_tuned.n_steps, 0, "{h:?}");
         }
+        // A first workout has no earlier error to shift by; a later one has.
+        let (none, one) = (&report.by_history[0], &report.by_history[1]);
+        assert_eq!(none.offset.mae, none.withheld.mae, "{none:?}");
+        assert_ne!(one.offset.mae, one.withheld.mae, "{one:?}");
         // Without earlier workouts the level is the training mean, whatever the model.
         let first = &report.by_history[0].level;
         assert!(
@@ -233,8 +240,10 @@ fn held_out_windows_by_earlier_workouts_with_and_without_their_history() {
             "{first:?}"
         );
         let md = std::fs::read_to_string(results.join("crossval/crossval.md")).unwrap();
-        assert!(md.contains("| earlier workouts | MAE with history"), "{md}");
-        assert!(md.contains("MAE of the level"), "{md}");
+        assert!(
+            md.contains("| earlier workouts | with history | withheld | offset | fine-tuned"),
+            "{md}"
+        );
     }
 }
 
@@ -396,6 +405,23 @@ fn calibration_fine_tunes_on_earlier_workouts_and_tests_both_models_on_the_later
         md.contains("pooled, fine-tuned") && md.contains("pooled, offset"),
         "{md}"
     );
+    // By earlier workouts: the second workouts of both people, each predicted by a model
+    // fine-tuned on their first.
+    let one = &report.by_history[1];
+    assert_eq!(one.earlier_workouts, "1");
+    assert_eq!(one.fine_tuned.n_steps, one.with_history.n_steps, "{one:?}");
+    assert_eq!(one.fine_tuned.n_steps, pooled_before.windows.n_steps);
+    assert_eq!(report.by_history[0].fine_tuned.n_steps, 0);
+    for c in &report.calibration {
+        let first = format!("crossval/fold-{}/calibration-{}-first-1", c.fold, c.user_id);
+        assert!(
+            dir.path()
+                .join(&first)
+                .join("best_model.safetensors")
+                .exists(),
+            "{first}"
+        );
+    }
     // Checkpoints only: neither the folds' nor the calibrations' windows are written.
     assert_eq!(data_files(dir.path()), Vec::<PathBuf>::new());
     for c in &report.calibration {
