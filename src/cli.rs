@@ -7,6 +7,7 @@ use crate::bench::{self, BenchOptions};
 use crate::calibrate::{self, CalibrateOptions};
 use crate::crossval::{self, CrossvalOptions};
 use crate::evaluate::{self, EvaluateOptions};
+use crate::people::{self, PeopleOptions};
 use crate::predict::{self, PredictOptions};
 use crate::prepare::{self, PrepareOptions};
 use crate::synth::{self, SynthOptions};
@@ -44,6 +45,8 @@ pub enum Command {
     Calibrate(CalibrateOptions),
     /// Cross-validate across people: train without each fold's people, test on them.
     Crossval(CrossvalOptions),
+    /// Summarize each person's workouts per sport: heart rate, speed, heart rate per km/h.
+    People(PeopleOptions),
     /// List the GPU adapters wgpu finds.
     Devices,
     /// Time training steps and evaluation on one device.
@@ -61,6 +64,7 @@ pub fn run() -> Result<ExitCode> {
         Command::Ablate(options) => ablate::run(&options),
         Command::Calibrate(options) => calibrate::run(&options),
         Command::Crossval(options) => crossval::run(&options),
+        Command::People(options) => people::run(&options),
         Command::Devices => {
             print!("{}", crate::engine::gpu::devices_report());
             Ok(ExitCode::SUCCESS)

@@ -10,6 +10,7 @@
 //! | [`model`] | the model's configuration, parameters in PyTorch's state_dict order, initialisation, normalization |
 //! | [`dataset`] | the processed data file format (safetensors) and batches |
 //! | [`workouts`] | workouts read from files and folders, cleaned, resampled and cut into windows; the person flags |
+//! | [`people`] | `hrcast people`: what each person's workouts hold, per sport |
 //! | [`synth`] | `hrcast synth`: physiologically grounded synthetic workouts |
 //! | [`prepare`] | `hrcast prepare`: splits by person or time, the three files; the default data set |
 //! | [`engine`] | the [`engine::Engine`]s: [`engine::cpu`] (hand-written BPTT, checked against an autodiff tape), [`engine::gpu`] (WGSL on wgpu), and what both share (optimizer, scalars, layouts, dropout masks) |
@@ -45,6 +46,7 @@ pub mod engine;
 pub mod evaluate;
 pub mod features;
 pub mod model;
+pub mod people;
 pub mod plot;
 pub mod predict;
 pub mod prepare;

@@ -63,6 +63,15 @@ impl Sport {
         Sport::Other
     }
 
+    /// The class in one word: `run`, `ride` or `other`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Sport::Run => "run",
+            Sport::Ride => "ride",
+            Sport::Other => "other",
+        }
+    }
+
     /// Position in [`Sport::ALL`].
     pub fn index(self) -> usize {
         match self {

@@ -29,6 +29,7 @@ use crate::data::{NUM_HISTORY_INPUTS, NUM_PROFILE_INPUTS, Sport, believable_rang
 use crate::features::{NUM_FEATURES, SPEED_FEATURE};
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
+use serde::Serialize;
 use std::collections::BTreeMap;
 
 /// A step is moving, for `history_hr_per_speed`, where its speed is above this (km/h).
@@ -306,6 +307,44 @@ fn summarize(sums: &[Steps; 3], w: &Entry, workouts: usize, latest: Option<&Entr
         *slot = value.filter(|v| v.is_finite() && range.contains(v));
     }
     history
+}
+
+/// What a set of workouts (a person's, of one sport or all) holds together: the summaries a
+/// workout after all of them would have as its history, with the moving speed beside.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Summary {
+    /// Workouts (pieces of recordings count each).
+    pub workouts: usize,
+    /// Steps with a valid heart rate.
+    pub steps: u64,
+    /// Mean heart rate (bpm).
+    pub mean_hr: Option<f64>,
+    /// 5th percentile of heart rate (bpm), as `history_hr_low`.
+    pub hr_low: Option<f64>,
+    /// 95th percentile of heart rate (bpm), as `history_hr_high`.
+    pub hr_high: Option<f64>,
+    /// Mean speed over the moving steps (km/h).
+    pub moving_speed: Option<f64>,
+    /// Slope of heart rate against speed over the moving steps (bpm per km/h), as
+    /// `history_hr_per_speed` (unknown on the same conditions).
+    pub hr_per_speed: Option<f64>,
+}
+
+/// The [`Summary`] of `workouts` together.
+pub fn summarize_workouts(workouts: &[&Prepared]) -> Summary {
+    let mut all = Steps::default();
+    for p in workouts {
+        all.add(&Steps::of(p), 1);
+    }
+    Summary {
+        workouts: workouts.len(),
+        steps: all.count,
+        mean_hr: all.mean_hr(),
+        hr_low: all.percentile(PERCENTILES[0]),
+        hr_high: all.percentile(PERCENTILES[1]),
+        moving_speed: (all.moving_steps() > 0).then(|| all.moving[1] / all.moving[0]),
+        hr_per_speed: all.slope(),
+    }
 }
 
 /// Fills the history of every workout of `prepared` (see [`histories`]).

@@ -18,8 +18,8 @@ mod profile_args;
 mod windows;
 
 pub use history::{
-    History, MIN_SLOPE_STEPS, MIN_SPEED_VARIANCE, MIN_SPORT_SLOPE_STEPS, MOVING_SPEED_KMH,
-    Truncation, fill_histories, histories,
+    History, MIN_SLOPE_STEPS, MIN_SPEED_VARIANCE, MIN_SPORT_SLOPE_STEPS, MOVING_SPEED_KMH, Summary,
+    Truncation, fill_histories, histories, summarize_workouts,
 };
 pub use history_flag::{load_history_flag, takes_history, warn_history_unused};
 pub use load::{

@@ -9,5 +9,6 @@ mod cli_prepare;
 mod common;
 mod crossval;
 mod history_flags;
+mod people;
 mod person_inputs;
 mod workflow;
