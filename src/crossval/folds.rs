@@ -24,6 +24,9 @@ pub struct Workouts {
     pub training_history: Vec<History>,
     /// How many earlier workouts of the same person each workout has.
     pub earlier: Vec<usize>,
+    /// The start of the recording each workout is a piece of (its first piece's start):
+    /// what walking forward in time cuts at.
+    pub recording_start: Vec<f64>,
     /// Their grid interval, seconds.
     pub interval_s: f64,
     /// `--add-train`'s windows, padded to the training windows' length.
@@ -52,6 +55,111 @@ pub struct FoldData<'a> {
     pub workouts: [usize; 3],
 }
 
+/// What one fold holds out.
+#[derive(Debug, Clone, PartialEq)]
+pub enum HeldOut {
+    /// These people's workouts; everyone else's train.
+    People(Vec<i64>),
+    /// One person's workouts from the `from`-th to before the `to`-th (distinct recordings in
+    /// order of start, from 0); the ones before `from` train, the ones from `to` on do nothing.
+    Later {
+        /// The person.
+        person: i64,
+        /// The start time of the `from`-th workout: the first tested.
+        from_start: f64,
+        /// The start time of the `to`-th (infinite for the last fold): the first not tested.
+        to_start: f64,
+        /// `from` and `to`, to describe the fold.
+        range: (usize, usize),
+    },
+}
+
+impl HeldOut {
+    /// The people it tests, of `workouts`.
+    fn people(&self, workouts: &Workouts) -> Vec<i64> {
+        match self {
+            HeldOut::People(people) => people.clone(),
+            HeldOut::Later { person, .. } => vec![*person],
+        }
+        .into_iter()
+        .filter(|u| workouts.prepared.iter().any(|p| p.workout.user_id == *u))
+        .collect()
+    }
+
+    /// Whether workout `i` of `workouts` is tested.
+    fn tests(&self, i: usize, workouts: &Workouts) -> bool {
+        let user = workouts.prepared[i].workout.user_id;
+        match self {
+            HeldOut::People(people) => people.contains(&user),
+            HeldOut::Later {
+                person,
+                from_start,
+                to_start,
+                ..
+            } => user == *person && (*from_start..*to_start).contains(&workouts.recording_start[i]),
+        }
+    }
+
+    /// Whether workout `i` of `workouts` trains or validates.
+    fn trains(&self, i: usize, workouts: &Workouts) -> bool {
+        match self {
+            HeldOut::People(_) => !self.tests(i, workouts),
+            HeldOut::Later { from_start, .. } => workouts.recording_start[i] < *from_start,
+        }
+    }
+
+    /// What it holds out, in words.
+    pub fn describe(&self) -> String {
+        match self {
+            HeldOut::People(people) => format!("people {people:?}"),
+            HeldOut::Later { range, .. } => format!(
+                "workouts {} to {} in time, after training on the {} before",
+                range.0 + 1,
+                range.1,
+                range.0
+            ),
+        }
+    }
+}
+
+/// The start of the recording each of `prepared` is a piece of: its earliest piece's start
+/// (pieces share the workout id).
+fn recording_starts(prepared: &[Prepared]) -> Vec<f64> {
+    let mut first: BTreeMap<i64, f64> = BTreeMap::new();
+    for p in prepared {
+        let start = first.entry(p.workout.workout_id).or_insert(f64::INFINITY);
+        *start = start.min(p.workout.start_time());
+    }
+    (prepared.iter())
+        .map(|p| first[&p.workout.workout_id])
+        .collect()
+}
+
+/// One person's workouts cut for walking forward in time: their `n` recordings in order of
+/// start, the ones from the second on dealt into `min(folds, n - 1)` consecutive blocks, each
+/// a fold trained on every recording before it. Empty with fewer than two recordings.
+fn walk_forward(prepared: &[Prepared], recording_start: &[f64], folds: usize) -> Vec<HeldOut> {
+    let Some(person) = prepared.first().map(|p| p.workout.user_id) else {
+        return Vec::new();
+    };
+    let mut starts = recording_start.to_vec();
+    starts.sort_by(f64::total_cmp);
+    starts.dedup();
+    let n = starts.len();
+    let k = folds.min(n.saturating_sub(1));
+    (0..k)
+        .map(|j| {
+            let (from, to) = (1 + j * (n - 1) / k, 1 + (j + 1) * (n - 1) / k);
+            HeldOut::Later {
+                person,
+                from_start: starts[from],
+                to_start: starts.get(to).copied().unwrap_or(f64::INFINITY),
+                range: (from, to),
+            }
+        })
+        .collect()
+}
+
 impl Workouts {
     /// Reads `inputs` at `config`'s interval, and `--add-train`'s windows.
     pub fn load(inputs: &[PathBuf], config: &CrossvalConfig) -> Result<Workouts> {
@@ -69,6 +177,7 @@ impl Workouts {
         let training_history =
             workouts::histories(&prepared, &[], &|_| Truncation::Random { seed });
         let earlier = earlier_workouts(&prepared);
+        let recording_start = recording_starts(&prepared);
         let seq_len = config.seq_len;
         let train_len = if config.whole_workouts {
             workouts::longest(&prepared).max(extra.as_ref().map_or(1, |e| e.seq_len))
@@ -101,6 +210,7 @@ impl Workouts {
             prepared,
             training_history,
             earlier,
+            recording_start,
             interval_s: config.interval_s,
             extra,
             train_len,
@@ -108,16 +218,27 @@ impl Workouts {
         })
     }
 
-    /// The people dealt into `folds` folds (`deal`, windows of `seq_len` steps); fails with
-    /// fewer than two people, and says so when there are fewer people than folds.
-    pub fn deal(&self, folds: usize, seq_len: usize) -> Result<Vec<Vec<i64>>> {
+    /// What each of `folds` folds holds out (windows of `seq_len` steps): the people dealt
+    /// into folds ([`deal`]), or with one person, the later of their workouts cut
+    /// ([`walk_forward`]). Fails with one person and fewer than two workouts; says so when
+    /// there are fewer people than folds, and when it walks forward.
+    pub fn deal(&self, folds: usize, seq_len: usize) -> Result<Vec<HeldOut>> {
         let dealt = deal(&self.prepared, folds, seq_len);
-        ensure!(
-            dealt.len() >= 2,
-            "--input {}: crossval needs at least 2 people, found {}",
-            self.inputs,
-            dealt.len()
-        );
+        if dealt.len() == 1 {
+            let cuts = walk_forward(&self.prepared, &self.recording_start, folds);
+            ensure!(
+                !cuts.is_empty(),
+                "--input {}: crossval needs at least 2 people, or one person with 2 workouts or \
+                 more; found one person with one workout",
+                self.inputs
+            );
+            println!(
+                "one person: walking forward in time, {} folds, each trained on the workouts \
+                 before the ones it tests",
+                cuts.len()
+            );
+            return Ok(cuts);
+        }
         if dealt.len() < folds {
             eprintln!(
                 "note: {} people, so {} folds of one person each",
@@ -125,20 +246,23 @@ impl Workouts {
                 dealt.len()
             );
         }
-        Ok(dealt)
+        Ok(dealt.into_iter().map(HeldOut::People).collect())
     }
 
-    /// Fold `number` (from 1), which holds out `people`: everyone else's workouts train or
-    /// validate (`train_or_val` with `val_share`), with `--add-train`'s windows; when none
-    /// validates, the training windows do.
-    pub fn fold(&self, number: usize, people: &[i64], val_share: f64) -> Result<FoldData<'_>> {
-        let held_out = |p: &Prepared| people.contains(&p.workout.user_id);
+    /// Fold `number` (from 1), which holds out `held_out`: the rest of the workouts before it
+    /// train or validate (`train_or_val` with `val_share`), with `--add-train`'s windows; when
+    /// none validates, the training windows do.
+    pub fn fold(&self, number: usize, held_out: &HeldOut, val_share: f64) -> Result<FoldData<'_>> {
+        let people = held_out.people(self);
+        let tested = |i: usize| held_out.tests(i, self);
         let (test_earlier, test): (Vec<usize>, Vec<&Prepared>) = (self.earlier.iter())
             .zip(&self.prepared)
-            .filter(|(_, p)| held_out(p))
+            .enumerate()
+            .filter(|&(i, _)| tested(i))
+            .map(|(_, pair)| pair)
             .unzip();
         let (rest_index, rest): (Vec<usize>, Vec<&Prepared>) = (self.prepared.iter().enumerate())
-            .filter(|(_, p)| !held_out(p))
+            .filter(|&(i, _)| held_out.trains(i, self))
             .unzip();
         let assignment = train_or_val(&rest, val_share);
         let set_id = format!("crossval-fold-{number}-{}", stable_id(&self.inputs));
@@ -166,13 +290,14 @@ impl Workouts {
         let validating = assignment.iter().filter(|&&s| s == 1).count();
         Ok(FoldData {
             number,
-            people: people.to_vec(),
+            people,
             splits: Splits {
                 train,
                 val,
                 source: format!(
-                    "fold {number} of {} (people {people:?} held out)",
-                    self.inputs
+                    "fold {number} of {} ({} held out)",
+                    self.inputs,
+                    held_out.describe()
                 ),
             },
             workouts: [rest.len() - validating, validating, test.len()],

@@ -33,7 +33,7 @@ mod report;
 mod scores;
 mod write;
 
-pub use folds::{FoldData, Workouts};
+pub use folds::{FoldData, HeldOut, Workouts};
 pub use options::{CrossvalConfig, CrossvalOptions};
 pub use report::{Calibrated, Fold, HistoryRow, Person, Report};
 pub use scores::{Both, Pairs};
@@ -68,14 +68,15 @@ pub fn cross_validate(
 ) -> Result<(Report, Pairs)> {
     let folds = workouts.deal(config.folds, config.seq_len)?;
     let mut tally = Tally::new(&workouts.inputs, &workouts.training);
-    for (k, people) in folds.iter().enumerate() {
+    for (k, held_out) in folds.iter().enumerate() {
         println!(
-            "== fold {} of {}: testing people {people:?} ==",
+            "== fold {} of {}: testing {} ==",
             k + 1,
-            folds.len()
+            folds.len(),
+            held_out.describe()
         );
         let dir = out.join(format!("fold-{}", k + 1));
-        let fold = workouts.fold(k + 1, people, config.val_share)?;
+        let fold = workouts.fold(k + 1, held_out, config.val_share)?;
         let fold_config = TrainConfig {
             folders: Folders {
                 checkpoints: dir.join("checkpoints"),

@@ -6,7 +6,7 @@
 
 use clap::Parser;
 use hrcast::cli::{Cli, Command};
-use hrcast::crossval::{self, CrossvalOptions, Report, Workouts};
+use hrcast::crossval::{self, CrossvalOptions, HeldOut, Report, Workouts};
 use hrcast::dataset::Split;
 use hrcast::train::Splits;
 use hrcast::workouts;
@@ -65,7 +65,11 @@ fn folds(options: &CrossvalOptions, report: &Report) -> Vec<(Splits, BTreeSet<i6
         .enumerate()
         .map(|(k, fold)| {
             let data = workouts
-                .fold(k + 1, &fold.people, config.val_share)
+                .fold(
+                    k + 1,
+                    &HeldOut::People(fold.people.clone()),
+                    config.val_share,
+                )
                 .unwrap();
             let tested = data.test.iter().map(|p| p.workout.user_id).collect();
             (data.splits, tested)
@@ -344,6 +348,51 @@ fn whole_workout_training_has_one_window_per_workout_and_scores_the_same_steps()
     }
 }
 
+/// One person's workouts: crossval walks forward in time. Each fold trains on the recordings
+/// before the ones it tests, the cuts cover every recording from the second on once, and the
+/// figures are pooled over them.
+#[test]
+fn one_person_walks_forward_in_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let raw = dir.path().join("one.json");
+    std::fs::write(&raw, hrcast::synth::generate(1, 6, 3)).unwrap();
+    let mut opts = small(dir.path(), &["--folds", "3"]);
+    opts.inputs = vec![raw];
+    let config = opts.config().unwrap();
+    let workouts = Workouts::load(&opts.inputs, &config).unwrap();
+    let folds = workouts.deal(3, 50).unwrap();
+    assert_eq!(folds.len(), 3);
+    let mut tested = 0;
+    for (k, held_out) in folds.iter().enumerate() {
+        let fold = workouts.fold(k + 1, held_out, config.val_share).unwrap();
+        let trained: Vec<f64> = (workouts.prepared.iter().zip(&workouts.recording_start))
+            .filter(|(p, _)| !fold.test.iter().any(|t| std::ptr::eq(*t, *p)))
+            .map(|(_, &s)| s)
+            .collect();
+        let first_tested = (fold.test.iter())
+            .map(|t| t.workout.start_time())
+            .fold(f64::INFINITY, f64::min);
+        let trained_before = trained.iter().filter(|&&s| s < first_tested).count();
+        // Every recording before the tested ones trains or validates, and nothing after.
+        assert_eq!(
+            fold.workouts[0] + fold.workouts[1],
+            trained_before,
+            "fold {k}"
+        );
+        assert!(fold.workouts[0] >= 1 && !fold.test.is_empty(), "fold {k}");
+        tested += fold.test.len();
+    }
+    assert_eq!(
+        tested,
+        workouts.prepared.len() - 1,
+        "the first recording only trains"
+    );
+    let report = crossval::crossval(&opts).unwrap();
+    assert_eq!(report.folds.len(), 3);
+    let steps: usize = report.folds.iter().map(|f| f.test.windows.n_steps).sum();
+    assert_eq!(steps, report.pooled.windows.n_steps);
+}
+
 #[test]
 fn what_does_not_apply_is_refused() {
     let dir = tempfile::tempdir().unwrap();
@@ -355,7 +404,11 @@ fn what_does_not_apply_is_refused() {
     let mut opts = small(dir.path(), &[]);
     opts.inputs = vec![PathBuf::from(one_person)];
     let err = crossval::crossval(&opts).unwrap_err();
-    assert!(format!("{err:#}").contains("at least 2 people"), "{err:#}");
+    let err = format!("{err:#}");
+    assert!(
+        err.contains("at least 2 people, or one person with 2 workouts"),
+        "{err}"
+    );
     let mut opts = small(dir.path(), &[]);
     opts.add_train = Some(dir.path().join("missing.safetensors"));
     let err = crossval::crossval(&opts).unwrap_err();
