@@ -24,13 +24,13 @@ use crate::dataset::Split;
 use crate::engine::{Device, Engine};
 use crate::plot::{self, Chart, Series};
 use crate::prepare::default_data;
-use crate::score::{Scores, predict_split, valid_steps};
+use crate::score::{MaeInterval, Scores, predict_split, too_few, valid_steps};
 use crate::values::non_negative;
 use crate::workouts::{self, Truncation};
 use anyhow::{Context, Result, ensure};
 use plotters::style::RGBColor;
 use serde::Serialize;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -144,6 +144,10 @@ pub struct Metrics {
     pub n_steps: usize,
     /// Workouts evaluated.
     pub n_workouts: usize,
+    /// A 95 % interval of the MAE by bootstrap over the workouts.
+    pub mae_interval: Option<MaeInterval>,
+    /// Where the steps or workouts are too few for the figures to mean much, why.
+    pub too_few: Option<String>,
     /// The checkpoint.
     pub checkpoint: String,
     /// The data file.
@@ -269,7 +273,8 @@ struct Tally {
     zones_right: usize,
     per_step: Vec<(f64, usize)>,
     per_user: BTreeMap<i64, (f64, usize)>,
-    workouts: BTreeSet<i64>,
+    /// Per workout: the sum of absolute errors and the count of valid steps.
+    per_workout: BTreeMap<i64, (f64, usize)>,
     csv: String,
 }
 
@@ -281,7 +286,7 @@ impl Tally {
             zones_right: 0,
             per_step: vec![(0.0, 0); steps],
             per_user: BTreeMap::new(),
-            workouts: BTreeSet::new(),
+            per_workout: BTreeMap::new(),
             csv: String::from("window,workout_id,user_id,step,actual,predicted\n"),
         }
     }
@@ -298,7 +303,9 @@ impl Tally {
             let u = self.per_user.entry(split.user_id[row]).or_default();
             u.0 += e;
             u.1 += 1;
-            self.workouts.insert(split.workout_id[row]);
+            let w = self.per_workout.entry(split.workout_id[row]).or_default();
+            w.0 += e;
+            w.1 += 1;
             let _ = writeln!(
                 self.csv,
                 "{row},{},{},{step},{y:.2},{p:.2}",
@@ -317,7 +324,14 @@ impl Tally {
             r2: scores.r2,
             zone_accuracy: self.zones_right as f64 / scores.n_steps as f64,
             n_steps: scores.n_steps,
-            n_workouts: self.workouts.len(),
+            n_workouts: self.per_workout.len(),
+            mae_interval: MaeInterval::over_workouts(
+                &self.per_workout.values().copied().collect::<Vec<_>>(),
+            ),
+            too_few: too_few(
+                self.per_workout.len(),
+                scores.n_steps as f64 * split.interval_s / 60.0,
+            ),
             checkpoint: labels.checkpoint,
             data: labels.data,
             sequences: if labels.whole_workouts {
@@ -481,8 +495,20 @@ fn scatter(split: &Split, pred: &[f32], metrics: &Metrics) -> Chart<'static> {
 
 /// The printed table of `hrcast evaluate`.
 pub fn table(m: &Metrics) -> String {
+    let interval = m
+        .mae_interval
+        .map_or(" (one workout: no interval)".into(), |i| {
+            format!(
+                " (95 % interval {:.2} to {:.2}, bootstrap over {} workouts)",
+                i.low, i.high, i.workouts
+            )
+        });
+    let warning = m
+        .too_few
+        .as_ref()
+        .map_or(String::new(), |w| format!("\nnote: {w}\n"));
     format!(
-        "| metric | value |\n| --- | --- |\n| MAE | {:.2} bpm |\n| RMSE | {:.2} bpm |\n| R² | {:.3} |\n| zone accuracy | {:.1} % |\n| steps | {} |\n| workouts | {} |\n| sequences | {} |\n",
+        "| metric | value |\n| --- | --- |\n| MAE | {:.2} bpm{interval} |\n| RMSE | {:.2} bpm |\n| R² | {:.3} |\n| zone accuracy | {:.1} % |\n| steps | {} |\n| workouts | {} |\n| sequences | {} |\n{warning}",
         m.mae,
         m.rmse,
         m.r2,

@@ -67,7 +67,7 @@ pub fn cross_validate(
     out: &Path,
 ) -> Result<(Report, Pairs)> {
     let folds = workouts.deal(config.folds, config.seq_len)?;
-    let mut tally = Tally::new(&workouts.inputs, &workouts.training);
+    let mut tally = Tally::new(&workouts.inputs, &workouts.training, workouts.interval_s);
     for (k, held_out) in folds.iter().enumerate() {
         println!(
             "== fold {} of {}: testing {} ==",

@@ -3,7 +3,7 @@
 
 use super::folds::FoldData;
 use super::scores::{Both, HISTORY_BUCKETS, HistoryPairs, Pairs};
-use crate::score::Scores;
+use crate::score::{MaeInterval, Scores, too_few};
 use crate::train::TrainReport;
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -77,6 +77,10 @@ pub struct Report {
     pub people: Vec<Person>,
     /// Over every held-out step of every fold.
     pub pooled: Both,
+    /// A 95 % interval of the pooled MAE (windows) by bootstrap over the held-out workouts.
+    pub pooled_mae_interval: Option<MaeInterval>,
+    /// Where the held-out workouts or steps are too few for the figures to mean much, why.
+    pub too_few: Option<String>,
     /// The mean of the people's MAE, windows and whole (each person counts once, however many
     /// steps they hold).
     pub mean_person_mae: [f64; 2],
@@ -122,12 +126,14 @@ pub struct Tally {
     baseline: (f64, usize),
     /// The held-out windows by bucket of earlier workouts.
     by_history: [HistoryPairs; HISTORY_BUCKETS.len()],
+    /// The grid interval, seconds.
+    interval_s: f64,
 }
 
 impl Tally {
-    /// Nothing tallied yet, for the cross-validation of `inputs` whose models train as
-    /// `training` says.
-    pub fn new(inputs: &str, training: &str) -> Tally {
+    /// Nothing tallied yet, for the cross-validation of `inputs` (on a grid of `interval_s`
+    /// seconds) whose models train as `training` says.
+    pub fn new(inputs: &str, training: &str, interval_s: f64) -> Tally {
         Tally {
             report: Report {
                 inputs: inputs.to_string(),
@@ -135,6 +141,8 @@ impl Tally {
                 folds: Vec::new(),
                 people: Vec::new(),
                 pooled: Both::default(),
+                pooled_mae_interval: None,
+                too_few: None,
                 mean_person_mae: [0.0; 2],
                 pooled_mean_baseline_mae: 0.0,
                 calibration: Vec::new(),
@@ -145,6 +153,7 @@ impl Tally {
             calibration: Default::default(),
             baseline: (0.0, 0),
             by_history: Default::default(),
+            interval_s,
         }
     }
 
@@ -238,6 +247,7 @@ impl Tally {
             calibration,
             baseline,
             by_history,
+            interval_s,
         } = self;
         report.by_history = HISTORY_BUCKETS
             .iter()
@@ -253,6 +263,10 @@ impl Tally {
             })
             .collect();
         report.pooled = pooled.scores();
+        report.pooled_mae_interval = pooled.mae_interval();
+        let workouts = pooled.workout_steps.iter().filter(|&&n| n > 0).count();
+        let minutes = report.pooled.windows.n_steps as f64 * interval_s / 60.0;
+        report.too_few = too_few(workouts, minutes);
         let people = report.people.len().max(1) as f64;
         let mean_mae = |pick: fn(&Both) -> f64| {
             report.people.iter().map(|p| pick(&p.test)).sum::<f64>() / people

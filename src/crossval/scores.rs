@@ -7,7 +7,7 @@ use crate::dataset::Split;
 use crate::engine::{Device, Engine};
 use crate::model::{HrLevel, Normalization};
 use crate::predict::predict_sequence;
-use crate::score::{Scores, predict_split, valid_steps};
+use crate::score::{MaeInterval, Scores, predict_split, valid_steps};
 use crate::train::TrainReport;
 use crate::workouts::{self, Prepared, Truncation};
 use anyhow::{Context, Result};
@@ -42,6 +42,8 @@ pub struct Pairs {
     pub windows: Vec<(f32, f32)>,
     /// Each workout as one sequence.
     pub whole: Vec<(f32, f32)>,
+    /// How many of `windows` (and of `whole`: the same steps) each workout holds, in order.
+    pub workout_steps: Vec<usize>,
 }
 
 impl Pairs {
@@ -71,6 +73,21 @@ impl Pairs {
     pub fn extend(&mut self, other: &Pairs) {
         self.windows.extend_from_slice(&other.windows);
         self.whole.extend_from_slice(&other.whole);
+        self.workout_steps.extend_from_slice(&other.workout_steps);
+    }
+
+    /// A 95 % interval of the windows' MAE by bootstrap over the workouts.
+    pub fn mae_interval(&self) -> Option<MaeInterval> {
+        let mut rest = self.windows.as_slice();
+        let per_workout: Vec<(f64, usize)> = (self.workout_steps.iter())
+            .map(|&n| {
+                let (this, next) = rest.split_at(n);
+                rest = next;
+                let abs = this.iter().map(|(y, p)| f64::from((p - y).abs())).sum();
+                (abs, n)
+            })
+            .collect();
+        MaeInterval::over_workouts(&per_workout)
     }
 }
 
@@ -224,17 +241,24 @@ impl TrainedModel {
     ) -> Result<BTreeMap<i64, Pairs>> {
         let ck = &self.checkpoint;
         let mut split = Split::empty(seq_len, ck.interval_s, "crossval");
+        let mut first_rows = Vec::new();
         for p in workouts {
+            first_rows.push(split.n);
             workouts::push_windows(&mut split, p);
         }
+        first_rows.push(split.n);
         let windowed = predict_split(self.engine.as_mut(), ck, &split)?;
         let mut pairs: BTreeMap<i64, Pairs> = BTreeMap::new();
-        for row in 0..split.n {
-            let person = pairs.entry(split.user_id[row]).or_default();
-            person.windows.extend(
-                valid_steps(&split, &windowed, row)
-                    .map(|(_, actual, predicted)| (actual, predicted)),
-            );
+        for (p, rows) in workouts.iter().zip(first_rows.windows(2)) {
+            let person = pairs.entry(p.workout.user_id).or_default();
+            let before = person.windows.len();
+            for row in rows[0]..rows[1] {
+                person.windows.extend(
+                    valid_steps(&split, &windowed, row)
+                        .map(|(_, actual, predicted)| (actual, predicted)),
+                );
+            }
+            person.workout_steps.push(person.windows.len() - before);
         }
         for p in workouts {
             let pred = predict_sequence(

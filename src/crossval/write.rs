@@ -42,6 +42,16 @@ pub fn tables(r: &Report) -> String {
     );
     let _ = writeln!(md, "| held out {header}\n{rule}");
     row(&mut md, "pooled", &r.pooled);
+    if let Some(i) = &r.pooled_mae_interval {
+        let _ = writeln!(
+            md,
+            "\nPooled MAE (windows): 95 % interval {:.2} to {:.2} bpm, by bootstrap over {} held-out workouts.",
+            i.low, i.high, i.workouts
+        );
+    }
+    if let Some(few) = &r.too_few {
+        let _ = writeln!(md, "\nNote: {few}.");
+    }
     let _ = writeln!(
         md,
         "\nThe mean of the people's MAE: {:.2} bpm (windows), {:.2} bpm (whole). Predicting each \

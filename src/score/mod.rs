@@ -11,7 +11,7 @@ mod batches;
 mod metrics;
 
 pub use batches::{BatchRows, by_length, full_length, trimmed_steps};
-pub use metrics::Scores;
+pub use metrics::{MaeInterval, Scores, too_few};
 
 use crate::checkpoint::Checkpoint;
 use crate::dataset::Split;

@@ -391,6 +391,15 @@ fn one_person_walks_forward_in_time() {
     assert_eq!(report.folds.len(), 3);
     let steps: usize = report.folds.iter().map(|f| f.test.windows.n_steps).sum();
     assert_eq!(steps, report.pooled.windows.n_steps);
+    // The pooled MAE's interval resamples the tested workouts.
+    let interval = report.pooled_mae_interval.unwrap();
+    assert_eq!(interval.workouts, tested);
+    let mae = report.pooled.windows.mae;
+    assert!(
+        interval.low <= mae && mae <= interval.high,
+        "{interval:?} {mae}"
+    );
+    assert_eq!(report.too_few.is_some(), tested < 5, "{:?}", report.too_few);
 }
 
 #[test]

@@ -365,6 +365,28 @@ fn training_writes_checkpoints_logs_and_curves_and_resumes_exactly() {
         ],
     ));
     assert!(out.contains("| MAE |"), "{out}");
+    // Few workouts are said to be few, beside an interval where there are two or more.
+    let metrics: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.path().join("eval/metrics.json")).unwrap(),
+    )
+    .unwrap();
+    let workouts = metrics["n_workouts"].as_u64().unwrap();
+    assert_eq!(
+        metrics["too_few"].is_string(),
+        out.contains("note: only"),
+        "{out}"
+    );
+    if workouts < 5 {
+        assert!(metrics["too_few"].is_string(), "{metrics}");
+    }
+    assert_eq!(metrics["mae_interval"].is_null(), workouts < 2, "{metrics}");
+    if let Some(low) = metrics["mae_interval"]["low"].as_f64() {
+        let (mae, high) = (
+            metrics["mae"].as_f64().unwrap(),
+            metrics["mae_interval"]["high"].as_f64().unwrap(),
+        );
+        assert!(low <= mae && mae <= high, "{metrics}");
+    }
     let workout = Path::new(WORKOUTS).join("tcx/20210119_run_garmin_fenix6.tcx");
     let predict = |input: &str, csv: &str| {
         let args = [
