@@ -9,13 +9,14 @@
 //!
 //! The report also gives the process's peak resident memory (`VmHWM` of `/proc/self/status`, on
 //! Linux; read last, so it covers the timed steps, evaluation, the GEMM and any profile) and the
-//! threads the engine may use (`std::thread::available_parallelism`, which honours `taskset`).
+//! threads the engine may use (`--threads`, else every core `taskset` leaves).
 //! `benches/pytorch_cpu.py` times the same configuration in PyTorch, and
 //! `scripts/bench-vs-pytorch.sh` compares the two.
 
 use crate::engine::optim::AdamState;
-use crate::engine::{self, Device, Engine, KernelTime, StepConfig};
+use crate::engine::{self, ComputeArgs, Engine, KernelTime, StepConfig};
 use crate::model::{Batch, Cell, ModelConfig, Params};
+use crate::values::at_least;
 use anyhow::Result;
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
@@ -33,26 +34,26 @@ const GEMM_N: usize = 1024;
 /// `hrcast bench` options.
 #[derive(Debug, Clone, clap::Args)]
 pub struct BenchOptions {
-    /// Where the math runs.
-    #[arg(long, value_enum, default_value_t = Device::Auto)]
-    pub device: Device,
+    /// `--device` and `--threads`.
+    #[command(flatten)]
+    pub compute: ComputeArgs,
     /// Recurrent cell.
     #[arg(long, value_enum, default_value_t = Cell::Lstm)]
     pub model: Cell,
     /// Windows per batch.
-    #[arg(long, alias = "batch_size", default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long, alias = "batch_size", default_value_t = 16, value_parser = at_least(1))]
     pub batch_size: u32,
     /// Steps per window.
-    #[arg(long, alias = "seq_len", default_value_t = 500, value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long, alias = "seq_len", default_value_t = 500, value_parser = at_least(1))]
     pub seq_len: u32,
     /// Hidden units.
-    #[arg(long, alias = "hidden_size", default_value_t = 128, value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long, alias = "hidden_size", default_value_t = 128, value_parser = at_least(1))]
     pub hidden_size: u32,
     /// Recurrent layers.
-    #[arg(long, alias = "num_layers", default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long, alias = "num_layers", default_value_t = 2, value_parser = at_least(1))]
     pub num_layers: u32,
     /// Timed steps.
-    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long, default_value_t = 10, value_parser = at_least(1))]
     pub steps: u32,
     /// One JSON object on one line.
     #[arg(long)]
@@ -69,7 +70,7 @@ pub struct BenchOptions {
 /// What `hrcast bench --json` prints.
 #[derive(Debug, Serialize)]
 pub struct BenchReport {
-    /// The `--device` asked for: `auto`, `gpu` or `cpu`.
+    /// The `--device` asked for: `auto`, `gpu`, `gpu:N` or `cpu`.
     pub device: String,
     /// The engine as `train` logs it (on the GPU: adapter, driver and kernel variant).
     pub engine: String,
@@ -116,7 +117,8 @@ pub struct BenchReport {
     /// Peak resident memory of the process (`VmHWM`), MiB; `null` where it is not known (not
     /// Linux).
     pub peak_rss_mib: Option<f64>,
-    /// Threads the engine may use: `std::thread::available_parallelism()` (honours `taskset`).
+    /// CPU threads the engines compute on ([`engine::device::threads`]: `--threads`, else every
+    /// core `taskset` leaves).
     pub threads: usize,
     /// How the engine runs a batch of this shape where it is not one submit (micro-batches).
     pub note: Option<String>,
@@ -152,11 +154,6 @@ fn peak_rss_mib() -> Option<f64> {
     } else {
         None
     }
-}
-
-/// Threads the engine may use (`available_parallelism`, which honours the affinity mask).
-fn threads() -> usize {
-    std::thread::available_parallelism().map_or(1, |p| p.get())
 }
 
 /// FLOPs of one forward pass (see the module documentation).
@@ -238,7 +235,7 @@ pub fn bench(args: &BenchOptions) -> Result<BenchReport> {
     let (b, t) = (batch.batch, batch.steps);
     let params: Params<f32> = Params::init(&config, 0);
     let adam = AdamState::for_params(&params);
-    let (mut engine, device) = engine::select(args.device, &config, params, adam)?;
+    let (mut engine, _) = engine::select(args.compute.device, &config, params, adam)?;
     let note = engine.batch_note(b, t);
     let n = args.steps as usize;
     let train_ms = time_steps(engine.as_mut(), &batch, &step, n)?;
@@ -262,12 +259,7 @@ pub fn bench(args: &BenchOptions) -> Result<BenchReport> {
     let (adapter, backend) = engine.adapter();
     Ok(BenchReport {
         engine: engine.describe(),
-        device: device
-            .split(':')
-            .next()
-            .unwrap_or_default()
-            .trim_start_matches("device ")
-            .to_string(),
+        device: args.compute.device.to_string(),
         adapter,
         backend,
         model: config.model.module().to_string(),
@@ -289,7 +281,7 @@ pub fn bench(args: &BenchOptions) -> Result<BenchReport> {
         eval_ms_per_batch_min: eval_min,
         eval_ms_per_batch_max: eval_max,
         peak_rss_mib: peak_rss_mib(),
-        threads: threads(),
+        threads: engine::device::threads(),
         note,
         profile,
     })

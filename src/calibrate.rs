@@ -13,9 +13,9 @@
 use crate::atomic;
 use crate::checkpoint::Checkpoint;
 use crate::dataset::Split;
-use crate::engine::Device;
+use crate::engine::ComputeArgs;
 use crate::train::{self, Folders, Splits, StartFrom, TrainConfig};
-use crate::values::non_negative;
+use crate::values::{at_least, non_negative};
 use crate::workouts::{self, Prepared, ProfileArgs, Truncation};
 use anyhow::{Context, Result, ensure};
 use std::path::{Path, PathBuf};
@@ -34,7 +34,7 @@ pub struct CalibrateOptions {
     #[arg(long = "input", value_name = "INPUT", num_args = 1.., required = true)]
     pub inputs: Vec<PathBuf>,
     /// Epochs of fine-tuning.
-    #[arg(long, default_value_t = CALIBRATION_EPOCHS, value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long, default_value_t = CALIBRATION_EPOCHS, value_parser = at_least(1))]
     pub epochs: u32,
     /// Learning rate.
     #[arg(long, default_value_t = TrainConfig::default().lr, value_parser = non_negative)]
@@ -46,9 +46,9 @@ pub struct CalibrateOptions {
     /// Seed of shuffling and dropout.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
-    /// Where the math runs.
-    #[arg(long, value_enum, default_value_t = Device::Auto)]
-    pub device: Device,
+    /// `--device` and `--threads`.
+    #[command(flatten)]
+    pub compute: ComputeArgs,
     /// The person's heart rates, where the files do not record them.
     #[command(flatten)]
     pub profile: ProfileArgs,
@@ -66,7 +66,7 @@ impl CalibrateOptions {
             epochs: self.epochs,
             lr: self.lr,
             seed: self.seed,
-            device: self.device,
+            device: self.compute.device,
             folders: Folders::all_in(&self.out),
             ..TrainConfig::default()
         }

@@ -6,6 +6,7 @@ use crate::ablate::{self, AblateOptions};
 use crate::bench::{self, BenchOptions};
 use crate::calibrate::{self, CalibrateOptions};
 use crate::crossval::{self, CrossvalOptions};
+use crate::engine::ComputeArgs;
 use crate::evaluate::{self, EvaluateOptions};
 use crate::people::{self, PeopleOptions};
 use crate::predict::{self, PredictOptions};
@@ -14,7 +15,7 @@ use crate::synth::{self, SynthOptions};
 use crate::train::{self, TrainOptions};
 use crate::tune;
 use anyhow::Result;
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use std::process::ExitCode;
 
 /// Heart-rate prediction with LSTM and GRU models on any GPU (wgpu) or the CPU.
@@ -53,9 +54,41 @@ pub enum Command {
     Bench(BenchOptions),
 }
 
+impl Command {
+    /// The `--device` and `--threads` of a command that computes; `None` for the others.
+    pub fn compute(&self) -> Option<&ComputeArgs> {
+        match self {
+            Command::Train(options) => Some(&options.compute),
+            Command::Evaluate(options) => Some(&options.compute),
+            Command::Predict(options) => Some(&options.compute),
+            Command::Ablate(options) => Some(&options.train.compute),
+            Command::Calibrate(options) => Some(&options.compute),
+            Command::Crossval(options) => Some(&options.train.compute),
+            Command::Bench(options) => Some(&options.compute),
+            Command::Synth(_) | Command::Prepare(_) | Command::Devices => None,
+        }
+    }
+}
+
+/// The command line's definition: [`Cli`]'s, with every flag that takes a value taking a
+/// negative number too, so that `--lr -1` meets the flag's own check ("expected a non-negative
+/// number") instead of reading as an unknown flag `-1`.
+pub fn command() -> clap::Command {
+    Cli::command().mut_subcommands(|sub| {
+        sub.mut_args(|arg| {
+            let takes_value = arg.get_action().takes_values();
+            arg.allow_negative_numbers(takes_value)
+        })
+    })
+}
+
 /// Parses the command line and runs the command; the exit status on success.
 pub fn run() -> Result<ExitCode> {
-    match Cli::parse().command {
+    let cli = Cli::from_arg_matches(&command().get_matches()).unwrap_or_else(|err| err.exit());
+    if let Some(compute) = cli.command.compute() {
+        compute.use_threads()?;
+    }
+    match cli.command {
         Command::Synth(options) => synth::run(&options),
         Command::Prepare(options) => prepare::run(&options),
         Command::Train(options) => train::run(&options),

@@ -21,7 +21,7 @@ use crate::atomic;
 use crate::checkpoint::{Checkpoint, engine_for};
 use crate::data::Profile;
 use crate::dataset::Split;
-use crate::engine::{Device, Engine};
+use crate::engine::{ComputeArgs, Device, Engine};
 use crate::plot::{self, Chart, Series};
 use crate::prepare::default_data;
 use crate::score::{MaeInterval, Scores, predict_split, too_few, valid_steps};
@@ -52,7 +52,8 @@ pub struct EvaluateOptions {
     /// Checkpoint to evaluate.
     #[arg(long)]
     pub checkpoint: PathBuf,
-    /// Processed data file [default: test.safetensors of DATA/processed, or of the default
+    /// Processed data file, or a folder of them (as `train --data` takes), whose
+    /// test.safetensors is read [default: test.safetensors of DATA/processed, or of the default
     /// synthetic set in DATA/synthetic/processed when DATA/processed holds no data].
     #[arg(long)]
     pub data: Option<PathBuf>,
@@ -76,9 +77,9 @@ pub struct EvaluateOptions {
     /// Maximal heart rate for the zones.
     #[arg(long, alias = "hr_max", default_value_t = EvaluateConfig::default().hr_max, value_parser = non_negative)]
     pub hr_max: f64,
-    /// Where the math runs.
-    #[arg(long, value_enum, default_value_t = EvaluateConfig::default().device)]
-    pub device: Device,
+    /// `--device` and `--threads`.
+    #[command(flatten)]
+    pub compute: ComputeArgs,
 }
 
 /// How a checkpoint is evaluated; the defaults are `hrcast evaluate`'s.
@@ -104,7 +105,7 @@ impl EvaluateOptions {
     pub fn config(&self) -> EvaluateConfig {
         EvaluateConfig {
             hr_max: self.hr_max,
-            device: self.device,
+            device: self.compute.device,
         }
     }
 }
@@ -250,10 +251,7 @@ fn evaluation_split(
         !options.whole_workouts,
         "--whole-workouts needs --input: a processed --data file holds its windows already"
     );
-    let data = options
-        .data
-        .clone()
-        .unwrap_or_else(default_data::default_test_file);
+    let data = default_data::test_file(options.data.as_deref());
     let split = Split::read(&data).context("--data")?;
     if (split.interval_s - ck.interval_s).abs() > 1e-9 {
         eprintln!(

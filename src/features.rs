@@ -154,21 +154,38 @@ pub fn parse_feature_list(spec: &str) -> Result<Vec<usize>> {
         };
         for member in members {
             let Some(index) = feature_index(member) else {
-                let sets: Vec<&str> = FEATURE_SETS
-                    .iter()
-                    .chain(&PERSON_SETS)
-                    .map(|(s, _)| *s)
-                    .collect();
                 bail!(
                     "unknown feature {name:?}: features are {} and sets are {}",
                     INPUT_NAMES.join(", "),
-                    sets.join(", ")
+                    set_names().join(", ")
                 );
             };
             chosen[index] = true;
         }
     }
     Ok((0..INPUT_NAMES.len()).filter(|&i| chosen[i]).collect())
+}
+
+/// The names of the sets `--features` takes: [`FEATURE_SETS`]' then [`PERSON_SETS`]'.
+fn set_names() -> Vec<&'static str> {
+    FEATURE_SETS
+        .iter()
+        .chain(&PERSON_SETS)
+        .map(|(set, _)| *set)
+        .collect()
+}
+
+/// The help of `--features`, naming every set and input it takes.
+pub fn features_help() -> String {
+    let (sets, person_sets) = (set_names(), PERSON_SETS.map(|(set, _)| set));
+    format!(
+        "The model's inputs: a feature set ({}), or a comma list of sets and input names ({}), \
+         where {} add person-level inputs to a set (e.g. bounded,{}) [default: all]",
+        sets[..FEATURE_SETS.len()].join(", "),
+        INPUT_NAMES.join(", "),
+        person_sets.join(", "),
+        person_sets.join(",")
+    )
 }
 
 /// A `--features` value: indices into [`INPUT_NAMES`], in checkpoint order (see

@@ -19,7 +19,7 @@ use crate::atomic;
 use crate::checkpoint::{Checkpoint, engine_for};
 use crate::data::{self, HISTORY_INPUT_NAMES, NUM_PERSON_INPUTS};
 use crate::dataset::Split;
-use crate::engine::{Device, Engine};
+use crate::engine::{ComputeArgs, Engine};
 use crate::features::{self, HISTORY_SET, NUM_FEATURES, Sequence, feature_indices};
 use crate::model::Batch;
 use crate::workouts::{self, Prepared, ProfileArgs, Truncation};
@@ -40,9 +40,9 @@ pub struct PredictOptions {
     /// CSV file to write [default: results/<input name>_predictions.csv].
     #[arg(long)]
     pub out: Option<PathBuf>,
-    /// Where the math runs.
-    #[arg(long, value_enum, default_value_t = Device::Auto)]
-    pub device: Device,
+    /// `--device` and `--threads`.
+    #[command(flatten)]
+    pub compute: ComputeArgs,
     /// The person's heart rates, where the file does not record them.
     #[command(flatten)]
     pub profile: ProfileArgs,
@@ -137,7 +137,7 @@ pub fn predict(options: &PredictOptions) -> Result<Prediction> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         atomic::writable_folder(dir, "--out")?;
     }
-    let mut engine = engine_for(&ck, options.device)?;
+    let mut engine = engine_for(&ck, options.compute.device)?;
     let predicted = predict_workout(engine.as_mut(), &ck, &workout)?;
     atomic::write(&path, predicted.csv.into_bytes())?;
     Ok(Prediction {
@@ -168,6 +168,11 @@ fn read_workout(options: &PredictOptions, ck: &Checkpoint) -> Result<WorkoutPiec
         );
     }
     workout.profile = workout.profile.or(fallback);
+    ProfileArgs::warn_unknown(
+        workout.profile,
+        &ck.config.features,
+        &input.display().to_string(),
+    );
     let cleaned = data::clean(&workout);
     if !cleaned.notes.is_empty() {
         eprintln!("warning: {}: {}", input.display(), cleaned.notes.join("; "));

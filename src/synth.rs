@@ -45,6 +45,7 @@
 //! Everything is drawn from one seeded generator: the same seed gives the same file.
 
 use crate::atomic;
+use crate::values::at_least;
 use anyhow::{Result, ensure};
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
@@ -73,10 +74,10 @@ pub struct SynthOptions {
     #[arg(long)]
     pub out: PathBuf,
     /// Number of simulated people.
-    #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long, default_value_t = 30, value_parser = at_least(1))]
     pub users: u32,
     /// Workouts per person.
-    #[arg(long, alias = "workouts_per_user", default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long, alias = "workouts_per_user", default_value_t = 8, value_parser = at_least(1))]
     pub workouts_per_user: u32,
     /// Seed of the generator.
     #[arg(long, default_value_t = 0)]

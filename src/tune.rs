@@ -43,9 +43,13 @@ pub struct TuneReport {
 
 /// Times the variants and writes the cache.
 pub fn tune(args: &BenchOptions) -> Result<TuneReport> {
-    if args.device == Device::Cpu {
-        bail!("--tune times the GPU engine's kernels; it cannot run with --device cpu");
-    }
+    let adapter = match args.compute.device {
+        Device::Cpu => {
+            bail!("--tune times the GPU engine's kernels; it cannot run with --device cpu")
+        }
+        Device::Gpu(Some(index)) => index,
+        Device::Auto | Device::Gpu(None) => 0,
+    };
     let path = TuningCache::default_path().ok_or_else(|| {
         anyhow!("--tune: nowhere to keep the tuning cache; set HRCAST_GPU_TUNING to a file path")
     })?;
@@ -60,7 +64,7 @@ pub fn tune(args: &BenchOptions) -> Result<TuneReport> {
         config.hidden_size,
         config.num_layers
     );
-    let info = Gpu::open_best().context("--tune")?.info;
+    let info = Gpu::open_index(adapter).context("--tune")?.info;
     let key = adapter_key(&info);
     eprintln!("tuning the GPU kernels on {key} at {shape}:");
     let (default, _) = Variant::default_for(&info, config.hidden_size);
@@ -72,7 +76,7 @@ pub fn tune(args: &BenchOptions) -> Result<TuneReport> {
         }
         let params: Params<f32> = Params::init(&config, 0);
         let adam = AdamState::for_params(&params);
-        let timed = Gpu::open_best().and_then(|gpu| {
+        let timed = Gpu::open_index(adapter).and_then(|gpu| {
             let mut engine =
                 GpuEngine::with_variant(gpu, (variant, Origin::Forced), &config, &params, &adam)?;
             bench::time_steps(&mut engine, &batch, &step, args.steps as usize)

@@ -2,7 +2,7 @@
 
 use crate::calibrate::CALIBRATION_EPOCHS;
 use crate::train::{TrainConfig, TrainOptions};
-use crate::values::unit_interval;
+use crate::values::{at_least, between, unit_interval};
 use crate::workouts;
 use anyhow::{Result, bail};
 use std::path::PathBuf;
@@ -16,10 +16,10 @@ pub struct CrossvalOptions {
     pub inputs: Vec<PathBuf>,
     /// Folds; people are dealt into them largest first, each to the fold with the fewest
     /// windows so far. More folds than people: one person per fold.
-    #[arg(long, default_value_t = CrossvalConfig::default().folds as u32, value_parser = clap::value_parser!(u32).range(2..))]
+    #[arg(long, default_value_t = CrossvalConfig::default().folds as u32, value_parser = at_least(2))]
     pub folds: u32,
     /// Steps per training window.
-    #[arg(long, alias = "seq_len", default_value_t = CrossvalConfig::default().seq_len as u32, value_parser = clap::value_parser!(u32).range(1..=crate::dataset::MAX_SEQ_LEN as i64))]
+    #[arg(long, alias = "seq_len", default_value_t = CrossvalConfig::default().seq_len as u32, value_parser = between(1, crate::dataset::MAX_SEQ_LEN as u32))]
     pub seq_len: u32,
     /// Train every fold's model on whole workouts, each one sequence with the state carried
     /// from its start to its end, instead of windows of --seq-len steps from a zero state.
@@ -44,7 +44,7 @@ pub struct CrossvalOptions {
     #[arg(long)]
     pub calibrate: bool,
     /// Epochs of each personal calibration.
-    #[arg(long, alias = "calibrate_epochs", default_value_t = CALIBRATION_EPOCHS, value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long, alias = "calibrate_epochs", default_value_t = CALIBRATION_EPOCHS, value_parser = at_least(1))]
     pub calibrate_epochs: u32,
     /// Training options of every fold's model (`--results` is where crossval/ goes; `--data`
     /// and `--resume` do not apply).

@@ -9,9 +9,10 @@
 //!   that both engines draw the same ones).
 //!
 //! Both implement [`Engine`], which training, evaluation and the benchmarks drive; [`select`]
-//! builds the one `--device` asks for.
+//! builds the one `--device` asks for ([`device`]: the `--device` and `--threads` flags).
 
 pub mod cpu;
+pub mod device;
 pub mod gpu;
 pub mod layout;
 pub mod optim;
@@ -22,6 +23,7 @@ pub mod strided;
 
 use crate::model::{Batch, ModelConfig, Params};
 use cpu::CpuEngine;
+pub use device::{ComputeArgs, Device};
 use optim::AdamState;
 
 /// The hyper-parameters of one training step.
@@ -128,20 +130,6 @@ pub struct StepCounts {
     pub readbacks: usize,
 }
 
-/// Where the user asked the math to run (`--device`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Device {
-    /// A hardware GPU if there is one (see [`gpu::auto_choice`]), else the CPU engine, which is
-    /// also taken where the GPU engine cannot run the model. Software adapters (lavapipe,
-    /// llvmpipe, WARP) are about twenty times slower than the CPU engine, so only
-    /// [`Device::Gpu`] takes them.
-    Auto,
-    /// The best GPU adapter, hardware before software; an error where there is none.
-    Gpu,
-    /// The CPU engine (wgpu is not touched).
-    Cpu,
-}
-
 /// Builds the engine `device` asks for, with these parameters and optimizer state. Returns the
 /// engine and a line for the log saying what was picked and why, such as "device auto: CPU
 /// engine (...), as the only adapter, llvmpipe (...) (Vulkan), is a software rasterizer, ...".
@@ -164,11 +152,11 @@ pub fn select(
         Ok((Box::new(cpu) as Box<dyn Engine>, line))
     };
     match device {
-        Device::Gpu => {
-            let engine = gpu::Gpu::open_best()
+        Device::Gpu(index) => {
+            let engine = gpu::Gpu::open_index(index.unwrap_or(0))
                 .and_then(on_gpu)
-                .context("--device gpu")?;
-            let why = format!("device gpu: {}", engine.describe());
+                .with_context(|| format!("--device {device}"))?;
+            let why = format!("device {device}: {}", engine.describe());
             Ok((engine, why))
         }
         Device::Auto => {

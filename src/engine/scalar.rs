@@ -77,8 +77,8 @@ impl<T> SendPtr<T> {
     }
 }
 
-/// Splits the rows of C (and of A) over rayon's threads (one per core, as
-/// `std::thread::available_parallelism` counts them) for large products, calling
+/// Splits the rows of C (and of A) over rayon's threads (`--threads`, else one per core; see
+/// [`crate::engine::device::threads`]) for large products, calling
 /// `kernel(rows, a_block, c_block)` once per block.
 fn parallel_rows<T: Copy + Send + Sync>(
     m: usize,

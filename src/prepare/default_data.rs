@@ -32,12 +32,16 @@ pub fn existing_default_data() -> Option<PathBuf> {
     .find(|dir| dir.join("train.safetensors").exists())
 }
 
-/// The test split `evaluate` reads when no `--data` is given: that of the folder
+/// The test split `evaluate --data` names: the file given, or `test.safetensors` of a given
+/// processed-data folder (the folder `train --data` takes); without `--data`, that of the folder
 /// [`existing_default_data`] finds, else of [`DEFAULT_DATA`].
-pub fn default_test_file() -> PathBuf {
-    existing_default_data()
-        .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA))
-        .join("test.safetensors")
+pub fn test_file(data: Option<&Path>) -> PathBuf {
+    let folder = match data {
+        Some(data) if !data.is_dir() => return data.to_path_buf(),
+        Some(data) => data.to_path_buf(),
+        None => existing_default_data().unwrap_or_else(|| PathBuf::from(DEFAULT_DATA)),
+    };
+    folder.join("test.safetensors")
 }
 
 /// The processed-data folder to train on: `--data` as given (which must exist), else

@@ -1,6 +1,7 @@
 //! `hrcast prepare`'s command-line options.
 
 use crate::dataset::MAX_SEQ_LEN;
+use crate::values::between;
 use crate::workouts::{self, ProfileArgs};
 use anyhow::{Result, bail, ensure};
 use std::path::PathBuf;
@@ -30,7 +31,7 @@ pub struct PrepareOptions {
     #[arg(long, default_value = "DATA/processed")]
     pub out: PathBuf,
     /// Steps per window.
-    #[arg(long, alias = "seq_len", default_value_t = 500, value_parser = clap::value_parser!(u32).range(1..=MAX_SEQ_LEN as i64))]
+    #[arg(long, alias = "seq_len", default_value_t = 500, value_parser = between(1, MAX_SEQ_LEN as u32))]
     pub seq_len: u32,
     /// Each workout one window, as long as the longest workout, instead of windows of --seq-len
     /// steps: training then carries the state through whole workouts (backpropagation through

@@ -2,10 +2,10 @@
 //! defaults are [`TrainConfig::default`]'s.
 
 use super::config::{Architecture, Folders, StartFrom, TrainConfig};
-use crate::engine::Device;
-use crate::features::FeatureList;
+use crate::engine::ComputeArgs;
+use crate::features::{FeatureList, features_help};
 use crate::model::{Cell, HrLevel};
-use crate::values::{non_negative, unit_interval};
+use crate::values::{at_least, non_negative, unit_interval};
 use clap::Args;
 use std::path::PathBuf;
 use std::str::FromStr;
@@ -19,10 +19,10 @@ pub struct TrainOptions {
     #[arg(long, value_enum)]
     pub model: Option<Cell>,
     /// Hidden units per direction and layer [default: 128].
-    #[arg(long, alias = "hidden_size", value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long, alias = "hidden_size", value_parser = at_least(1))]
     pub hidden_size: Option<u32>,
     /// Recurrent layers [default: 2].
-    #[arg(long, alias = "num_layers", value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long, alias = "num_layers", value_parser = at_least(1))]
     pub num_layers: Option<u32>,
     /// Dropout between recurrent layers.
     #[arg(long, default_value_t = Architecture::default().dropout, value_parser = unit_interval)]
@@ -31,7 +31,7 @@ pub struct TrainOptions {
     #[arg(long)]
     pub bidirectional: bool,
     /// Windows per batch.
-    #[arg(long, alias = "batch_size", default_value_t = TrainConfig::default().batch_size as u32, value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long, alias = "batch_size", default_value_t = TrainConfig::default().batch_size as u32, value_parser = at_least(1))]
     pub batch_size: u32,
     /// Learning rate.
     #[arg(long, default_value_t = TrainConfig::default().lr, value_parser = non_negative)]
@@ -43,7 +43,7 @@ pub struct TrainOptions {
     #[arg(long, alias = "grad_clip", default_value_t = TrainConfig::default().grad_clip, value_parser = non_negative)]
     pub grad_clip: f64,
     /// Maximum epochs.
-    #[arg(long, default_value_t = TrainConfig::default().epochs, value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long, default_value_t = TrainConfig::default().epochs, value_parser = at_least(1))]
     pub epochs: u32,
     /// Early-stopping patience in epochs.
     #[arg(long, default_value_t = TrainConfig::default().patience)]
@@ -70,9 +70,9 @@ pub struct TrainOptions {
     /// keep their checkpoint's.
     #[arg(long, alias = "hr_level", value_enum, default_value_t = TrainConfig::default().hr_level)]
     pub hr_level: HrLevel,
-    /// `all`, a feature set (baseline, lags, derivatives, rolling) or a comma list of names
+    /// The model's inputs (the help, [`features_help`], lists the sets and names it takes)
     /// [default: all].
-    #[arg(long, value_parser = FeatureList::from_str)]
+    #[arg(long, value_parser = FeatureList::from_str, help = features_help())]
     pub features: Option<FeatureList>,
     /// Folder with train/val/test.safetensors [default: DATA/processed if it holds a training
     /// split, else the default synthetic set in DATA/synthetic, generated on first use].
@@ -81,9 +81,9 @@ pub struct TrainOptions {
     /// Seed of initialisation, shuffling and dropout.
     #[arg(long, default_value_t = TrainConfig::default().seed)]
     pub seed: u64,
-    /// Where the math runs.
-    #[arg(long, value_enum, default_value_t = TrainConfig::default().device)]
-    pub device: Device,
+    /// `--device` and `--threads`.
+    #[command(flatten)]
+    pub compute: ComputeArgs,
     /// Start from this checkpoint's weights and normalization (fine-tuning).
     #[arg(long, conflicts_with = "resume")]
     pub init: Option<PathBuf>,
@@ -130,7 +130,7 @@ impl TrainOptions {
             length_buckets: self.length_buckets,
             hr_level: self.hr_level,
             seed: self.seed,
-            device: self.device,
+            device: self.compute.device,
             start,
             folders: Folders {
                 checkpoints: self.checkpoints.clone(),

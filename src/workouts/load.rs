@@ -129,19 +129,29 @@ fn clean_and_resample(read: data::ReadResult, interval_s: f64, fallback: Profile
     loaded
 }
 
-/// Fails, naming `flag` and `paths` and why each workout was skipped, where `loaded` kept none.
+/// Fails, naming `flag` and `paths` and why each workout was skipped, where `loaded` kept none:
+/// "no usable workout in FILE: REASON" where one thing was skipped, else how many files and
+/// workouts were read and each reason on a line of its own.
 fn nothing_usable(flag: &str, paths: &[PathBuf], loaded: &Loaded) -> Result<()> {
-    if loaded.prepared.is_empty() {
-        let reasons: Vec<String> = loaded.skipped.iter().map(|s| format!("\n  {s}")).collect();
-        bail!(
-            "{flag} {}: nothing usable: all {} workouts in {} files were skipped:{}",
-            describe_inputs(paths),
-            loaded.workouts_read,
-            loaded.files,
-            reasons.concat()
-        );
+    if !loaded.prepared.is_empty() {
+        return Ok(());
     }
-    Ok(())
+    let inputs = describe_inputs(paths);
+    if let [only] = loaded.skipped.as_slice() {
+        bail!("{flag} {inputs}: no usable workout in {only}");
+    }
+    let reasons: Vec<String> = loaded.skipped.iter().map(|s| format!("\n  {s}")).collect();
+    bail!(
+        "{flag} {inputs}: no usable workout in {} ({} read); skipped:{}",
+        counted(loaded.files, "file"),
+        counted(loaded.workouts_read, "workout"),
+        reasons.concat()
+    )
+}
+
+/// "1 file", "2 files".
+fn counted(n: usize, noun: &str) -> String {
+    format!("{n} {noun}{}", if n == 1 { "" } else { "s" })
 }
 
 /// The inputs as one line, for a data file's `source` and for messages.

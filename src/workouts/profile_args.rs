@@ -17,6 +17,11 @@ pub struct ProfileArgs {
     pub max_hr: Option<f64>,
 }
 
+/// The flag that gives the person-level input `input`: its name in kebab case.
+fn flag_of(input: &str) -> String {
+    format!("--{}", input.replace('_', "-"))
+}
+
 impl ProfileArgs {
     /// The profile the flags give, refused where a value is not a believable heart rate or the
     /// resting one is not below the maximal one.
@@ -55,7 +60,32 @@ impl ProfileArgs {
         PROFILE_INPUT_NAMES
             .into_iter()
             .zip(self.given().values())
-            .map(|(input, value)| (format!("--{}", input.replace('_', "-")), value, input))
+            .map(|(input, value)| (flag_of(input), value, input))
+    }
+
+    /// Warns on stderr, in one line, where a model (its input names `inputs`) takes a
+    /// person-level input that `profile`, the workout of `source`'s after the flags, leaves
+    /// unknown: the model then takes the training data's mean for it.
+    pub fn warn_unknown(profile: Profile, inputs: &[String], source: &str) {
+        let unknown: Vec<&str> = PROFILE_INPUT_NAMES
+            .into_iter()
+            .zip(profile.values())
+            .filter(|(input, value)| value.is_none() && inputs.iter().any(|name| name == input))
+            .map(|(input, _)| input)
+            .collect();
+        if unknown.is_empty() {
+            return;
+        }
+        let flags: Vec<String> = unknown.iter().map(|input| flag_of(input)).collect();
+        let (inputs_are, them) = match unknown.as_slice() {
+            [one] => (format!("input {one} is"), "it"),
+            _ => (format!("inputs {} are", unknown.join(" and ")), "them"),
+        };
+        eprintln!(
+            "warning: the person {inputs_are} unknown ({source} does not record {them}): the \
+             model takes the training data's mean; give {them} with {}",
+            flags.join(" and ")
+        );
     }
 
     /// Warns on stderr where a flag was given for a model (its input names `inputs`) that does

@@ -297,7 +297,7 @@ fn a_truncated_fit_file_is_skipped_or_refused() {
     let bad = dir.path().join("cut.fit");
     std::fs::write(&bad, &bytes[..bytes.len() / 2]).unwrap();
     let out_dir = dir.path().join("out");
-    // Alone: nothing usable remains, so the run fails and writes nothing.
+    // Alone: no usable workout remains, so the run fails and writes nothing.
     let out = hrcast(&[
         "prepare",
         "--input",
@@ -305,7 +305,10 @@ fn a_truncated_fit_file_is_skipped_or_refused() {
         "--out",
         out_dir.to_str().unwrap(),
     ]);
-    assert_fails_with(&out, &["cut.fit", "truncated or corrupt", "nothing usable"]);
+    assert_fails_with(
+        &out,
+        &["no usable workout in ", "cut.fit", "truncated or corrupt"],
+    );
     assert!(files_in(&out_dir).is_empty(), "output left behind");
     // With a good file: a warning naming it, and the run goes on.
     let good = Path::new(WORKOUTS).join("fitparser/hrv-activity.fit");
@@ -390,7 +393,7 @@ fn a_json_line_that_does_not_parse_is_skipped_with_its_line_number() {
         "--out",
         dir.path().join("p").to_str().unwrap(),
     ]);
-    assert_fails_with(&out, &["fitrec.json", "nothing usable"]);
+    assert_fails_with(&out, &["no usable workout in ", "fitrec.json"]);
     assert!(!dir.path().join("p").exists());
 }
 

@@ -1,5 +1,5 @@
 //! The commands end to end: prepare, train, evaluate, predict, crossval and calibrate, run as a
-//! user runs them, with the person-level inputs.
+//! user runs them, with the person-level inputs; what the terminal shows of them.
 //!
 //! One test binary per group, so that the suite links hrcast, wgpu and naga a few times
 //! instead of once per file; tests/common holds what the groups share.
@@ -11,4 +11,5 @@ mod crossval;
 mod history_flags;
 mod people;
 mod person_inputs;
+mod terminal;
 mod workflow;

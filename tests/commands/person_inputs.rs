@@ -392,6 +392,24 @@ fn a_model_with_person_inputs_trains_evaluates_and_predicts_with_them() {
             .collect()
     };
     let unknown = predict("unknown.csv", &[]);
+    // The person inputs the file does not record and no flag gives are named, with their flags.
+    let warning = |flags: &[&str]| {
+        let out = predict_gpx(d, "warned.csv", flags);
+        ok(&out);
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    let both = warning(&[]);
+    assert!(
+        both.contains("inputs resting_hr and max_hr are unknown")
+            && both.contains("--resting-hr and --max-hr"),
+        "{both}"
+    );
+    let one = warning(&["--max-hr", "190"]);
+    assert!(
+        one.contains("input resting_hr is unknown") && !one.contains("max_hr"),
+        "{one}"
+    );
+    assert!(!warning(&["--resting-hr", "50", "--max-hr", "190"]).contains("unknown"));
     let mean = predict(
         "mean.csv",
         &[

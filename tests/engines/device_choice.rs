@@ -176,3 +176,44 @@ fn devices_and_bench_agree_with_the_choice() {
     assert_eq!(report["device"], "auto", "{bench}");
     assert_eq!(hardware, report["adapter"] != "CPU", "{bench}");
 }
+
+#[test]
+fn an_adapter_is_picked_by_its_number_in_devices() {
+    let Some(best) = common::gpu() else { return };
+    let count = gpu::adapters().len();
+    let (devices, _) = hrcast(&["devices"]);
+    assert!(
+        devices.contains(&format!(
+            "--device gpu:N takes adapter N (0 to {})",
+            count - 1
+        )),
+        "{devices}"
+    );
+    let bench = |device: &str| {
+        let args = [
+            "bench",
+            "--device",
+            device,
+            "--hidden-size",
+            "4",
+            "--seq-len",
+            "5",
+        ];
+        let tiny = ["--batch-size", "2", "--steps", "1", "--json"];
+        common::hrcast_command(std::path::Path::new("."), &[&args[..], &tiny[..]].concat())
+    };
+    let out = common::output_within(&mut bench("gpu:0"), common::RUN_LIMIT);
+    let report: serde_json::Value = serde_json::from_str(&common::succeeded(&out)).unwrap();
+    assert_eq!(report["device"], "gpu:0");
+    assert_eq!(report["adapter"], best.info.name.as_str());
+    let out = common::output_within(&mut bench("gpu:99"), common::RUN_LIMIT);
+    common::fails_with(
+        &out,
+        &[
+            "--device gpu:99",
+            "there is no adapter 99",
+            &format!("wgpu finds {count}"),
+            "hrcast devices",
+        ],
+    );
+}

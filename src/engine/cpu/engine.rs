@@ -40,8 +40,11 @@ impl CpuEngine {
 
 impl Engine for CpuEngine {
     fn describe(&self) -> String {
-        let threads = std::thread::available_parallelism().map_or(1, |p| p.get());
-        format!("CPU engine (f32, hand-written BPTT, {threads} threads over the batch)")
+        let threads = match crate::engine::device::threads() {
+            1 => "1 thread".to_string(),
+            n => format!("{n} threads"),
+        };
+        format!("CPU engine (f32, hand-written BPTT, {threads} over the batch)")
     }
 
     fn train_step(&mut self, batch: &Batch<f32>, step: &StepConfig) -> anyhow::Result<()> {

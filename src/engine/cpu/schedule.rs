@@ -1,6 +1,6 @@
 //! How the CPU engine spreads a batch over threads. The sequences of a batch are independent, so
-//! the batch is split into one [`Block`] of consecutive sequences per core
-//! (`std::thread::available_parallelism`, which honours `taskset`), and each block runs its
+//! the batch is split into one [`Block`] of consecutive sequences per thread the engines compute
+//! on ([`crate::engine::device::threads`]: `--threads`, else one per core), and each block runs its
 //! whole time loop on its own thread ([`parallel`]) with no synchronization between steps; its
 //! per-step GEMMs are small enough to stay on that thread.
 //!
@@ -23,10 +23,9 @@ pub struct Block {
 
 impl Block {
     /// `batch` sequences split into `threads` blocks (at most one per sequence; `None`: one per
-    /// core), as even as can be.
+    /// thread the engines compute on), as even as can be.
     pub fn split(batch: usize, threads: Option<usize>) -> Vec<Block> {
-        let threads =
-            threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |p| p.get()));
+        let threads = threads.unwrap_or_else(crate::engine::device::threads);
         let blocks = threads.clamp(1, batch.max(1));
         (0..blocks)
             .map(|k| {

@@ -110,7 +110,7 @@ pub(super) struct BlockScratch<T> {
 /// `Workspace::default()` is empty; the first pass sizes it.
 #[derive(Debug, Default)]
 pub struct Workspace<T> {
-    /// Blocks (threads) to split a batch into; `None`: one per core.
+    /// Blocks (threads) to split a batch into; `None`: one per thread the engines compute on.
     threads: Option<usize>,
     /// What the buffers are sized for (`None` before the first pass).
     shape: Option<Shape>,

@@ -148,14 +148,31 @@ impl Gpu {
     /// Opens the best adapter, hardware or software (what `--device gpu` takes), or fails with a
     /// clear message when there is none.
     pub fn open_best() -> Result<Gpu> {
-        let adapter = adapters().into_iter().next().ok_or_else(|| {
-            anyhow!(
+        Gpu::open_index(0)
+    }
+
+    /// Opens the adapter at `index` of [`adapters`]' list, as `hrcast devices` numbers them
+    /// (`--device gpu:N`; 0 is the best), or fails with a clear message when there is none or
+    /// fewer.
+    pub fn open_index(index: usize) -> Result<Gpu> {
+        let mut found = adapters();
+        if found.is_empty() {
+            bail!(
                 "no GPU adapter found (WGPU_BACKEND={}); install a Vulkan driver (for a software \
                  adapter on Debian: apt-get install mesa-vulkan-drivers) or use --device cpu",
                 std::env::var("WGPU_BACKEND").unwrap_or_else(|_| "unset".into())
-            )
-        })?;
-        Gpu::open(adapter)
+            );
+        }
+        let count = found.len();
+        if index >= count {
+            bail!(
+                "there is no adapter {index}: wgpu finds {count}, numbered 0 to {} (hrcast devices \
+                 lists them){}",
+                count - 1,
+                backend_note()
+            );
+        }
+        Gpu::open(found.swap_remove(index))
     }
 
     /// Opens a device on `adapter` with the adapter's own limits.
@@ -232,8 +249,9 @@ impl Gpu {
     }
 }
 
-/// The text of `hrcast devices`: every adapter (`*` marks the one `--device auto` takes), the
-/// one `--device gpu` takes, and what `--device auto` takes and why.
+/// The text of `hrcast devices`: every adapter, numbered as `--device gpu:N` takes them (`*`
+/// marks the one `--device auto` takes), the one `--device gpu` takes, and what `--device auto`
+/// takes and why.
 pub fn devices_report() -> String {
     let infos: Vec<wgpu::AdapterInfo> = adapters().iter().map(wgpu::Adapter::get_info).collect();
     let choice = auto_choice(&infos);
@@ -252,9 +270,10 @@ pub fn devices_report() -> String {
     }
     match infos.first() {
         Some(best) => out.push_str(&format!(
-            "--device gpu takes {} ({} adapter)\n",
+            "--device gpu takes {} ({} adapter); --device gpu:N takes adapter N (0 to {})\n",
             best.name,
-            kind(best)
+            kind(best),
+            infos.len() - 1
         )),
         None => out.push_str(&format!(
             "--device gpu fails: no GPU adapter found{}\n",
