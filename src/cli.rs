@@ -65,7 +65,7 @@ impl Command {
             Command::Calibrate(options) => Some(&options.compute),
             Command::Crossval(options) => Some(&options.train.compute),
             Command::Bench(options) => Some(&options.compute),
-            Command::Synth(_) | Command::Prepare(_) | Command::Devices => None,
+            Command::Synth(_) | Command::Prepare(_) | Command::People(_) | Command::Devices => None,
         }
     }
 }
