@@ -2,8 +2,14 @@
 //! one person's own workouts (`--input`): every workout is cut into the checkpoint's windows
 //! at its interval, and training starts from the checkpoint's weights and normalization
 //! (`train --init`) for `--epochs` epochs, validating on the same windows (a person's history
-//! is too short to hold some back). The windows stay in memory ([`train::fit`]); the calibrated
-//! model is written to `--out` like a `train` run's checkpoints, with its curves and log.
+//! is too short to hold some back for early stopping). The windows stay in memory
+//! ([`train::fit`]); the calibrated model is written to `--out` like a `train` run's
+//! checkpoints, with its curves and log.
+//!
+//! So that the person learns what calibration gives them, the latest `--hold-out` share of
+//! their recordings (at least one, where there are two or more) is left out of the
+//! fine-tuning, and both models are scored on it: before (the checkpoint) and after (the
+//! calibrated model), with the MAE's interval and a note where the workouts are few.
 //!
 //! Cross-validation measures it the same way ([`crate::crossval`] with `--calibrate`, through
 //! [`fine_tune`]): on the real workouts, fine-tuning on the first half of a person's workouts
@@ -11,9 +17,10 @@
 //! shifting the model's predictions by its mean error on the earlier workouts reached 19.2.
 
 use crate::atomic;
-use crate::checkpoint::Checkpoint;
+use crate::checkpoint::{Checkpoint, engine_for};
 use crate::dataset::Split;
 use crate::engine::ComputeArgs;
+use crate::score::{Scored, score_split, too_few};
 use crate::train::{self, Folders, Splits, StartFrom, TrainConfig};
 use crate::values::{at_least, non_negative};
 use crate::workouts::{self, Prepared, ProfileArgs, Truncation};
@@ -56,6 +63,38 @@ pub struct CalibrateOptions {
     /// history inputs) of the workouts of --input, which also get each other's earlier ones.
     #[arg(long = "history", value_name = "HISTORY", num_args = 1..)]
     pub history: Vec<PathBuf>,
+    /// Share (0 to 0.9) of the person's latest recordings left out of the fine-tuning, on
+    /// which the model is scored before and after; at least one where there are two or more.
+    /// 0: fine-tune on every workout, and score nothing.
+    #[arg(long, default_value_t = HOLD_OUT_SHARE, value_parser = hold_out_share)]
+    pub hold_out: f64,
+}
+
+/// The default share of a person's latest recordings held out by `hrcast calibrate`.
+pub const HOLD_OUT_SHARE: f64 = 0.2;
+
+/// Parses `--hold-out`: a share from 0 to 0.9.
+fn hold_out_share(text: &str) -> Result<f64, String> {
+    let share = non_negative(text)?;
+    if share <= 0.9 {
+        Ok(share)
+    } else {
+        Err(format!("expected a share from 0 to 0.9, found {text}"))
+    }
+}
+
+/// What `hrcast calibrate` did: the calibrated model, and where workouts were held out, both
+/// models' scores on them.
+#[derive(Debug, Clone)]
+pub struct Calibration {
+    /// The calibrated best checkpoint.
+    pub best: PathBuf,
+    /// Recordings fine-tuned on, and held out.
+    pub workouts: [usize; 2],
+    /// The checkpoint and the calibrated model on the held-out workouts' windows.
+    pub before_after: Option<[Scored; 2]>,
+    /// The held-out steps' valid minutes.
+    pub held_out_minutes: f64,
 }
 
 impl CalibrateOptions {
@@ -107,8 +146,8 @@ pub fn fine_tune(
 
 /// Runs `hrcast calibrate`: reads the person's workouts at the checkpoint's interval, each
 /// with its history (the person's workouts of `--input` and `--history` that started before
-/// it), and fine-tunes; returns the calibrated best checkpoint.
-pub fn calibrate(options: &CalibrateOptions) -> Result<PathBuf> {
+/// it), holds out the latest, fine-tunes on the rest and scores both models on the held out.
+pub fn calibrate(options: &CalibrateOptions) -> Result<Calibration> {
     let ck = Checkpoint::load(&options.checkpoint).context("--checkpoint")?;
     atomic::writable_folder(&options.out, "--out")?;
     options.profile.warn_unused(&ck.config.features);
@@ -119,9 +158,99 @@ pub fn calibrate(options: &CalibrateOptions) -> Result<PathBuf> {
         workouts::load_history_flag(&options.history, &options.inputs, ck.interval_s)?;
     one_person(&mut loaded.prepared, &mut history);
     workouts::fill_histories(&mut loaded.prepared, &history, &|_| Truncation::None);
-    let workouts: Vec<&Prepared> = loaded.prepared.iter().collect();
-    fine_tune(&options.checkpoint, &ck, &workouts, &options.config())
-        .with_context(|| format!("--input {}", workouts::describe_inputs(&options.inputs)))
+    let (tuning, held_out) = hold_out(&loaded.prepared, options.hold_out);
+    let context = || format!("--input {}", workouts::describe_inputs(&options.inputs));
+    let best =
+        fine_tune(&options.checkpoint, &ck, &tuning, &options.config()).with_context(context)?;
+    let mut held = Split::empty(ck.seq_len, ck.interval_s, "held out");
+    for p in &held_out {
+        workouts::push_windows(&mut held, p);
+    }
+    let before_after = if held.n > 0 {
+        let device = options.compute.device;
+        let before = score_split(engine_for(&ck, device)?.as_mut(), &ck, &held)?;
+        let tuned = Checkpoint::load(&best)?;
+        let after = score_split(engine_for(&tuned, device)?.as_mut(), &tuned, &held)?;
+        Some([before, after])
+    } else {
+        None
+    };
+    let steps: f64 = held.mask.iter().map(|&m| f64::from(m)).sum();
+    Ok(Calibration {
+        best,
+        workouts: [recordings(&tuning), recordings(&held_out)],
+        before_after,
+        held_out_minutes: steps * ck.interval_s / 60.0,
+    })
+}
+
+/// `prepared` cut in time: the person's latest `share` of recordings (rounded up; at least one
+/// where there are two or more and `share` is above 0, never all) held out, the rest to
+/// fine-tune on. Pieces of one recording stay together.
+fn hold_out(prepared: &[Prepared], share: f64) -> (Vec<&Prepared>, Vec<&Prepared>) {
+    let mut starts: Vec<f64> = prepared.iter().map(recording_start(prepared)).collect();
+    starts.sort_by(f64::total_cmp);
+    starts.dedup();
+    let n = starts.len();
+    let held = if share > 0.0 && n >= 2 {
+        ((share * n as f64).ceil() as usize).clamp(1, n - 1)
+    } else {
+        0
+    };
+    let first_held = starts.get(n - held).copied().unwrap_or(f64::INFINITY);
+    prepared
+        .iter()
+        .partition(|p| recording_start(prepared)(p) < first_held)
+}
+
+/// The start of the recording a workout of `prepared` is a piece of (the earliest start of
+/// the pieces sharing its id).
+fn recording_start(prepared: &[Prepared]) -> impl Fn(&Prepared) -> f64 + '_ {
+    move |p| {
+        (prepared.iter())
+            .filter(|q| q.workout.workout_id == p.workout.workout_id)
+            .map(|q| q.workout.start_time())
+            .fold(f64::INFINITY, f64::min)
+    }
+}
+
+/// The number of distinct recordings (workout ids) among `workouts`.
+fn recordings(workouts: &[&Prepared]) -> usize {
+    let mut ids: Vec<i64> = workouts.iter().map(|p| p.workout.workout_id).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    ids.len()
+}
+
+/// The printed report of a calibration: both models on the held-out workouts.
+pub fn report(c: &Calibration) -> String {
+    let Some([before, after]) = &c.before_after else {
+        return format!(
+            "fine-tuned on all {} recordings; none held out to score on (--hold-out)\n",
+            c.workouts[0]
+        );
+    };
+    let mut out = format!(
+        "fine-tuned on the {} earlier recordings; scored on the {} latest, held out ({:.0} valid minutes):\n\n\
+         | model | MAE (bpm) | 95 % interval | RMSE | R² |\n| --- | --- | --- | --- | --- |\n",
+        c.workouts[0], c.workouts[1], c.held_out_minutes
+    );
+    for (name, s) in [
+        ("before (the checkpoint)", before),
+        ("after (calibrated)", after),
+    ] {
+        let interval = s.mae_interval.map_or("one workout: none".into(), |i| {
+            format!("{:.2} to {:.2}", i.low, i.high)
+        });
+        out += &format!(
+            "| {name} | {:.2} | {interval} | {:.2} | {:.3} |\n",
+            s.scores.mae, s.scores.rmse, s.scores.r2
+        );
+    }
+    if let Some(few) = too_few(after.workouts, c.held_out_minutes) {
+        out += &format!("\nnote: {few}\n");
+    }
+    out
 }
 
 /// Takes every workout of `inputs` and `history` for the same person (the first input's), as
@@ -137,7 +266,8 @@ fn one_person(inputs: &mut [Prepared], history: &mut [Prepared]) {
 
 /// Runs `hrcast calibrate` from the command line: calibrates, then says where the model went.
 pub fn run(options: &CalibrateOptions) -> Result<ExitCode> {
-    let best = calibrate(options)?;
-    println!("calibrated model: {}", best.display());
+    let calibration = calibrate(options)?;
+    print!("{}", report(&calibration));
+    println!("calibrated model: {}", calibration.best.display());
     Ok(ExitCode::SUCCESS)
 }

@@ -495,6 +495,13 @@ fn calibration_fine_tunes_on_earlier_workouts_and_tests_both_models_on_the_later
     }
 }
 
+/// The error of parsing `hrcast calibrate ARGS`.
+fn calibrate_options_error(args: &[&str]) -> String {
+    parse(&[&["calibrate"], args].concat())
+        .unwrap_err()
+        .to_string()
+}
+
 /// `hrcast calibrate`: a model trained on other people, fine-tuned on one person's workouts.
 #[test]
 fn calibrate_fine_tunes_a_model_on_one_persons_workouts() {
@@ -535,8 +542,32 @@ fn calibrate_fine_tunes_a_model_on_one_persons_workouts() {
         30,
         "the cross-validated default"
     );
-    let best = hrcast::calibrate::calibrate(&options).unwrap();
+    let calibration = hrcast::calibrate::calibrate(&options).unwrap();
+    let best = calibration.best.clone();
     assert_eq!(best, out.join("best_model.safetensors"));
+    // fitparser's person has two recordings: the earlier fine-tunes, the later scores both
+    // models on the same steps.
+    assert_eq!(calibration.workouts, [1, 1]);
+    let [before_scores, after_scores] = calibration.before_after.unwrap();
+    assert!(before_scores.scores.n_steps > 0);
+    assert_eq!(before_scores.scores.n_steps, after_scores.scores.n_steps);
+    assert_ne!(before_scores.scores.mae, after_scores.scores.mae);
+    let printed = hrcast::calibrate::report(&calibration);
+    assert!(
+        printed.contains("| before (the checkpoint) |") && printed.contains("note: only 1 workout"),
+        "{printed}"
+    );
+    // Nothing held out: every recording fine-tunes, nothing is scored.
+    let mut all = options.clone();
+    all.hold_out = 0.0;
+    all.out = dir.path().join("calibrated-all");
+    let everything = hrcast::calibrate::calibrate(&all).unwrap();
+    assert_eq!(
+        (everything.workouts, everything.before_after.is_none()),
+        ([2, 0], true)
+    );
+    let err = calibrate_options_error(&[&args[..], &["--hold-out", "1"]].concat());
+    assert!(err.contains("--hold-out"), "{err}");
     let (before, after) = (
         hrcast::checkpoint::Checkpoint::load(&base).unwrap(),
         hrcast::checkpoint::Checkpoint::load(&best).unwrap(),
