@@ -3,8 +3,10 @@
 
 use crate::atomic;
 use anyhow::{Result, anyhow};
+use plotters::element::DynElement;
 use plotters::prelude::*;
 use plotters::style::FontStyle;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
 use std::path::Path;
 use std::sync::Once;
 
@@ -12,6 +14,15 @@ use std::sync::Once;
 static FONT: &[u8] = include_bytes!("../assets/fonts/DejaVuSans.ttf");
 /// Size of one chart in pixels.
 const CELL: (u32, u32) = (900, 550);
+
+/// How a series is drawn.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mark {
+    /// A line through the points; a point whose y is NaN breaks it (a gap, left undrawn).
+    Line,
+    /// A dot at each point.
+    Dots,
+}
 
 /// A named series of points.
 pub struct Series<'a> {
@@ -21,9 +32,24 @@ pub struct Series<'a> {
     pub points: Vec<(f64, f64)>,
     /// Colour.
     pub color: RGBColor,
+    /// Line or dots.
+    pub mark: Mark,
 }
 
-/// One chart: title, axis labels, series, and optional vertical marker lines.
+/// Dashed vertical lines at `xs`, under one legend label.
+pub struct Markers<'a> {
+    /// Legend label.
+    pub label: &'a str,
+    /// X positions.
+    pub xs: Vec<f64>,
+    /// Colour.
+    pub color: RGBColor,
+    /// Width in pixels: a wider group drawn first stays visible under a narrower one at the
+    /// same x.
+    pub width: u32,
+}
+
+/// One chart: title, axis labels, series, vertical marker lines and notes.
 pub struct Chart<'a> {
     /// Title above the chart.
     pub title: String,
@@ -31,13 +57,21 @@ pub struct Chart<'a> {
     pub x_label: &'a str,
     /// Y axis label.
     pub y_label: &'a str,
-    /// Lines (or points, for a scatter).
+    /// Lines and dots.
     pub series: Vec<Series<'a>>,
-    /// X positions of dashed vertical markers, with a legend label.
-    pub markers: Vec<(f64, &'a str)>,
-    /// Draw points instead of lines.
-    pub scatter: bool,
+    /// Dashed vertical lines, each group with a legend label.
+    pub markers: Vec<Markers<'a>>,
+    /// Text written beside points: (x, y, text).
+    pub notes: Vec<(f64, f64, String)>,
 }
+
+/// Pixels of one chart's plotting area in height (the cell less the title, margins and x
+/// labels), give or take a few.
+const PLOT_HEIGHT_PX: f64 = 435.0;
+/// Pixels a legend takes in height: a margin, and a row per entry.
+const LEGEND_MARGIN_PX: f64 = 14.0;
+/// See [`LEGEND_MARGIN_PX`].
+const LEGEND_ROW_PX: f64 = 22.0;
 
 fn register_font() {
     static ONCE: Once = Once::new();
@@ -47,6 +81,8 @@ fn register_font() {
     });
 }
 
+/// The range of the finite `values`, padded by 5 % each way; (0, 1) when there is none, one
+/// unit wide about a single value.
 fn range(values: impl Iterator<Item = f64>) -> (f64, f64) {
     let (lo, hi) = values
         .filter(|v| v.is_finite())
@@ -61,6 +97,43 @@ fn range(values: impl Iterator<Item = f64>) -> (f64, f64) {
     }
 }
 
+/// The y range `(lo, hi)` raised at the top so that a legend of `entries` rows in the upper
+/// right corner lies above every point: the band the legend takes holds no value of `lo..hi`.
+pub fn legend_room((lo, hi): (f64, f64), entries: usize) -> (f64, f64) {
+    let legend = LEGEND_MARGIN_PX + LEGEND_ROW_PX * entries as f64;
+    let share = (legend / PLOT_HEIGHT_PX).min(0.5);
+    (lo, hi + (hi - lo) * share / (1.0 - share))
+}
+
+/// A tick label: whole numbers without decimals (`5`, not `5.0`), others with at most six.
+pub fn tick_label(value: f64) -> String {
+    let rounded = (value * 1e6).round() / 1e6 + 0.0;
+    format!("{rounded}")
+}
+
+/// The runs of a line's points between gaps (points whose y is not finite); empty runs left
+/// out.
+pub fn segments(points: &[(f64, f64)]) -> Vec<&[(f64, f64)]> {
+    points
+        .split(|p| !p.1.is_finite())
+        .filter(|run| !run.is_empty())
+        .collect()
+}
+
+/// The two ends of the line y = x across `points`: from their least to their greatest
+/// coordinate, either axis (so that the line spans both axes' ranges).
+pub fn identity_line(points: &[(f64, f64)]) -> Vec<(f64, f64)> {
+    let (lo, hi) = points
+        .iter()
+        .flat_map(|&(x, y)| [x, y])
+        .filter(|v| v.is_finite())
+        .fold((f64::MAX, f64::MIN), |(l, h), v| (l.min(v), h.max(v)));
+    if lo > hi {
+        return Vec::new();
+    }
+    vec![(lo, lo), (hi, hi)]
+}
+
 fn draw<DB: DrawingBackend>(
     area: &DrawingArea<DB, plotters::coord::Shift>,
     chart: &Chart,
@@ -69,18 +142,10 @@ where
     DB::ErrorType: 'static,
 {
     let err = |e: DrawingAreaErrorKind<DB::ErrorType>| anyhow!("drawing {}: {e:?}", chart.title);
-    let (x0, x1) = range(
-        chart
-            .series
-            .iter()
-            .flat_map(|s| s.points.iter().map(|p| p.0)),
-    );
-    let (y0, y1) = range(
-        chart
-            .series
-            .iter()
-            .flat_map(|s| s.points.iter().map(|p| p.1)),
-    );
+    let points = || chart.series.iter().flat_map(|s| s.points.iter());
+    let (x0, x1) = range(points().map(|p| p.0));
+    let entries = chart.series.len() + chart.markers.len();
+    let (y0, y1) = legend_room(range(points().map(|p| p.1)), entries);
     let mut ctx = ChartBuilder::on(area)
         .caption(&chart.title, ("sans-serif", 24))
         .margin(15)
@@ -91,35 +156,60 @@ where
     ctx.configure_mesh()
         .x_desc(chart.x_label)
         .y_desc(chart.y_label)
+        .x_label_formatter(&|v| tick_label(*v))
+        .y_label_formatter(&|v| tick_label(*v))
         .label_style(("sans-serif", 15))
         .axis_desc_style(("sans-serif", 18))
         .draw()
         .map_err(err)?;
     for s in &chart.series {
         let style = s.color.stroke_width(2);
-        if chart.scatter {
-            ctx.draw_series(
+        let drawn = match s.mark {
+            Mark::Dots => ctx.draw_series(
                 s.points
                     .iter()
                     .map(|&p| Circle::new(p, 2, s.color.mix(0.4).filled())),
-            )
-            .map_err(err)?
-            .label(s.label)
-            .legend(move |(x, y)| Circle::new((x + 10, y), 4, style.filled()));
+            ),
+            Mark::Line => {
+                let runs = segments(&s.points);
+                // A run of one point is a dot: a line through it would not show.
+                let single = runs.iter().filter(|run| run.len() == 1);
+                ctx.draw_series(single.map(|run| Circle::new(run[0], 1, style.filled())))
+                    .map_err(err)?;
+                ctx.draw_series(runs.iter().map(|run| PathElement::new(run.to_vec(), style)))
+            }
+        };
+        let legend = move |(x, y): (i32, i32)| -> DynElement<'static, DB, (i32, i32)> {
+            match s.mark {
+                Mark::Dots => Circle::new((x + 10, y), 4, style.filled()).into_dyn(),
+                Mark::Line => PathElement::new(vec![(x, y), (x + 20, y)], style).into_dyn(),
+            }
+        };
+        drawn.map_err(err)?.label(s.label).legend(legend);
+    }
+    for m in &chart.markers {
+        let style = m.color.stroke_width(m.width);
+        ctx.draw_series(
+            m.xs.iter()
+                .flat_map(|&x| DashedLineSeries::new(vec![(x, y0), (x, y1)], 6, 4, style)),
+        )
+        .map_err(err)?
+        .label(m.label)
+        .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], style));
+    }
+    let middle = (x0 + x1) / 2.0;
+    ctx.draw_series(chart.notes.iter().map(|(x, y, text)| {
+        // Beside the point, towards the middle, so that the text stays inside the chart.
+        let (h, dx) = if *x > middle {
+            (HPos::Right, -6)
         } else {
-            ctx.draw_series(LineSeries::new(s.points.iter().copied(), style))
-                .map_err(err)?
-                .label(s.label)
-                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], style));
-        }
-    }
-    for &(x, label) in &chart.markers {
-        let style = BLACK.mix(0.6).stroke_width(1);
-        ctx.draw_series(DashedLineSeries::new(vec![(x, y0), (x, y1)], 6, 4, style))
-            .map_err(err)?
-            .label(label)
-            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], style));
-    }
+            (HPos::Left, 6)
+        };
+        let font = ("sans-serif", 14).into_font().color(&BLACK);
+        EmptyElement::at((*x, *y))
+            + Text::new(text.clone(), (dx, 0), font.pos(Pos::new(h, VPos::Center)))
+    }))
+    .map_err(err)?;
     ctx.configure_series_labels()
         .background_style(WHITE.mix(0.85))
         .border_style(BLACK)

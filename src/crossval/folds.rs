@@ -42,6 +42,8 @@ pub struct FoldData<'a> {
     pub number: usize,
     /// The people held out.
     pub people: Vec<i64>,
+    /// Their names ([`Workouts::person_names`]).
+    pub names: Vec<String>,
     /// Training and validation windows of everyone else (and `--add-train`'s).
     pub splits: Splits,
     /// The held-out people's workouts.
@@ -128,6 +130,21 @@ impl Workouts {
         Ok(dealt)
     }
 
+    /// The names of `people` (by user id), for people to read: each one's folder
+    /// ([`crate::data::Workout::person`]).
+    pub fn person_names(&self, people: &[i64]) -> Vec<String> {
+        people
+            .iter()
+            .map(|&user| {
+                let workout = self.prepared.iter().map(|p| &p.workout);
+                let mut theirs = workout.filter(|w| w.user_id == user);
+                theirs
+                    .next()
+                    .map_or_else(|| format!("user {user}"), |w| w.person.clone())
+            })
+            .collect()
+    }
+
     /// Fold `number` (from 1), which holds out `people`: everyone else's workouts train or
     /// validate (`train_or_val` with `val_share`), with `--add-train`'s windows; when none
     /// validates, the training windows do.
@@ -164,6 +181,7 @@ impl Workouts {
             val = train.clone();
         }
         let validating = assignment.iter().filter(|&&s| s == 1).count();
+        let names = self.person_names(people);
         Ok(FoldData {
             number,
             people: people.to_vec(),
@@ -171,10 +189,12 @@ impl Workouts {
                 train,
                 val,
                 source: format!(
-                    "fold {number} of {} (people {people:?} held out)",
-                    self.inputs
+                    "fold {number} of {} (people {} held out)",
+                    self.inputs,
+                    names.join(", ")
                 ),
             },
+            names,
             workouts: [rest.len() - validating, validating, test.len()],
             test,
             test_earlier,

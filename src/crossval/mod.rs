@@ -70,9 +70,10 @@ pub fn cross_validate(
     let mut tally = Tally::new(&workouts.inputs, &workouts.training);
     for (k, people) in folds.iter().enumerate() {
         println!(
-            "== fold {} of {}: testing people {people:?} ==",
+            "== fold {} of {}: testing people [{}] ==",
             k + 1,
-            folds.len()
+            folds.len(),
+            workouts.person_names(people).join(", ")
         );
         let dir = out.join(format!("fold-{}", k + 1));
         let fold = workouts.fold(k + 1, people, config.val_share)?;

@@ -100,6 +100,7 @@ impl Line {
             source,
             workout_id: self.id,
             user_id: self.user_id,
+            person: format!("user {}", self.user_id),
             gender,
             sport: self.sport,
             profile: Profile {
