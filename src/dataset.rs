@@ -654,3 +654,63 @@ impl Split {
         batch
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Two windows of one step: workout 10 of user 1, workout 20 of user 2.
+    fn two_windows() -> Split {
+        let mut split = Split::empty(1, 5.0, "test");
+        split.n = 2;
+        split.features = vec![0.0; 2 * NUM_FEATURES];
+        split.heart_rate = vec![100.0, 110.0];
+        split.mask = vec![1.0, 1.0];
+        split.length = vec![1, 1];
+        split.user_id = vec![1, 2];
+        split.workout_id = vec![10, 20];
+        split.person = vec![f32::NAN; 2 * NUM_PERSON_INPUTS];
+        split
+    }
+
+    #[test]
+    fn names_are_kept_in_the_file() {
+        let mut split = two_windows();
+        split.names.insert(10, "alice/a.fit".into());
+        let read = Split::from_bytes(&split.to_bytes().unwrap()).unwrap();
+        assert_eq!(read, split);
+        assert_eq!(read.workout_name(0), "alice/a.fit");
+        assert_eq!(read.person_name(0), "alice");
+        assert_eq!(read.workout_name(1), "workout 20", "unnamed: the id");
+        assert_eq!(read.person_name(1), "user 2");
+    }
+
+    #[test]
+    fn a_file_without_names_reads_with_ids() {
+        let split = two_windows();
+        let bytes = split.to_bytes().unwrap();
+        let without = |meta: &mut HashMap<String, String>| {
+            meta.remove("names");
+        };
+        let read = Split::from_bytes(&with_metadata(&bytes, without)).unwrap();
+        assert!(read.names.is_empty());
+        assert_eq!(read.person_name(0), "user 1");
+        let broken = |meta: &mut HashMap<String, String>| {
+            meta.insert("names".into(), "[1, 2]".into());
+        };
+        let error = Split::from_bytes(&with_metadata(&bytes, broken)).unwrap_err();
+        assert!(
+            format!("{error:#}").contains("metadata \"names\""),
+            "{error:#}"
+        );
+    }
+
+    /// The file `bytes` with its metadata changed by `change`.
+    fn with_metadata(bytes: &[u8], change: impl Fn(&mut HashMap<String, String>)) -> Vec<u8> {
+        let tensors = SafeTensors::deserialize(bytes).unwrap();
+        let (_, header) = SafeTensors::read_metadata(bytes).unwrap();
+        let mut meta = header.metadata().clone().unwrap();
+        change(&mut meta);
+        safetensors::serialize(tensors.tensors(), Some(meta)).unwrap()
+    }
+}

@@ -542,3 +542,60 @@ pub fn run(options: &EvaluateOptions) -> Result<ExitCode> {
     );
     Ok(ExitCode::SUCCESS)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// One window of 6 steps at 30 s: 4 long, step 1 masked, steps 4 and 5 padding.
+    fn window() -> (Split, Vec<f32>) {
+        let mut split = Split::empty(6, 30.0, "test");
+        split.n = 1;
+        split.heart_rate = vec![100.0, 0.0, 110.0, 120.0, 0.0, 0.0];
+        split.mask = vec![1.0, 0.0, 1.0, 1.0, 0.0, 0.0];
+        split.length = vec![4];
+        split.user_id = vec![7];
+        split.workout_id = vec![70];
+        (split, vec![101.0, 105.0, 111.0, 121.0, 0.0, 0.0])
+    }
+
+    #[test]
+    fn the_actual_line_has_gaps_at_masked_steps_and_stops_at_the_length() {
+        let (split, _) = window();
+        let line = actual_line(&split, 0);
+        assert_eq!(line.len(), 4, "no padding step");
+        assert_eq!(line[0], (0.0, 100.0));
+        assert!(line[1].1.is_nan(), "the masked step is a gap");
+        assert_eq!(line[3], (1.5, 120.0), "minutes on x");
+        assert_eq!(plot::segments(&line).len(), 2);
+    }
+
+    #[test]
+    fn the_prediction_stops_where_padding_starts() {
+        let (split, pred) = window();
+        let line = predicted_line(&split, &pred, 0);
+        assert_eq!(line.len(), 4);
+        assert_eq!(line[1], (0.5, 105.0));
+        assert!(line.iter().all(|p| p.1 > 100.0), "nothing of the padding");
+        let chart = &sample_charts(&split, &pred)[0];
+        assert_eq!(chart.markers[0].xs, [2.0], "padding starts at 2 minutes");
+        assert_eq!(chart.title, "workout 70 (window 0)", "no name in the file");
+    }
+
+    #[test]
+    fn the_scatter_draws_the_identity_line_across_the_points() {
+        let (split, pred) = window();
+        let metrics = Tally::new(6).metrics(&split, labels());
+        let chart = scatter(&split, &pred, &metrics);
+        let identity = chart.series.iter().find(|s| s.mark == Mark::Line).unwrap();
+        assert_eq!(identity.points, [(100.0, 100.0), (121.0, 121.0)]);
+    }
+
+    fn labels() -> Labels {
+        Labels {
+            checkpoint: String::new(),
+            data: String::new(),
+            whole_workouts: false,
+        }
+    }
+}

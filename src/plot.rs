@@ -65,6 +65,8 @@ pub struct Chart<'a> {
     pub notes: Vec<(f64, f64, String)>,
 }
 
+/// The most characters of a title that fit above one chart.
+const TITLE_CHARS: usize = 62;
 /// Pixels of one chart's plotting area in height (the cell less the title, margins and x
 /// labels), give or take a few.
 const PLOT_HEIGHT_PX: f64 = 435.0;
@@ -111,6 +113,21 @@ pub fn tick_label(value: f64) -> String {
     format!("{rounded}")
 }
 
+/// `text` cut to at most `max` characters, an ellipsis in place of its middle where it is longer
+/// (so that both the start and the end of a long name stay).
+pub fn shorten(text: &str, max: usize) -> String {
+    let chars: Vec<char> = text.chars().collect();
+    if chars.len() <= max {
+        return text.to_string();
+    }
+    let kept = max.saturating_sub(1);
+    let head = kept.div_ceil(2);
+    let tail = kept - head;
+    let start: String = chars[..head].iter().collect();
+    let end: String = chars[chars.len() - tail..].iter().collect();
+    format!("{start}…{end}")
+}
+
 /// The runs of a line's points between gaps (points whose y is not finite); empty runs left
 /// out.
 pub fn segments(points: &[(f64, f64)]) -> Vec<&[(f64, f64)]> {
@@ -147,7 +164,7 @@ where
     let entries = chart.series.len() + chart.markers.len();
     let (y0, y1) = legend_room(range(points().map(|p| p.1)), entries);
     let mut ctx = ChartBuilder::on(area)
-        .caption(&chart.title, ("sans-serif", 24))
+        .caption(shorten(&chart.title, TITLE_CHARS), ("sans-serif", 24))
         .margin(15)
         .x_label_area_size(45)
         .y_label_area_size(70)
@@ -243,4 +260,69 @@ pub fn save(path: &Path, charts: &[Chart], cols: usize) -> Result<()> {
     let mut png = Vec::new();
     image.write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)?;
     atomic::write(path, png)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_line_breaks_at_nan_and_keeps_single_points() {
+        let nan = f64::NAN;
+        let points = [
+            (0.0, nan),
+            (1.0, 1.0),
+            (2.0, 2.0),
+            (3.0, nan),
+            (4.0, nan),
+            (5.0, 5.0),
+            (6.0, nan),
+        ];
+        let runs = segments(&points);
+        assert_eq!(runs, [&points[1..3], &points[5..6]]);
+        assert!(segments(&[(0.0, nan)]).is_empty());
+    }
+
+    #[test]
+    fn the_identity_line_spans_both_axes() {
+        let points = [(80.0, 120.0), (190.0, 150.0), (100.0, 70.0)];
+        assert_eq!(identity_line(&points), [(70.0, 70.0), (190.0, 190.0)]);
+        assert!(identity_line(&[]).is_empty());
+        assert!(identity_line(&[(f64::NAN, f64::NAN)]).is_empty());
+    }
+
+    #[test]
+    fn whole_ticks_have_no_decimals() {
+        assert_eq!(tick_label(5.0), "5");
+        assert_eq!(tick_label(140.0), "140");
+        assert_eq!(tick_label(0.4), "0.4");
+        assert_eq!(tick_label(0.1 + 0.2), "0.3");
+        assert_eq!(tick_label(-0.0), "0");
+        assert_eq!(tick_label(2.5), "2.5");
+    }
+
+    #[test]
+    fn the_legend_band_lies_above_the_data() {
+        for entries in [1, 2, 4] {
+            let (lo, hi) = legend_room((100.0, 200.0), entries);
+            assert_eq!(lo, 100.0);
+            let legend_px = LEGEND_MARGIN_PX + LEGEND_ROW_PX * entries as f64;
+            // The share of the plot's height above the data is the legend's.
+            let above = (hi - 200.0) / (hi - lo);
+            assert!(
+                (above - legend_px / PLOT_HEIGHT_PX).abs() < 1e-12,
+                "{entries}"
+            );
+        }
+        assert_eq!(legend_room((0.0, 1.0), 0).0, 0.0);
+    }
+
+    #[test]
+    fn long_titles_keep_their_start_and_end() {
+        assert_eq!(shorten("short", 10), "short");
+        let long = "pyfitness/Luciano_indoor_climb_1562m.fit (window 34)";
+        let cut = shorten(long, 20);
+        assert_eq!(cut.chars().count(), 20);
+        assert_eq!(cut, "pyfitness/…indow 34)");
+    }
 }

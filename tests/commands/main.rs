@@ -10,4 +10,5 @@ mod common;
 mod crossval;
 mod history_flags;
 mod person_inputs;
+mod plots;
 mod workflow;
