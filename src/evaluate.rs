@@ -291,9 +291,9 @@ impl Tally {
     /// Counts the valid steps of window `row` (zones against `hr_max`).
     fn add_window(&mut self, split: &Split, pred: &[f32], row: usize, hr_max: f64) {
         let user = split.user_id[row];
-        if !self.people.contains_key(&user) {
-            self.people.insert(user, split.person_name(row));
-        }
+        self.people
+            .entry(user)
+            .or_insert_with(|| split.person_name(row));
         for (step, actual, predicted) in valid_steps(split, pred, row) {
             self.pairs.push((actual, predicted));
             let (y, p) = (f64::from(actual), f64::from(predicted));

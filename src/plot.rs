@@ -22,6 +22,8 @@ pub enum Mark {
     Line,
     /// A dot at each point.
     Dots,
+    /// A ring at each point: a dot of another series at the same point shows through.
+    Rings,
 }
 
 /// A named series of points.
@@ -65,8 +67,11 @@ pub struct Chart<'a> {
     pub notes: Vec<(f64, f64, String)>,
 }
 
-/// The most characters of a title that fit above one chart.
-const TITLE_CHARS: usize = 62;
+/// Pixels of margin around a chart.
+const MARGIN_PX: u32 = 15;
+/// A series of at most this many dots draws them large and nearly opaque (each one matters);
+/// more, small and see-through (where they crowd, the density shows).
+const FEW_DOTS: usize = 100;
 /// Pixels of one chart's plotting area in height (the cell less the title, margins and x
 /// labels), give or take a few.
 const PLOT_HEIGHT_PX: f64 = 435.0;
@@ -151,6 +156,23 @@ pub fn identity_line(points: &[(f64, f64)]) -> Vec<(f64, f64)> {
     vec![(lo, lo), (hi, hi)]
 }
 
+/// `title` [`shorten`]ed as much as it must be to fit across `area` in the title's font.
+fn fitting_title<DB: DrawingBackend>(
+    area: &DrawingArea<DB, plotters::coord::Shift>,
+    title: &str,
+) -> Result<String, DrawingAreaErrorKind<DB::ErrorType>> {
+    let font = ("sans-serif", 24).into_text_style(area);
+    let room = area.dim_in_pixel().0.saturating_sub(2 * MARGIN_PX);
+    let mut chars = title.chars().count();
+    loop {
+        let text = shorten(title, chars);
+        if chars <= 1 || area.estimate_text_size(&text, &font)?.0 <= room {
+            return Ok(text);
+        }
+        chars -= 1;
+    }
+}
+
 fn draw<DB: DrawingBackend>(
     area: &DrawingArea<DB, plotters::coord::Shift>,
     chart: &Chart,
@@ -163,9 +185,10 @@ where
     let (x0, x1) = range(points().map(|p| p.0));
     let entries = chart.series.len() + chart.markers.len();
     let (y0, y1) = legend_room(range(points().map(|p| p.1)), entries);
+    let title = fitting_title(area, &chart.title).map_err(err)?;
     let mut ctx = ChartBuilder::on(area)
-        .caption(shorten(&chart.title, TITLE_CHARS), ("sans-serif", 24))
-        .margin(15)
+        .caption(title, ("sans-serif", 24))
+        .margin(MARGIN_PX)
         .x_label_area_size(45)
         .y_label_area_size(70)
         .build_cartesian_2d(x0..x1, y0..y1)
@@ -182,10 +205,17 @@ where
     for s in &chart.series {
         let style = s.color.stroke_width(2);
         let drawn = match s.mark {
-            Mark::Dots => ctx.draw_series(
-                s.points
-                    .iter()
-                    .map(|&p| Circle::new(p, 2, s.color.mix(0.4).filled())),
+            Mark::Dots => {
+                let (radius, alpha) = if s.points.len() <= FEW_DOTS {
+                    (4, 0.8)
+                } else {
+                    (2, 0.4)
+                };
+                let dot = s.color.mix(alpha).filled();
+                ctx.draw_series(s.points.iter().map(|&p| Circle::new(p, radius, dot)))
+            }
+            Mark::Rings => ctx.draw_series(
+                (s.points.iter()).map(|&p| Circle::new(p, 6, s.color.stroke_width(2))),
             ),
             Mark::Line => {
                 let runs = segments(&s.points);
@@ -199,6 +229,7 @@ where
         let legend = move |(x, y): (i32, i32)| -> DynElement<'static, DB, (i32, i32)> {
             match s.mark {
                 Mark::Dots => Circle::new((x + 10, y), 4, style.filled()).into_dyn(),
+                Mark::Rings => Circle::new((x + 10, y), 5, style).into_dyn(),
                 Mark::Line => PathElement::new(vec![(x, y), (x + 20, y)], style).into_dyn(),
             }
         };
@@ -218,9 +249,9 @@ where
     ctx.draw_series(chart.notes.iter().map(|(x, y, text)| {
         // Beside the point, towards the middle, so that the text stays inside the chart.
         let (h, dx) = if *x > middle {
-            (HPos::Right, -6)
+            (HPos::Right, -10)
         } else {
-            (HPos::Left, 6)
+            (HPos::Left, 10)
         };
         let font = ("sans-serif", 14).into_font().color(&BLACK);
         EmptyElement::at((*x, *y))

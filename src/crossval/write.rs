@@ -201,7 +201,7 @@ fn plots(out: &Path, r: &Report, pooled: &Pairs) -> Result<()> {
     };
     let (windows, whole) = (thin(&pooled.windows), thin(&pooled.whole));
     let identity = plot::identity_line(&[windows.as_slice(), &whole].concat());
-    let both_ways = |windows, whole| {
+    let both_ways = |windows, whole, whole_mark| {
         vec![
             Series {
                 label: "windows",
@@ -213,7 +213,7 @@ fn plots(out: &Path, r: &Report, pooled: &Pairs) -> Result<()> {
                 label: "whole workouts",
                 points: whole,
                 color: WHOLE,
-                mark: Mark::Dots,
+                mark: whole_mark,
             },
         ]
     };
@@ -228,10 +228,10 @@ fn plots(out: &Path, r: &Report, pooled: &Pairs) -> Result<()> {
         notes: (r.people.iter().zip(&per_person_windows))
             .map(|(p, &(x, y))| (x, y, p.name.clone()))
             .collect(),
-        series: both_ways(per_person_windows, per_person(|b| b.whole.mae)),
+        series: both_ways(per_person_windows, per_person(|b| b.whole.mae), Mark::Rings),
         markers: Vec::new(),
     };
-    let mut series = both_ways(windows, whole);
+    let mut series = both_ways(windows, whole, Mark::Dots);
     series.push(Series {
         label: "predicted = actual",
         points: identity,

@@ -219,6 +219,14 @@ mod tests {
     }
 
     #[test]
+    fn a_line_names_its_person_by_user_id_and_its_workout_by_line() {
+        let line = "{'id': 1, 'userId': 2, 'timestamp': [0, 1], 'heart_rate': [100, 101]}";
+        let workouts = read(line.as_bytes(), "in/endomondo.json", &mut Vec::new()).unwrap();
+        assert_eq!(workouts[0].person, "user 2");
+        assert_eq!(workouts[0].name(), "user 2/endomondo.json:1");
+    }
+
+    #[test]
     fn a_deeply_nested_line_is_an_error_not_a_stack_overflow() {
         let good = "{'id': 1, 'userId': 2, 'timestamp': [0, 1], 'heart_rate': [100, 101]}";
         let deep = format!(

@@ -484,3 +484,30 @@ pub(crate) fn read_regular(path: &Path) -> Result<Vec<u8>> {
     file.take(meta.len()).read_to_end(&mut bytes)?;
     Ok(bytes)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_person_folder_goes_by_its_name() {
+        assert_eq!(folder_name(Path::new("in/alice")), "alice");
+        assert_eq!(folder_name(Path::new("in/alice/")), "alice");
+        let here = std::env::current_dir().unwrap();
+        let here = here.file_name().unwrap().to_string_lossy();
+        assert_eq!(folder_name(Path::new("")), here, "a file given bare");
+        assert_eq!(folder_name(Path::new(".")), here);
+        assert_eq!(folder_name(Path::new("/")), "/");
+    }
+
+    #[test]
+    fn a_file_of_a_folder_is_named_person_slash_file() {
+        let gpx = include_bytes!("../../tests/data/workouts/gpx/garmin-activity.gpx");
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("alice").join("ride.gpx");
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, gpx).unwrap();
+        let read = read_inputs(&[dir.path().to_path_buf()]).unwrap();
+        assert_eq!(read.workouts[0].name(), "alice/ride.gpx");
+    }
+}

@@ -129,7 +129,10 @@ fn every_fold_tests_unseen_people_and_every_step_is_scored_once() {
             .map(|p| p.name.as_str())
             .collect();
         assert_eq!(
-            fold.names.iter().map(String::as_str).collect::<BTreeSet<_>>(),
+            fold.names
+                .iter()
+                .map(String::as_str)
+                .collect::<BTreeSet<_>>(),
             named,
             "fold {k} names its people"
         );
