@@ -469,6 +469,7 @@ fn sample_charts(split: &Split, pred: &[f32]) -> Vec<Chart<'static>> {
                         xs: vec![minutes(split, len)],
                         color: BLACK,
                         width: 1,
+                        dashed: true,
                     }]
                 } else {
                     Vec::new()

@@ -38,7 +38,7 @@ pub struct Series<'a> {
     pub mark: Mark,
 }
 
-/// Dashed vertical lines at `xs`, under one legend label.
+/// Vertical lines at `xs`, under one legend label.
 pub struct Markers<'a> {
     /// Legend label.
     pub label: &'a str,
@@ -49,6 +49,8 @@ pub struct Markers<'a> {
     /// Width in pixels: a wider group drawn first stays visible under a narrower one at the
     /// same x.
     pub width: u32,
+    /// Dashed, or solid (a solid line shows under a dashed one at the same x).
+    pub dashed: bool,
 }
 
 /// One chart: title, axis labels, series, vertical marker lines and notes.
@@ -61,7 +63,7 @@ pub struct Chart<'a> {
     pub y_label: &'a str,
     /// Lines and dots.
     pub series: Vec<Series<'a>>,
-    /// Dashed vertical lines, each group with a legend label.
+    /// Vertical lines, each group with a legend label.
     pub markers: Vec<Markers<'a>>,
     /// Text written beside points: (x, y, text).
     pub notes: Vec<(f64, f64, String)>,
@@ -237,13 +239,16 @@ where
     }
     for m in &chart.markers {
         let style = m.color.stroke_width(m.width);
-        ctx.draw_series(
-            m.xs.iter()
-                .flat_map(|&x| DashedLineSeries::new(vec![(x, y0), (x, y1)], 6, 4, style)),
-        )
-        .map_err(err)?
-        .label(m.label)
-        .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], style));
+        let lines = m.xs.iter().map(|&x| vec![(x, y0), (x, y1)]);
+        let drawn = if m.dashed {
+            ctx.draw_series(lines.flat_map(|line| DashedLineSeries::new(line, 6, 4, style)))
+        } else {
+            ctx.draw_series(lines.map(|line| PathElement::new(line, style)))
+        };
+        drawn
+            .map_err(err)?
+            .label(m.label)
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], style));
     }
     let middle = (x0 + x1) / 2.0;
     ctx.draw_series(chart.notes.iter().map(|(x, y, text)| {

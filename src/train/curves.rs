@@ -10,7 +10,7 @@ use std::path::Path;
 const TRAIN: RGBColor = RGBColor(31, 119, 180);
 const VAL: RGBColor = RGBColor(255, 127, 14);
 const BEST: RGBColor = RGBColor(44, 160, 44);
-const LR_CUT: RGBColor = RGBColor(100, 100, 100);
+const LR_CUT: RGBColor = RGBColor(0, 0, 0);
 
 /// The epochs trained with a lower learning rate than the epoch before.
 fn lr_cuts(history: &[EpochRecord]) -> Vec<u64> {
@@ -30,6 +30,7 @@ fn markers(history: &[EpochRecord]) -> Vec<Markers<'static>> {
             xs: vec![best.epoch as f64],
             color: BEST,
             width: 3,
+            dashed: false,
         });
     }
     let cuts = lr_cuts(history);
@@ -39,6 +40,7 @@ fn markers(history: &[EpochRecord]) -> Vec<Markers<'static>> {
             xs: cuts.into_iter().map(|e| e as f64).collect(),
             color: LR_CUT,
             width: 1,
+            dashed: true,
         });
     }
     markers
