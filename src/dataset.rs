@@ -11,7 +11,9 @@
 //! | `person` | F32 | `[N, 11]` the person-level inputs ([`PERSON_INPUT_NAMES`]: resting and maximal heart rate, the history of earlier workouts, the sport), NaN where unknown; only where some window knows one |
 //!
 //! Metadata: `format` = [`DATA_FORMAT`], `feature_names` (JSON list), `interval_s`, `source`,
-//! and `set_id` (the same for the three splits one `prepare` run writes; absent in older files).
+//! `set_id` (the same for the three splits one `prepare` run writes; absent in older files) and
+//! `names` (a JSON map of workout id to the workout's name, `person/file`, for people to read;
+//! absent in older files, whose workouts and people go by their ids).
 //!
 //! Reading a file checks it completely before any of it is used: the tensors' dtypes and shapes
 //! (against each other, before anything is allocated), `1 <= T <= `[`MAX_SEQ_LEN`], every
@@ -30,7 +32,7 @@ use crate::features::{FEATURE_NAMES, NUM_FEATURES};
 use crate::model::{Batch, HrLevel, Normalization};
 use anyhow::{Context, Result, anyhow, bail, ensure};
 use safetensors::{Dtype, SafeTensors, tensor::TensorView};
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::ops::RangeInclusive;
 use std::path::Path;
 
@@ -100,6 +102,9 @@ pub struct Split {
     /// Identifies the `prepare` run that wrote the split (the same for its three splits); empty
     /// when unknown (files written before hrcast recorded it).
     pub set_id: String,
+    /// The workouts' names by workout id: `person/file` ([`crate::data::Workout::name`]); empty
+    /// when unknown (files written before hrcast recorded them).
+    pub names: BTreeMap<i64, String>,
 }
 
 /// Refuses two splits that different `prepare` runs wrote: they disagree on the set id (when
@@ -242,6 +247,7 @@ impl PartialEq for Split {
             interval_s,
             source,
             set_id,
+            names,
         } = self;
         let bits = |values: &[f32]| values.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
         (
@@ -256,7 +262,13 @@ impl PartialEq for Split {
             &other.user_id,
             &other.workout_id,
         ) && bits(person) == bits(&other.person)
-            && (interval_s, source, set_id) == (&other.interval_s, &other.source, &other.set_id)
+            && (interval_s, source, set_id, names)
+                == (
+                    &other.interval_s,
+                    &other.source,
+                    &other.set_id,
+                    &other.names,
+                )
     }
 }
 
@@ -276,6 +288,7 @@ impl Split {
             interval_s,
             source: source.to_string(),
             set_id: String::new(),
+            names: BTreeMap::new(),
         }
     }
 
@@ -296,6 +309,28 @@ impl Split {
         self.user_id.extend_from_slice(&other.user_id);
         self.workout_id.extend_from_slice(&other.workout_id);
         self.person.extend_from_slice(&other.person);
+        self.names
+            .extend(other.names.iter().map(|(id, name)| (*id, name.clone())));
+    }
+
+    /// The name of window `row`'s workout (`person/file`), or `workout <id>` where the file
+    /// names none.
+    pub fn workout_name(&self, row: usize) -> String {
+        let id = self.workout_id[row];
+        self.names
+            .get(&id)
+            .cloned()
+            .unwrap_or_else(|| format!("workout {id}"))
+    }
+
+    /// The name of window `row`'s person (their workout's name up to the file), or `user <id>`
+    /// where the file names none.
+    pub fn person_name(&self, row: usize) -> String {
+        let named = self.names.get(&self.workout_id[row]);
+        match named.and_then(|name| name.rsplit_once('/')) {
+            Some((person, _)) => person.to_string(),
+            None => format!("user {}", self.user_id[row]),
+        }
     }
 
     /// The person-level inputs of a profile as stored in [`Split::person`]: its values, the
@@ -397,6 +432,7 @@ impl Split {
             ("interval_s".to_string(), self.interval_s.to_string()),
             ("source".to_string(), self.source.clone()),
             ("set_id".to_string(), self.set_id.clone()),
+            ("names".to_string(), serde_json::to_string(&self.names)?),
         ]);
         Ok(safetensors::serialize(tensors, Some(metadata))?)
     }
@@ -505,6 +541,11 @@ impl Split {
             interval_s,
             source: meta.get("source").cloned().unwrap_or_default(),
             set_id: meta.get("set_id").cloned().unwrap_or_default(),
+            names: match meta.get("names") {
+                Some(names) => serde_json::from_str(names)
+                    .context("metadata \"names\" is not a JSON map of workout ids to names")?,
+                None => BTreeMap::new(),
+            },
         };
         check_values(&split)?;
         Ok(split)
@@ -611,5 +652,65 @@ impl Split {
             }
         }
         batch
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Two windows of one step: workout 10 of user 1, workout 20 of user 2.
+    fn two_windows() -> Split {
+        let mut split = Split::empty(1, 5.0, "test");
+        split.n = 2;
+        split.features = vec![0.0; 2 * NUM_FEATURES];
+        split.heart_rate = vec![100.0, 110.0];
+        split.mask = vec![1.0, 1.0];
+        split.length = vec![1, 1];
+        split.user_id = vec![1, 2];
+        split.workout_id = vec![10, 20];
+        split.person = vec![f32::NAN; 2 * NUM_PERSON_INPUTS];
+        split
+    }
+
+    #[test]
+    fn names_are_kept_in_the_file() {
+        let mut split = two_windows();
+        split.names.insert(10, "alice/a.fit".into());
+        let read = Split::from_bytes(&split.to_bytes().unwrap()).unwrap();
+        assert_eq!(read, split);
+        assert_eq!(read.workout_name(0), "alice/a.fit");
+        assert_eq!(read.person_name(0), "alice");
+        assert_eq!(read.workout_name(1), "workout 20", "unnamed: the id");
+        assert_eq!(read.person_name(1), "user 2");
+    }
+
+    #[test]
+    fn a_file_without_names_reads_with_ids() {
+        let split = two_windows();
+        let bytes = split.to_bytes().unwrap();
+        let without = |meta: &mut HashMap<String, String>| {
+            meta.remove("names");
+        };
+        let read = Split::from_bytes(&with_metadata(&bytes, without)).unwrap();
+        assert!(read.names.is_empty());
+        assert_eq!(read.person_name(0), "user 1");
+        let broken = |meta: &mut HashMap<String, String>| {
+            meta.insert("names".into(), "[1, 2]".into());
+        };
+        let error = Split::from_bytes(&with_metadata(&bytes, broken)).unwrap_err();
+        assert!(
+            format!("{error:#}").contains("metadata \"names\""),
+            "{error:#}"
+        );
+    }
+
+    /// The file `bytes` with its metadata changed by `change`.
+    fn with_metadata(bytes: &[u8], change: impl Fn(&mut HashMap<String, String>)) -> Vec<u8> {
+        let tensors = SafeTensors::deserialize(bytes).unwrap();
+        let (_, header) = SafeTensors::read_metadata(bytes).unwrap();
+        let mut meta = header.metadata().clone().unwrap();
+        change(&mut meta);
+        safetensors::serialize(tensors.tensors(), Some(meta)).unwrap()
     }
 }

@@ -22,13 +22,13 @@ use crate::checkpoint::{Checkpoint, engine_for};
 use crate::data::Profile;
 use crate::dataset::Split;
 use crate::engine::{ComputeArgs, Device, Engine};
-use crate::plot::{self, Chart, Series};
+use crate::plot::{self, Chart, Mark, Markers, Series};
 use crate::prepare::default_data;
 use crate::score::{MaeInterval, Scores, predict_split, too_few, valid_steps};
 use crate::values::non_negative;
 use crate::workouts::{self, Truncation};
 use anyhow::{Context, Result, ensure};
-use plotters::style::RGBColor;
+use plotters::style::{BLACK, RGBColor};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -273,6 +273,7 @@ struct Tally {
     per_user: BTreeMap<i64, (f64, usize)>,
     /// Per workout: the sum of absolute errors and the count of valid steps.
     per_workout: BTreeMap<i64, (f64, usize)>,
+    people: BTreeMap<i64, String>,
     csv: String,
 }
 
@@ -285,12 +286,17 @@ impl Tally {
             per_step: vec![(0.0, 0); steps],
             per_user: BTreeMap::new(),
             per_workout: BTreeMap::new(),
+            people: BTreeMap::new(),
             csv: String::from("window,workout_id,user_id,step,actual,predicted\n"),
         }
     }
 
     /// Counts the valid steps of window `row` (zones against `hr_max`).
     fn add_window(&mut self, split: &Split, pred: &[f32], row: usize, hr_max: f64) {
+        let user = split.user_id[row];
+        self.people
+            .entry(user)
+            .or_insert_with(|| split.person_name(row));
         for (step, actual, predicted) in valid_steps(split, pred, row) {
             self.pairs.push((actual, predicted));
             let (y, p) = (f64::from(actual), f64::from(predicted));
@@ -298,7 +304,7 @@ impl Tally {
             self.zones_right += usize::from(zone(y, hr_max) == zone(p, hr_max));
             self.per_step[step].0 += e;
             self.per_step[step].1 += 1;
-            let u = self.per_user.entry(split.user_id[row]).or_default();
+            let u = self.per_user.entry(user).or_default();
             u.0 += e;
             u.1 += 1;
             let w = self.per_workout.entry(split.workout_id[row]).or_default();
@@ -307,7 +313,7 @@ impl Tally {
             let _ = writeln!(
                 self.csv,
                 "{row},{},{},{step},{y:.2},{p:.2}",
-                split.workout_id[row], split.user_id[row]
+                split.workout_id[row], user
             );
         }
     }
@@ -341,11 +347,12 @@ impl Tally {
     }
 
     /// Writes metrics.json, predictions.csv, per_user.csv and per_timestep_mae.csv into `out`
-    /// (all or none); returns the per-step MAE for the plot.
-    fn write(&self, out: &Path, metrics: &Metrics) -> Result<Vec<(f64, f64)>> {
-        let mut users = String::from("user_id,n_steps,mae\n");
+    /// (all or none); returns the per-step MAE (by step index) for the plot.
+    fn write(&self, out: &Path, metrics: &Metrics) -> Result<Vec<(usize, f64)>> {
+        let mut users = String::from("user_id,person,n_steps,mae\n");
         for (user, (e, count)) in &self.per_user {
-            let _ = writeln!(users, "{user},{count},{:.4}", e / *count as f64);
+            let name = self.people[user].replace(',', " ");
+            let _ = writeln!(users, "{user},{name},{count},{:.4}", e / *count as f64);
         }
         let mut steps = String::from("step,n_steps,mae\n");
         let mut step_points = Vec::new();
@@ -356,7 +363,7 @@ impl Tally {
             .filter(|(_, (_, c))| *c > 0)
         {
             let _ = writeln!(steps, "{step},{count},{:.4}", e / *count as f64);
-            step_points.push((step as f64, e / *count as f64));
+            step_points.push((step, e / *count as f64));
         }
         atomic::write_all(&[
             (
@@ -371,12 +378,13 @@ impl Tally {
     }
 }
 
-/// Draws sample_predictions.png, scatter.png and error_by_timestep.png into `out`.
+/// Draws sample_predictions.png, scatter.png and error_by_timestep.png into `out`;
+/// `step_points` holds the MAE by step index.
 fn plots(
     out: &Path,
     split: &Split,
     pred: &[f32],
-    step_points: &[(f64, f64)],
+    step_points: &[(usize, f64)],
     metrics: &Metrics,
 ) -> Result<()> {
     plot::save(
@@ -389,64 +397,96 @@ fn plots(
         &[scatter(split, pred, metrics)],
         1,
     )?;
+    let x_label = format!("minutes into the window (a step is {} s)", split.interval_s);
     plot::save(
         &out.join("error_by_timestep.png"),
         &[Chart {
-            title: "Mean absolute error by step inside the window".into(),
-            x_label: "step",
+            title: "Mean absolute error by time into the window".into(),
+            x_label: &x_label,
             y_label: "MAE (bpm)",
             series: vec![Series {
                 label: "MAE",
-                points: step_points.to_vec(),
+                points: (step_points.iter())
+                    .map(|&(step, mae)| (minutes(split, step), mae))
+                    .collect(),
                 color: PREDICTED,
+                mark: Mark::Line,
             }],
             markers: Vec::new(),
-            scatter: false,
+            notes: Vec::new(),
         }],
         1,
     )
 }
 
-/// Actual and predicted heart rate of [`SAMPLE_WINDOWS`] windows spread over the split.
-fn sample_charts(split: &Split, pred: &[f32]) -> Vec<Chart<'static>> {
+/// Minutes from a window's start to its step `step`.
+fn minutes(split: &Split, step: usize) -> f64 {
+    step as f64 * split.interval_s / 60.0
+}
+
+/// Window `row`'s actual heart rate (minutes, bpm) up to its length, NaN (a gap in the line) at
+/// its masked steps.
+fn actual_line(split: &Split, row: usize) -> Vec<(f64, f64)> {
     let t = split.seq_len;
-    let minutes = |step: usize| step as f64 * split.interval_s / 60.0;
-    let picks: Vec<usize> = (0..SAMPLE_WINDOWS.min(split.n))
-        .map(|k| k * split.n / SAMPLE_WINDOWS.min(split.n))
-        .collect();
-    picks
-        .iter()
-        .map(|&row| {
+    (0..split.length[row] as usize)
+        .map(|s| {
+            let i = row * t + s;
+            let bpm = if split.mask[i] > 0.0 {
+                f64::from(split.heart_rate[i])
+            } else {
+                f64::NAN
+            };
+            (minutes(split, s), bpm)
+        })
+        .collect()
+}
+
+/// The prediction of window `row` (minutes, bpm) up to its length: none over the padding.
+fn predicted_line(split: &Split, pred: &[f32], row: usize) -> Vec<(f64, f64)> {
+    let t = split.seq_len;
+    (0..split.length[row] as usize)
+        .map(|s| (minutes(split, s), f64::from(pred[row * t + s])))
+        .collect()
+}
+
+/// Actual and predicted heart rate of [`SAMPLE_WINDOWS`] windows spread over the split, each
+/// titled with its workout's name.
+fn sample_charts(split: &Split, pred: &[f32]) -> Vec<Chart<'static>> {
+    let shown = SAMPLE_WINDOWS.min(split.n);
+    (0..shown)
+        .map(|k| k * split.n / shown)
+        .map(|row| {
             let len = split.length[row] as usize;
-            let actual = (0..t)
-                .filter(|&s| split.mask[row * t + s] > 0.0)
-                .map(|s| (minutes(s), f64::from(split.heart_rate[row * t + s])))
-                .collect();
-            let predicted = (0..t)
-                .map(|s| (minutes(s), f64::from(pred[row * t + s])))
-                .collect();
             Chart {
-                title: format!("window {row} (workout {})", split.workout_id[row]),
+                title: format!("{} (window {row})", split.workout_name(row)),
                 x_label: "minutes into the window",
                 y_label: "heart rate (bpm)",
                 series: vec![
                     Series {
                         label: "actual",
-                        points: actual,
+                        points: actual_line(split, row),
                         color: ACTUAL,
+                        mark: Mark::Line,
                     },
                     Series {
                         label: "predicted",
-                        points: predicted,
+                        points: predicted_line(split, pred, row),
                         color: PREDICTED,
+                        mark: Mark::Line,
                     },
                 ],
-                markers: if len < t {
-                    vec![(minutes(len), "padding starts")]
+                markers: if len < split.seq_len {
+                    vec![Markers {
+                        label: "padding starts",
+                        xs: vec![minutes(split, len)],
+                        color: BLACK,
+                        width: 1,
+                        dashed: true,
+                    }]
                 } else {
                     Vec::new()
                 },
-                scatter: false,
+                notes: Vec::new(),
             }
         })
         .collect()
@@ -464,9 +504,6 @@ fn scatter(split: &Split, pred: &[f32], metrics: &Metrics) -> Chart<'static> {
         .step_by(stride)
         .map(|&i| (f64::from(split.heart_rate[i]), f64::from(pred[i])))
         .collect();
-    let (lo, hi) = points.iter().fold((f64::MAX, f64::MIN), |(l, h), p| {
-        (l.min(p.0).min(p.1), h.max(p.0).max(p.1))
-    });
     Chart {
         title: format!(
             "Predicted vs actual (MAE {:.2} bpm, R² {:.3})",
@@ -476,18 +513,20 @@ fn scatter(split: &Split, pred: &[f32], metrics: &Metrics) -> Chart<'static> {
         y_label: "predicted heart rate (bpm)",
         series: vec![
             Series {
+                label: "predicted = actual",
+                points: plot::identity_line(&points),
+                color: PREDICTED,
+                mark: Mark::Line,
+            },
+            Series {
                 label: "valid steps",
                 points,
                 color: ACTUAL,
-            },
-            Series {
-                label: "predicted = actual",
-                points: vec![(lo, lo), (hi, hi)],
-                color: PREDICTED,
+                mark: Mark::Dots,
             },
         ],
         markers: Vec::new(),
-        scatter: true,
+        notes: Vec::new(),
     }
 }
 
@@ -527,4 +566,61 @@ pub fn run(options: &EvaluateOptions) -> Result<ExitCode> {
         options.out.display()
     );
     Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// One window of 6 steps at 30 s: 4 long, step 1 masked, steps 4 and 5 padding.
+    fn window() -> (Split, Vec<f32>) {
+        let mut split = Split::empty(6, 30.0, "test");
+        split.n = 1;
+        split.heart_rate = vec![100.0, 0.0, 110.0, 120.0, 0.0, 0.0];
+        split.mask = vec![1.0, 0.0, 1.0, 1.0, 0.0, 0.0];
+        split.length = vec![4];
+        split.user_id = vec![7];
+        split.workout_id = vec![70];
+        (split, vec![101.0, 105.0, 111.0, 121.0, 0.0, 0.0])
+    }
+
+    #[test]
+    fn the_actual_line_has_gaps_at_masked_steps_and_stops_at_the_length() {
+        let (split, _) = window();
+        let line = actual_line(&split, 0);
+        assert_eq!(line.len(), 4, "no padding step");
+        assert_eq!(line[0], (0.0, 100.0));
+        assert!(line[1].1.is_nan(), "the masked step is a gap");
+        assert_eq!(line[3], (1.5, 120.0), "minutes on x");
+        assert_eq!(plot::segments(&line).len(), 2);
+    }
+
+    #[test]
+    fn the_prediction_stops_where_padding_starts() {
+        let (split, pred) = window();
+        let line = predicted_line(&split, &pred, 0);
+        assert_eq!(line.len(), 4);
+        assert_eq!(line[1], (0.5, 105.0));
+        assert!(line.iter().all(|p| p.1 > 100.0), "nothing of the padding");
+        let chart = &sample_charts(&split, &pred)[0];
+        assert_eq!(chart.markers[0].xs, [2.0], "padding starts at 2 minutes");
+        assert_eq!(chart.title, "workout 70 (window 0)", "no name in the file");
+    }
+
+    #[test]
+    fn the_scatter_draws_the_identity_line_across_the_points() {
+        let (split, pred) = window();
+        let metrics = Tally::new(6).metrics(&split, labels());
+        let chart = scatter(&split, &pred, &metrics);
+        let identity = chart.series.iter().find(|s| s.mark == Mark::Line).unwrap();
+        assert_eq!(identity.points, [(100.0, 100.0), (121.0, 121.0)]);
+    }
+
+    fn labels() -> Labels {
+        Labels {
+            checkpoint: String::new(),
+            data: String::new(),
+            whole_workouts: false,
+        }
+    }
 }

@@ -45,6 +45,8 @@ pub struct FoldData<'a> {
     pub number: usize,
     /// The people held out.
     pub people: Vec<i64>,
+    /// Their names ([`Workouts::person_names`]).
+    pub names: Vec<String>,
     /// Training and validation windows of everyone else (and `--add-train`'s).
     pub splits: Splits,
     /// The held-out people's workouts.
@@ -249,6 +251,33 @@ impl Workouts {
         Ok(dealt.into_iter().map(HeldOut::People).collect())
     }
 
+    /// The names of `people` (by user id), for people to read: each one's folder
+    /// ([`crate::data::Workout::person`]).
+    pub fn person_names(&self, people: &[i64]) -> Vec<String> {
+        people
+            .iter()
+            .map(|&user| {
+                let workout = self.prepared.iter().map(|p| &p.workout);
+                let mut theirs = workout.filter(|w| w.user_id == user);
+                theirs
+                    .next()
+                    .map_or_else(|| format!("user {user}"), |w| w.person.clone())
+            })
+            .collect()
+    }
+
+    /// What `held_out` holds out, in words, people by name.
+    pub fn describe(&self, held_out: &HeldOut) -> String {
+        match held_out {
+            HeldOut::People(people) => format!("people [{}]", self.person_names(people).join(", ")),
+            HeldOut::Later { person, .. } => format!(
+                "{}'s {}",
+                self.person_names(&[*person]).join(""),
+                held_out.describe()
+            ),
+        }
+    }
+
     /// Fold `number` (from 1), which holds out `held_out`: the rest of the workouts before it
     /// train or validate (`train_or_val` with `val_share`), with `--add-train`'s windows; when
     /// none validates, the training windows do.
@@ -288,6 +317,7 @@ impl Workouts {
             val = train.clone();
         }
         let validating = assignment.iter().filter(|&&s| s == 1).count();
+        let names = self.person_names(&people);
         Ok(FoldData {
             number,
             people,
@@ -297,9 +327,10 @@ impl Workouts {
                 source: format!(
                     "fold {number} of {} ({} held out)",
                     self.inputs,
-                    held_out.describe()
+                    self.describe(held_out)
                 ),
             },
+            names,
             workouts: [rest.len() - validating, validating, test.len()],
             test,
             test_earlier,

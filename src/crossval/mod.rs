@@ -73,7 +73,7 @@ pub fn cross_validate(
             "== fold {} of {}: testing {} ==",
             k + 1,
             folds.len(),
-            held_out.describe()
+            workouts.describe(held_out)
         );
         let dir = out.join(format!("fold-{}", k + 1));
         let fold = workouts.fold(k + 1, held_out, config.val_share)?;

@@ -7,13 +7,14 @@ use crate::score::{MaeInterval, Scores, too_few};
 use crate::train::TrainReport;
 use serde::Serialize;
 use std::collections::BTreeMap;
-use std::path::Path;
 
 /// One fold's figures.
 #[derive(Debug, Clone, Serialize)]
 pub struct Fold {
     /// The people tested.
     pub people: Vec<i64>,
+    /// Their names, in the same order.
+    pub names: Vec<String>,
     /// Workouts trained on, validated on, tested on.
     pub workouts: [usize; 3],
     /// Windows trained on (with `--add-train`'s).
@@ -31,9 +32,9 @@ pub struct Fold {
 pub struct Person {
     /// The person's id.
     pub user_id: i64,
-    /// The folder of one of their workouts' files (empty for FitRec lines), to tell people apart
-    /// by more than a number.
-    pub folder: String,
+    /// The person's name: their folder, `user <id>` for FitRec lines
+    /// ([`crate::data::Workout::person`]).
+    pub name: String,
     /// The fold that tested them.
     pub fold: usize,
     /// Their workouts.
@@ -184,11 +185,11 @@ impl Tally {
         pairs: &BTreeMap<i64, Pairs>,
     ) {
         let mut workouts: BTreeMap<i64, usize> = BTreeMap::new();
-        let mut folders: BTreeMap<i64, String> = BTreeMap::new();
+        let mut names: BTreeMap<i64, String> = BTreeMap::new();
         for p in &fold.test {
-            folders
+            names
                 .entry(p.workout.user_id)
-                .or_insert_with(|| folder_of(&p.workout.source));
+                .or_insert_with(|| p.workout.person.clone());
             *workouts.entry(p.workout.user_id).or_default() += 1;
         }
         let mut all = Pairs::default();
@@ -204,7 +205,7 @@ impl Tally {
             self.baseline.1 += n;
             self.report.people.push(Person {
                 user_id: *user,
-                folder: folders.get(user).cloned().unwrap_or_default(),
+                name: names.get(user).cloned().unwrap_or_default(),
                 fold: fold.number,
                 workouts: workouts.get(user).copied().unwrap_or(0),
                 mean_hr,
@@ -219,6 +220,7 @@ impl Tally {
         );
         self.report.folds.push(Fold {
             people: fold.people.clone(),
+            names: fold.names.clone(),
             workouts: fold.workouts,
             train_windows: fold.splits.train.n,
             epochs: run.epochs,
@@ -278,17 +280,4 @@ impl Tally {
         report.pooled_mean_baseline_mae = baseline.0 / baseline.1.max(1) as f64;
         (report, pooled)
     }
-}
-
-/// The name of the folder holding a workout's file (`source` is a path, or `path:line` for
-/// FitRec lines, which carry their own people: empty then).
-fn folder_of(source: &str) -> String {
-    let path = Path::new(source);
-    if !path.is_file() {
-        return String::new();
-    }
-    path.parent()
-        .and_then(|d| d.file_name())
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default()
 }

@@ -4,7 +4,7 @@
 use super::report::Report;
 use super::scores::{Both, Pairs};
 use crate::atomic;
-use crate::plot::{self, Chart, Series};
+use crate::plot::{self, Chart, Mark, Series};
 use crate::score::Scores;
 use anyhow::Result;
 use plotters::style::RGBColor;
@@ -13,6 +13,7 @@ use std::path::Path;
 
 const WINDOWS: RGBColor = RGBColor(31, 119, 180);
 const WHOLE: RGBColor = RGBColor(214, 39, 40);
+const IDENTITY: RGBColor = RGBColor(0, 0, 0);
 /// Points drawn at most in scatter.png.
 const SCATTER_POINTS: usize = 20_000;
 
@@ -60,19 +61,17 @@ pub fn tables(r: &Report) -> String {
     );
     let _ = writeln!(md, "| fold (people) {header}\n{rule}");
     for (k, f) in r.folds.iter().enumerate() {
-        row(&mut md, &format!("{} ({:?})", k + 1, f.people), &f.test);
+        row(
+            &mut md,
+            &format!("{} ({})", k + 1, f.names.join(", ")),
+            &f.test,
+        );
     }
-    let _ = writeln!(
-        md,
-        "\n| person (folder; fold, workouts, mean bpm) {header}\n{rule}"
-    );
+    let _ = writeln!(md, "\n| person (fold, workouts, mean bpm) {header}\n{rule}");
     for p in &r.people {
         row(
             &mut md,
-            &format!(
-                "{} ({}; {}, {}, {:.0})",
-                p.user_id, p.folder, p.fold, p.workouts, p.mean_hr
-            ),
+            &format!("{} ({}, {}, {:.0})", p.name, p.fold, p.workouts, p.mean_hr),
             &p.test,
         );
     }
@@ -95,7 +94,10 @@ pub fn tables(r: &Report) -> String {
         for c in &r.calibration {
             let who = format!(
                 "{} ({}, {}/{})",
-                c.user_id, c.fold, c.calibration_workouts, c.test_workouts
+                person_name(r, c.user_id),
+                c.fold,
+                c.calibration_workouts,
+                c.test_workouts
             );
             row(&mut md, &format!("{who}, before"), &c.before);
             row(&mut md, &format!("{who}, fine-tuned"), &c.after);
@@ -104,6 +106,12 @@ pub fn tables(r: &Report) -> String {
     }
     history_table(&mut md, r);
     md
+}
+
+/// The name of person `user_id` of the report, `user <id>` for one it does not hold.
+fn person_name(r: &Report, user_id: i64) -> String {
+    let person = r.people.iter().find(|p| p.user_id == user_id);
+    person.map_or_else(|| format!("user {user_id}"), |p| p.name.clone())
 }
 
 /// crossval.md's table of the held-out windows by the number of the person's earlier workouts:
@@ -152,14 +160,14 @@ fn history_table(md: &mut String, r: &Report) {
 /// `out`; `pooled` holds every held-out step.
 pub fn write(out: &Path, r: &Report, pooled: &Pairs) -> Result<()> {
     let mut people = String::from(
-        "user_id,folder,fold,workouts,mean_hr,n_steps,mae_windows,rmse_windows,r2_windows,mae_whole,rmse_whole,r2_whole\n",
+        "user_id,person,fold,workouts,mean_hr,n_steps,mae_windows,rmse_windows,r2_windows,mae_whole,rmse_whole,r2_whole\n",
     );
     for p in &r.people {
         let _ = writeln!(
             people,
             "{},{},{},{},{:.2},{}",
             p.user_id,
-            p.folder.replace(',', " "),
+            p.name.replace(',', " "),
             p.fold,
             p.workouts,
             p.mean_hr,
@@ -167,15 +175,16 @@ pub fn write(out: &Path, r: &Report, pooled: &Pairs) -> Result<()> {
         );
     }
     let mut folds = String::from(
-        "fold,people,train_workouts,val_workouts,test_workouts,train_windows,epochs,val_mae,n_steps,mae_windows,rmse_windows,r2_windows,mae_whole,rmse_whole,r2_whole\n",
+        "fold,people,user_ids,train_workouts,val_workouts,test_workouts,train_windows,epochs,val_mae,n_steps,mae_windows,rmse_windows,r2_windows,mae_whole,rmse_whole,r2_whole\n",
     );
     for (k, f) in r.folds.iter().enumerate() {
-        let people: Vec<String> = f.people.iter().map(i64::to_string).collect();
+        let ids: Vec<String> = f.people.iter().map(i64::to_string).collect();
         let _ = writeln!(
             folds,
-            "{},{},{},{},{},{},{},{:.4},{}",
+            "{},{},{},{},{},{},{},{},{:.4},{}",
             k + 1,
-            people.join(" "),
+            f.names.join("; ").replace(',', " "),
+            ids.join(" "),
             f.workouts[0],
             f.workouts[1],
             f.workouts[2],
@@ -194,8 +203,9 @@ pub fn write(out: &Path, r: &Report, pooled: &Pairs) -> Result<()> {
     plots(out, r, pooled)
 }
 
-/// Draws per_person_mae.png (each person's MAE against their mean heart rate) and scatter.png
-/// (predicted against actual at held-out steps, at most [`SCATTER_POINTS`] per way) into `out`.
+/// Draws per_person_mae.png (each person's MAE against their mean heart rate, named) and
+/// scatter.png (predicted against actual at held-out steps, at most [`SCATTER_POINTS`] per way,
+/// with the line where they are equal) into `out`.
 fn plots(out: &Path, r: &Report, pooled: &Pairs) -> Result<()> {
     let per_person = |pick: fn(&Both) -> f64| -> Vec<(f64, f64)> {
         r.people
@@ -211,50 +221,56 @@ fn plots(out: &Path, r: &Report, pooled: &Pairs) -> Result<()> {
             .map(|&(y, p)| (f64::from(y), f64::from(p)))
             .collect()
     };
-    let charts = [
-        (
-            "per_person_mae.png",
-            format!(
-                "MAE of each held-out person (pooled: {:.2} bpm windows, {:.2} whole)",
-                r.pooled.windows.mae, r.pooled.whole.mae
-            ),
-            "the person's mean heart rate (bpm)",
-            "MAE (bpm)",
-            [per_person(|b| b.windows.mae), per_person(|b| b.whole.mae)],
-        ),
-        (
-            "scatter.png",
-            format!(
-                "Held-out people, predicted vs actual (R² {:.3} windows, {:.3} whole)",
-                r.pooled.windows.r2, r.pooled.whole.r2
-            ),
-            "actual heart rate (bpm)",
-            "predicted heart rate (bpm)",
-            [thin(&pooled.windows), thin(&pooled.whole)],
-        ),
-    ];
-    for (file, title, x_label, y_label, [windows, whole]) in charts {
-        let series = vec![
+    let (windows, whole) = (thin(&pooled.windows), thin(&pooled.whole));
+    let identity = plot::identity_line(&[windows.as_slice(), &whole].concat());
+    let both_ways = |windows, whole, whole_mark| {
+        vec![
             Series {
                 label: "windows",
                 points: windows,
                 color: WINDOWS,
+                mark: Mark::Dots,
             },
             Series {
                 label: "whole workouts",
                 points: whole,
                 color: WHOLE,
+                mark: whole_mark,
             },
-        ];
-        let chart = Chart {
-            title,
-            x_label,
-            y_label,
-            series,
-            markers: Vec::new(),
-            scatter: true,
-        };
-        plot::save(&out.join(file), &[chart], 1)?;
-    }
-    Ok(())
+        ]
+    };
+    let per_person_windows = per_person(|b| b.windows.mae);
+    let per_person_mae = Chart {
+        title: format!(
+            "MAE of each held-out person (pooled: {:.2} bpm windows, {:.2} whole)",
+            r.pooled.windows.mae, r.pooled.whole.mae
+        ),
+        x_label: "the person's mean heart rate (bpm)",
+        y_label: "MAE (bpm)",
+        notes: (r.people.iter().zip(&per_person_windows))
+            .map(|(p, &(x, y))| (x, y, p.name.clone()))
+            .collect(),
+        series: both_ways(per_person_windows, per_person(|b| b.whole.mae), Mark::Rings),
+        markers: Vec::new(),
+    };
+    let mut series = both_ways(windows, whole, Mark::Dots);
+    series.push(Series {
+        label: "predicted = actual",
+        points: identity,
+        color: IDENTITY,
+        mark: Mark::Line,
+    });
+    let scatter = Chart {
+        title: format!(
+            "Held-out people, predicted vs actual (R² {:.3} windows, {:.3} whole)",
+            r.pooled.windows.r2, r.pooled.whole.r2
+        ),
+        x_label: "actual heart rate (bpm)",
+        y_label: "predicted heart rate (bpm)",
+        series,
+        markers: Vec::new(),
+        notes: Vec::new(),
+    };
+    plot::save(&out.join("per_person_mae.png"), &[per_person_mae], 1)?;
+    plot::save(&out.join("scatter.png"), &[scatter], 1)
 }

@@ -100,6 +100,7 @@ impl Line {
             source,
             workout_id: self.id,
             user_id: self.user_id,
+            person: format!("user {}", self.user_id),
             gender,
             sport: self.sport,
             profile: Profile {
@@ -215,6 +216,14 @@ mod tests {
         assert_eq!(nesting_depth("{/* [[[[ */ 'a': 1 // [[[["), 1);
         assert_eq!(nesting_depth("{'a': ']]]]', 'b': [[[1]]]}"), 4);
         assert_eq!(nesting_depth("/*/ [[ */ ["), 1);
+    }
+
+    #[test]
+    fn a_line_names_its_person_by_user_id_and_its_workout_by_line() {
+        let line = "{'id': 1, 'userId': 2, 'timestamp': [0, 1], 'heart_rate': [100, 101]}";
+        let workouts = read(line.as_bytes(), "in/endomondo.json", &mut Vec::new()).unwrap();
+        assert_eq!(workouts[0].person, "user 2");
+        assert_eq!(workouts[0].name(), "user 2/endomondo.json:1");
     }
 
     #[test]

@@ -81,6 +81,9 @@ pub struct Workout {
     pub workout_id: i64,
     /// Stable identifier of the person (the FitRec userId, else a hash of the folder name).
     pub user_id: i64,
+    /// The person's name, for people to read: the name of the folder that stands for them
+    /// ([`read_inputs`]), `user <userId>` for FitRec lines.
+    pub person: String,
     /// The person's sex, where the format records it.
     pub gender: Gender,
     /// The sport as the file names it (free text).
@@ -92,6 +95,12 @@ pub struct Workout {
 }
 
 impl Workout {
+    /// The workout's name, for people to read: `person/file` (`person/file:line` for FitRec
+    /// lines).
+    pub fn name(&self) -> String {
+        format!("{}/{}", self.person, file_name(Path::new(&self.source)))
+    }
+
     /// Seconds since the Unix epoch of the first sample (0 for an empty workout).
     pub fn start_time(&self) -> f64 {
         self.samples.first().map_or(0.0, |s| s.time_s)
@@ -301,17 +310,41 @@ fn read_person_file(
     let mut workouts = read_bytes(format, &bytes, &path.display().to_string(), skipped)?;
     if format != Format::FitRec {
         let user_id = stable_id(&person.display().to_string());
+        let name = folder_name(person);
         for w in &mut workouts {
             w.user_id = user_id;
+            w.person.clone_from(&name);
         }
     }
     Ok(workouts)
 }
 
+/// The name of a folder standing for a person: its own name, that of the folder it leads to for
+/// `.`, `..` or an empty path (the current folder), its path where it has no name (`/`).
+fn folder_name(folder: &Path) -> String {
+    let folder = if folder.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        folder
+    };
+    let named = |path: &Path| path.file_name().map(|n| n.to_string_lossy().into_owned());
+    named(folder)
+        .or_else(|| named(&std::fs::canonicalize(folder).ok()?))
+        .unwrap_or_else(|| folder.display().to_string())
+}
+
+/// The last part of a path, or the whole path where it has none.
+fn file_name(path: &Path) -> String {
+    path.file_name().map_or_else(
+        || path.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    )
+}
+
 /// Decodes the bytes of one file of `format` into workouts. `source` names the file in the
 /// workouts and in `skipped`. Files without identifiers of their own (FIT, TCX, GPX) get a
-/// workout id hashed from `source`, and the same as user id until [`read_file`] or
-/// [`read_inputs`] name the person.
+/// workout id hashed from `source`, and the same as user id (and the file's name as person)
+/// until [`read_file`] or [`read_inputs`] name the person.
 pub fn read_bytes(
     format: Format,
     bytes: &[u8],
@@ -325,6 +358,7 @@ pub fn read_bytes(
         source: source.to_string(),
         workout_id: stable_id(source),
         user_id: stable_id(source),
+        person: file_name(Path::new(source)),
         gender: Gender::Unknown,
         sport,
         profile: Profile::default(),
@@ -449,4 +483,31 @@ pub(crate) fn read_regular(path: &Path) -> Result<Vec<u8>> {
         .context("the file is larger than memory")?;
     file.take(meta.len()).read_to_end(&mut bytes)?;
     Ok(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_person_folder_goes_by_its_name() {
+        assert_eq!(folder_name(Path::new("in/alice")), "alice");
+        assert_eq!(folder_name(Path::new("in/alice/")), "alice");
+        let here = std::env::current_dir().unwrap();
+        let here = here.file_name().unwrap().to_string_lossy();
+        assert_eq!(folder_name(Path::new("")), here, "a file given bare");
+        assert_eq!(folder_name(Path::new(".")), here);
+        assert_eq!(folder_name(Path::new("/")), "/");
+    }
+
+    #[test]
+    fn a_file_of_a_folder_is_named_person_slash_file() {
+        let gpx = include_bytes!("../../tests/data/workouts/gpx/garmin-activity.gpx");
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("alice").join("ride.gpx");
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, gpx).unwrap();
+        let read = read_inputs(&[dir.path().to_path_buf()]).unwrap();
+        assert_eq!(read.workouts[0].name(), "alice/ride.gpx");
+    }
 }

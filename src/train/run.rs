@@ -7,7 +7,7 @@ use super::config::{StartFrom, TrainConfig};
 use super::curves::curves;
 use super::log::Log;
 use super::splits::Splits;
-use super::state::{EpochRecord, TrainState};
+use super::state::{EpochRecord, TrainState, best_epoch};
 use crate::checkpoint::Checkpoint;
 use crate::data::{NUM_HISTORY_INPUTS, NUM_PROFILE_INPUTS, PERSON_INPUT_NAMES};
 use crate::dataset::Split;
@@ -428,12 +428,7 @@ impl<'a> Run<'a> {
     /// Reports the run: the best epoch and its checkpoint, logged with the time taken, and a
     /// warning when that model is no better than predicting the mean.
     pub fn report(mut self, started: Instant, interrupted: bool) -> Result<TrainReport> {
-        let best = self
-            .state
-            .history
-            .iter()
-            .min_by(|a, b| a.val_loss.total_cmp(&b.val_loss))
-            .cloned();
+        let best = best_epoch(&self.state.history).cloned();
         let report = TrainReport {
             best_checkpoint: best
                 .as_ref()

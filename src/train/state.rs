@@ -27,6 +27,13 @@ pub struct EpochRecord {
     pub seconds: f64,
 }
 
+/// The epoch of the least validation loss (the first of equals): that of the best checkpoint.
+pub(super) fn best_epoch(history: &[EpochRecord]) -> Option<&EpochRecord> {
+    history
+        .iter()
+        .min_by(|a, b| a.val_loss.total_cmp(&b.val_loss))
+}
+
 /// What `--resume` restores beyond weights and optimizer (the checkpoint's `train_state`).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub(super) struct TrainState {

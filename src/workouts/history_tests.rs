@@ -26,6 +26,7 @@ fn workout(user: i64, id: i64, sport: &str, start_s: f64, steps: &[(f64, f64)]) 
             source: format!("w{id}"),
             workout_id: id,
             user_id: user,
+            person: format!("user {user}"),
             gender: Gender::Unknown,
             sport: sport.into(),
             profile: Profile::default(),

@@ -56,6 +56,10 @@ pub fn push_windows_with(
         split.length.push((end - start) as i64);
         split.user_id.push(p.workout.user_id);
         split.workout_id.push(p.workout.workout_id);
+        split
+            .names
+            .entry(p.workout.workout_id)
+            .or_insert_with(|| p.workout.name());
         split.person.extend(person);
         split.n += 1;
     }

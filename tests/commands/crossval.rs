@@ -128,6 +128,18 @@ fn every_fold_tests_unseen_people_and_every_step_is_scored_once() {
         .zip(folds(&options, &report))
     {
         let held: BTreeSet<i64> = fold.people.iter().copied().collect();
+        let named: BTreeSet<&str> = (report.people.iter())
+            .filter(|p| held.contains(&p.user_id))
+            .map(|p| p.name.as_str())
+            .collect();
+        assert_eq!(
+            fold.names
+                .iter()
+                .map(String::as_str)
+                .collect::<BTreeSet<_>>(),
+            named,
+            "fold {k} names its people"
+        );
         assert!(!held.is_empty(), "fold {k} tests nobody");
         assert!(seen.is_disjoint(&held), "a person tested twice");
         seen.extend(&held);
@@ -511,7 +523,7 @@ fn calibrate_fine_tunes_a_model_on_one_persons_workouts() {
     let fold = report
         .people
         .iter()
-        .find(|p| p.folder == "fitparser")
+        .find(|p| p.name == "fitparser")
         .unwrap()
         .fold;
     let base = dir.path().join(format!(

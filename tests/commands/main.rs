@@ -11,5 +11,6 @@ mod crossval;
 mod history_flags;
 mod people;
 mod person_inputs;
+mod plots;
 mod terminal;
 mod workflow;

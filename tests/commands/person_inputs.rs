@@ -68,6 +68,7 @@ fn workout(user_id: i64, start: f64, profile: Profile) -> Workout {
         source: format!("{user_id}@{start}"),
         workout_id: start as i64,
         user_id,
+        person: format!("user {user_id}"),
         gender: Gender::Unknown,
         sport: "run".into(),
         profile,

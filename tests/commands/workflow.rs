@@ -64,6 +64,7 @@ fn fixture_checkpoint_and_data(name: &str, dir: &Path) -> (Fixture, PathBuf, Pat
         interval_s: 5.0,
         source: name.into(),
         set_id: String::new(),
+        names: Default::default(),
     };
     let data_path = dir.join(format!("{name}_data.safetensors"));
     std::fs::write(&data_path, split.to_bytes().unwrap()).unwrap();
@@ -606,6 +607,7 @@ fn bad_checkpoints_data_and_folders_are_refused() {
         interval_s: 5.0,
         source: String::new(),
         set_id: String::new(),
+        names: Default::default(),
     };
     let bytes = {
         use safetensors::{Dtype, tensor::TensorView};

@@ -8,6 +8,7 @@ fn workout(samples: Vec<Sample>, gender: Gender) -> Workout {
         source: "hand-made".into(),
         workout_id: 1,
         user_id: 1,
+        person: "hand".into(),
         gender,
         sport: "run".into(),
         profile: Default::default(),
