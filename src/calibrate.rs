@@ -134,6 +134,7 @@ pub fn fine_tune(
         train: windows.clone(),
         val: windows,
         source: format!("calibration windows of {} workouts", workouts.len()),
+        folder: None,
     };
     let config = TrainConfig {
         start: Some(StartFrom::Init(checkpoint.to_path_buf())),

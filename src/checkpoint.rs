@@ -2,8 +2,10 @@
 //! names, Adam's moments as `optim.exp_avg.<name>` and `optim.exp_avg_sq.<name>`, and metadata:
 //! `format` = [`CHECKPOINT_FORMAT`], `config` and `normalization` (JSON), `epoch`, `step`,
 //! `val_loss`, `val_mae`, `lr`, `seed`, plus hrcast's own `interval_s` (the data's grid, 5 s when
-//! absent), `seq_len` (the training windows' length, [`DEFAULT_SEQ_LEN`] when absent) and
-//! `train_state` (JSON: what `--resume` needs to continue a run exactly).
+//! absent), `seq_len` (the training windows' length, [`DEFAULT_SEQ_LEN`] when absent),
+//! `train_state` (JSON: what `--resume` needs to continue a run exactly) and `trained_on` (JSON
+//! [`TrainedOn`]: the processed-data folder and set the model was trained on, where it was
+//! trained on one; what `evaluate` scores by default).
 //!
 //! Loading checks a checkpoint completely before any of it is used: the configuration (a known
 //! cell, known features without duplicates in hrcast's order, `input_size` equal to their
@@ -24,6 +26,7 @@ use crate::model::{ModelConfig, Normalization, ParamLayout, Params};
 use anyhow::{Context, Result, anyhow, bail, ensure};
 use safetensors::tensor::Metadata;
 use safetensors::{Dtype, SafeTensors, tensor::TensorView};
+use serde::{Deserialize, Serialize};
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
 
@@ -65,6 +68,17 @@ pub struct Checkpoint {
     pub seq_len: usize,
     /// Training state for `--resume` (JSON), if any.
     pub train_state: Option<String>,
+    /// The processed data the model was trained on, where it was a folder of them.
+    pub trained_on: Option<TrainedOn>,
+}
+
+/// The processed data a model was trained on (metadata `trained_on`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrainedOn {
+    /// The processed-data folder, as an absolute path.
+    pub folder: String,
+    /// The set id of its files (empty for files from before set ids).
+    pub set_id: String,
 }
 
 /// Checks a model configuration read from a checkpoint: known features, each once and in
@@ -452,6 +466,9 @@ impl Checkpoint {
         if let Some(state) = &self.train_state {
             meta.insert("train_state".to_string(), state.clone());
         }
+        if let Some(data) = &self.trained_on {
+            meta.insert("trained_on".to_string(), serde_json::to_string(data)?);
+        }
         Ok(safetensors::serialize(tensors, Some(meta))?)
     }
 
@@ -497,6 +514,10 @@ impl Checkpoint {
         let interval_s = meta.interval_s()?;
         let seq_len = meta.seq_len()?;
         let train_state = meta.train_state()?;
+        let trained_on = match meta.0.get("trained_on") {
+            Some(_) => Some(meta.json::<TrainedOn>("trained_on")?),
+            None => None,
+        };
 
         // Every tensor's dtype and shape against the config, from the header, before anything
         // is allocated; then no tensor the config does not describe.
@@ -525,6 +546,7 @@ impl Checkpoint {
             interval_s,
             seq_len,
             train_state,
+            trained_on,
         })
     }
 }

@@ -18,7 +18,7 @@
 //! [`Scores`], as `hrcast crossval` scores its held-out people.
 
 use crate::atomic;
-use crate::checkpoint::{Checkpoint, engine_for};
+use crate::checkpoint::{Checkpoint, TrainedOn, engine_for};
 use crate::data::Profile;
 use crate::dataset::Split;
 use crate::engine::{ComputeArgs, Device, Engine};
@@ -251,8 +251,14 @@ fn evaluation_split(
         !options.whole_workouts,
         "--whole-workouts needs --input: a processed --data file holds its windows already"
     );
-    let data = default_data::test_file(options.data.as_deref());
-    let split = Split::read(&data).context("--data")?;
+    let (data, split) = match (&options.data, &ck.trained_on) {
+        (None, Some(trained_on)) => trained_test_split(trained_on, &options.checkpoint)?,
+        (data, _) => {
+            let data = default_data::test_file(data.as_deref());
+            let split = Split::read(&data).context("--data")?;
+            (data, split)
+        }
+    };
     if (split.interval_s - ck.interval_s).abs() > 1e-9 {
         eprintln!(
             "warning: {} is sampled every {} s but the model was trained at {} s",
@@ -262,6 +268,35 @@ fn evaluation_split(
         );
     }
     Ok((split, data.display().to_string(), "--data"))
+}
+
+/// The test split (path and windows) of the data a checkpoint (`checkpoint`) was trained on, as it records them
+/// (`trained_on`): what `evaluate` scores without `--data`. Refused, saying what to pass, where
+/// that file is gone or has since been prepared again (another set).
+fn trained_test_split(trained_on: &TrainedOn, checkpoint: &Path) -> Result<(PathBuf, Split)> {
+    let test = Path::new(&trained_on.folder).join("test.safetensors");
+    let pass = "name the data to score with --data FILE|FOLDER or --input PATH";
+    ensure!(
+        test.is_file(),
+        "--checkpoint {} was trained on {}, which holds no test.safetensors now; {pass}",
+        checkpoint.display(),
+        trained_on.folder
+    );
+    let split = Split::read(&test).context("--data")?;
+    let set_id = &split.set_id;
+    ensure!(
+        trained_on.set_id.is_empty() || set_id.is_empty() || *set_id == trained_on.set_id,
+        "--checkpoint {} was trained on set {} of {}, which has since been prepared again \
+         (set {set_id}); {pass}",
+        checkpoint.display(),
+        trained_on.set_id,
+        trained_on.folder
+    );
+    println!(
+        "scoring the test split of the data the model was trained on: {}",
+        test.display()
+    );
+    Ok((test, split))
 }
 
 /// The valid steps' (actual, predicted) pairs, their errors per window step and per person, the
@@ -545,14 +580,16 @@ pub fn table(m: &Metrics) -> String {
         .as_ref()
         .map_or(String::new(), |w| format!("\nnote: {w}\n"));
     format!(
-        "| metric | value |\n| --- | --- |\n| MAE | {:.2} bpm{interval} |\n| RMSE | {:.2} bpm |\n| R² | {:.3} |\n| zone accuracy | {:.1} % |\n| steps | {} |\n| workouts | {} |\n| sequences | {} |\n{warning}",
+        "| metric | value |\n| --- | --- |\n| MAE | {:.2} bpm{interval} |\n| RMSE | {:.2} bpm |\n| R² | {:.3} |\n| zone accuracy | {:.1} % |\n| steps | {} |\n| workouts | {} |\n| sequences | {} |\n| data | {} |\n| checkpoint | {} |\n{warning}",
         m.mae,
         m.rmse,
         m.r2,
         100.0 * m.zone_accuracy,
         m.n_steps,
         m.n_workouts,
-        m.sequences
+        m.sequences,
+        m.data,
+        m.checkpoint
     )
 }
 

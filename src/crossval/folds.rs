@@ -329,6 +329,7 @@ impl Workouts {
                     self.inputs,
                     self.describe(held_out)
                 ),
+                folder: None,
             },
             names,
             workouts: [rest.len() - validating, validating, test.len()],

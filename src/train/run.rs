@@ -8,7 +8,7 @@ use super::curves::curves;
 use super::log::Log;
 use super::splits::Splits;
 use super::state::{EpochRecord, TrainState, best_epoch};
-use crate::checkpoint::Checkpoint;
+use crate::checkpoint::{Checkpoint, TrainedOn};
 use crate::data::{NUM_HISTORY_INPUTS, NUM_PROFILE_INPUTS, PERSON_INPUT_NAMES};
 use crate::dataset::Split;
 use crate::engine::optim::AdamState;
@@ -421,6 +421,10 @@ impl<'a> Run<'a> {
             interval_s: self.splits.train.interval_s,
             seq_len: self.splits.train.seq_len,
             train_state: Some(serde_json::to_string(&self.state)?),
+            trained_on: self.splits.folder.as_ref().map(|folder| TrainedOn {
+                folder: folder.display().to_string(),
+                set_id: self.splits.train.set_id.clone(),
+            }),
         }
         .save(path)
     }

@@ -4,7 +4,7 @@
 
 use crate::dataset::{Split, check_same_set};
 use anyhow::{Context, Result, ensure};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// The training and validation splits of a run, and where they came from (for the log).
 #[derive(Debug, Clone)]
@@ -15,6 +15,9 @@ pub struct Splits {
     pub val: Split,
     /// Where they came from: a folder, or what the caller made them of.
     pub source: String,
+    /// The processed-data folder they were read from (absolute), if any: what checkpoints
+    /// record as the data they were trained on.
+    pub folder: Option<PathBuf>,
 }
 
 impl Splits {
@@ -29,6 +32,7 @@ impl Splits {
             train,
             val,
             source: data.display().to_string(),
+            folder: Some(std::path::absolute(data)?),
         })
     }
 }

@@ -46,6 +46,7 @@ fn fixture_checkpoint_and_data(name: &str, dir: &Path) -> (Fixture, PathBuf, Pat
         interval_s: 5.0,
         seq_len: 500,
         train_state: None,
+        trained_on: None,
     };
     let ck_path = dir.join(format!("{name}.safetensors"));
     ck.save(&ck_path).unwrap();
@@ -219,6 +220,74 @@ fn train_args<'a>(extra: &[&'a str]) -> Vec<&'a str> {
     args.extend_from_slice(&SMALL_MODEL);
     args.extend_from_slice(extra);
     args
+}
+
+/// Without `--data`, evaluate scores the test split of the data the checkpoint was trained on
+/// (it records the folder and set), and refuses, saying what to pass, once that folder holds
+/// another set; the printed table names the data and the checkpoint.
+#[test]
+fn evaluate_scores_the_data_the_checkpoint_was_trained_on() {
+    let dir = tempfile::tempdir().unwrap();
+    small_data(dir.path());
+    ok(&hrcast(
+        dir.path(),
+        &train_args(&["--epochs", "1", "--checkpoints", "a"]),
+    ));
+    let ck = Checkpoint::load(&dir.path().join("a/best_model.safetensors")).unwrap();
+    let trained_on = ck.trained_on.unwrap();
+    let processed = std::path::absolute(dir.path().join("processed")).unwrap();
+    assert_eq!(trained_on.folder, processed.display().to_string());
+    let evaluate = |out: &str| {
+        hrcast(
+            dir.path(),
+            &[
+                "evaluate",
+                "--checkpoint",
+                "a/best_model.safetensors",
+                "--device",
+                "cpu",
+                "--out",
+                out,
+            ],
+        )
+    };
+    let out = ok(&evaluate("e1"));
+    let test = processed.join("test.safetensors");
+    assert!(
+        out.contains("scoring the test split of the data the model was trained on"),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!("| data | {} |", test.display())),
+        "{out}"
+    );
+    assert!(
+        out.contains("| checkpoint | a/best_model.safetensors |"),
+        "{out}"
+    );
+    // The same folder prepared again, with other shares: another set.
+    let prepare = [
+        "prepare",
+        "--input",
+        "raw",
+        "--out",
+        "processed",
+        "--seq-len",
+        "60",
+        "--split",
+        "0.5,0.25,0.25",
+    ];
+    ok(&hrcast(dir.path(), &prepare));
+    fails_with(
+        &evaluate("e2"),
+        &["has since been prepared again", "--data"],
+    );
+    assert!(!dir.path().join("e2").exists(), "nothing written");
+    std::fs::remove_file(&test).unwrap();
+    fails_with(
+        &evaluate("e3"),
+        &["holds no test.safetensors now", "--data"],
+    );
 }
 
 #[test]

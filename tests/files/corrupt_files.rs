@@ -164,6 +164,7 @@ fn valid_checkpoint(optimizer: bool) -> Checkpoint {
         interval_s: 5.0,
         seq_len: 20,
         train_state: None,
+        trained_on: None,
     }
 }
 
@@ -747,6 +748,10 @@ fn checkpoint_metadata_out_of_range_is_refused() {
         (
             with_meta(&good, "train_state", Some("[1")),
             &["\"train_state\" is not JSON"],
+        ),
+        (
+            with_meta(&good, "trained_on", Some("{\"folder\": 3}")),
+            &["metadata \"trained_on\""],
         ),
         (
             with_json(&good, "config", |c| c["dropout"] = serde_json::json!(1.0)),
