@@ -109,6 +109,8 @@ pub struct HistoryRow {
     pub withheld: Scores,
     /// Withheld, shifted by the same prediction's mean error on the earlier workouts.
     pub offset: Scores,
+    /// With history, shifted by the same prediction's mean error on the earlier workouts.
+    pub history_offset: Scores,
     /// The model fine-tuned on the person's first workouts (with `--calibrate`; no steps
     /// otherwise, and for no earlier workout).
     pub fine_tuned: Scores,
@@ -164,6 +166,8 @@ impl Tally {
             pool.with_history.extend_from_slice(&bucket.with_history);
             pool.withheld.extend_from_slice(&bucket.withheld);
             pool.offset.extend_from_slice(&bucket.offset);
+            pool.history_offset
+                .extend_from_slice(&bucket.history_offset);
             pool.fine_tuned.extend_from_slice(&bucket.fine_tuned);
             pool.level.extend_from_slice(&bucket.level);
         }
@@ -260,6 +264,7 @@ impl Tally {
                 with_history: Scores::of(&pairs.with_history),
                 withheld: Scores::of(&pairs.withheld),
                 offset: Scores::of(&pairs.offset),
+                history_offset: Scores::of(&pairs.history_offset),
                 fine_tuned: Scores::of(&pairs.fine_tuned),
                 level: Scores::of(&pairs.level),
             })

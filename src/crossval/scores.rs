@@ -114,6 +114,9 @@ pub struct HistoryPairs {
     /// With the history withheld, plus the mean error (actual - predicted) of the same
     /// prediction on the person's earlier workouts (none on a first workout).
     pub offset: Vec<(f32, f32)>,
+    /// With the history, plus the mean error of the same prediction on the person's earlier
+    /// workouts: the history inputs and the offset together.
+    pub history_offset: Vec<(f32, f32)>,
     /// The model fine-tuned on the person's first `from` workouts (the bucket's lower bound),
     /// with the history: `crossval --calibrate` only, and never for the bucket of none.
     pub fine_tuned: Vec<(f32, f32)>,
@@ -206,20 +209,30 @@ impl TrainedModel {
         let steps = |split, predicted, row| {
             valid_steps(split, predicted, row).map(|(_, actual, p)| (actual, p))
         };
-        let mut errors = vec![(0.0, 0); workouts.len()];
+        // Each workout's summed error (actual - predicted) and valid steps, for both ways.
+        let mut errors = [
+            vec![(0.0, 0); workouts.len()],
+            vec![(0.0, 0); workouts.len()],
+        ];
         for (row, &i) in workout_of_row.iter().enumerate() {
-            for (actual, p) in steps(&without, &predicted_without, row) {
-                errors[i].0 += f64::from(actual - p);
-                errors[i].1 += 1;
+            let both = [(&without, &predicted_without), (&with, &predicted_with)];
+            for (way, (split, predicted)) in both.into_iter().enumerate() {
+                for (actual, p) in steps(split, predicted, row) {
+                    errors[way][i].0 += f64::from(actual - p);
+                    errors[way][i].1 += 1;
+                }
             }
         }
-        let offsets = mean_earlier_error(workouts, &errors);
+        let [offsets, history_offsets] = errors.map(|e| mean_earlier_error(workouts, &e));
         let mut buckets: [HistoryPairs; HISTORY_BUCKETS.len()] = Default::default();
         for (row, &i) in workout_of_row.iter().enumerate() {
             let pairs = &mut buckets[history_bucket(earlier[i])];
-            pairs
-                .with_history
-                .extend(steps(&with, &predicted_with, row));
+            let with_history: Vec<_> = steps(&with, &predicted_with, row).collect();
+            let shifted = with_history
+                .iter()
+                .map(|&(y, p)| (y, p + history_offsets[i]));
+            pairs.history_offset.extend(shifted);
+            pairs.with_history.extend(with_history);
             let withheld: Vec<_> = steps(&without, &predicted_without, row).collect();
             let offset = withheld.iter().map(|&(y, p)| (y, p + offsets[i]));
             pairs.offset.extend(offset);

@@ -127,12 +127,13 @@ fn history_table(md: &mut String, r: &Report) {
         "\nBy the person's earlier workouts, in time order (windows; MAE in bpm, R² in brackets): \
          the fold's model given the summaries of the person's earlier workouts; the same model \
          with them withheld (as for a newcomer); that prediction shifted by its mean error on \
-         the person's earlier workouts (offset); with `--calibrate`, the model fine-tuned on the \
+         the person's earlier workouts (offset); the prediction with history shifted the same way \
+         (history + offset); with `--calibrate`, the model fine-tuned on the \
          person's first 1, 2 or 5 workouts (the bucket's lower bound), given the history; and no \
          model: the person's level in their history (the same sport's mean heart rate, else all \
          sports', else the training mean) at every step.\n\n\
-         | earlier workouts | with history | withheld | offset | fine-tuned | the person's level | steps |\n\
-         | --- | --- | --- | --- | --- | --- | --- |"
+         | earlier workouts | with history | withheld | offset | history + offset | fine-tuned | the person's level | steps |\n\
+         | --- | --- | --- | --- | --- | --- | --- | --- |"
     );
     let cell = |s: &Scores| {
         if s.n_steps == 0 {
@@ -144,11 +145,12 @@ fn history_table(md: &mut String, r: &Report) {
     for h in &r.by_history {
         let _ = writeln!(
             md,
-            "| {} | {} | {} | {} | {} | {:.2} | {} |",
+            "| {} | {} | {} | {} | {} | {} | {:.2} | {} |",
             h.earlier_workouts,
             cell(&h.with_history),
             cell(&h.withheld),
             cell(&h.offset),
+            cell(&h.history_offset),
             cell(&h.fine_tuned),
             h.level.mae,
             h.with_history.n_steps

@@ -241,6 +241,7 @@ fn held_out_windows_by_earlier_workouts_with_and_without_their_history() {
         for h in &report.by_history {
             assert_eq!(h.level.n_steps, h.with_history.n_steps);
             assert_eq!(h.offset.n_steps, h.with_history.n_steps);
+            assert_eq!(h.history_offset.n_steps, h.with_history.n_steps);
             assert!(h.level.mae.is_finite() && h.level.mae > 0.0, "{h:?}");
             // Fine-tuning needs `--calibrate`.
             assert_eq!(h.fine_tuned.n_steps, 0, "{h:?}");
@@ -248,7 +249,12 @@ fn held_out_windows_by_earlier_workouts_with_and_without_their_history() {
         // A first workout has no earlier error to shift by; a later one has.
         let (none, one) = (&report.by_history[0], &report.by_history[1]);
         assert_eq!(none.offset.mae, none.withheld.mae, "{none:?}");
+        assert_eq!(none.history_offset.mae, none.with_history.mae, "{none:?}");
         assert_ne!(one.offset.mae, one.withheld.mae, "{one:?}");
+        assert_ne!(one.history_offset.mae, one.with_history.mae, "{one:?}");
+        if !takes_history {
+            assert_eq!(one.history_offset.mae, one.offset.mae, "{one:?}");
+        }
         // Without earlier workouts the level is the training mean, whatever the model.
         let first = &report.by_history[0].level;
         assert!(
@@ -257,7 +263,7 @@ fn held_out_windows_by_earlier_workouts_with_and_without_their_history() {
         );
         let md = std::fs::read_to_string(results.join("crossval/crossval.md")).unwrap();
         assert!(
-            md.contains("| earlier workouts | with history | withheld | offset | fine-tuned"),
+            md.contains("| earlier workouts | with history | withheld | offset | history + offset | fine-tuned"),
             "{md}"
         );
     }
