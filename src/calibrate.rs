@@ -189,7 +189,8 @@ pub fn calibrate(options: &CalibrateOptions) -> Result<Calibration> {
 /// where there are two or more and `share` is above 0, never all) held out, the rest to
 /// fine-tune on. Pieces of one recording stay together.
 fn hold_out(prepared: &[Prepared], share: f64) -> (Vec<&Prepared>, Vec<&Prepared>) {
-    let mut starts: Vec<f64> = prepared.iter().map(recording_start(prepared)).collect();
+    let recording_start = workouts::recording_starts(prepared);
+    let mut starts = recording_start.clone();
     starts.sort_by(f64::total_cmp);
     starts.dedup();
     let n = starts.len();
@@ -199,20 +200,15 @@ fn hold_out(prepared: &[Prepared], share: f64) -> (Vec<&Prepared>, Vec<&Prepared
         0
     };
     let first_held = starts.get(n - held).copied().unwrap_or(f64::INFINITY);
-    prepared
-        .iter()
-        .partition(|p| recording_start(prepared)(p) < first_held)
-}
-
-/// The start of the recording a workout of `prepared` is a piece of (the earliest start of
-/// the pieces sharing its id).
-fn recording_start(prepared: &[Prepared]) -> impl Fn(&Prepared) -> f64 + '_ {
-    move |p| {
-        (prepared.iter())
-            .filter(|q| q.workout.workout_id == p.workout.workout_id)
-            .map(|q| q.workout.start_time())
-            .fold(f64::INFINITY, f64::min)
+    let (mut tuning, mut held_out) = (Vec::new(), Vec::new());
+    for (p, &start) in prepared.iter().zip(&recording_start) {
+        if start < first_held {
+            tuning.push(p);
+        } else {
+            held_out.push(p);
+        }
     }
+    (tuning, held_out)
 }
 
 /// The number of distinct recordings (workout ids) among `workouts`.

@@ -124,19 +124,6 @@ impl HeldOut {
     }
 }
 
-/// The start of the recording each of `prepared` is a piece of: its earliest piece's start
-/// (pieces share the workout id).
-fn recording_starts(prepared: &[Prepared]) -> Vec<f64> {
-    let mut first: BTreeMap<i64, f64> = BTreeMap::new();
-    for p in prepared {
-        let start = first.entry(p.workout.workout_id).or_insert(f64::INFINITY);
-        *start = start.min(p.workout.start_time());
-    }
-    (prepared.iter())
-        .map(|p| first[&p.workout.workout_id])
-        .collect()
-}
-
 /// One person's workouts cut for walking forward in time: their `n` recordings in order of
 /// start, the ones from the second on dealt into `min(folds, n - 1)` consecutive blocks, each
 /// a fold trained on every recording before it. Empty with fewer than two recordings.
@@ -179,7 +166,7 @@ impl Workouts {
         let training_history =
             workouts::histories(&prepared, &[], &|_| Truncation::Random { seed });
         let earlier = earlier_workouts(&prepared);
-        let recording_start = recording_starts(&prepared);
+        let recording_start = workouts::recording_starts(&prepared);
         let seq_len = config.seq_len;
         let train_len = if config.whole_workouts {
             workouts::longest(&prepared).max(extra.as_ref().map_or(1, |e| e.seq_len))

@@ -79,3 +79,16 @@ pub fn started_before(earlier: &Workout, later: &Workout) -> bool {
         && earlier.start_time() < later.start_time()
         && earlier.workout_id != later.workout_id
 }
+
+/// The start of the recording each of `prepared` is a piece of: the earliest start of the
+/// pieces sharing its workout id (cleaning splits a recording at long pauses).
+pub fn recording_starts(prepared: &[Prepared]) -> Vec<f64> {
+    let mut first: std::collections::BTreeMap<i64, f64> = std::collections::BTreeMap::new();
+    for p in prepared {
+        let start = first.entry(p.workout.workout_id).or_insert(f64::INFINITY);
+        *start = start.min(p.workout.start_time());
+    }
+    (prepared.iter())
+        .map(|p| first[&p.workout.workout_id])
+        .collect()
+}
