@@ -15,6 +15,7 @@ use crate::features::parse_feature_list;
 use crate::prepare::default_data;
 use crate::train::{self, Architecture, Folders, Splits, TrainConfig, TrainOptions};
 use anyhow::{Context, Result};
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::Path;
 use std::process::ExitCode;
@@ -159,6 +160,7 @@ pub fn ablate_splits(
                 device: base.device,
                 ..EvaluateConfig::default()
             },
+            &BTreeMap::new(),
         )
         .with_context(|| format!("--data {test_name}"))?;
         evaluate::write(&dir, test, &evaluation)?;

@@ -24,9 +24,11 @@ use crate::dataset::Split;
 use crate::engine::{ComputeArgs, Device, Engine};
 use crate::plot::{self, Chart, Mark, Markers, Series};
 use crate::prepare::default_data;
-use crate::score::{MaeInterval, Scores, predict_split, too_few, valid_steps};
+use crate::score::{
+    MaeInterval, Scores, earlier_offsets, predict_split, too_few, valid_steps, window_errors,
+};
 use crate::values::non_negative;
-use crate::workouts::{self, Truncation};
+use crate::workouts::{self, Prepared, Truncation};
 use anyhow::{Context, Result, ensure};
 use plotters::style::{BLACK, RGBColor};
 use serde::Serialize;
@@ -53,8 +55,9 @@ pub struct EvaluateOptions {
     #[arg(long)]
     pub checkpoint: PathBuf,
     /// Processed data file, or a folder of them (as `train --data` takes), whose
-    /// test.safetensors is read [default: test.safetensors of DATA/processed, or of the default
-    /// synthetic set in DATA/synthetic/processed when DATA/processed holds no data].
+    /// test.safetensors is read [default: the test split of the data the checkpoint was
+    /// trained on; for a checkpoint that does not record it, that of DATA/processed, or of the
+    /// default synthetic set in DATA/synthetic/processed when DATA/processed holds no data].
     #[arg(long)]
     pub data: Option<PathBuf>,
     /// Raw workout files or folders (FIT, TCX, GPX, FitRec) to evaluate on instead of --data,
@@ -71,6 +74,11 @@ pub struct EvaluateOptions {
     /// folder, as in `prepare --history`.
     #[arg(long = "history", value_name = "HISTORY", num_args = 1.., requires = "input")]
     pub history: Vec<PathBuf>,
+    /// With --input: shift each workout's predictions by the model's mean error (actual -
+    /// predicted) on the same person's earlier workouts (of --input and --history; none for
+    /// a person's first): calibration without training.
+    #[arg(long, requires = "input")]
+    pub offset: bool,
     /// Output folder.
     #[arg(long, default_value = "results")]
     pub out: PathBuf,
@@ -169,31 +177,69 @@ pub fn zone(hr: f64, hr_max: f64) -> usize {
 /// and returns the metrics.
 pub fn evaluate(options: &EvaluateOptions) -> Result<Metrics> {
     let ck = Checkpoint::load(&options.checkpoint).context("--checkpoint")?;
-    let (split, data_name, flag) = evaluation_split(options, &ck)?;
+    let source = evaluation_source(options, &ck)?;
     atomic::writable_folder(&options.out, "--out")?;
     let labels = Labels {
         checkpoint: options.checkpoint.display().to_string(),
-        data: data_name.clone(),
+        data: source.name.clone(),
         whole_workouts: options.whole_workouts,
     };
     let config = options.config();
     let mut engine = engine_for(&ck, config.device)?;
-    let evaluation = evaluate_split(engine.as_mut(), &ck, &split, labels, &config)
-        .with_context(|| format!("{flag} {data_name}"))?;
-    write(&options.out, &split, &evaluation)?;
+    let shift = match (&source.workouts, options.offset) {
+        (Some((inputs, history)), true) => {
+            offsets_by_workout(engine.as_mut(), &ck, inputs, history)?
+        }
+        _ => BTreeMap::new(),
+    };
+    let split = &source.split;
+    let evaluation = evaluate_split(engine.as_mut(), &ck, split, labels, &config, &shift)
+        .with_context(|| format!("{} {}", source.flag, source.name))?;
+    write(&options.out, split, &evaluation)?;
     Ok(evaluation.metrics)
 }
 
+/// Each workout's offset (by id): the model's mean error on the same person's earlier
+/// workouts of `inputs` and `history` ([`earlier_offsets`]).
+fn offsets_by_workout(
+    engine: &mut dyn Engine,
+    ck: &Checkpoint,
+    inputs: &[Prepared],
+    history: &[Prepared],
+) -> Result<BTreeMap<i64, f32>> {
+    let targets: Vec<&Prepared> = inputs.iter().collect();
+    let all: Vec<&Prepared> = inputs.iter().chain(history).collect();
+    let errors = window_errors(engine, ck, &all)?;
+    let sources: Vec<_> = all.iter().copied().zip(errors).collect();
+    let offsets = earlier_offsets(&targets, &sources);
+    let shifted = offsets.iter().filter(|&&o| o != 0.0).count();
+    println!(
+        "offset: {shifted} of {} workouts shifted by the model's mean error on their person's earlier workouts",
+        targets.len()
+    );
+    Ok((targets.iter().map(|p| p.workout.workout_id))
+        .zip(offsets)
+        .collect())
+}
+
 /// Evaluates the model of `ck`, open in `engine`, on `split` (named by `labels`) as `config`
-/// says: predicts every window and scores its valid steps; fails when there is none.
+/// says: predicts every window, adds the `shift` of its workout (by id; none where absent)
+/// and scores its valid steps; fails when there is none.
 pub fn evaluate_split(
     engine: &mut dyn Engine,
     ck: &Checkpoint,
     split: &Split,
     labels: Labels,
     config: &EvaluateConfig,
+    shift: &BTreeMap<i64, f32>,
 ) -> Result<Evaluation> {
-    let predictions = predict_split(engine, ck, split)?;
+    let mut predictions = predict_split(engine, ck, split)?;
+    let t = split.seq_len;
+    for (row, window) in predictions.chunks_mut(t.max(1)).enumerate() {
+        if let Some(&offset) = shift.get(&split.workout_id[row]) {
+            window.iter_mut().for_each(|p| *p += offset);
+        }
+    }
     let mut tally = Tally::new(split.seq_len);
     for row in 0..split.n {
         tally.add_window(split, &predictions, row, config.hr_max);
@@ -219,14 +265,20 @@ pub fn write(out: &Path, split: &Split, evaluation: &Evaluation) -> Result<()> {
     )
 }
 
-/// The windows to evaluate, a name for them and the flag that named them: the processed file
-/// of `--data` (by default the test split of the default data), or the raw files of `--input`
-/// prepared in memory with the checkpoint's interval and window length, each workout's history
-/// from the same person's earlier workouts of `--input` and `--history`.
-fn evaluation_split(
-    options: &EvaluateOptions,
-    ck: &Checkpoint,
-) -> Result<(Split, String, &'static str)> {
+/// What `evaluate` scores: the windows, a name for them, the flag that named them, and with
+/// `--input` the workouts they were cut from and the history-only workouts of `--history`.
+struct Source {
+    split: Split,
+    name: String,
+    flag: &'static str,
+    workouts: Option<(Vec<Prepared>, Vec<Prepared>)>,
+}
+
+/// The windows to evaluate: the processed file of `--data` (by default the test split of the
+/// data the checkpoint was trained on), or the raw files of `--input` prepared in memory with
+/// the checkpoint's interval and window length, each workout's history from the same person's
+/// earlier workouts of `--input` and `--history`.
+fn evaluation_source(options: &EvaluateOptions, ck: &Checkpoint) -> Result<Source> {
     if !options.input.is_empty() {
         let name = workouts::describe_inputs(&options.input);
         workouts::warn_history_unused(&options.history, &ck.config.features);
@@ -240,7 +292,12 @@ fn evaluation_split(
             ck.seq_len
         };
         let split = workouts::windows(&loaded.prepared, seq_len, ck.interval_s, &name);
-        return Ok((split, name, "--input"));
+        return Ok(Source {
+            split,
+            name,
+            flag: "--input",
+            workouts: Some((loaded.prepared, history)),
+        });
     }
     // clap's `requires = "input"` lets these through beside --data, which conflicts with it.
     ensure!(
@@ -250,6 +307,10 @@ fn evaluation_split(
     ensure!(
         !options.whole_workouts,
         "--whole-workouts needs --input: a processed --data file holds its windows already"
+    );
+    ensure!(
+        !options.offset,
+        "--offset needs --input: the person's earlier workouts are read from raw files"
     );
     let (data, split) = match (&options.data, &ck.trained_on) {
         (None, Some(trained_on)) => trained_test_split(trained_on, &options.checkpoint)?,
@@ -267,7 +328,12 @@ fn evaluation_split(
             ck.interval_s
         );
     }
-    Ok((split, data.display().to_string(), "--data"))
+    Ok(Source {
+        split,
+        name: data.display().to_string(),
+        flag: "--data",
+        workouts: None,
+    })
 }
 
 /// The test split (path and windows) of the data a checkpoint (`checkpoint`) was trained on, as it records them

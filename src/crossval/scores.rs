@@ -7,7 +7,7 @@ use crate::dataset::Split;
 use crate::engine::{Device, Engine};
 use crate::model::{HrLevel, Normalization};
 use crate::predict::predict_sequence;
-use crate::score::{MaeInterval, Scores, predict_split, valid_steps};
+use crate::score::{MaeInterval, Scores, earlier_offsets, predict_split, valid_steps};
 use crate::train::TrainReport;
 use crate::workouts::{self, Prepared, Truncation};
 use anyhow::{Context, Result};
@@ -133,20 +133,6 @@ pub fn history_bucket(earlier: usize) -> usize {
         .expect("the buckets cover every count")
 }
 
-/// For each of `workouts`, the mean of `errors` (per workout: the sum of actual - predicted
-/// over its valid steps, and their count) over the same person's earlier workouts; 0 where
-/// there is none.
-fn mean_earlier_error(workouts: &[&Prepared], errors: &[(f64, usize)]) -> Vec<f32> {
-    (workouts.iter())
-        .map(|p| {
-            let (sum, n) = (workouts.iter().zip(errors))
-                .filter(|(e, _)| workouts::started_before(&e.workout, &p.workout))
-                .fold((0.0, 0), |(s, n), (_, &(es, en))| (s + es, n + en));
-            if n == 0 { 0.0 } else { (sum / n as f64) as f32 }
-        })
-        .collect()
-}
-
 /// A trained model open on an engine: a fold's, or a person's calibrated one.
 pub struct TrainedModel {
     /// Its checkpoint file.
@@ -223,7 +209,10 @@ impl TrainedModel {
                 }
             }
         }
-        let [offsets, history_offsets] = errors.map(|e| mean_earlier_error(workouts, &e));
+        let [offsets, history_offsets] = errors.map(|e| {
+            let sources: Vec<_> = workouts.iter().copied().zip(e).collect();
+            earlier_offsets(workouts, &sources)
+        });
         let mut buckets: [HistoryPairs; HISTORY_BUCKETS.len()] = Default::default();
         for (row, &i) in workout_of_row.iter().enumerate() {
             let pairs = &mut buckets[history_bucket(earlier[i])];

@@ -5,13 +5,17 @@
 //!   (`batches.rs`), for `hrcast evaluate` and `hrcast crossval`;
 //! - [`validate`] and [`mean_baseline`]: the loss (masked MSE in normalized units) and MAE of a
 //!   model, or of predicting the training mean, as training validates each epoch;
-//! - [`Scores`]: MAE, RMSE and R² over (actual, predicted) valid steps (`metrics.rs`).
+//! - [`Scores`]: MAE, RMSE and R² over (actual, predicted) valid steps (`metrics.rs`);
+//! - [`earlier_offsets`]: calibration without training, a model's mean error on a person's
+//!   earlier workouts (`offset.rs`).
 
 mod batches;
 mod metrics;
+mod offset;
 
 pub use batches::{BatchRows, by_length, full_length, trimmed_steps};
 pub use metrics::{MaeInterval, Scores, too_few};
+pub use offset::{ErrorSum, earlier_offsets, window_errors};
 
 use crate::checkpoint::Checkpoint;
 use crate::dataset::Split;

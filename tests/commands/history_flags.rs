@@ -295,3 +295,75 @@ fn a_model_without_history_inputs_ignores_history() {
     assert_eq!(alone, early);
     assert!(err.contains("warning: --history is ignored"), "{err}");
 }
+
+/// `(actual, predicted)` of every row of `dir/<out>/predictions.csv`.
+fn evaluated(dir: &Path, out: &str) -> Vec<(f64, f64)> {
+    let csv = std::fs::read_to_string(dir.join(out).join("predictions.csv")).unwrap();
+    csv.lines()
+        .skip(1)
+        .map(|l| {
+            let cols: Vec<f64> = l.split(',').map(|c| c.parse().unwrap()).collect();
+            (cols[4], cols[5])
+        })
+        .collect()
+}
+
+/// `evaluate --offset`: each workout's predictions shifted by the model's mean error on the
+/// same person's earlier workouts (here the two of `--history`), as the unshifted predictions
+/// of those workouts give it; a first workout is not shifted; `--offset` needs `--input`.
+#[test]
+fn evaluate_offset_shifts_by_the_mean_error_on_earlier_workouts() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    people(d);
+    train(d, "all", "m");
+    let evaluate = |extra: &[&str], out: &str| {
+        let mut args = vec![
+            "evaluate",
+            "--checkpoint",
+            "m/best_model.safetensors",
+            "--out",
+            out,
+            "--device",
+            "cpu",
+        ];
+        args.extend(extra);
+        ok(&hrcast(d, &args))
+    };
+    evaluate(&["--input", "early"], "earlier");
+    evaluate(&["--input", "target.json"], "plain");
+    let printed = evaluate(
+        &["--input", "target.json", "--history", "early", "--offset"],
+        "shifted",
+    );
+    assert!(
+        printed.contains("offset: 1 of 1 workouts shifted"),
+        "{printed}"
+    );
+    let earlier = evaluated(d, "earlier");
+    let mean_error = earlier.iter().map(|(y, p)| y - p).sum::<f64>() / earlier.len() as f64;
+    let (plain, shifted) = (evaluated(d, "plain"), evaluated(d, "shifted"));
+    assert_eq!(plain.len(), shifted.len());
+    for ((y, p), (y2, p2)) in plain.iter().zip(&shifted) {
+        assert_eq!(y, y2);
+        assert!(
+            (p2 - p - mean_error).abs() < 0.02,
+            "{p} + {mean_error} vs {p2}"
+        );
+    }
+    // The earlier of the two early workouts has none before it: only the later one moves.
+    let printed = evaluate(&["--input", "early", "--offset"], "first");
+    assert!(
+        printed.contains("offset: 1 of 2 workouts shifted"),
+        "{printed}"
+    );
+    let on_data = [
+        "evaluate",
+        "--checkpoint",
+        "m/best_model.safetensors",
+        "--data",
+        "p",
+        "--offset",
+    ];
+    fails_with(&hrcast(d, &on_data), &["--offset"]);
+}
