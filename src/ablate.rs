@@ -108,8 +108,10 @@ pub fn ablate(options: &AblateOptions) -> Result<Vec<AblationRow>> {
     let splits = Splits::read(&data)?;
     let test_path = data.join("test.safetensors");
     let test = Split::read(&test_path).context("--data")?;
-    let rows = ablate_splits(&splits, &test, &test_path.display().to_string(), &config)?;
-    print!("{}", write(&config.train.folders.results, &rows)?);
+    let test_name = test_path.display().to_string();
+    let rows = ablate_splits(&splits, &test, &test_name, &config)?;
+    let data = format!("trained on {}, tested on {test_name}", data.display());
+    print!("{}", write(&config.train.folders.results, &rows, &data)?);
     Ok(rows)
 }
 
@@ -179,9 +181,11 @@ pub fn ablate_splits(
     Ok(rows)
 }
 
-/// Writes ablation.md and ablation.csv into `results`; returns the Markdown table.
-pub fn write(results: &Path, rows: &[AblationRow]) -> Result<String> {
-    let mut md = String::from(
+/// Writes ablation.md and ablation.csv into `results`; returns the Markdown: a line saying
+/// which data (`data`), then the table.
+pub fn write(results: &Path, rows: &[AblationRow], data: &str) -> Result<String> {
+    let mut md = format!("One model per feature set, {data}.\n\n");
+    md.push_str(
         "| feature set | inputs | test MAE (bpm) | test RMSE (bpm) | test R² | parameters | epochs | training time (s) |\n| --- | --- | --- | --- | --- | --- | --- | --- |\n",
     );
     let mut csv = String::from("set,inputs,mae,rmse,r2,params,epochs,train_seconds\n");

@@ -290,6 +290,47 @@ fn evaluate_scores_the_data_the_checkpoint_was_trained_on() {
     );
 }
 
+/// `hrcast ablate`: one model per feature set on the same splits, each evaluated on the test
+/// split into its own folder, and the table says which data.
+#[test]
+fn ablate_trains_and_scores_one_model_per_feature_set() {
+    let dir = tempfile::tempdir().unwrap();
+    small_data(dir.path());
+    let args = [
+        "ablate",
+        "--data",
+        "processed",
+        "--sets",
+        "baseline,bounded",
+        "--epochs",
+        "1",
+        "--hidden-size",
+        "4",
+        "--num-layers",
+        "1",
+        "--device",
+        "cpu",
+        "--results",
+        "r",
+        "--checkpoints",
+        "c",
+    ];
+    let out = ok(&hrcast(dir.path(), &args));
+    let md = std::fs::read_to_string(dir.path().join("r/ablation.md")).unwrap();
+    assert!(out.contains(&md), "the table is printed: {out}");
+    assert!(
+        md.contains("trained on") && md.contains("test.safetensors"),
+        "{md}"
+    );
+    for set in ["baseline", "bounded"] {
+        assert!(md.contains(&format!("| {set} |")), "{md}");
+        let metrics = dir.path().join(format!("r/ablation/{set}/metrics.json"));
+        assert!(metrics.exists(), "{}", metrics.display());
+    }
+    let csv = std::fs::read_to_string(dir.path().join("r/ablation.csv")).unwrap();
+    assert_eq!(csv.lines().count(), 3, "{csv}");
+}
+
 #[test]
 fn training_writes_checkpoints_logs_and_curves_and_resumes_exactly() {
     let dir = tempfile::tempdir().unwrap();
