@@ -83,6 +83,10 @@ pub const PERSON_SETS: [(&str, &[&str]); 3] = [
 
 /// The position of the `speed` feature (km/h) in [`FEATURE_NAMES`].
 pub const SPEED_FEATURE: usize = 0;
+/// The position of the `altitude` feature (m) in [`FEATURE_NAMES`].
+pub const ALTITUDE_FEATURE: usize = 1;
+/// The position of the `distance` feature (km since the first step) in [`FEATURE_NAMES`].
+pub const DISTANCE_FEATURE: usize = NUM_FEATURES - 1;
 
 /// The named feature sets of `--features` and `ablate`, in the order `ablate` trains them.
 /// `bounded` is `all` without `time_elapsed` and `distance`, whose values grow through a
