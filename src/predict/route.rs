@@ -74,12 +74,18 @@ pub fn has_times(workout: &Workout) -> bool {
 /// `start_s`, Unix seconds), and points are added between them every `step_s` seconds or less
 /// (a gap between records longer than a few seconds reads as a pause). Speed is `speed_kmh`,
 /// distance that along the positions, altitude and position interpolated linearly; a recorded
-/// heart rate is dropped (it belongs to another pace). Points without a position, and those at
-/// the distance of the one before (which would share its time), are left out.
+/// heart rate is dropped (it belongs to another pace). Points without a position (or with one
+/// not on Earth), and those at the distance of the one before (which would share its time), are
+/// left out.
 ///
 /// Fails where fewer than two points have distinct positions, or where the route would take
 /// longer than [`MAX_ROUTE_H`].
 pub fn retime(workout: &mut Workout, speed_kmh: f64, start_s: f64, step_s: f64) -> Result<()> {
+    for s in &mut workout.samples {
+        if !on_earth(s) {
+            (s.latitude, s.longitude) = (None, None);
+        }
+    }
     let along = distance_along(&workout.samples);
     let total_m = along.last().map_or(0.0, |&(_, d)| d);
     ensure!(
@@ -123,6 +129,13 @@ pub fn retime(workout: &mut Workout, speed_kmh: f64, start_s: f64, step_s: f64) 
     }
     workout.samples = samples;
     Ok(())
+}
+
+/// Whether a sample's position is one on Earth: latitude and longitude finite and in range
+/// (a value that is not is no position).
+fn on_earth(s: &Sample) -> bool {
+    let within = |v: Option<f64>, limit: f64| v.is_some_and(|v| v.abs() <= limit);
+    within(s.latitude, 90.0) && within(s.longitude, 180.0)
 }
 
 /// The point a share `f` of the way from `a` to `b`: altitude and position interpolated
@@ -225,6 +238,17 @@ mod tests {
         let mut one = route(&[(45.0, 7.0, None), (45.0, 7.0, None)]);
         let err = retime(&mut one, 10.0, 0.0, 5.0).unwrap_err();
         assert!(err.to_string().contains("no route to time"), "{err}");
+        let mut odd = route(&[(45.0, 7.0, None), (f64::NAN, 7.0, None), (45.01, 7.0, None)]);
+        odd.samples.push(Sample {
+            latitude: Some(1e39),
+            ..odd.samples[0]
+        });
+        retime(&mut odd, 10.0, 0.0, 5.0).unwrap();
+        let metres = odd.samples.last().unwrap().distance_m.unwrap();
+        assert!(
+            (metres - 1111.95).abs() < 0.1,
+            "{metres}: positions off Earth are none"
+        );
         let mut far = route(&[(45.0, 7.0, None), (-45.0, 7.0, None)]);
         let err = retime(&mut far, 10.0, 0.0, 5.0).unwrap_err();
         assert!(err.to_string().contains("more than the 48 h"), "{err}");
