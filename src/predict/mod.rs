@@ -256,6 +256,7 @@ fn outputs(options: &PredictOptions) -> Result<Vec<Output>> {
         eprintln!("warning: skipped {s}");
     }
     let out = options.out.clone().unwrap_or_else(|| DEFAULT_OUT.into());
+    atomic::writable_folder(&out, "--out")?;
     let mut writer: HashMap<PathBuf, PathBuf> = HashMap::new();
     let mut outputs = Vec::new();
     for file in files {
@@ -330,9 +331,10 @@ impl<'a> Predictor<'a> {
         let inputs_flag = std::slice::from_ref(&options.input);
         let mut history =
             workouts::load_history_flag(&options.history, inputs_flag, ck.interval_s)?;
-        let person = history.first().map(|h| h.workout.user_id);
-        for (h, id) in history.iter_mut().zip(person.into_iter().cycle()) {
-            h.workout.user_id = id;
+        if let Some(person) = history.first().map(|h| h.workout.user_id) {
+            for h in &mut history {
+                h.workout.user_id = person;
+            }
         }
         if history.is_empty() && workouts::takes_history(inputs) {
             eprintln!(

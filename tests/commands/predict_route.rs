@@ -18,6 +18,11 @@ fn run(dir: &Path, args: &[&str]) -> String {
 
 /// A tiny model trained on the test workouts, at `dir/checkpoints/best_model.safetensors`.
 fn train(dir: &Path) {
+    train_with(dir, &[]);
+}
+
+/// [`train`] with more flags.
+fn train_with(dir: &Path, flags: &[&str]) {
     let prepare = [
         "prepare",
         "--input",
@@ -28,7 +33,7 @@ fn train(dir: &Path) {
         "100",
     ];
     run(dir, &prepare);
-    let train = [
+    let mut train = vec![
         "train",
         "--data",
         "p",
@@ -41,6 +46,7 @@ fn train(dir: &Path) {
         "--device",
         "cpu",
     ];
+    train.extend(flags);
     run(dir, &train);
 }
 
@@ -241,22 +247,28 @@ fn a_folder_of_routes_gives_one_csv_png_and_summary_each() {
     std::fs::create_dir_all(d.join("routes/tcx")).unwrap();
     std::fs::write(d.join("routes/track.gpx"), gpx_track_without_times()).unwrap();
     std::fs::write(d.join("routes/tcx/course.tcx"), tcx_course()).unwrap();
-    let out = run(
-        d,
-        &[
+    std::fs::write(d.join("routes/broken.gpx"), "<gpx><rte><rtept").unwrap();
+    let predict = |input: &str| {
+        let args = [
             "predict",
             "--checkpoint",
             "checkpoints/best_model.safetensors",
             "--input",
-            "routes",
+            input,
             "--out",
             "planned",
             "--speed",
             "12",
             "--device",
             "cpu",
-        ],
-    );
+        ];
+        hrcast_in(d, &args)
+    };
+    let predicted = predict("routes");
+    let out = succeeded(&predicted);
+    let err = String::from_utf8_lossy(&predicted.stderr);
+    assert!(err.contains("warning: skipped routes/broken.gpx"), "{err}");
+    assert!(!d.join("planned/broken_predictions.csv").exists());
     assert_eq!(out.matches("wrote ").count(), 2, "{out}");
     assert_eq!(
         out.matches("predicted heart rate: mean").count(),
@@ -266,12 +278,60 @@ fn a_folder_of_routes_gives_one_csv_png_and_summary_each() {
     let track = rows(&d.join("planned/track_predictions.csv"));
     let course = rows(&d.join("planned/tcx/course_predictions.csv"));
     assert_eq!(track, course, "the same route in two formats");
-    for png in [
-        "planned/track_predictions.png",
-        "planned/tcx/course_predictions.png",
-    ] {
-        assert_eq!(png_size(&d.join(png)), (900, 1100), "{png}");
+    for png in ["track_predictions.png", "tcx/course_predictions.png"] {
+        assert_eq!(png_size(&d.join("planned").join(png)), (900, 1100), "{png}");
     }
+
+    // Two files of one name would write one CSV: refused before anything is written.
+    std::fs::create_dir_all(d.join("twins")).unwrap();
+    std::fs::write(d.join("twins/hill.gpx"), gpx_route()).unwrap();
+    std::fs::write(d.join("twins/hill.tcx"), tcx_course()).unwrap();
+    std::fs::remove_dir_all(d.join("planned")).unwrap();
+    fails_with(
+        &predict("twins"),
+        &["hill.gpx", "hill.tcx", "would both write"],
+    );
+    assert!(!d.join("planned/hill_predictions.csv").exists());
+}
+
+#[test]
+fn a_route_predicted_with_history_is_the_persons() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    train_with(d, &["--features", "all,history"]);
+    std::fs::write(d.join("hill.gpx"), gpx_route()).unwrap();
+    let history = Path::new(WORKOUTS).join("tcx");
+    let predict = |out: &str, flags: &[&str]| {
+        let mut args = vec![
+            "predict",
+            "--checkpoint",
+            "checkpoints/best_model.safetensors",
+            "--input",
+            "hill.gpx",
+            "--out",
+            out,
+            "--pace",
+            "6:00",
+            "--device",
+            "cpu",
+        ];
+        args.extend(flags);
+        let predicted = hrcast_in(d, &args);
+        succeeded(&predicted);
+        String::from_utf8_lossy(&predicted.stderr).into_owned()
+    };
+    let newcomer = predict("newcomer.csv", &[]);
+    assert!(newcomer.contains("predicting for a newcomer"), "{newcomer}");
+    let known = predict("known.csv", &["--history", history.to_str().unwrap()]);
+    assert!(
+        !known.contains("newcomer"),
+        "the route starts now, after them: {known}"
+    );
+    assert_ne!(
+        rows(&d.join("newcomer.csv")),
+        rows(&d.join("known.csv")),
+        "the person's history changes the prediction"
+    );
 }
 
 #[test]
