@@ -1,6 +1,7 @@
 #!/bin/sh
 # Copies the seed inputs into fuzz/corpus/<target>: the real workouts of tests/data/workouts
-# by format, the synthetic FitRec lines of fuzz/seeds/fitrec, and all of them for `prepare`.
+# by format, the planned routes of fuzz/seeds/tcx and fuzz/seeds/gpx, the synthetic FitRec lines
+# of fuzz/seeds/fitrec, and the workouts and FitRec lines for `prepare`.
 # Run from anywhere; existing corpus entries are kept.
 set -eu
 fuzz=$(cd "$(dirname "$0")" && pwd)
@@ -11,6 +12,8 @@ done
 cp "$workouts"/*/*.fit "$fuzz/corpus/fit/"
 cp "$workouts"/*/*.tcx "$fuzz/corpus/tcx/"
 cp "$workouts"/*/*.gpx "$fuzz/corpus/gpx/"
+cp "$fuzz"/seeds/tcx/*.tcx "$fuzz/corpus/tcx/"
+cp "$fuzz"/seeds/gpx/*.gpx "$fuzz/corpus/gpx/"
 cp "$fuzz"/seeds/fitrec/*.jsonl "$fuzz/corpus/fitrec/"
 cp "$workouts"/*/*.fit "$workouts"/*/*.tcx "$workouts"/*/*.gpx "$fuzz"/seeds/fitrec/*.jsonl \
     "$fuzz/corpus/prepare/"

@@ -38,7 +38,7 @@ pub enum Command {
     Train(TrainOptions),
     /// Evaluate a checkpoint: metrics, predictions, plots.
     Evaluate(EvaluateOptions),
-    /// Predict heart rate for one raw workout file.
+    /// Predict heart rate for a raw workout file, a planned route (--pace), or a folder of them.
     Predict(PredictOptions),
     /// Train one model per feature set and tabulate the results.
     Ablate(AblateOptions),

@@ -40,13 +40,15 @@ use std::process::ExitCode;
 /// The default `--hr-max`, bpm.
 pub const DEFAULT_HR_MAX: f64 = 190.0;
 /// Upper bounds of the heart-rate zones, as fractions of the maximal heart rate.
-const ZONE_BOUNDS: [f64; 4] = [0.6, 0.7, 0.8, 0.9];
+pub const ZONE_BOUNDS: [f64; 4] = [0.6, 0.7, 0.8, 0.9];
 /// Windows drawn in sample_predictions.png.
 const SAMPLE_WINDOWS: usize = 6;
 /// Points drawn at most in scatter.png.
 const SCATTER_POINTS: usize = 20_000;
-const ACTUAL: RGBColor = RGBColor(31, 119, 180);
-const PREDICTED: RGBColor = RGBColor(214, 39, 40);
+/// The colour of recorded heart rate in plots.
+pub const ACTUAL: RGBColor = RGBColor(31, 119, 180);
+/// The colour of predicted heart rate in plots.
+pub const PREDICTED: RGBColor = RGBColor(214, 39, 40);
 
 /// `hrcast evaluate` options.
 #[derive(Debug, Clone, clap::Args)]

@@ -33,7 +33,7 @@
 use crate::data::{
     HEART_RATE_VALID_BPM, HISTORY_INPUT_NAMES, MAX_SPEED_KMH, NUM_PERSON_INPUTS,
     PERSON_INPUT_NAMES, PROFILE_INPUT_NAMES, SPORT_INPUT_NAMES, Sample, Workout, concat_names,
-    finite_as_f32,
+    distance_along, finite_as_f32,
 };
 use anyhow::{Result, bail};
 
@@ -83,6 +83,10 @@ pub const PERSON_SETS: [(&str, &[&str]); 3] = [
 
 /// The position of the `speed` feature (km/h) in [`FEATURE_NAMES`].
 pub const SPEED_FEATURE: usize = 0;
+/// The position of the `altitude` feature (m) in [`FEATURE_NAMES`].
+pub const ALTITUDE_FEATURE: usize = 1;
+/// The position of the `distance` feature (km since the first step) in [`FEATURE_NAMES`].
+pub const DISTANCE_FEATURE: usize = NUM_FEATURES - 1;
 
 /// The named feature sets of `--features` and `ablate`, in the order `ablate` trains them.
 /// `bounded` is `all` without `time_elapsed` and `distance`, whose values grow through a
@@ -126,8 +130,6 @@ const ROLLING_SHORT_STEPS: usize = 10;
 const ROLLING_LONG_STEPS: usize = 60;
 /// km/h per m/s.
 const KMH_PER_MS: f64 = 3.6;
-/// Mean Earth radius for the haversine distance, in metres.
-const EARTH_RADIUS_M: f64 = 6_371_000.0;
 /// A workout's grid may have at most this many steps per record kept, plus
 /// [`MAX_STEPS_SLACK`]: memory stays proportional to the records, never to a time span (a
 /// timestamp decades off would otherwise ask for gigabytes). Devices record every 1 to 8 s, so
@@ -292,30 +294,12 @@ fn interpolate_held(points: &[(f64, f64)], grid: &[f64]) -> Vec<f64> {
         .collect()
 }
 
-/// Great-circle distance in metres between two positions in degrees.
-fn haversine_m(lat0: f64, lon0: f64, lat1: f64, lon1: f64) -> f64 {
-    let (p0, p1) = (lat0.to_radians(), lat1.to_radians());
-    let dp = p1 - p0;
-    let dl = (lon1 - lon0).to_radians();
-    let a = (dp / 2.0).sin().powi(2) + p0.cos() * p1.cos() * (dl / 2.0).sin().powi(2);
-    2.0 * EARTH_RADIUS_M * a.sqrt().asin()
-}
-
 /// Cumulative distance along the recorded positions, as (time, metres) points.
 fn distance_from_positions(samples: &[Sample]) -> Vec<(f64, f64)> {
-    let mut out = Vec::new();
-    let mut total = 0.0;
-    let mut previous: Option<(f64, f64)> = None;
-    for s in samples {
-        if let (Some(lat), Some(lon)) = (s.latitude, s.longitude) {
-            if let Some((plat, plon)) = previous {
-                total += haversine_m(plat, plon, lat, lon);
-            }
-            previous = Some((lat, lon));
-            out.push((s.time_s, total));
-        }
-    }
-    out
+    distance_along(samples)
+        .into_iter()
+        .map(|(i, metres)| (samples[i].time_s, metres))
+        .collect()
 }
 
 /// The (time, value) points of one channel.
@@ -539,12 +523,6 @@ mod tests {
         );
         let held = interpolate_held(&points, &[-1.0, 55.0, 200.0]);
         assert_eq!(held, vec![0.0, 5.0, 0.0]);
-    }
-
-    #[test]
-    fn haversine_of_one_degree_of_latitude() {
-        let d = haversine_m(45.0, 7.0, 46.0, 7.0);
-        assert!((d - 111_194.9).abs() < 1.0, "{d}");
     }
 
     #[test]

@@ -18,7 +18,7 @@
 //! | [`score`] | scoring a model on a split: batched predictions, validation loss, MAE/RMSE/R² |
 //! | [`evaluate`] | `hrcast evaluate`: metrics, predictions, plots |
 //! | [`train`] | `hrcast train`: [`train::fit`] on splits in memory, the training loop, its options, configuration and saved state |
-//! | [`predict`] | `hrcast predict`: one raw workout's predicted heart rate |
+//! | [`predict`] | `hrcast predict`: a raw workout's (or a planned route's, timed from a pace) predicted heart rate, its plot and summary |
 //! | [`bench`] | `hrcast bench`: timing a configuration on one engine |
 //! | [`tune`] | `hrcast bench --tune`: the fastest GPU kernel variant of an adapter, in the tuning cache |
 //! | [`ablate`] | `hrcast ablate`: one model per feature set |

@@ -275,6 +275,13 @@ where
 
 /// Draws `charts` in a grid of `cols` columns into one PNG at `path`.
 pub fn save(path: &Path, charts: &[Chart], cols: usize) -> Result<()> {
+    let png = png(charts, cols).map_err(|e| anyhow!("drawing {}: {e:#}", path.display()))?;
+    atomic::write(path, png)
+}
+
+/// The bytes of a PNG of `charts` in a grid of `cols` columns, for a caller that writes it
+/// with other files ([`atomic::write_all`]).
+pub fn png(charts: &[Chart], cols: usize) -> Result<Vec<u8>> {
     register_font();
     let cols = cols.clamp(1, charts.len().max(1));
     let rows = charts.len().div_ceil(cols).max(1);
@@ -282,20 +289,18 @@ pub fn save(path: &Path, charts: &[Chart], cols: usize) -> Result<()> {
     let mut pixels = vec![0u8; (w * h * 3) as usize];
     {
         let root = BitMapBackend::with_buffer(&mut pixels, (w, h)).into_drawing_area();
-        root.fill(&WHITE)
-            .map_err(|e| anyhow!("drawing {}: {e:?}", path.display()))?;
+        root.fill(&WHITE).map_err(|e| anyhow!("{e:?}"))?;
         let areas = root.split_evenly((rows, cols));
         for (area, chart) in areas.iter().zip(charts) {
             draw(area, chart)?;
         }
-        root.present()
-            .map_err(|e| anyhow!("drawing {}: {e:?}", path.display()))?;
+        root.present().map_err(|e| anyhow!("{e:?}"))?;
     }
     let image =
         image::RgbImage::from_raw(w, h, pixels).ok_or_else(|| anyhow!("image buffer size"))?;
     let mut png = Vec::new();
     image.write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)?;
-    atomic::write(path, png)
+    Ok(png)
 }
 
 #[cfg(test)]

@@ -1,7 +1,9 @@
 //! Mutation test of the workout readers: thousands of corrupted copies of the real workouts
 //! (tests/data/workouts) go through `data::read_bytes` and `features::resample` (of each workout
 //! as read and of the pieces `data::clean` makes of it), and some through a whole
-//! `prepare::prepare`. A corrupted file may be rejected with an error or read into
+//! `prepare::prepare`. A GPX and a TCX file made into planned routes (their points without
+//! times, GPX route points `<rtept>`) are read without times and timed by
+//! `predict::retime`, as `predict --speed` reads them, before the resampling. A corrupted file may be rejected with an error or read into
 //! something odd, but it must never panic, hang, or make the program take memory out of
 //! proportion to its size; and a workout that resamples without an error has finite features.
 //!
@@ -22,8 +24,9 @@
 //! - FitRec: timestamps in milliseconds or 1e19, altitude 1e39, NaN and Infinity, arrays
 //!   reversed, shortened or emptied, values of the wrong type, deeply nested arrays.
 
-use hrcast::data::{self, Format, Sample, Workout};
+use hrcast::data::{self, Format, PointTimes, Sample, Workout};
 use hrcast::features;
+use hrcast::predict;
 use hrcast::prepare::{self, PrepareOptions, SplitBy};
 use rand::rngs::StdRng;
 use rand::seq::IndexedRandom;
@@ -285,6 +288,9 @@ struct Base {
     bytes: Vec<u8>,
     /// FIT: the fields of the record messages.
     fit_fields: Vec<FitField>,
+    /// A planned route (points without times): read without times and timed as `predict
+    /// --speed` times it ([`read`]).
+    route: bool,
 }
 
 /// One FitRec line (a Python-dict literal, as the FitRec files write them) holding `samples`.
@@ -337,6 +343,7 @@ fn bases() -> Vec<Base> {
                 format,
                 bytes,
                 fit_fields,
+                route: false,
             }
         })
         .collect();
@@ -351,14 +358,60 @@ fn bases() -> Vec<Base> {
         format: Format::FitRec,
         bytes: real.into_bytes(),
         fit_fields: Vec::new(),
+        route: false,
     });
     bases.push(Base {
         name: "fitrec from hrcast synth".into(),
         format: Format::FitRec,
         bytes: hrcast::synth::generate(1, 2, 11).into_bytes(),
         fit_fields: Vec::new(),
+        route: false,
     });
+    let routes: Vec<Base> = [Format::Gpx, Format::Tcx]
+        .iter()
+        .filter_map(|&format| bases.iter().find(|b| b.format == format))
+        .map(planned_route)
+        .collect();
+    bases.extend(routes);
     bases
+}
+
+/// The route a planner would write of the recorded TCX or GPX file `base`: its points without
+/// times (and, in GPX, as the route points `<rtept>` of a `<rte>`).
+fn planned_route(base: &Base) -> Base {
+    let text = String::from_utf8_lossy(&base.bytes);
+    let time = if base.format == Format::Tcx {
+        "Time"
+    } else {
+        "time"
+    };
+    let mut route = String::new();
+    let mut rest = text.as_ref();
+    // Every <time> element left out (those of the metadata too).
+    while let Some(at) = rest.find(&format!("<{time}>")) {
+        route.push_str(&rest[..at]);
+        let close = format!("</{time}>");
+        let end = rest[at..]
+            .find(&close)
+            .map_or(rest.len(), |e| at + e + close.len());
+        rest = &rest[end..];
+    }
+    route.push_str(rest);
+    if base.format == Format::Gpx {
+        route = route
+            .replace("<trkseg>", "")
+            .replace("</trkseg>", "")
+            .replace("<trk>", "<rte>")
+            .replace("</trk>", "</rte>")
+            .replace("trkpt", "rtept");
+    }
+    Base {
+        name: format!("{} as a planned route", base.name),
+        format: base.format,
+        bytes: route.into_bytes(),
+        fit_fields: Vec::new(),
+        route: true,
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -643,6 +696,12 @@ fn mutate_xml(format: Format, bytes: &mut Vec<u8>, rng: &mut StdRng, log: &mut S
                 &["lat", "lon"],
             )
         };
+    // A planned route's points.
+    let point_tag = if find(bytes, b"<rtept").is_some() {
+        "rtept"
+    } else {
+        point_tag
+    };
     let times = element_texts(bytes, time_tag);
     match rng.random_range(0..8) {
         0..=2 if !times.is_empty() => {
@@ -958,10 +1017,29 @@ struct Outcome {
     non_finite: Option<String>,
 }
 
-fn read_and_resample(format: Format, bytes: &[u8]) -> Outcome {
-    let mut outcome = Outcome::default();
+/// A planned route's speed, km/h (as `predict --speed 12`).
+const ROUTE_SPEED_KMH: f64 = 12.0;
+/// A planned route's start, Unix seconds (2021-01-01).
+const ROUTE_START_S: f64 = 1_609_459_200.0;
+
+/// The workouts of `bytes`, a file of `format`; a planned route (`route`) read without times
+/// and timed as `predict --speed` times it.
+fn read(format: Format, bytes: &[u8], route: bool) -> anyhow::Result<Vec<Workout>> {
     let mut skipped = Vec::new();
-    let Ok(workouts) = data::read_bytes(format, bytes, "mutant", &mut skipped) else {
+    if !route {
+        return data::read_bytes(format, bytes, "mutant", &mut skipped);
+    }
+    let times = PointTimes::Optional;
+    let mut workouts = data::read_bytes_with(format, bytes, "mutant", times, &mut skipped)?;
+    for w in &mut workouts {
+        predict::retime(w, ROUTE_SPEED_KMH, ROUTE_START_S, INTERVAL_S)?;
+    }
+    Ok(workouts)
+}
+
+fn read_and_resample(format: Format, bytes: &[u8], route: bool) -> Outcome {
+    let mut outcome = Outcome::default();
+    let Ok(workouts) = read(format, bytes, route) else {
         return outcome;
     };
     outcome.read = true;
@@ -971,7 +1049,13 @@ fn read_and_resample(format: Format, bytes: &[u8]) -> Outcome {
         .flat_map(|w| data::clean(w).pieces)
         .collect();
     for workout in workouts.iter().chain(&cleaned) {
-        match features::resample(workout, INTERVAL_S) {
+        // A route has no heart rate, which `resample` requires.
+        let resampled = if route {
+            features::resample_any(workout, INTERVAL_S)
+        } else {
+            features::resample(workout, INTERVAL_S)
+        };
+        match resampled {
             Ok(seq) => {
                 outcome.sequences += 1;
                 let bad = seq
@@ -1087,7 +1171,7 @@ fn mutants_of_real_workouts_never_panic_hang_or_balloon() {
     for base in &bases {
         let before = LIVE.load(Relaxed);
         PEAK.store(before, Relaxed);
-        let outcome = read_and_resample(base.format, &base.bytes);
+        let outcome = read_and_resample(base.format, &base.bytes, base.route);
         assert!(outcome.read && outcome.sequences > 0, "{}", base.name);
         let peak = PEAK.load(Relaxed) - before;
         eprintln!(
@@ -1168,7 +1252,7 @@ fn mutants_of_real_workouts_never_panic_hang_or_balloon() {
                         ..Outcome::default()
                     }
                 } else {
-                    read_and_resample(format, &mutant.bytes)
+                    read_and_resample(format, &mutant.bytes, bases[mutant.base].route)
                 }
             });
             STARTED_MS.store(u64::MAX, Relaxed);

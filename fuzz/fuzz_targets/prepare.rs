@@ -26,6 +26,7 @@ fn run(bytes: &[u8]) {
     std::fs::write(&input, bytes).expect("the input file is written");
     let options = PrepareOptions {
         inputs: vec![input],
+        history: Vec::new(),
         out: dir.path().join("out"),
         seq_len: 32,
         whole_workouts: false,

@@ -3,9 +3,11 @@
 //! Each reader turns one file format into [`Workout`]s. [`read_inputs`] walks files and folders,
 //! reads every workout it recognises and reports the ones it had to skip, with the reason. A
 //! person's resting and maximal heart rate are in data/profile.rs, the names of the person-level
-//! inputs in data/person.rs, the sport classes in data/sport.rs.
+//! inputs in data/person.rs, the sport classes in data/sport.rs, the distance along positions in
+//! data/distance.rs.
 
 mod clean;
+mod distance;
 mod fit;
 mod fitrec;
 mod person;
@@ -14,6 +16,7 @@ mod sport;
 mod xml;
 
 pub use clean::{Cleaned, MAX_SPEED_KMH, SPLIT_GAP_S, clean, finite_as_f32};
+pub use distance::{distance_along, haversine_m};
 pub use person::{
     HISTORY_INPUT_NAMES, MOST_HR_PER_SPEED, NUM_HISTORY_INPUTS, NUM_PERSON_INPUTS,
     NUM_PROFILE_INPUTS, NUM_SPORT_INPUTS, PERSON_INPUT_NAMES, PROFILE_INPUT_NAMES,
@@ -180,6 +183,17 @@ impl Format {
     }
 }
 
+/// Whether the points of a TCX or GPX file must have times.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PointTimes {
+    /// A recording: a file none of whose points has a time is refused.
+    Required,
+    /// Maybe a planned route (a GPX `<rte>`, a TCX course, track points a route planner wrote
+    /// without times): points without a time keep time NaN, for `hrcast predict` to time them
+    /// from a pace.
+    Optional,
+}
+
 /// Stable 63-bit FNV-1a hash, used to give files without identifiers stable ids.
 pub fn stable_id(text: &str) -> i64 {
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
@@ -288,11 +302,21 @@ impl Walk {
     }
 }
 
-/// Reads one file into workouts. FitRec files may hold many; a bad line is reported in `skipped`,
-/// as are the fields of a FIT file that were passed over.
+/// Reads one recorded file into workouts. FitRec files may hold many; a bad line is reported in
+/// `skipped`, as are the fields of a FIT file that were passed over.
 /// The file's folder stands for its person (see [`read_inputs`] for files found in folders).
 pub fn read_file(path: &Path, skipped: &mut Vec<Skipped>) -> Result<Vec<Workout>> {
-    read_person_file(path, path.parent().unwrap_or(Path::new("")), skipped)
+    read_file_with(path, PointTimes::Required, skipped)
+}
+
+/// [`read_file`], the points of a TCX or GPX file needing times or not (`times`).
+pub fn read_file_with(
+    path: &Path,
+    times: PointTimes,
+    skipped: &mut Vec<Skipped>,
+) -> Result<Vec<Workout>> {
+    let person = path.parent().unwrap_or(Path::new(""));
+    read_person_file(path, person, times, skipped)
 }
 
 /// Reads one file of the person `person` (a folder): workouts from FIT, TCX and GPX files get
@@ -301,13 +325,15 @@ pub fn read_file(path: &Path, skipped: &mut Vec<Skipped>) -> Result<Vec<Workout>
 fn read_person_file(
     path: &Path,
     person: &Path,
+    times: PointTimes,
     skipped: &mut Vec<Skipped>,
 ) -> Result<Vec<Workout>> {
     let format = Format::of(path).with_context(|| {
         "not a workout file (expected .fit, .tcx, .gpx, .json or .jsonl)".to_string()
     })?;
     let bytes = read_regular(path).context("cannot read the file")?;
-    let mut workouts = read_bytes(format, &bytes, &path.display().to_string(), skipped)?;
+    let source = path.display().to_string();
+    let mut workouts = read_bytes_with(format, &bytes, &source, times, skipped)?;
     if format != Format::FitRec {
         let user_id = stable_id(&person.display().to_string());
         let name = folder_name(person);
@@ -341,14 +367,25 @@ fn file_name(path: &Path) -> String {
     )
 }
 
-/// Decodes the bytes of one file of `format` into workouts. `source` names the file in the
-/// workouts and in `skipped`. Files without identifiers of their own (FIT, TCX, GPX) get a
+/// Decodes the bytes of one recorded file of `format` into workouts. `source` names the file in
+/// the workouts and in `skipped`. Files without identifiers of their own (FIT, TCX, GPX) get a
 /// workout id hashed from `source`, and the same as user id (and the file's name as person)
 /// until [`read_file`] or [`read_inputs`] name the person.
 pub fn read_bytes(
     format: Format,
     bytes: &[u8],
     source: &str,
+    skipped: &mut Vec<Skipped>,
+) -> Result<Vec<Workout>> {
+    read_bytes_with(format, bytes, source, PointTimes::Required, skipped)
+}
+
+/// [`read_bytes`], the points of a TCX or GPX file needing times or not (`times`).
+pub fn read_bytes_with(
+    format: Format,
+    bytes: &[u8],
+    source: &str,
+    times: PointTimes,
     skipped: &mut Vec<Skipped>,
 ) -> Result<Vec<Workout>> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
@@ -379,11 +416,11 @@ pub fn read_bytes(
             }]
         }
         Format::Tcx => {
-            let (sport, samples) = xml::read_tcx(bytes)?;
+            let (sport, samples) = xml::read_tcx(bytes, times)?;
             vec![file_workout(sport, samples)]
         }
         Format::Gpx => {
-            let (sport, samples) = xml::read_gpx(bytes)?;
+            let (sport, samples) = xml::read_gpx(bytes, times)?;
             vec![file_workout(sport, samples)]
         }
         Format::FitRec => fitrec::read(bytes, source, skipped)?,
@@ -425,14 +462,18 @@ pub fn read_history(history: &[PathBuf], inputs: &[PathBuf]) -> Result<ReadResul
     })
 }
 
-/// Reads every workout in `paths` (files or folders, given with `flag`), the person of each
-/// file being the folder `person_of` makes of the one it was found under (see [`Walk`]).
-fn read_walked(
-    paths: &[PathBuf],
-    flag: &str,
-    person_of: impl Fn(&Path) -> PathBuf,
-) -> Result<ReadResult> {
-    let mut result = ReadResult::default();
+/// The workout files under `folder` (given with `flag`), in the order [`read_inputs`] reads
+/// them, and the entries passed over, with the reason. Fails where the folder cannot be read or
+/// holds no workout file.
+pub fn workout_files(folder: &Path, flag: &str) -> Result<(Vec<PathBuf>, Vec<Skipped>)> {
+    let walk = walk(std::slice::from_ref(&folder.to_path_buf()), flag)?;
+    let files = walk.files.into_iter().map(|found| found.path).collect();
+    Ok((files, walk.skipped))
+}
+
+/// Walks `paths` (files or folders, given with `flag`) for workout files (see [`Walk`]). Fails
+/// where a path cannot be read or a folder holds no workout file.
+fn walk(paths: &[PathBuf], flag: &str) -> Result<Walk> {
     let mut walk = Walk::default();
     for input in paths {
         let meta = std::fs::metadata(input)
@@ -451,11 +492,24 @@ fn read_walked(
             );
         }
     }
+    Ok(walk)
+}
+
+/// Reads every workout in `paths` (files or folders, given with `flag`), the person of each
+/// file being the folder `person_of` makes of the one it was found under (see [`Walk`]).
+fn read_walked(
+    paths: &[PathBuf],
+    flag: &str,
+    person_of: impl Fn(&Path) -> PathBuf,
+) -> Result<ReadResult> {
+    let mut result = ReadResult::default();
+    let mut walk = walk(paths, flag)?;
     result.skipped.append(&mut walk.skipped);
     for found in walk.files {
         result.files += 1;
         let person = person_of(&found.person);
-        match read_person_file(&found.path, &person, &mut result.skipped) {
+        let times = PointTimes::Required;
+        match read_person_file(&found.path, &person, times, &mut result.skipped) {
             Ok(workouts) => result.workouts.extend(workouts),
             Err(err) => result.skipped.push(Skipped {
                 source: found.path.display().to_string(),

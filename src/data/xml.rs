@@ -1,7 +1,7 @@
 //! TCX and GPX files: XML track points, read with `quick-xml`.
 //!
-//! Both formats are a list of track points (`Trackpoint` in TCX, `trkpt` in GPX) whose children
-//! carry the channels. [`track_points`] flattens each point into `path -> text` pairs (paths of
+//! Both formats are a list of track points (`Trackpoint` in TCX, also in a course; `trkpt` in
+//! GPX, else the route points `rtept` of a planned route) whose children carry the channels. [`track_points`] flattens each point into `path -> text` pairs (paths of
 //! local names below the point, namespaces dropped), and the two readers map the paths they know:
 //!
 //! | channel | TCX path | GPX path |
@@ -13,7 +13,7 @@
 //! | altitude (m) | `AltitudeMeters` | `ele` |
 //! | position | `Position/LatitudeDegrees`, `Position/LongitudeDegrees` | `lat`, `lon` attributes |
 
-use super::Sample;
+use super::{PointTimes, Sample};
 use anyhow::{Result, anyhow, bail};
 use quick_xml::Reader;
 use quick_xml::events::{BytesStart, Event};
@@ -143,17 +143,22 @@ fn track_points(bytes: &[u8], point: &str) -> Result<Document> {
     Ok(doc)
 }
 
-/// Refuses a file none of whose track points has a time: it is not a recording.
-fn ensure_some_time(samples: &[Sample], path: &str) -> Result<()> {
-    if samples.iter().all(|s| s.time_s.is_nan()) {
-        bail!("no track point has a <{path}> holding an RFC 3339 time");
+/// Refuses, where `times` requires them, a file none of whose points (elements `point`) has a
+/// time (at `path`): it is not a recording.
+fn ensure_some_time(samples: &[Sample], times: PointTimes, point: &str, path: &str) -> Result<()> {
+    if times == PointTimes::Required && samples.iter().all(|s| s.time_s.is_nan()) {
+        bail!(
+            "no <{point}> has a <{path}> holding an RFC 3339 time (a planned route: \
+             `hrcast predict` times it with --pace or --speed)"
+        );
     }
     Ok(())
 }
 
 /// Reads a TCX file into its sport and samples. A point without a usable time gets time NaN and
-/// a value that is not a number gets NaN, for [`super::clean`] to drop and report.
-pub fn read_tcx(bytes: &[u8]) -> Result<(String, Vec<Sample>)> {
+/// a value that is not a number gets NaN, for [`super::clean`] to drop and report; a file
+/// without any time is refused where `times` requires them.
+pub fn read_tcx(bytes: &[u8], times: PointTimes) -> Result<(String, Vec<Sample>)> {
     let doc = track_points(bytes, "Trackpoint")?;
     if doc.points.is_empty() {
         bail!("the TCX file has no <Trackpoint>");
@@ -171,7 +176,7 @@ pub fn read_tcx(bytes: &[u8]) -> Result<(String, Vec<Sample>)> {
             longitude: p.number("Position/LongitudeDegrees"),
         })
         .collect();
-    ensure_some_time(&samples, "Time")?;
+    ensure_some_time(&samples, times, "Trackpoint", "Time")?;
     let sport = doc
         .outside
         .get("Activity@Sport")
@@ -180,11 +185,17 @@ pub fn read_tcx(bytes: &[u8]) -> Result<(String, Vec<Sample>)> {
     Ok((sport, samples))
 }
 
-/// Reads a GPX file into its sport and samples (bad times and values as in [`read_tcx`]).
-pub fn read_gpx(bytes: &[u8]) -> Result<(String, Vec<Sample>)> {
-    let doc = track_points(bytes, "trkpt")?;
+/// Reads a GPX file into its sport and samples: its track points, else its route points (bad
+/// times and values, and `times`, as in [`read_tcx`]).
+pub fn read_gpx(bytes: &[u8], times: PointTimes) -> Result<(String, Vec<Sample>)> {
+    let mut point = "trkpt";
+    let mut doc = track_points(bytes, point)?;
     if doc.points.is_empty() {
-        bail!("the GPX file has no <trkpt>");
+        point = "rtept";
+        doc = track_points(bytes, point)?;
+    }
+    if doc.points.is_empty() {
+        bail!("the GPX file has no <trkpt> or <rtept>");
     }
     let samples: Vec<Sample> = doc
         .points
@@ -201,7 +212,7 @@ pub fn read_gpx(bytes: &[u8]) -> Result<(String, Vec<Sample>)> {
             longitude: p.number("lon"),
         })
         .collect();
-    ensure_some_time(&samples, "time")?;
+    ensure_some_time(&samples, times, point, "time")?;
     let sport = doc.outside.get("type").cloned().unwrap_or_default();
     Ok((sport, samples))
 }

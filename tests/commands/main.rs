@@ -12,5 +12,6 @@ mod history_flags;
 mod people;
 mod person_inputs;
 mod plots;
+mod predict_route;
 mod terminal;
 mod workflow;
