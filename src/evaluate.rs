@@ -19,7 +19,7 @@
 
 use crate::atomic;
 use crate::checkpoint::{Checkpoint, TrainedOn, engine_for};
-use crate::data::Profile;
+use crate::data::{Profile, Workout};
 use crate::dataset::Split;
 use crate::engine::{ComputeArgs, Device, Engine};
 use crate::plot::{self, Chart, Mark, Markers, Series};
@@ -209,17 +209,17 @@ fn offsets_by_workout(
     inputs: &[Prepared],
     history: &[Prepared],
 ) -> Result<BTreeMap<i64, f32>> {
-    let targets: Vec<&Prepared> = inputs.iter().collect();
+    let targets: Vec<&Workout> = inputs.iter().map(|p| &p.workout).collect();
     let all: Vec<&Prepared> = inputs.iter().chain(history).collect();
     let errors = window_errors(engine, ck, &all)?;
-    let sources: Vec<_> = all.iter().copied().zip(errors).collect();
+    let sources: Vec<_> = all.iter().map(|p| &p.workout).zip(errors).collect();
     let offsets = earlier_offsets(&targets, &sources);
     let shifted = offsets.iter().filter(|&&o| o != 0.0).count();
     println!(
         "offset: {shifted} of {} workouts shifted by the model's mean error on their person's earlier workouts",
         targets.len()
     );
-    Ok((targets.iter().map(|p| p.workout.workout_id))
+    Ok((targets.iter().map(|w| w.workout_id))
         .zip(offsets)
         .collect())
 }

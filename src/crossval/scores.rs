@@ -209,9 +209,10 @@ impl TrainedModel {
                 }
             }
         }
+        let targets: Vec<_> = workouts.iter().map(|p| &p.workout).collect();
         let [offsets, history_offsets] = errors.map(|e| {
-            let sources: Vec<_> = workouts.iter().copied().zip(e).collect();
-            earlier_offsets(workouts, &sources)
+            let sources: Vec<_> = targets.iter().copied().zip(e).collect();
+            earlier_offsets(&targets, &sources)
         });
         let mut buckets: [HistoryPairs; HISTORY_BUCKETS.len()] = Default::default();
         for (row, &i) in workout_of_row.iter().enumerate() {

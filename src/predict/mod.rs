@@ -29,7 +29,7 @@ pub use route::{MAX_ROUTE_H, PaceArgs, has_times, retime};
 
 use crate::atomic;
 use crate::checkpoint::{Checkpoint, engine_for};
-use crate::data::{self, HISTORY_INPUT_NAMES, NUM_PERSON_INPUTS, PointTimes, Profile};
+use crate::data::{self, HISTORY_INPUT_NAMES, NUM_PERSON_INPUTS, PointTimes, Profile, Workout};
 use crate::dataset::Split;
 use crate::engine::{ComputeArgs, Engine};
 use crate::features::{
@@ -37,6 +37,7 @@ use crate::features::{
 };
 use crate::model::Batch;
 use crate::plot;
+use crate::score::{ErrorSum, earlier_offsets, window_errors};
 use crate::workouts::{self, Prepared, ProfileArgs, Truncation};
 use anyhow::{Context, Result, bail};
 use std::collections::HashMap;
@@ -74,6 +75,11 @@ pub struct PredictOptions {
     /// newcomer with no earlier workout.
     #[arg(long = "history", value_name = "HISTORY", num_args = 1..)]
     pub history: Vec<PathBuf>,
+    /// With --history: shift the predictions by the model's mean error (actual - predicted) on
+    /// the person's earlier workouts of --history that hold a heart rate: calibration without
+    /// training.
+    #[arg(long, requires = "history")]
+    pub offset: bool,
 }
 
 /// Predicted heart rate (bpm) for one sequence of raw features (`[steps, NUM_FEATURES]`) of a
@@ -124,6 +130,8 @@ pub struct Prediction {
     pub steps: usize,
     /// MAE (bpm) over the steps with a valid recorded heart rate, if any.
     pub mae: Option<f64>,
+    /// With `--offset`: the shift (bpm) added to every prediction.
+    pub offset: Option<f32>,
     /// Duration, distance, mean and peak heart rate, time in zones.
     pub summary: Summary,
 }
@@ -140,6 +148,12 @@ impl fmt::Display for Prediction {
             )?,
             None => writeln!(f, "wrote {csv} and {png} ({steps} steps)")?,
         }
+        if let Some(offset) = self.offset {
+            writeln!(
+                f,
+                "offset: {offset:+.2} bpm, the model's mean error on the person's earlier workouts"
+            )?;
+        }
         write!(f, "{}", self.summary)
     }
 }
@@ -154,6 +168,9 @@ pub struct WorkoutPieces {
     pub person: [f32; NUM_PERSON_INPUTS],
     /// The person's maximal heart rate (the file's, else `--max-hr`), if known.
     pub max_hr: Option<f64>,
+    /// The workout's first piece as cleaned, taken for the person of `--history`: what tells
+    /// which of their workouts are earlier.
+    pub workout: Workout,
     /// Whether the workout records an elevation.
     pub has_elevation: bool,
 }
@@ -180,6 +197,11 @@ pub struct PredictedWorkout {
 }
 
 impl PredictedWorkout {
+    /// Adds `offset` (bpm) to every prediction.
+    pub fn shift(&mut self, offset: f32) {
+        self.steps.iter_mut().for_each(|s| s.predicted += offset);
+    }
+
     /// `time_s,actual,predicted`, one line per grid step, bpm with 2 decimals (actual empty
     /// where not valid).
     pub fn csv(&self) -> String {
@@ -312,6 +334,9 @@ struct Predictor<'a> {
     ck: Checkpoint,
     engine: Option<Box<dyn Engine>>,
     history: Vec<Prepared>,
+    /// The model's [`ErrorSum`] on each workout of `history`, once the engine is open (with
+    /// `--offset`).
+    history_errors: Option<Vec<ErrorSum>>,
     fallback: Profile,
 }
 
@@ -348,6 +373,7 @@ impl<'a> Predictor<'a> {
             ck,
             engine: None,
             history,
+            history_errors: None,
             fallback,
         })
     }
@@ -362,7 +388,25 @@ impl<'a> Predictor<'a> {
             Some(engine) => engine,
             None => (self.engine).insert(engine_for(&self.ck, self.options.compute.device)?),
         };
-        let predicted = predict_workout(engine.as_mut(), &self.ck, &workout)?;
+        let mut predicted = predict_workout(engine.as_mut(), &self.ck, &workout)?;
+        let offset = if self.options.offset {
+            let errors = match &mut self.history_errors {
+                Some(errors) => errors,
+                None => {
+                    let history: Vec<&Prepared> = self.history.iter().collect();
+                    let errors = window_errors(engine.as_mut(), &self.ck, &history)?;
+                    self.history_errors.insert(errors)
+                }
+            };
+            let sources: Vec<_> = (self.history.iter().map(|p| &p.workout))
+                .zip(errors.iter().copied())
+                .collect();
+            let offset = earlier_offsets(&[&workout.workout], &sources)[0];
+            predicted.shift(offset);
+            Some(offset)
+        } else {
+            None
+        };
         let summary = Summary::of(&predicted, self.ck.interval_s, workout.max_hr);
         let name = output
             .input
@@ -381,6 +425,7 @@ impl<'a> Predictor<'a> {
             png: output.png.clone(),
             steps: predicted.steps.len(),
             mae: predicted.mae(),
+            offset,
             summary,
         })
     }
@@ -431,8 +476,12 @@ impl<'a> Predictor<'a> {
             .collect::<Result<Vec<_>>>()?;
         let has_elevation = (cleaned.pieces.iter())
             .any(|piece| piece.samples.iter().any(|s| s.altitude_m.is_some()));
-        let target = Prepared::new(first.clone(), pieces[0].1.clone());
+        let mut target = Prepared::new(first.clone(), pieces[0].1.clone());
+        if let Some(h) = self.history.first() {
+            target.workout.user_id = h.workout.user_id;
+        }
         Ok(WorkoutPieces {
+            workout: target.workout.clone(),
             person: person_row(&self.history, target),
             pieces,
             max_hr: workout.profile.max_hr,

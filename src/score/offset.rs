@@ -9,6 +9,7 @@
 
 use super::predict_split;
 use crate::checkpoint::Checkpoint;
+use crate::data::Workout;
 use crate::dataset::Split;
 use crate::engine::Engine;
 use crate::workouts::{self, Prepared};
@@ -19,11 +20,11 @@ pub type ErrorSum = (f64, usize);
 
 /// For each of `targets`, the mean error over the valid steps of those of `sources` (each
 /// with its [`ErrorSum`]) that started before it; 0 where none did.
-pub fn earlier_offsets(targets: &[&Prepared], sources: &[(&Prepared, ErrorSum)]) -> Vec<f32> {
+pub fn earlier_offsets(targets: &[&Workout], sources: &[(&Workout, ErrorSum)]) -> Vec<f32> {
     (targets.iter())
-        .map(|p| {
+        .map(|w| {
             let (sum, n) = (sources.iter())
-                .filter(|(e, _)| workouts::started_before(&e.workout, &p.workout))
+                .filter(|(e, _)| workouts::started_before(e, w))
                 .fold((0.0, 0), |(s, n), (_, (es, en))| (s + es, n + en));
             if n == 0 { 0.0 } else { (sum / n as f64) as f32 }
         })

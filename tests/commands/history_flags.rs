@@ -308,11 +308,12 @@ fn evaluated(dir: &Path, out: &str) -> Vec<(f64, f64)> {
         .collect()
 }
 
-/// `evaluate --offset`: each workout's predictions shifted by the model's mean error on the
-/// same person's earlier workouts (here the two of `--history`), as the unshifted predictions
-/// of those workouts give it; a first workout is not shifted; `--offset` needs `--input`.
+/// `evaluate --offset` and `predict --offset`: each workout's predictions shifted by the
+/// model's mean error on the same person's earlier workouts (here the two of `--history`), as
+/// the unshifted predictions of those workouts give it; a first workout is not shifted;
+/// `--offset` needs `--input` (evaluate) and `--history` (predict).
 #[test]
-fn evaluate_offset_shifts_by_the_mean_error_on_earlier_workouts() {
+fn offset_shifts_by_the_mean_error_on_earlier_workouts() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     people(d);
@@ -366,4 +367,49 @@ fn evaluate_offset_shifts_by_the_mean_error_on_earlier_workouts() {
         "--offset",
     ];
     fails_with(&hrcast(d, &on_data), &["--offset"]);
+
+    // predict: the same shift, said in the output.
+    let (plain, _) = predict(d, "m", "plain.csv", &[]);
+    let args = ["--history", "early", "--offset"];
+    let (shifted, _) = predict(d, "m", "shifted.csv", &args);
+    for (p, p2) in plain.iter().zip(&shifted) {
+        let (p, p2): (f64, f64) = (p.parse().unwrap(), p2.parse().unwrap());
+        assert!(
+            (p2 - p - mean_error).abs() < 0.02,
+            "{p} + {mean_error} vs {p2}"
+        );
+    }
+    let checkpoint = "m/best_model.safetensors";
+    let run = hrcast(
+        d,
+        &[
+            "predict",
+            "--checkpoint",
+            checkpoint,
+            "--input",
+            "target.json",
+            "--out",
+            "o.csv",
+            "--history",
+            "early",
+            "--offset",
+        ],
+    );
+    let printed = ok(&run);
+    let said: f64 = printed
+        .split("offset: ")
+        .nth(1)
+        .and_then(|rest| rest.split(" bpm").next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("no offset said: {printed}"));
+    assert!((said - mean_error).abs() < 0.02, "{said} vs {mean_error}");
+    let alone = [
+        "predict",
+        "--checkpoint",
+        checkpoint,
+        "--input",
+        "target.json",
+        "--offset",
+    ];
+    fails_with(&hrcast(d, &alone), &["--history"]);
 }
