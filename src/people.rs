@@ -10,7 +10,7 @@ use anyhow::Result;
 use clap::Args;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 /// Options of `hrcast people`.
@@ -31,7 +31,7 @@ pub struct PeopleOptions {
 /// One person's workouts of one sport, summarized.
 #[derive(Debug, Clone)]
 pub struct PersonSport {
-    /// The person: the folder of their files, else `user <id>` (FitRec lines).
+    /// The person: the folder that stands for them, else `user <id>` (FitRec lines).
     pub person: String,
     /// The sport class.
     pub sport: Sport,
@@ -44,7 +44,7 @@ pub struct PersonSport {
 pub fn people(prepared: &[Prepared]) -> Vec<PersonSport> {
     let mut groups: BTreeMap<(String, Sport), Vec<&Prepared>> = BTreeMap::new();
     for p in prepared {
-        let key = (person_name(&p.workout), p.workout.sport_class());
+        let key = (p.workout.person.clone(), p.workout.sport_class());
         groups.entry(key).or_default().push(p);
     }
     groups
@@ -55,16 +55,6 @@ pub fn people(prepared: &[Prepared]) -> Vec<PersonSport> {
             summary: workouts::summarize_workouts(&list),
         })
         .collect()
-}
-
-/// The name of a workout's person: the folder of its file, else `user <id>`.
-fn person_name(workout: &crate::data::Workout) -> String {
-    let path = Path::new(&workout.source);
-    let folder = (path.is_file())
-        .then(|| path.parent().and_then(|d| d.file_name()))
-        .flatten()
-        .map(|n| n.to_string_lossy().into_owned());
-    folder.unwrap_or_else(|| format!("user {}", workout.user_id))
 }
 
 /// A value to one decimal, `–` where unknown.
