@@ -53,9 +53,12 @@ pub fn tables(r: &Report) -> String {
     if let Some(few) = &r.too_few {
         let _ = writeln!(md, "\nNote: {few}.");
     }
+    // Walking forward in time, one person's rows are the folds'.
+    let one_person = r.people.windows(2).all(|w| w[0].user_id == w[1].user_id);
+    let whose = if one_person { "folds'" } else { "people's" };
     let _ = writeln!(
         md,
-        "\nThe mean of the people's MAE: {:.2} bpm (windows), {:.2} bpm (whole). Predicting each \
+        "\nThe mean of the {whose} MAE: {:.2} bpm (windows), {:.2} bpm (whole). Predicting each \
          fold's training mean: pooled MAE {:.2} bpm.\n",
         r.mean_person_mae[0], r.mean_person_mae[1], r.pooled_mean_baseline_mae
     );

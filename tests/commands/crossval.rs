@@ -418,6 +418,8 @@ fn one_person_walks_forward_in_time() {
         "{interval:?} {mae}"
     );
     assert_eq!(report.too_few.is_some(), tested < 5, "{:?}", report.too_few);
+    let md = crossval::tables(&report);
+    assert!(md.contains("The mean of the folds' MAE"), "{md}");
 }
 
 #[test]
