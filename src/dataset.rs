@@ -23,6 +23,13 @@
 //! (written before hrcast had person-level inputs) reads as every value unknown; a `person` of
 //! [`NUM_PROFILE_INPUTS`] columns (written before the history and sport inputs) as those
 //! columns, the others unknown.
+//!
+//! Writing (dataset/writer.rs) gives the same bytes for the same split: a split in memory
+//! ([`Split::to_bytes`]) or one written window by window ([`SplitWriter`]), too large for memory.
+
+mod writer;
+
+pub use writer::SplitWriter;
 
 use crate::data::{
     NUM_PERSON_INPUTS, NUM_PROFILE_INPUTS, PERSON_INPUT_NAMES, Profile, believable_range,
@@ -31,8 +38,8 @@ use crate::data::{
 use crate::features::{FEATURE_NAMES, NUM_FEATURES};
 use crate::model::{Batch, HrLevel, Normalization};
 use anyhow::{Context, Result, anyhow, bail, ensure};
-use safetensors::{Dtype, SafeTensors, tensor::TensorView};
-use std::collections::{BTreeMap, HashMap};
+use safetensors::{Dtype, SafeTensors};
+use std::collections::BTreeMap;
 use std::ops::RangeInclusive;
 use std::path::Path;
 
@@ -374,69 +381,6 @@ impl Split {
         self.mask.iter().filter(|m| **m > 0.0).count()
     }
 
-    /// The safetensors bytes of this split.
-    pub fn to_bytes(&self) -> Result<Vec<u8>> {
-        let (n, t) = (self.n, self.seq_len);
-        let mut tensors: Vec<(&str, TensorView)> = vec![
-            (
-                "features",
-                TensorView::new(
-                    Dtype::F32,
-                    vec![n, t, NUM_FEATURES],
-                    bytemuck::cast_slice(&self.features),
-                )?,
-            ),
-            (
-                "heart_rate",
-                TensorView::new(
-                    Dtype::F32,
-                    vec![n, t, 1],
-                    bytemuck::cast_slice(&self.heart_rate),
-                )?,
-            ),
-            (
-                "mask",
-                TensorView::new(Dtype::F32, vec![n, t, 1], bytemuck::cast_slice(&self.mask))?,
-            ),
-            (
-                "length",
-                TensorView::new(Dtype::I64, vec![n], bytemuck::cast_slice(&self.length))?,
-            ),
-            (
-                "user_id",
-                TensorView::new(Dtype::I64, vec![n], bytemuck::cast_slice(&self.user_id))?,
-            ),
-            (
-                "workout_id",
-                TensorView::new(Dtype::I64, vec![n], bytemuck::cast_slice(&self.workout_id))?,
-            ),
-        ];
-        // Optional: written where some window knows a person value, so that a file of workouts
-        // without profiles holds just the six tensors it always had.
-        if self.person.iter().any(|v| !v.is_nan()) {
-            tensors.push((
-                "person",
-                TensorView::new(
-                    Dtype::F32,
-                    vec![n, NUM_PERSON_INPUTS],
-                    bytemuck::cast_slice(&self.person),
-                )?,
-            ));
-        }
-        let metadata = HashMap::from([
-            ("format".to_string(), DATA_FORMAT.to_string()),
-            (
-                "feature_names".to_string(),
-                serde_json::to_string(&FEATURE_NAMES)?,
-            ),
-            ("interval_s".to_string(), self.interval_s.to_string()),
-            ("source".to_string(), self.source.clone()),
-            ("set_id".to_string(), self.set_id.clone()),
-            ("names".to_string(), serde_json::to_string(&self.names)?),
-        ]);
-        Ok(safetensors::serialize(tensors, Some(metadata))?)
-    }
-
     /// Reads and checks a processed data file.
     pub fn read(path: &Path) -> Result<Split> {
         let bytes =
@@ -658,6 +602,7 @@ impl Split {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::collections::HashMap;
 
     /// Two windows of one step: workout 10 of user 1, workout 20 of user 2.
     fn two_windows() -> Split {

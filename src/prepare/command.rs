@@ -7,7 +7,7 @@ use crate::atomic;
 use crate::data::{self, Skipped};
 use crate::dataset::Split;
 use crate::workouts::{self, Loaded, Truncation, fill_histories, longest, push_windows};
-use anyhow::{Result, ensure};
+use anyhow::{Context, Result, ensure};
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -149,6 +149,18 @@ pub fn write_splits(splits: &[Split; 3], out: &Path) -> Result<Vec<PathBuf>> {
 /// is usable, and writes the three files together or none of them.
 pub fn prepare(options: &PrepareOptions) -> Result<Summary> {
     ensure!(options.seq_len > 0, "--seq-len must be at least 1");
+    match options.threads {
+        Some(threads) => rayon::ThreadPoolBuilder::new()
+            .num_threads(threads as usize)
+            .build()
+            .with_context(|| format!("--threads {threads}"))?
+            .install(|| prepare_here(options)),
+        None => prepare_here(options),
+    }
+}
+
+/// [`prepare`] on the threads of the rayon pool it runs in.
+fn prepare_here(options: &PrepareOptions) -> Result<Summary> {
     let mut loaded = workouts::load(
         &options.inputs,
         options.interval_s,
