@@ -15,18 +15,21 @@ mod history;
 mod history_flag;
 mod load;
 mod profile_args;
+mod scan;
 mod windows;
 
 pub use history::{
-    History, MIN_SLOPE_STEPS, MIN_SPEED_VARIANCE, MIN_SPORT_SLOPE_STEPS, MOVING_SPEED_KMH, Summary,
-    Truncation, fill_histories, histories, summarize_workouts,
+    History, HistoryItem, MIN_SLOPE_STEPS, MIN_SPEED_VARIANCE, MIN_SPORT_SLOPE_STEPS,
+    MOVING_SPEED_KMH, Summary, Truncation, fill_histories, histories, histories_of,
+    summarize_workouts,
 };
 pub use history_flag::{load_history_flag, takes_history, warn_history_unused};
 pub use load::{
-    Loaded, MAX_INTERVAL_S, MIN_INTERVAL_S, MIN_VALID_STEPS, describe_inputs, grid_seconds, load,
-    load_history, warn,
+    Loaded, MAX_INTERVAL_S, MIN_INTERVAL_S, MIN_VALID_STEPS, Read, check_interval, describe_inputs,
+    grid_seconds, load, load_history, nothing_usable, warn,
 };
 pub use profile_args::ProfileArgs;
+pub use scan::{Piece, Scanned, scan};
 pub use windows::{longest, push_windows, push_windows_with, windows};
 
 use crate::data::{NUM_HISTORY_INPUTS, NUM_PERSON_INPUTS, NUM_PROFILE_INPUTS, Workout};
