@@ -239,19 +239,21 @@ pub fn histories(
     truncation: &dyn Fn(usize) -> Truncation,
 ) -> Vec<History> {
     let items = |ps: &[Prepared]| ps.iter().map(HistoryItem::of).collect::<Vec<_>>();
-    histories_of(&items(prepared), &items(extra), truncation)
+    let (prepared, extra) = (items(prepared), items(extra));
+    let (prepared, extra): (Vec<_>, Vec<_>) = (prepared.iter().collect(), extra.iter().collect());
+    histories_of(&prepared, &extra, truncation)
 }
 
 /// [`histories`] from what each workout brings to them: `targets` are the workouts to prepare,
 /// `extra` those that serve as history only.
 pub fn histories_of(
-    targets: &[HistoryItem],
-    extra: &[HistoryItem],
+    targets: &[&HistoryItem],
+    extra: &[&HistoryItem],
     truncation: &dyn Fn(usize) -> Truncation,
 ) -> Vec<History> {
     let mut people: BTreeMap<i64, Vec<Entry>> = BTreeMap::new();
-    let all = targets.iter().enumerate().map(|(i, item)| (item, Some(i)));
-    for (item, target) in all.chain(extra.iter().map(|item| (item, None))) {
+    let all = targets.iter().enumerate().map(|(i, &item)| (item, Some(i)));
+    for (item, target) in all.chain(extra.iter().map(|&item| (item, None))) {
         let entries = people.entry(item.user_id).or_default();
         if target.is_none()
             && entries

@@ -30,9 +30,13 @@ pub use load::{
 };
 pub use profile_args::ProfileArgs;
 pub use scan::{Piece, Scanned, scan};
-pub use windows::{longest, push_windows, push_windows_with, windows};
+pub use windows::{
+    longest, longest_of, push_sequence, push_windows, push_windows_with, window_ranges, windows,
+};
 
-use crate::data::{NUM_HISTORY_INPUTS, NUM_PERSON_INPUTS, NUM_PROFILE_INPUTS, Workout};
+use crate::data::{
+    NUM_HISTORY_INPUTS, NUM_PERSON_INPUTS, NUM_PROFILE_INPUTS, Profile, Sport, Workout,
+};
 use crate::features::Sequence;
 
 /// One kept workout, ready to be windowed.
@@ -65,14 +69,23 @@ impl Prepared {
     /// [`Prepared::person_values`] with `history` in place of the workout's own (a truncated one
     /// for training, or none to stand for a newcomer).
     pub fn person_values_with(&self, history: &History) -> [Option<f64>; NUM_PERSON_INPUTS] {
-        let mut values = [None; NUM_PERSON_INPUTS];
-        let history_end = NUM_PROFILE_INPUTS + NUM_HISTORY_INPUTS;
-        values[..NUM_PROFILE_INPUTS].copy_from_slice(&self.workout.profile.values());
-        values[NUM_PROFILE_INPUTS..history_end].copy_from_slice(&history.0);
-        let sport = self.workout.sport_class().one_hot().map(Some);
-        values[history_end..].copy_from_slice(&sport);
-        values
+        person_values(self.workout.profile, history, self.workout.sport_class())
     }
+}
+
+/// A workout's person-level inputs, in the order of [`crate::data::PERSON_INPUT_NAMES`]: the
+/// `profile`, the `history` and the `sport`'s one-hot (always known).
+pub fn person_values(
+    profile: Profile,
+    history: &History,
+    sport: Sport,
+) -> [Option<f64>; NUM_PERSON_INPUTS] {
+    let mut values = [None; NUM_PERSON_INPUTS];
+    let history_end = NUM_PROFILE_INPUTS + NUM_HISTORY_INPUTS;
+    values[..NUM_PROFILE_INPUTS].copy_from_slice(&profile.values());
+    values[NUM_PROFILE_INPUTS..history_end].copy_from_slice(&history.0);
+    values[history_end..].copy_from_slice(&sport.one_hot().map(Some));
+    values
 }
 
 /// Whether workout `earlier` counts as one of `later`'s earlier workouts: the same person's,
