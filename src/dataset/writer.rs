@@ -15,7 +15,7 @@ use std::io::{BufWriter, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 /// Bytes buffered per tensor by a [`SplitWriter`] before they go to the file.
-const BUFFER_BYTES: usize = 1 << 20;
+const BUFFER_BYTES: usize = 256 << 10;
 
 /// One tensor of a data file: name, dtype and shape.
 struct Tensor {

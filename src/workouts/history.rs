@@ -146,13 +146,38 @@ impl Steps {
 
     /// `self` plus (`sign` 1) or minus (`sign` -1) `other`.
     fn add(&mut self, other: &Steps, sign: i8) {
+        self.add_parts(
+            other.count,
+            other.hr_sum,
+            (0, &other.bins),
+            &other.moving,
+            sign,
+        );
+    }
+
+    /// `self` plus (`sign` 1) or minus (`sign` -1) one workout's sums.
+    fn add_workout(&mut self, other: &WorkoutSteps, sign: i8) {
+        let bins = (other.first_bin, &other.bins[..]);
+        self.add_parts(other.count, other.hr_sum, bins, &other.moving, sign);
+    }
+
+    /// `self` plus (`sign` 1) or minus (`sign` -1) sums of `count` steps: `hr_sum`, `bins`
+    /// from the bin `bins.0` on and `moving`.
+    fn add_parts<B: Copy + Into<u64>>(
+        &mut self,
+        count: u64,
+        hr_sum: f64,
+        (first_bin, bins): (usize, &[B]),
+        moving: &[f64; 5],
+        sign: i8,
+    ) {
         let combine = |a: u64, b: u64| if sign > 0 { a + b } else { a - b };
-        self.count = combine(self.count, other.count);
-        self.hr_sum += f64::from(sign) * other.hr_sum;
-        for (a, b) in self.bins.iter_mut().zip(&other.bins) {
-            *a = combine(*a, *b);
+        self.count = combine(self.count, count);
+        self.hr_sum += f64::from(sign) * hr_sum;
+        for (a, &b) in self.bins[first_bin..].iter_mut().zip(bins) {
+            *a = combine(*a, b.into());
         }
-        for (a, b) in self.moving.iter_mut().zip(&other.moving) {
+        for (a, b) in self.moving.iter_mut().zip(moving) {
             *a += f64::from(sign) * b;
         }
     }
@@ -191,8 +216,43 @@ impl Steps {
     }
 }
 
+/// [`Steps`] of one workout, its heart-rate bins kept from the lowest to the highest it fills (a
+/// workout spans a few dozen of the [`HR_BINS`]): a few hundred bytes.
+#[derive(Debug, Clone)]
+struct WorkoutSteps {
+    count: u64,
+    hr_sum: f64,
+    /// The bin of `bins[0]`.
+    first_bin: usize,
+    bins: Box<[u32]>,
+    moving: [f64; 5],
+}
+
+impl WorkoutSteps {
+    /// The sums over a workout's valid steps.
+    fn of(seq: &Sequence) -> WorkoutSteps {
+        let steps = Steps::of(seq);
+        let first_bin = steps.bins.iter().position(|&b| b > 0).unwrap_or(0);
+        let end = steps
+            .bins
+            .iter()
+            .rposition(|&b| b > 0)
+            .map_or(first_bin, |b| b + 1);
+        WorkoutSteps {
+            count: steps.count,
+            hr_sum: steps.hr_sum,
+            first_bin,
+            bins: steps.bins[first_bin..end]
+                .iter()
+                .map(|&b| u32::try_from(b).unwrap_or(u32::MAX))
+                .collect(),
+            moving: steps.moving,
+        }
+    }
+}
+
 /// What a workout brings to histories, its own and those of later workouts: whose it is, when,
-/// its sport and the sums over its valid steps (a few kilobytes, whatever its length).
+/// its sport and the sums over its valid steps (a few hundred bytes, whatever its length).
 #[derive(Debug, Clone)]
 pub struct HistoryItem {
     user_id: i64,
@@ -200,7 +260,7 @@ pub struct HistoryItem {
     start: f64,
     end: f64,
     sport: Sport,
-    steps: Steps,
+    steps: WorkoutSteps,
 }
 
 impl HistoryItem {
@@ -212,7 +272,7 @@ impl HistoryItem {
             start: workout.start_time(),
             end: workout.end_time(),
             sport: workout.sport_class(),
-            steps: Steps::of(sequence),
+            steps: WorkoutSteps::of(sequence),
         }
     }
 
@@ -282,7 +342,7 @@ fn person_histories(
     let mut prefix = vec![[Steps::default(); 3]];
     for e in entries {
         let mut next = *prefix.last().expect("starts with one");
-        next[e.item.sport.index()].add(&e.item.steps, 1);
+        next[e.item.sport.index()].add_workout(&e.item.steps, 1);
         prefix.push(next);
     }
     for (w, target) in entries.iter().filter_map(|w| w.target.map(|t| (w, t))) {
@@ -302,7 +362,7 @@ fn person_histories(
             s.add(low, -1);
         }
         for own in entries[from..before].iter().filter(|e| !counts(e)) {
-            sums[own.item.sport.index()].add(&own.item.steps, -1);
+            sums[own.item.sport.index()].add_workout(&own.item.steps, -1);
         }
         let latest = entries[from..before].iter().rev().find(|e| counts(e));
         out[target] = summarize(&sums, w.item, keep, latest.map(|e| e.item));

@@ -13,9 +13,9 @@ use std::fs::File;
 use std::io::BufReader;
 
 /// A batch ends once its units hold this many bytes of input...
-const BATCH_BYTES: u64 = 16 << 20;
+const BATCH_BYTES: u64 = 8 << 20;
 /// ... or this many units.
-const BATCH_UNITS: usize = 256;
+const BATCH_UNITS: usize = 128;
 
 /// A workout (or a piece of one split at a clock jump or long pause) kept: cleaned, resampled,
 /// with enough valid steps.
