@@ -196,7 +196,7 @@ fn percentiles_use_nearest_rank_on_whole_bpm() {
     let mut steps = Steps::default();
     for hr in [100.4, 100.6, 102.0, 150.0] {
         let p = workout(1, 1, "run", 0.0, &[(0.0, hr)]);
-        steps.add(&Steps::of(&p), 1);
+        steps.add_workout(&WorkoutSteps::of(&p.sequence), 1);
     }
     assert_eq!(steps.percentile(0.05), Some(100.0));
     assert_eq!(steps.percentile(0.5), Some(101.0));
