@@ -10,17 +10,18 @@
 #   BASE=/tmp/base/target/release/hrcast scripts/scale.sh
 #
 # Environment: HRCAST (the binary measured, target/release/hrcast), BASE (a previous binary to
-# run beside it, none by default), SIZES (people, "400 1600 6400"), BASE_PREPARE_MAX (the most
-# people the previous binary prepares, 1600: before 2026-12 prepare held ~5x its input in
-# memory, ~17 GB at 6400; its train then reads the data this binary prepared), PYTHON_MAX (the
-# most people Python parses, 1600: ~9 s per 1,000 workouts), WORK (a scratch folder with room
-# for ~2 GB per 1,000 people, /tmp/hrcast-scale).
+# run beside it, none by default), SIZES (people, "400 1600 6400"), BASE_MAX (the most people
+# the previous binary runs, 1600: before 2026-12 its prepare held ~5x its input in memory,
+# ~17 GB at 6400), PYTHON_MAX (the most people Python parses, 1600: ~15 s per 1,000 workouts),
+# WORK (a scratch folder with room for ~1.1 GB per 1,000 people, /tmp/hrcast-scale). The
+# measurements add up in $WORK/scale.tsv over runs (remove it to start afresh), and the table
+# is made of all of them.
 set -euo pipefail
 
 HRCAST=${HRCAST:-target/release/hrcast}
 BASE=${BASE:-}
 SIZES=${SIZES:-400 1600 6400}
-BASE_PREPARE_MAX=${BASE_PREPARE_MAX:-1600}
+BASE_MAX=${BASE_MAX:-1600}
 PYTHON_MAX=${PYTHON_MAX:-1600}
 WORK=${WORK:-/tmp/hrcast-scale}
 WORKOUTS_PER_USER=10
@@ -30,7 +31,7 @@ HRCAST=$(realpath "$HRCAST")
 [ -n "$BASE" ] && BASE=$(realpath "$BASE")
 mkdir -p "$WORK"
 TSV="$WORK/scale.tsv"
-printf 'tool\tstep\tworkouts\twall_s\tpeak_rss_mb\n' >"$TSV"
+[ -f "$TSV" ] || printf 'tool\tstep\tworkouts\twall_s\tpeak_rss_mb\n' >"$TSV"
 
 # measure TOOL STEP WORKOUTS COMMAND...: runs the command, appends its wall time and peak RSS.
 measure() {
@@ -54,11 +55,7 @@ steps() {
   measure "$tool" synth "$workouts" "$bin" synth --out "$dir/raw" --users "$people" \
     --workouts-per-user "$WORKOUTS_PER_USER" --seed 1
   local data="$dir/processed"
-  if [ "$tool" = hrcast ] || [ "$people" -le "$BASE_PREPARE_MAX" ]; then
-    measure "$tool" prepare "$workouts" "$bin" prepare --input "$dir/raw" --out "$data"
-  else
-    data="$WORK/hrcast-$people/processed"
-  fi
+  measure "$tool" prepare "$workouts" "$bin" prepare --input "$dir/raw" --out "$data"
   measure "$tool" train "$workouts" "$bin" train --data "$data" --epochs 1 --device cpu \
     --checkpoints "$dir/checkpoints" --results "$dir/results" --logs "$dir/logs"
   rm -rf "$dir/checkpoints" "$dir/results" "$dir/logs"
@@ -66,7 +63,7 @@ steps() {
 
 for people in $SIZES; do
   steps hrcast "$HRCAST" "$people"
-  if [ -n "$BASE" ]; then
+  if [ -n "$BASE" ] && [ "$people" -le "$BASE_MAX" ]; then
     steps previous "$BASE" "$people"
   fi
   if [ "$people" -le "$PYTHON_MAX" ]; then

@@ -106,7 +106,7 @@ pub fn prepare(options: &PrepareOptions) -> Result<Summary> {
 /// the plan, the second pass into the three files (see passes.rs).
 fn prepare_here(options: &PrepareOptions) -> Result<Summary> {
     workouts::check_interval(options.interval_s)?;
-    let first = first_pass(data::find_inputs(&options.inputs)?, options)?;
+    let mut first = first_pass(data::find_inputs(&options.inputs)?, options)?;
     let scanned = &first.scanned;
     let read = workouts::Read {
         files: scanned.files,
@@ -118,10 +118,10 @@ fn prepare_here(options: &PrepareOptions) -> Result<Summary> {
         files: scanned.files,
         workouts_read: scanned.workouts_read,
         workouts_kept: first.kept.len(),
-        skipped: scanned.skipped.clone(),
-        cleaned: scanned.cleaned.clone(),
         ..Summary::default()
     };
+    summary.skipped = std::mem::take(&mut first.scanned.skipped);
+    summary.cleaned = std::mem::take(&mut first.scanned.cleaned);
     let mut history = Vec::new();
     if !options.history.is_empty() {
         let loaded = workouts::load_history(&options.history, &options.inputs, options.interval_s)?;

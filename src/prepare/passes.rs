@@ -8,7 +8,7 @@
 //!   each window into its split's file ([`SplitWriter`]), whose header was written first.
 
 use super::options::PrepareOptions;
-use super::spill::{Spill, Unspill};
+use super::spill::Spill;
 use super::split::{SplitItem, split_workouts};
 use crate::data::{Found, NUM_PERSON_INPUTS, Sport};
 use crate::dataset::{MAX_SEQ_LEN, Split, SplitWriter};
@@ -18,7 +18,6 @@ use crate::workouts::{
 };
 use anyhow::Result;
 use indicatif::{ProgressBar, ProgressStyle};
-use std::collections::BTreeMap;
 use std::fs::File;
 use std::path::PathBuf;
 
@@ -243,13 +242,10 @@ pub fn second_pass(
         first.kept.len() as u64,
         "prepare: writing [{bar:30}] {pos}/{len} workouts {elapsed} eta {eta}",
     );
-    let mut spilled: Unspill = first.spill.read_back()?;
+    let mut spilled = first.spill.read_back()?;
     for ((k, &s), person) in first.kept.iter().zip(&plan.splits).zip(&plan.persons) {
         let sequence = spilled.next(k.split.steps)?;
-        let mut windows = Split {
-            names: BTreeMap::new(),
-            ..Split::empty(plan.files[s].seq_len, 0.0, "")
-        };
+        let mut windows = Split::empty(plan.files[s].seq_len, 0.0, "");
         let values = person.map(|v| (!v.is_nan()).then_some(f64::from(v)));
         let ids = (k.split.user_id, k.split.workout_id);
         push_sequence(&mut windows, &sequence, ids, &k.name, &values);
