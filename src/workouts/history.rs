@@ -157,8 +157,12 @@ impl Steps {
 
     /// `self` plus (`sign` 1) or minus (`sign` -1) one workout's sums.
     fn add_workout(&mut self, other: &WorkoutSteps, sign: i8) {
-        let bins = (other.first_bin, &other.bins[..]);
-        self.add_parts(other.count, other.hr_sum, bins, &other.moving, sign);
+        let (count, hr_sum, first, moving) =
+            (other.count, other.hr_sum, other.first_bin, &other.moving);
+        match &other.bins {
+            Bins::Narrow(bins) => self.add_parts(count, hr_sum, (first, bins), moving, sign),
+            Bins::Wide(bins) => self.add_parts(count, hr_sum, (first, bins), moving, sign),
+        }
     }
 
     /// `self` plus (`sign` 1) or minus (`sign` -1) sums of `count` steps: `hr_sum`, `bins`
@@ -217,15 +221,39 @@ impl Steps {
 }
 
 /// [`Steps`] of one workout, its heart-rate bins kept from the lowest to the highest it fills (a
-/// workout spans a few dozen of the [`HR_BINS`]): a few hundred bytes.
+/// workout spans a few dozen of the [`HR_BINS`]), in 16 bits where they fit: a few hundred bytes.
 #[derive(Debug, Clone)]
 struct WorkoutSteps {
     count: u64,
     hr_sum: f64,
-    /// The bin of `bins[0]`.
+    /// The bin of the first of `bins`.
     first_bin: usize,
-    bins: Box<[u32]>,
+    bins: Bins,
     moving: [f64; 5],
+}
+
+/// A workout's steps per heart-rate bin.
+#[derive(Debug, Clone)]
+enum Bins {
+    /// Where every count fits in 16 bits (up to 65,535 steps in one bin).
+    Narrow(Box<[u16]>),
+    /// Else.
+    Wide(Box<[u32]>),
+}
+
+impl Bins {
+    /// The counts `counts`, in as few bits as they fit.
+    fn of(counts: &[u64]) -> Bins {
+        match counts.iter().map(|&c| u16::try_from(c)).collect() {
+            Ok(narrow) => Bins::Narrow(narrow),
+            Err(_) => Bins::Wide(
+                counts
+                    .iter()
+                    .map(|&c| u32::try_from(c).unwrap_or(u32::MAX))
+                    .collect(),
+            ),
+        }
+    }
 }
 
 impl WorkoutSteps {
@@ -242,10 +270,7 @@ impl WorkoutSteps {
             count: steps.count,
             hr_sum: steps.hr_sum,
             first_bin,
-            bins: steps.bins[first_bin..end]
-                .iter()
-                .map(|&b| u32::try_from(b).unwrap_or(u32::MAX))
-                .collect(),
+            bins: Bins::of(&steps.bins[first_bin..end]),
             moving: steps.moving,
         }
     }
