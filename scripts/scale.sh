@@ -10,7 +10,8 @@
 #   BASE=/tmp/base/target/release/hrcast scripts/scale.sh
 #
 # Environment: HRCAST (the binary measured, target/release/hrcast), BASE (a previous binary to
-# run beside it, none by default), SIZES (people, "400 1600 6400"), BASE_MAX (the most people
+# run beside it, none by default), SIZES (people, "400 1600 6400"; empty: only the table of
+# the measurements so far), BASE_MAX (the most people
 # the previous binary runs, 1600: before 2026-12 its prepare held ~5x its input in memory,
 # ~17 GB at 6400), PYTHON_MAX (the most people Python parses, 1600: ~15 s per 1,000 workouts),
 # WORK (a scratch folder with room for ~1.1 GB per 1,000 people, /tmp/hrcast-scale). The
@@ -20,7 +21,7 @@ set -euo pipefail
 
 HRCAST=${HRCAST:-target/release/hrcast}
 BASE=${BASE:-}
-SIZES=${SIZES:-400 1600 6400}
+SIZES=${SIZES-400 1600 6400}
 BASE_MAX=${BASE_MAX:-1600}
 PYTHON_MAX=${PYTHON_MAX:-1600}
 WORK=${WORK:-/tmp/hrcast-scale}
@@ -97,12 +98,14 @@ def fit(points):
     slope = sum((x - mx) * (y - my) for x, y in points) / sxx
     return my + slope * (target - mx)
 
+# A cell holds every run at its size ("first / second"); the line is fitted through all of them.
 head = " | ".join(f"{s:,} workouts" for s in sizes)
 print(f"| tool | step | {head} | {target:,} workouts (fitted) |")
 print("| --- | --- |" + " --- |" * (len(sizes) + 1))
 for (tool, step), points in runs.items():
-    by_size = {w: (t, m) for w, t, m in points}
-    cells = [f"{by_size[s][0]:.1f} s, {by_size[s][1]:,.0f} MB" if s in by_size else "" for s in sizes]
+    cells = [
+        " / ".join(f"{t:.1f} s, {m:,.0f} MB" for w, t, m in points if w == s) for s in sizes
+    ]
     t = fit([(w, t) for w, t, _ in points])
     m = fit([(w, m) for w, _, m in points])
     fitted = f"{t:,.0f} s, {m:,.0f} MB" if t is not None else ""
