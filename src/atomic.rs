@@ -4,6 +4,7 @@
 
 use anyhow::{Context, Result};
 use std::fs;
+use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 /// The marker between a file's name and the writing process's id in a temporary name.
@@ -54,36 +55,86 @@ fn remove_stale_temporaries(path: &Path) {
     }
 }
 
-/// Writes several files so that either all of them appear complete or none is replaced:
-/// each is written to a temporary name first, and they are renamed only when all writes
-/// succeeded. Temporary files are removed on failure, and those of killed earlier runs are
-/// cleaned up. (A kill between two renames can still leave a new file beside an old one: files
-/// that belong together carry an id that their readers compare, see
-/// [`crate::dataset::check_same_set`].)
-pub fn write_all(files: &[(PathBuf, Vec<u8>)]) -> Result<()> {
-    let mut written: Vec<(PathBuf, PathBuf)> = Vec::new();
-    let result = (|| -> Result<()> {
-        for (path, bytes) in files {
+/// Files being written under temporary names, renamed into place together by
+/// [`Staged::commit`]; dropped before that, the temporary files are removed.
+pub struct Staged {
+    /// The temporary name and the final path of each file.
+    files: Vec<(PathBuf, PathBuf)>,
+    /// Whether the files were renamed into place.
+    committed: bool,
+}
+
+impl Staged {
+    /// Creates (empty) the temporary file of each of `paths`, and their folders where needed;
+    /// temporary files of killed earlier runs are cleaned up. The files, in the order of
+    /// `paths`, are open for writing.
+    pub fn create(paths: &[PathBuf]) -> Result<(Staged, Vec<fs::File>)> {
+        let mut staged = Staged {
+            files: Vec::new(),
+            committed: false,
+        };
+        let mut handles = Vec::new();
+        for path in paths {
             if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
                 fs::create_dir_all(dir)
                     .with_context(|| format!("cannot create folder {}", dir.display()))?;
             }
             remove_stale_temporaries(path);
             let tmp = temporary_path(path);
-            written.push((tmp.clone(), path.clone()));
-            fs::write(&tmp, bytes).with_context(|| format!("cannot write {}", path.display()))?;
+            staged.files.push((tmp.clone(), path.clone()));
+            handles.push(
+                fs::File::create(&tmp)
+                    .with_context(|| format!("cannot write {}", path.display()))?,
+            );
         }
-        for (tmp, path) in &written {
+        Ok((staged, handles))
+    }
+
+    /// Renames every file into place. (A kill between two renames can still leave a new file
+    /// beside an old one: files that belong together carry an id that their readers compare,
+    /// see [`crate::dataset::check_same_set`].)
+    pub fn commit(mut self) -> Result<()> {
+        for (tmp, path) in &self.files {
             fs::rename(tmp, path).with_context(|| format!("cannot write {}", path.display()))?;
         }
+        self.committed = true;
         Ok(())
-    })();
-    if result.is_err() {
-        for (tmp, _) in &written {
-            let _ = fs::remove_file(tmp);
+    }
+}
+
+impl Drop for Staged {
+    fn drop(&mut self) {
+        if !self.committed {
+            for (tmp, _) in &self.files {
+                let _ = fs::remove_file(tmp);
+            }
         }
     }
-    result
+}
+
+/// Writes several files so that either all of them appear complete or none is replaced
+/// ([`Staged`]).
+pub fn write_all(files: &[(PathBuf, Vec<u8>)]) -> Result<()> {
+    let paths: Vec<PathBuf> = files.iter().map(|(path, _)| path.clone()).collect();
+    let (staged, handles) = Staged::create(&paths)?;
+    for ((path, bytes), mut file) in files.iter().zip(handles) {
+        file.write_all(bytes)
+            .with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    staged.commit()
+}
+
+/// Writes one file atomically ([`Staged`]) through a buffered writer that `write` fills.
+pub fn write_with(
+    path: &Path,
+    write: impl FnOnce(&mut BufWriter<fs::File>) -> Result<()>,
+) -> Result<()> {
+    let (staged, mut handles) = Staged::create(&[path.to_path_buf()])?;
+    let mut out = BufWriter::new(handles.remove(0));
+    write(&mut out)?;
+    out.flush()
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    staged.commit()
 }
 
 /// Writes one file atomically (see [`write_all`]).

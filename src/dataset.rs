@@ -23,16 +23,25 @@
 //! (written before hrcast had person-level inputs) reads as every value unknown; a `person` of
 //! [`NUM_PROFILE_INPUTS`] columns (written before the history and sport inputs) as those
 //! columns, the others unknown.
+//!
+//! Writing (dataset/writer.rs) gives the same bytes for the same split: a split in memory
+//! ([`Split::to_bytes`]) or one written window by window ([`SplitWriter`]), too large for memory.
+
+mod writer;
+
+pub use writer::SplitWriter;
 
 use crate::data::{
     NUM_PERSON_INPUTS, NUM_PROFILE_INPUTS, PERSON_INPUT_NAMES, Profile, believable_range,
-    person_input_unit, read_regular,
+    open_regular, person_input_unit,
 };
 use crate::features::{FEATURE_NAMES, NUM_FEATURES};
 use crate::model::{Batch, HrLevel, Normalization};
 use anyhow::{Context, Result, anyhow, bail, ensure};
-use safetensors::{Dtype, SafeTensors, tensor::TensorView};
-use std::collections::{BTreeMap, HashMap};
+use safetensors::Dtype;
+use safetensors::tensor::Metadata;
+use std::collections::BTreeMap;
+use std::io::{BufReader, Cursor, Read, Seek, SeekFrom};
 use std::ops::RangeInclusive;
 use std::path::Path;
 
@@ -221,12 +230,58 @@ fn widen_person(values: &[f32], columns: usize) -> Vec<f32> {
     out
 }
 
+/// The largest header read (as safetensors allows).
+const MAX_HEADER_BYTES: u64 = 100_000_000;
+
+/// Reads the header of a safetensors file of `len` bytes: where its data starts, and the
+/// header, checked against itself (offsets, dtypes, shapes) and the file's size.
+fn read_header(reader: &mut impl Read, len: u64) -> Result<(u64, Metadata)> {
+    ensure!(len >= 8, "{len} bytes, too few for a header");
+    let mut size = [0u8; 8];
+    reader.read_exact(&mut size)?;
+    let n = u64::from_le_bytes(size);
+    ensure!(
+        n <= MAX_HEADER_BYTES && n <= len - 8,
+        "a header of {n} bytes in a file of {len}"
+    );
+    let mut header = vec![0u8; n as usize];
+    reader.read_exact(&mut header)?;
+    let header: Metadata = serde_json::from_slice(&header)?;
+    let end = 8 + n + header.data_len() as u64;
+    ensure!(
+        end == len,
+        "the header describes {end} bytes, the file holds {len}"
+    );
+    Ok((8 + n, header))
+}
+
+/// The data of tensor `name` of `header` (of dtype `T`, checked), read from `reader` whose data
+/// starts at `data_start`.
+fn read_tensor<T: bytemuck::Pod>(
+    reader: &mut (impl Read + Seek),
+    data_start: u64,
+    header: &Metadata,
+    name: &str,
+) -> Result<Vec<T>> {
+    let info = header
+        .info(name)
+        .ok_or_else(|| anyhow!("tensor {name:?} is missing"))?;
+    let (start, end) = info.data_offsets;
+    let mut values = vec![T::zeroed(); (end - start) / std::mem::size_of::<T>()];
+    reader.seek(SeekFrom::Start(data_start + start as u64))?;
+    reader
+        .read_exact(bytemuck::cast_slice_mut(&mut values))
+        .with_context(|| format!("cannot read tensor {name:?}"))?;
+    Ok(values)
+}
+
 /// Mean and population standard deviation of `values`: 0 and 1 where there are none, a standard
 /// deviation of 1 where they are constant (at most [`MIN_STD`]).
-fn mean_and_std(values: &[f64]) -> (f64, f64) {
-    let n = values.len().max(1) as f64;
-    let mean = values.iter().sum::<f64>() / n;
-    let std = (values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / n).sqrt();
+/// `values` makes them afresh for each pass, so that none is held in memory.
+fn mean_and_std<I: Iterator<Item = f64>>(values: impl Fn() -> I) -> (f64, f64) {
+    let n = values().count().max(1) as f64;
+    let mean = values().sum::<f64>() / n;
+    let std = (values().map(|v| (v - mean).powi(2)).sum::<f64>() / n).sqrt();
     (mean, if std > MIN_STD { std } else { 1.0 })
 }
 
@@ -374,82 +429,25 @@ impl Split {
         self.mask.iter().filter(|m| **m > 0.0).count()
     }
 
-    /// The safetensors bytes of this split.
-    pub fn to_bytes(&self) -> Result<Vec<u8>> {
-        let (n, t) = (self.n, self.seq_len);
-        let mut tensors: Vec<(&str, TensorView)> = vec![
-            (
-                "features",
-                TensorView::new(
-                    Dtype::F32,
-                    vec![n, t, NUM_FEATURES],
-                    bytemuck::cast_slice(&self.features),
-                )?,
-            ),
-            (
-                "heart_rate",
-                TensorView::new(
-                    Dtype::F32,
-                    vec![n, t, 1],
-                    bytemuck::cast_slice(&self.heart_rate),
-                )?,
-            ),
-            (
-                "mask",
-                TensorView::new(Dtype::F32, vec![n, t, 1], bytemuck::cast_slice(&self.mask))?,
-            ),
-            (
-                "length",
-                TensorView::new(Dtype::I64, vec![n], bytemuck::cast_slice(&self.length))?,
-            ),
-            (
-                "user_id",
-                TensorView::new(Dtype::I64, vec![n], bytemuck::cast_slice(&self.user_id))?,
-            ),
-            (
-                "workout_id",
-                TensorView::new(Dtype::I64, vec![n], bytemuck::cast_slice(&self.workout_id))?,
-            ),
-        ];
-        // Optional: written where some window knows a person value, so that a file of workouts
-        // without profiles holds just the six tensors it always had.
-        if self.person.iter().any(|v| !v.is_nan()) {
-            tensors.push((
-                "person",
-                TensorView::new(
-                    Dtype::F32,
-                    vec![n, NUM_PERSON_INPUTS],
-                    bytemuck::cast_slice(&self.person),
-                )?,
-            ));
-        }
-        let metadata = HashMap::from([
-            ("format".to_string(), DATA_FORMAT.to_string()),
-            (
-                "feature_names".to_string(),
-                serde_json::to_string(&FEATURE_NAMES)?,
-            ),
-            ("interval_s".to_string(), self.interval_s.to_string()),
-            ("source".to_string(), self.source.clone()),
-            ("set_id".to_string(), self.set_id.clone()),
-            ("names".to_string(), serde_json::to_string(&self.names)?),
-        ]);
-        Ok(safetensors::serialize(tensors, Some(metadata))?)
-    }
-
-    /// Reads and checks a processed data file.
+    /// Reads and checks a processed data file, each tensor straight into its place in memory:
+    /// the file is never held whole besides, so a split takes its size in memory once.
     pub fn read(path: &Path) -> Result<Split> {
-        let bytes =
-            read_regular(path).with_context(|| format!("cannot read {}", path.display()))?;
-        Split::from_bytes(&bytes)
+        let (file, len) =
+            open_regular(path).with_context(|| format!("cannot read {}", path.display()))?;
+        Split::from_reader(BufReader::new(file), len)
             .with_context(|| format!("{} is not a usable hrcast data file", path.display()))
     }
 
     /// Parses and checks the safetensors bytes of a split (see the module documentation for
     /// what is checked). Nothing is allocated beyond what the bytes hold.
     pub fn from_bytes(bytes: &[u8]) -> Result<Split> {
-        let (_, header) = SafeTensors::read_metadata(bytes)
-            .map_err(|e| anyhow!("not a safetensors file: {e}"))?;
+        Split::from_reader(Cursor::new(bytes), bytes.len() as u64)
+    }
+
+    /// [`Split::from_bytes`] of the `len` bytes `reader` reads.
+    fn from_reader(mut reader: impl Read + Seek, len: u64) -> Result<Split> {
+        let (data_start, header) =
+            read_header(&mut reader, len).map_err(|e| anyhow!("not a safetensors file: {e:#}"))?;
         let meta = header.metadata().clone().unwrap_or_default();
         let get = |key: &str| {
             meta.get(key)
@@ -523,21 +521,23 @@ impl Split {
 
         // The header's offsets were checked against the dtypes, shapes and file size above, so
         // each tensor's data is exactly its shape's worth of bytes.
-        let tensors = SafeTensors::deserialize(bytes)?;
-        let data = |name: &str| -> Result<&[u8]> { Ok(tensors.tensor(name)?.data()) };
+        let mut f32s = |name: &str| read_tensor::<f32>(&mut reader, data_start, &header, name);
+        let (features, heart_rate, mask) = (f32s("features")?, f32s("heart_rate")?, f32s("mask")?);
+        let person = match person_columns {
+            0 => vec![f32::NAN; n * NUM_PERSON_INPUTS],
+            columns => widen_person(&f32s("person")?, columns),
+        };
+        let mut i64s = |name: &str| read_tensor::<i64>(&mut reader, data_start, &header, name);
         let split = Split {
             n,
             seq_len: t,
-            features: bytemuck::pod_collect_to_vec(data("features")?),
-            heart_rate: bytemuck::pod_collect_to_vec(data("heart_rate")?),
-            mask: bytemuck::pod_collect_to_vec(data("mask")?),
-            length: bytemuck::pod_collect_to_vec(data("length")?),
-            user_id: bytemuck::pod_collect_to_vec(data("user_id")?),
-            workout_id: bytemuck::pod_collect_to_vec(data("workout_id")?),
-            person: match person_columns {
-                0 => vec![f32::NAN; n * NUM_PERSON_INPUTS],
-                columns => widen_person(&bytemuck::pod_collect_to_vec(data("person")?), columns),
-            },
+            features,
+            heart_rate,
+            mask,
+            length: i64s("length")?,
+            user_id: i64s("user_id")?,
+            workout_id: i64s("workout_id")?,
+            person,
             interval_s,
             source: meta.get("source").cloned().unwrap_or_default(),
             set_id: meta.get("set_id").cloned().unwrap_or_default(),
@@ -556,17 +556,12 @@ impl Split {
     /// Z-scoring statistics of the selected features and of heart rate over the valid steps of
     /// this (training) split; population standard deviations, 1 where a value is constant.
     pub fn normalization(&self, features: &[usize]) -> Normalization {
-        let valid: Vec<usize> = (0..self.n * self.seq_len)
-            .filter(|&i| self.mask[i] > 0.0)
-            .collect();
-        let stats = |value: &dyn Fn(usize) -> f64| {
-            mean_and_std(&valid.iter().map(|&i| value(i)).collect::<Vec<_>>())
-        };
+        let stats = |value: &dyn Fn(usize) -> f64| mean_and_std(|| self.valid().map(value));
         let (feature_mean, feature_std) = features
             .iter()
             .map(|&f| match f.checked_sub(NUM_FEATURES) {
                 None => stats(&|i| f64::from(self.features[i * NUM_FEATURES + f])),
-                Some(p) => self.person_stats(&valid, p),
+                Some(p) => self.person_stats(p),
             })
             .unzip();
         let (hr_mean, hr_std) = stats(&|i| f64::from(self.heart_rate[i]));
@@ -590,15 +585,19 @@ impl Split {
     }
 
     /// Mean and population standard deviation (1 where constant) of person input `p` over the
-    /// `valid` steps whose window knows it; 0 and 1 where no window does.
-    fn person_stats(&self, valid: &[usize], p: usize) -> (f64, f64) {
-        let values: Vec<f64> = valid
-            .iter()
-            .map(|&i| self.person[i / self.seq_len * NUM_PERSON_INPUTS + p])
-            .filter(|v| !v.is_nan())
-            .map(f64::from)
-            .collect();
-        mean_and_std(&values)
+    /// valid steps whose window knows it; 0 and 1 where no window does.
+    fn person_stats(&self, p: usize) -> (f64, f64) {
+        mean_and_std(|| {
+            self.valid()
+                .map(move |i| self.person[i / self.seq_len * NUM_PERSON_INPUTS + p])
+                .filter(|v| !v.is_nan())
+                .map(f64::from)
+        })
+    }
+
+    /// The flat indices (window × step) of the valid steps, in order.
+    fn valid(&self) -> impl Iterator<Item = usize> + '_ {
+        (0..self.n * self.seq_len).filter(|&i| self.mask[i] > 0.0)
     }
 
     /// The person-level inputs of window `r` (in the order of [`PERSON_INPUT_NAMES`], NaN where
@@ -658,6 +657,8 @@ impl Split {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use safetensors::SafeTensors;
+    use std::collections::HashMap;
 
     /// Two windows of one step: workout 10 of user 1, workout 20 of user 2.
     fn two_windows() -> Split {

@@ -46,7 +46,7 @@
 
 use crate::atomic;
 use crate::values::at_least;
-use anyhow::{Result, ensure};
+use anyhow::{Context, Result, ensure};
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 use rand_distr::{Distribution, Normal};
@@ -319,8 +319,21 @@ fn list(values: &[f64], decimals: usize) -> String {
 
 /// Generates the whole data set as FitRec JSON lines.
 pub fn generate(users: usize, workouts_per_user: usize, seed: u64) -> String {
+    let mut out = Vec::new();
+    generate_into(&mut out, users, workouts_per_user, seed).expect("writing to memory");
+    String::from_utf8(out).expect("synth writes ASCII")
+}
+
+/// Writes the data set [`generate`] makes to `out`, one line as soon as it is simulated, so that
+/// memory holds one workout whatever the size of the set.
+pub fn generate_into(
+    out: &mut impl std::io::Write,
+    users: usize,
+    workouts_per_user: usize,
+    seed: u64,
+) -> std::io::Result<()> {
     let mut rng = StdRng::seed_from_u64(seed);
-    let mut out = String::new();
+    let mut line = String::new();
     for u in 0..users {
         let person = Person::draw(u as i64 + 1, &mut rng);
         let mut start = FIRST_START_S + rng.random_range(0.0..30.0) * 86_400.0;
@@ -333,8 +346,9 @@ pub fn generate(users: usize, workouts_per_user: usize, seed: u64) -> String {
             let with_speed = rng.random_bool(0.75);
             let rec = simulate(&person, sport, start.round(), &mut rng);
             let id = person.id * 100_000 + w as i64;
+            line.clear();
             write!(
-                out,
+                line,
                 "{{'id': {id}, 'userId': {}, 'gender': '{}', 'restingHeartRate': {:.0}, \
                  'maxHeartRate': {:.0}, 'sport': '{}', 'timestamp': {}, 'altitude': {}, \
                  'heart_rate': {}, 'latitude': {}, 'longitude': {}",
@@ -351,16 +365,17 @@ pub fn generate(users: usize, workouts_per_user: usize, seed: u64) -> String {
             )
             .expect("writing to a String");
             if with_speed {
-                write!(out, ", 'speed': {}", list(&rec.speed, 2)).expect("writing to a String");
+                write!(line, ", 'speed': {}", list(&rec.speed, 2)).expect("writing to a String");
             }
-            out.push_str("}\n");
+            line.push_str("}\n");
+            out.write_all(line.as_bytes())?;
             start += rng.random_range(2.0..5.0) * 86_400.0;
         }
     }
-    out
+    Ok(())
 }
 
-/// Writes the synthetic workouts and returns the path written.
+/// Writes the synthetic workouts, each as it is simulated, and returns the path written.
 pub fn synth(options: &SynthOptions) -> Result<PathBuf> {
     ensure!(options.users > 0, "--users must be at least 1");
     ensure!(
@@ -368,15 +383,15 @@ pub fn synth(options: &SynthOptions) -> Result<PathBuf> {
         "--workouts-per-user must be at least 1"
     );
     let path = Path::new(&options.out).join(SYNTH_FILE_NAME);
-    atomic::write(
-        &path,
-        generate(
+    atomic::write_with(&path, |out| {
+        generate_into(
+            out,
             options.users as usize,
             options.workouts_per_user as usize,
             options.seed,
         )
-        .into_bytes(),
-    )?;
+        .with_context(|| format!("cannot write {}", path.display()))
+    })?;
     Ok(path)
 }
 

@@ -1101,6 +1101,7 @@ fn run_prepare(format: Format, bytes: &[u8]) -> bool {
         split_by: SplitBy::User,
         seed: 0,
         profile: Default::default(),
+        threads: None,
     };
     prepare::prepare(&options).is_ok()
 }

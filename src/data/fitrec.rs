@@ -175,6 +175,29 @@ fn parse_line(line: &str, source: String) -> Result<Workout> {
     json5::from_str::<Line>(line)?.into_workout(source)
 }
 
+/// Reads one line (without its line ending) of a FitRec file into a workout; `source` names it
+/// (`file:line`). A line that is not a workout is passed over with the reason.
+pub fn read_line(line: &[u8], source: String) -> Result<Workout, Skipped> {
+    let parsed = match std::str::from_utf8(line) {
+        Ok(text) => parse_line(text, source.clone()),
+        Err(_) => Err(anyhow::anyhow!("not UTF-8 text")),
+    };
+    parsed.map_err(|err| Skipped {
+        source,
+        reason: format!("not a FitRec workout line: {err:#}"),
+    })
+}
+
+/// Why a FitRec file gave no workout, where `bad` of its lines were not workouts.
+pub fn no_workout(bad: usize) -> String {
+    format!("none of its {bad} lines is a FitRec workout")
+}
+
+/// Whether a line is blank (whitespace only), so neither a workout nor a bad line.
+fn blank(line: &[u8]) -> bool {
+    std::str::from_utf8(line).is_ok_and(|text| text.trim().is_empty())
+}
+
 /// Reads every line of a FitRec file. A line that does not parse is reported in `skipped` and
 /// the others are kept; a file where no line parses is an error.
 pub fn read(bytes: &[u8], source: &str, skipped: &mut Vec<Skipped>) -> Result<Vec<Workout>> {
@@ -184,25 +207,69 @@ pub fn read(bytes: &[u8], source: &str, skipped: &mut Vec<Skipped>) -> Result<Ve
     let mut workouts = Vec::new();
     let mut bad = 0;
     for (index, line) in text.lines().enumerate() {
-        if line.trim().is_empty() {
+        if blank(line.as_bytes()) {
             continue;
         }
-        let line_source = format!("{source}:{}", index + 1);
-        match parse_line(line, line_source.clone()) {
+        match read_line(line.as_bytes(), format!("{source}:{}", index + 1)) {
             Ok(workout) => workouts.push(workout),
-            Err(err) => {
+            Err(skip) => {
                 bad += 1;
-                skipped.push(Skipped {
-                    source: line_source,
-                    reason: format!("not a FitRec workout line: {err:#}"),
-                });
+                skipped.push(skip);
             }
         }
     }
     if workouts.is_empty() {
-        bail!("none of its {bad} lines is a FitRec workout");
+        bail!(no_workout(bad));
     }
     Ok(workouts)
+}
+
+/// The lines of a FitRec file read one at a time, as [`read`] splits them (at `\n`, a `\r`
+/// before it dropped), blank ones passed over: a file of any size in the memory of one line.
+pub struct Lines<R> {
+    reader: R,
+    /// Lines read so far, blank ones included.
+    count: usize,
+    /// Whether every byte read so far is ASCII whitespace (the file is empty so far).
+    empty: bool,
+}
+
+impl<R: std::io::BufRead> Lines<R> {
+    /// The lines of `reader`.
+    pub fn new(reader: R) -> Lines<R> {
+        Lines {
+            reader,
+            count: 0,
+            empty: true,
+        }
+    }
+
+    /// The next line that is not blank, with its number (from 1), or `None` at the end.
+    pub fn next_line(&mut self) -> std::io::Result<Option<(usize, Vec<u8>)>> {
+        loop {
+            let mut line = Vec::new();
+            if self.reader.read_until(b'\n', &mut line)? == 0 {
+                return Ok(None);
+            }
+            self.count += 1;
+            self.empty &= line.iter().all(u8::is_ascii_whitespace);
+            if line.ends_with(b"\n") {
+                line.pop();
+                if line.ends_with(b"\r") {
+                    line.pop();
+                }
+            }
+            if !blank(&line) {
+                return Ok(Some((self.count, line)));
+            }
+        }
+    }
+
+    /// Whether the lines read so far hold nothing but ASCII whitespace (an empty file, once
+    /// every line is read).
+    pub fn empty(&self) -> bool {
+        self.empty
+    }
 }
 
 #[cfg(test)]

@@ -9,7 +9,7 @@
 mod clean;
 mod distance;
 mod fit;
-mod fitrec;
+pub mod fitrec;
 mod person;
 mod profile;
 mod sport;
@@ -22,7 +22,7 @@ pub use person::{
     NUM_PROFILE_INPUTS, NUM_SPORT_INPUTS, PERSON_INPUT_NAMES, PROFILE_INPUT_NAMES,
     SPORT_INPUT_NAMES, believable_range, concat_names, person_input_unit,
 };
-pub use profile::{Profile, share_profiles};
+pub use profile::{Profile, ProfileAt, share_profiles, share_profiles_at};
 pub use sport::Sport;
 
 use anyhow::{Context, Result, bail, ensure};
@@ -194,6 +194,9 @@ pub enum PointTimes {
     Optional,
 }
 
+/// Why a file of nothing but whitespace gives no workout.
+pub const EMPTY_FILE: &str = "the file is empty";
+
 /// Stable 63-bit FNV-1a hash, used to give files without identifiers stable ids.
 pub fn stable_id(text: &str) -> i64 {
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
@@ -217,9 +220,20 @@ pub struct ReadResult {
 
 /// A workout file found under an input, and the folder that stands for its person.
 #[derive(Debug, Clone)]
-struct FoundFile {
-    path: PathBuf,
-    person: PathBuf,
+pub struct FoundFile {
+    /// The file.
+    pub path: PathBuf,
+    /// The folder standing for its person (see [`read_inputs`]).
+    pub person: PathBuf,
+}
+
+/// The workout files of some inputs, in the order they are read, and what was passed over.
+#[derive(Debug, Default)]
+pub struct Found {
+    /// The files, each with its person.
+    pub files: Vec<FoundFile>,
+    /// Entries passed over (not regular files, links that lead nowhere), with the reason.
+    pub skipped: Vec<Skipped>,
 }
 
 /// Walks the inputs for workout files. Symbolic links are followed, but every file and folder is
@@ -322,7 +336,7 @@ pub fn read_file_with(
 /// Reads one file of the person `person` (a folder): workouts from FIT, TCX and GPX files get
 /// a user id hashed from that folder (their workout id is hashed from the path by
 /// [`read_bytes`]); FitRec lines keep their own ids.
-fn read_person_file(
+pub fn read_person_file(
     path: &Path,
     person: &Path,
     times: PointTimes,
@@ -389,7 +403,7 @@ pub fn read_bytes_with(
     skipped: &mut Vec<Skipped>,
 ) -> Result<Vec<Workout>> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
-        bail!("the file is empty");
+        bail!(EMPTY_FILE);
     }
     let file_workout = |sport: String, samples: Vec<Sample>| Workout {
         source: source.to_string(),
@@ -432,19 +446,42 @@ pub fn read_bytes_with(
 /// Workouts from FIT, TCX and GPX files get a workout id hashed from the file's path and a user
 /// id hashed from its person's folder (see [`Walk`]); FitRec lines keep their own ids.
 pub fn read_inputs(inputs: &[PathBuf]) -> Result<ReadResult> {
-    read_walked(inputs, "--input", |person| person.to_path_buf())
+    let found = find_inputs(inputs)?;
+    let mut result = ReadResult {
+        skipped: found.skipped,
+        ..ReadResult::default()
+    };
+    for file in found.files {
+        result.files += 1;
+        let times = PointTimes::Required;
+        match read_person_file(&file.path, &file.person, times, &mut result.skipped) {
+            Ok(workouts) => result.workouts.extend(workouts),
+            Err(err) => result.skipped.push(Skipped {
+                source: file.path.display().to_string(),
+                reason: format!("{err:#}"),
+            }),
+        }
+    }
+    share_profiles(&mut result.workouts);
+    Ok(result)
 }
 
-/// Reads the workouts of `history` (files or folders, `prepare --history`), which only serve as
-/// earlier workouts of the people of `inputs`, as [`read_inputs`] does, except for the person:
-/// a folder `X` under a history folder `H` (`H/X`) is the person of the folder `I/X` under the
-/// first input folder `I` that has one, and the files directly in `H` are the person of the
-/// files directly in the first input folder. A history person without such a folder (and a
-/// FitRec line, which names its own user) keeps its own.
-pub fn read_history(history: &[PathBuf], inputs: &[PathBuf]) -> Result<ReadResult> {
+/// The workout files of `inputs` (files or folders), each with its person, as [`read_inputs`]
+/// reads them.
+pub fn find_inputs(inputs: &[PathBuf]) -> Result<Found> {
+    find_walked(inputs, "--input", |person| person.to_path_buf())
+}
+
+/// The workout files of `history` (files or folders, `prepare --history`), which only serve as
+/// earlier workouts of the people of `inputs`, each with its person as for [`find_inputs`],
+/// except that a folder `X` under a history folder `H` (`H/X`) is the person of the folder
+/// `I/X` under the first input folder `I` that has one, and the files directly in `H` are the
+/// person of the files directly in the first input folder. A history person without such a
+/// folder (and a FitRec line, which names its own user) keeps its own.
+pub fn find_history(history: &[PathBuf], inputs: &[PathBuf]) -> Result<Found> {
     let input_folders: Vec<&PathBuf> = inputs.iter().filter(|i| i.is_dir()).collect();
     let roots: Vec<&PathBuf> = history.iter().filter(|h| h.is_dir()).collect();
-    read_walked(history, "--history", |person| {
+    find_walked(history, "--history", |person| {
         let relative = roots.iter().find_map(|root| person.strip_prefix(root).ok());
         let Some(relative) = relative else {
             return person.to_path_buf();
@@ -495,47 +532,50 @@ fn walk(paths: &[PathBuf], flag: &str) -> Result<Walk> {
     Ok(walk)
 }
 
-/// Reads every workout in `paths` (files or folders, given with `flag`), the person of each
-/// file being the folder `person_of` makes of the one it was found under (see [`Walk`]).
-fn read_walked(
+/// The workout files in `paths` (files or folders, given with `flag`), the person of each being
+/// the folder `person_of` makes of the one it was found under (see [`Walk`]).
+fn find_walked(
     paths: &[PathBuf],
     flag: &str,
     person_of: impl Fn(&Path) -> PathBuf,
-) -> Result<ReadResult> {
-    let mut result = ReadResult::default();
-    let mut walk = walk(paths, flag)?;
-    result.skipped.append(&mut walk.skipped);
-    for found in walk.files {
-        result.files += 1;
-        let person = person_of(&found.person);
-        let times = PointTimes::Required;
-        match read_person_file(&found.path, &person, times, &mut result.skipped) {
-            Ok(workouts) => result.workouts.extend(workouts),
-            Err(err) => result.skipped.push(Skipped {
-                source: found.path.display().to_string(),
-                reason: format!("{err:#}"),
-            }),
-        }
-    }
-    share_profiles(&mut result.workouts);
-    Ok(result)
+) -> Result<Found> {
+    let walk = walk(paths, flag)?;
+    let files = walk
+        .files
+        .into_iter()
+        .map(|found| FoundFile {
+            person: person_of(&found.person),
+            path: found.path,
+        })
+        .collect();
+    Ok(Found {
+        files,
+        skipped: walk.skipped,
+    })
 }
 
-/// The bytes of a regular file (following links), never more than its size when opened: a
-/// FIFO, device or folder is refused rather than read (reading one could wait or grow forever).
-pub(crate) fn read_regular(path: &Path) -> Result<Vec<u8>> {
+/// A regular file (following links) opened for reading, with its size: a FIFO, device or
+/// folder is refused rather than opened (reading one could wait or grow forever).
+pub fn open_regular(path: &Path) -> Result<(std::fs::File, u64)> {
     let not_regular = "not a regular file (a FIFO, socket, device or folder)";
     // Checked before opening too: opening a FIFO waits for a writer.
     ensure!(std::fs::metadata(path)?.is_file(), not_regular);
     let file = std::fs::File::open(path)?;
     let meta = file.metadata()?;
     ensure!(meta.is_file(), not_regular);
-    let size = usize::try_from(meta.len()).context("the file is larger than memory")?;
+    Ok((file, meta.len()))
+}
+
+/// The bytes of a regular file (following links), never more than its size when opened: a
+/// FIFO, device or folder is refused rather than read (reading one could wait or grow forever).
+pub(crate) fn read_regular(path: &Path) -> Result<Vec<u8>> {
+    let (file, len) = open_regular(path)?;
+    let size = usize::try_from(len).context("the file is larger than memory")?;
     let mut bytes = Vec::new();
     bytes
         .try_reserve_exact(size)
         .context("the file is larger than memory")?;
-    file.take(meta.len()).read_to_end(&mut bytes)?;
+    file.take(len).read_to_end(&mut bytes)?;
     Ok(bytes)
 }
 

@@ -54,35 +54,62 @@ impl Profile {
     }
 }
 
+/// What sharing profiles needs of a workout: whose it is, when it started, its profile.
+#[derive(Debug, Clone, Copy)]
+pub struct ProfileAt {
+    /// The person's id.
+    pub user_id: i64,
+    /// Seconds since the Unix epoch of its first sample.
+    pub start: f64,
+    /// What its file records.
+    pub profile: Profile,
+}
+
+impl ProfileAt {
+    /// What sharing profiles needs of `workout`.
+    pub fn of(workout: &Workout) -> ProfileAt {
+        ProfileAt {
+            user_id: workout.user_id,
+            start: workout.start_time(),
+            profile: workout.profile,
+        }
+    }
+}
+
 /// Gives a workout whose file records no resting (or maximal) heart rate the value of the same
 /// person's workout nearest in time that records one: a person's profile is theirs, not one
 /// file's, and changes slowly. Values a file records are kept.
 pub fn share_profiles(workouts: &mut [Workout]) {
+    let mut items: Vec<ProfileAt> = workouts.iter().map(ProfileAt::of).collect();
+    share_profiles_at(&mut items);
+    for (workout, item) in workouts.iter_mut().zip(items) {
+        workout.profile = item.profile;
+    }
+}
+
+/// [`share_profiles`] on what it needs of each workout.
+pub fn share_profiles_at(items: &mut [ProfileAt]) {
     let mut by_user: BTreeMap<i64, Vec<usize>> = BTreeMap::new();
-    for (i, w) in workouts.iter().enumerate() {
+    for (i, w) in items.iter().enumerate() {
         by_user.entry(w.user_id).or_default().push(i);
     }
     for mut order in by_user.into_values() {
-        order.sort_by(|&a, &b| {
-            workouts[a]
-                .start_time()
-                .total_cmp(&workouts[b].start_time())
-        });
+        order.sort_by(|&a, &b| items[a].start.total_cmp(&items[b].start));
         for p in 0..NUM_PROFILE_INPUTS {
-            let value = |w: &Workout| w.profile.values()[p];
+            let value = |w: &ProfileAt| w.profile.values()[p];
             let known: Vec<(f64, f64)> = order
                 .iter()
-                .filter_map(|&i| value(&workouts[i]).map(|v| (workouts[i].start_time(), v)))
+                .filter_map(|&i| value(&items[i]).map(|v| (items[i].start, v)))
                 .collect();
             if known.is_empty() {
                 continue;
             }
             for &i in &order {
-                if value(&workouts[i]).is_some() {
+                if value(&items[i]).is_some() {
                     continue;
                 }
                 // `known` is in time order: the nearest is just before or just after.
-                let start = workouts[i].start_time();
+                let start = items[i].start;
                 let after = known.partition_point(|k| k.0 < start);
                 let nearest = [after.checked_sub(1), Some(after)]
                     .into_iter()
@@ -90,14 +117,14 @@ pub fn share_profiles(workouts: &mut [Workout]) {
                     .filter_map(|k| known.get(k))
                     .min_by(|a, b| (a.0 - start).abs().total_cmp(&(b.0 - start).abs()));
                 if let Some(&(_, v)) = nearest {
-                    let mut values = workouts[i].profile.values();
+                    let mut values = items[i].profile.values();
                     values[p] = Some(v);
-                    workouts[i].profile = Profile::from_values(values);
+                    items[i].profile = Profile::from_values(values);
                 }
             }
         }
         for &i in &order {
-            workouts[i].profile = workouts[i].profile.checked();
+            items[i].profile = items[i].profile.checked();
         }
     }
 }

@@ -1,15 +1,15 @@
-//! The `prepare` command: loaded workouts cut into windows and split ([`make_splits`], in
-//! memory), the three files written together ([`write_splits`]), and the summary printed.
+//! The `prepare` command: the inputs read in two passes (passes.rs), the three files written
+//! together, and the summary printed.
 
 use super::options::PrepareOptions;
-use super::split::split_workouts;
+use super::passes::{first_pass, plan, second_pass};
 use crate::atomic;
 use crate::data::{self, Skipped};
 use crate::dataset::Split;
-use crate::workouts::{self, Loaded, Truncation, fill_histories, longest, push_windows};
-use anyhow::{Result, ensure};
+use crate::workouts::{self, HistoryItem};
+use anyhow::{Context, Result, ensure};
 use std::fmt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 /// The names of the three splits, in file order.
@@ -88,81 +88,61 @@ fn new_set_id(source: &str) -> String {
     )
 }
 
-/// The three splits (train, val, test) of `loaded`'s workouts as `options` ask, with the same
-/// `set_id`, and the summary of the run (without the files written). Each workout's history
-/// comes from the person's other workouts and `loaded.history`: all of it for validation and
-/// testing, cut at random (seeded by `--seed`) for training.
-pub fn make_splits(loaded: Loaded, options: &PrepareOptions) -> (Summary, [Split; 3]) {
-    let mut prepared = loaded.prepared;
-    let mut summary = Summary {
-        files: loaded.files,
-        workouts_read: loaded.workouts_read,
-        workouts_kept: prepared.len(),
-        history_kept: loaded.history.len(),
-        skipped: loaded.skipped,
-        cleaned: loaded.cleaned,
-        ..Summary::default()
-    };
-    let (assignment, note) = split_workouts(&prepared, options);
-    summary.split_note = note;
-    let truncation = |i: usize| match assignment[i] {
-        0 => Truncation::Random { seed: options.seed },
-        _ => Truncation::None,
-    };
-    fill_histories(&mut prepared, &loaded.history, &truncation);
-    let source = workouts::describe_inputs(&options.inputs);
-    let set_id = new_set_id(&source);
-    let seq_len = if options.whole_workouts {
-        longest(&prepared)
-    } else {
-        options.seq_len as usize
-    };
-    let mut splits: [Split; 3] = std::array::from_fn(|_| {
-        let mut split = Split::empty(seq_len, options.interval_s, &source);
-        split.set_id = set_id.clone();
-        split
-    });
-    for (p, &s) in prepared.iter().zip(&assignment) {
-        push_windows(&mut splits[s], p);
-        summary.splits[s].1 += 1;
-    }
-    for (counts, split) in summary.splits.iter_mut().zip(&splits) {
-        counts.0 = split.n;
-        counts.2 = split.valid_steps() as f64 * options.interval_s / 3600.0;
-    }
-    (summary, splits)
-}
-
-/// Writes the three splits into `out` as `train.safetensors`, `val.safetensors` and
-/// `test.safetensors`, all of them or none; the paths written.
-pub fn write_splits(splits: &[Split; 3], out: &Path) -> Result<Vec<PathBuf>> {
-    let mut files = Vec::new();
-    for (name, split) in SPLIT_NAMES.iter().zip(splits) {
-        let path = out.join(format!("{name}.safetensors"));
-        files.push((path, split.to_bytes()?));
-    }
-    atomic::write_all(&files)?;
-    Ok(files.into_iter().map(|(p, _)| p).collect())
-}
-
 /// Runs `hrcast prepare`. Skipped inputs are reported in the summary; it fails when no workout
 /// is usable, and writes the three files together or none of them.
 pub fn prepare(options: &PrepareOptions) -> Result<Summary> {
     ensure!(options.seq_len > 0, "--seq-len must be at least 1");
-    let mut loaded = workouts::load(
-        &options.inputs,
-        options.interval_s,
-        options.profile.profile()?,
-    )?;
-    if !options.history.is_empty() {
-        let history =
-            workouts::load_history(&options.history, &options.inputs, options.interval_s)?;
-        loaded.skipped.extend(history.skipped);
-        loaded.cleaned.extend(history.cleaned);
-        loaded.history = history.prepared;
+    match options.threads {
+        Some(threads) => rayon::ThreadPoolBuilder::new()
+            .num_threads(threads as usize)
+            .build()
+            .with_context(|| format!("--threads {threads}"))?
+            .install(|| prepare_here(options)),
+        None => prepare_here(options),
     }
-    let (mut summary, splits) = make_splits(loaded, options);
-    summary.written = write_splits(&splits, &options.out)?;
+}
+
+/// [`prepare`] on the threads of the rayon pool it runs in: the first pass over the inputs,
+/// the plan, the second pass into the three files (see passes.rs).
+fn prepare_here(options: &PrepareOptions) -> Result<Summary> {
+    workouts::check_interval(options.interval_s)?;
+    let mut first = first_pass(data::find_inputs(&options.inputs)?, options)?;
+    let scanned = &first.scanned;
+    let read = workouts::Read {
+        files: scanned.files,
+        workouts: scanned.workouts_read,
+        skipped: &scanned.skipped,
+    };
+    workouts::nothing_usable("--input", &options.inputs, first.kept.len(), &read)?;
+    let mut summary = Summary {
+        files: scanned.files,
+        workouts_read: scanned.workouts_read,
+        workouts_kept: first.kept.len(),
+        ..Summary::default()
+    };
+    summary.skipped = std::mem::take(&mut first.scanned.skipped);
+    summary.cleaned = std::mem::take(&mut first.scanned.cleaned);
+    let mut history = Vec::new();
+    if !options.history.is_empty() {
+        let loaded = workouts::load_history(&options.history, &options.inputs, options.interval_s)?;
+        summary.skipped.extend(loaded.skipped);
+        summary.cleaned.extend(loaded.cleaned);
+        history = loaded.prepared.iter().map(HistoryItem::of).collect();
+    }
+    summary.history_kept = history.len();
+    let source = workouts::describe_inputs(&options.inputs);
+    let like = Split::empty(1, options.interval_s, &source).with_set_id(&new_set_id(&source));
+    let plan = plan(&first, &history.iter().collect::<Vec<_>>(), &like, options);
+    summary.split_note = plan.note.clone();
+    summary.splits = plan.counts(&first, options.interval_s);
+    let paths: Vec<PathBuf> = SPLIT_NAMES
+        .iter()
+        .map(|name| options.out.join(format!("{name}.safetensors")))
+        .collect();
+    let (staged, files) = atomic::Staged::create(&paths)?;
+    second_pass(first, &plan, files, &paths)?;
+    staged.commit()?;
+    summary.written = paths;
     Ok(summary)
 }
 

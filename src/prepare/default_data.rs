@@ -91,6 +91,7 @@ pub fn data_folder(data: Option<&Path>) -> Result<PathBuf> {
         split_by: SplitBy::User,
         seed: 0,
         profile: Default::default(),
+        threads: None,
     })?;
     print!("{summary}");
     Ok(processed)

@@ -19,13 +19,17 @@
 //! | --- | --- |
 //! | options.rs | the command-line options |
 //! | split.rs | the split of each workout |
-//! | command.rs | the command: splits made in memory, written, summarized |
+//! | command.rs | the command: the passes run, the files written together, summarized |
+//! | passes.rs | the two passes over the inputs, and the plan made between them |
+//! | spill.rs | the resampled workouts on disk between the passes |
 //! | default_data.rs | the data `train` and `evaluate` read when no folder is named |
 
 mod command;
 pub mod default_data;
 mod options;
+mod passes;
+mod spill;
 mod split;
 
-pub use command::{SPLIT_NAMES, Summary, make_splits, prepare, run, write_splits};
+pub use command::{SPLIT_NAMES, Summary, prepare, run};
 pub use options::{PrepareOptions, SplitBy, parse_split};

@@ -1,7 +1,7 @@
 //! `hrcast prepare`'s command-line options.
 
 use crate::dataset::MAX_SEQ_LEN;
-use crate::values::between;
+use crate::values::{at_least, between};
 use crate::workouts::{self, ProfileArgs};
 use anyhow::{Result, bail, ensure};
 use std::path::PathBuf;
@@ -54,6 +54,10 @@ pub struct PrepareOptions {
     /// The person's heart rates, where the files do not record them.
     #[command(flatten)]
     pub profile: ProfileArgs,
+    /// CPU threads that read and resample the workouts [default: every core this process may
+    /// use, or RAYON_NUM_THREADS where set]. The files written are the same on any number.
+    #[arg(long, value_name = "N", value_parser = at_least(1))]
+    pub threads: Option<u32>,
 }
 
 /// Parses `--split`: three non-negative shares that add up to 1, at least one above 0.

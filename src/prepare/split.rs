@@ -2,7 +2,6 @@
 //! person (see the module documentation of `prepare`).
 
 use super::options::{PrepareOptions, SplitBy};
-use crate::workouts::Prepared;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
@@ -90,18 +89,33 @@ fn place(groups: &[Vec<usize>], splits: &[usize], out: &mut [usize]) {
     }
 }
 
+/// What the split needs of a workout (or a piece of one).
+#[derive(Debug, Clone, Copy)]
+pub struct SplitItem {
+    /// Its person.
+    pub user_id: i64,
+    /// Its recording (pieces of one share it).
+    pub workout_id: i64,
+    /// Seconds since the Unix epoch of its start.
+    pub start: f64,
+    /// Its steps on the grid.
+    pub steps: usize,
+}
+
 /// The split of each workout, and a note where the split differs from what was asked.
 pub fn split_workouts(
-    prepared: &[Prepared],
+    prepared: &[SplitItem],
     options: &PrepareOptions,
 ) -> (Vec<usize>, Option<String>) {
+    // The windows of --seq-len steps each workout is cut into (the last one padded), counting
+    // any without valid heart rate.
     let windows: Vec<usize> = prepared
         .iter()
-        .map(|p| p.window_count(options.seq_len as usize))
+        .map(|p| p.steps.div_ceil(options.seq_len as usize))
         .collect();
     let mut by_user: BTreeMap<i64, Vec<usize>> = BTreeMap::new();
     for (i, p) in prepared.iter().enumerate() {
-        by_user.entry(p.workout.user_id).or_default().push(i);
+        by_user.entry(p.user_id).or_default().push(i);
     }
     let group_sizes = |groups: &[Vec<usize>]| -> Vec<usize> {
         groups
@@ -138,14 +152,11 @@ pub fn split_workouts(
             .map(|workouts| {
                 let mut groups: BTreeMap<i64, Vec<usize>> = BTreeMap::new();
                 for &w in &workouts {
-                    groups
-                        .entry(prepared[w].workout.workout_id)
-                        .or_default()
-                        .push(w);
+                    groups.entry(prepared[w].workout_id).or_default().push(w);
                 }
                 let mut groups: Vec<Vec<usize>> = groups.into_values().collect();
                 groups.sort_by(|a, b| {
-                    let start = |g: &Vec<usize>| prepared[g[0]].workout.start_time();
+                    let start = |g: &Vec<usize>| prepared[g[0]].start;
                     start(a).total_cmp(&start(b))
                 });
                 groups

@@ -25,8 +25,8 @@
 //! operations per workout.
 
 use super::Prepared;
-use crate::data::{NUM_HISTORY_INPUTS, NUM_PROFILE_INPUTS, Sport, believable_range};
-use crate::features::{NUM_FEATURES, SPEED_FEATURE};
+use crate::data::{NUM_HISTORY_INPUTS, NUM_PROFILE_INPUTS, Sport, Workout, believable_range};
+use crate::features::{NUM_FEATURES, SPEED_FEATURE, Sequence};
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 use serde::Serialize;
@@ -123,9 +123,8 @@ impl Default for Steps {
 
 impl Steps {
     /// The sums over a workout's valid steps.
-    fn of(p: &Prepared) -> Steps {
+    fn of(seq: &Sequence) -> Steps {
         let mut steps = Steps::default();
-        let seq = &p.sequence;
         for k in (0..seq.len()).filter(|&k| seq.valid[k]) {
             let hr = f64::from(seq.heart_rate[k]);
             let speed = f64::from(seq.features[k * NUM_FEATURES + SPEED_FEATURE]);
@@ -147,13 +146,42 @@ impl Steps {
 
     /// `self` plus (`sign` 1) or minus (`sign` -1) `other`.
     fn add(&mut self, other: &Steps, sign: i8) {
-        let combine = |a: u64, b: u64| if sign > 0 { a + b } else { a - b };
-        self.count = combine(self.count, other.count);
-        self.hr_sum += f64::from(sign) * other.hr_sum;
-        for (a, b) in self.bins.iter_mut().zip(&other.bins) {
-            *a = combine(*a, *b);
+        self.add_parts(
+            other.count,
+            other.hr_sum,
+            (0, &other.bins),
+            &other.moving,
+            sign,
+        );
+    }
+
+    /// `self` plus (`sign` 1) or minus (`sign` -1) one workout's sums.
+    fn add_workout(&mut self, other: &WorkoutSteps, sign: i8) {
+        let (count, hr_sum, first, moving) =
+            (other.count, other.hr_sum, other.first_bin, &other.moving);
+        match &other.bins {
+            Bins::Narrow(bins) => self.add_parts(count, hr_sum, (first, bins), moving, sign),
+            Bins::Wide(bins) => self.add_parts(count, hr_sum, (first, bins), moving, sign),
         }
-        for (a, b) in self.moving.iter_mut().zip(&other.moving) {
+    }
+
+    /// `self` plus (`sign` 1) or minus (`sign` -1) sums of `count` steps: `hr_sum`, `bins`
+    /// from the bin `bins.0` on and `moving`.
+    fn add_parts<B: Copy + Into<u64>>(
+        &mut self,
+        count: u64,
+        hr_sum: f64,
+        (first_bin, bins): (usize, &[B]),
+        moving: &[f64; 5],
+        sign: i8,
+    ) {
+        let combine = |a: u64, b: u64| if sign > 0 { a + b } else { a - b };
+        self.count = combine(self.count, count);
+        self.hr_sum += f64::from(sign) * hr_sum;
+        for (a, &b) in self.bins[first_bin..].iter_mut().zip(bins) {
+            *a = combine(*a, b.into());
+        }
+        for (a, b) in self.moving.iter_mut().zip(moving) {
             *a += f64::from(sign) * b;
         }
     }
@@ -192,13 +220,96 @@ impl Steps {
     }
 }
 
-/// One workout of a person's history, in start order.
-struct Entry {
+/// [`Steps`] of one workout, its heart-rate bins kept from the lowest to the highest it fills (a
+/// workout spans a few dozen of the [`HR_BINS`]), in 16 bits where they fit: a few hundred bytes.
+#[derive(Debug, Clone)]
+struct WorkoutSteps {
+    count: u64,
+    hr_sum: f64,
+    /// The bin of the first of `bins`.
+    first_bin: usize,
+    bins: Bins,
+    moving: [f64; 5],
+}
+
+/// A workout's steps per heart-rate bin.
+#[derive(Debug, Clone)]
+enum Bins {
+    /// Where every count fits in 16 bits (up to 65,535 steps in one bin).
+    Narrow(Box<[u16]>),
+    /// Else.
+    Wide(Box<[u32]>),
+}
+
+impl Bins {
+    /// The counts `counts`, in as few bits as they fit.
+    fn of(counts: &[u64]) -> Bins {
+        match counts.iter().map(|&c| u16::try_from(c)).collect() {
+            Ok(narrow) => Bins::Narrow(narrow),
+            Err(_) => Bins::Wide(
+                counts
+                    .iter()
+                    .map(|&c| u32::try_from(c).unwrap_or(u32::MAX))
+                    .collect(),
+            ),
+        }
+    }
+}
+
+impl WorkoutSteps {
+    /// The sums over a workout's valid steps.
+    fn of(seq: &Sequence) -> WorkoutSteps {
+        let steps = Steps::of(seq);
+        let first_bin = steps.bins.iter().position(|&b| b > 0).unwrap_or(0);
+        let end = steps
+            .bins
+            .iter()
+            .rposition(|&b| b > 0)
+            .map_or(first_bin, |b| b + 1);
+        WorkoutSteps {
+            count: steps.count,
+            hr_sum: steps.hr_sum,
+            first_bin,
+            bins: Bins::of(&steps.bins[first_bin..end]),
+            moving: steps.moving,
+        }
+    }
+}
+
+/// What a workout brings to histories, its own and those of later workouts: whose it is, when,
+/// its sport and the sums over its valid steps (a few hundred bytes, whatever its length).
+#[derive(Debug, Clone)]
+pub struct HistoryItem {
+    user_id: i64,
+    workout_id: i64,
     start: f64,
     end: f64,
-    workout_id: i64,
     sport: Sport,
-    steps: Steps,
+    steps: WorkoutSteps,
+}
+
+impl HistoryItem {
+    /// What `workout`, resampled into `sequence`, brings to histories.
+    pub fn new(workout: &Workout, sequence: &Sequence) -> HistoryItem {
+        HistoryItem {
+            user_id: workout.user_id,
+            workout_id: workout.workout_id,
+            start: workout.start_time(),
+            end: workout.end_time(),
+            sport: workout.sport_class(),
+            steps: WorkoutSteps::of(sequence),
+        }
+    }
+
+    /// What `p` brings to histories.
+    pub fn of(p: &Prepared) -> HistoryItem {
+        HistoryItem::new(&p.workout, &p.sequence)
+    }
+}
+
+/// One workout of a person's history, in start order.
+struct Entry<'a> {
+    item: &'a HistoryItem,
     /// Its index in the workouts to prepare (`None`: history only).
     target: Option<usize>,
 }
@@ -212,30 +323,35 @@ pub fn histories(
     extra: &[Prepared],
     truncation: &dyn Fn(usize) -> Truncation,
 ) -> Vec<History> {
+    let items = |ps: &[Prepared]| ps.iter().map(HistoryItem::of).collect::<Vec<_>>();
+    let (prepared, extra) = (items(prepared), items(extra));
+    let (prepared, extra): (Vec<_>, Vec<_>) = (prepared.iter().collect(), extra.iter().collect());
+    histories_of(&prepared, &extra, truncation)
+}
+
+/// [`histories`] from what each workout brings to them: `targets` are the workouts to prepare,
+/// `extra` those that serve as history only.
+pub fn histories_of(
+    targets: &[&HistoryItem],
+    extra: &[&HistoryItem],
+    truncation: &dyn Fn(usize) -> Truncation,
+) -> Vec<History> {
     let mut people: BTreeMap<i64, Vec<Entry>> = BTreeMap::new();
-    let targets = prepared.iter().enumerate().map(|(i, p)| (p, Some(i)));
-    for (p, target) in targets.chain(extra.iter().map(|p| (p, None))) {
-        let entries = people.entry(p.workout.user_id).or_default();
-        let start = p.workout.start_time();
+    let all = targets.iter().enumerate().map(|(i, &item)| (item, Some(i)));
+    for (item, target) in all.chain(extra.iter().map(|&item| (item, None))) {
+        let entries = people.entry(item.user_id).or_default();
         if target.is_none()
             && entries
                 .iter()
-                .any(|e| e.target.is_some() && e.start == start)
+                .any(|e| e.target.is_some() && e.item.start == item.start)
         {
             continue;
         }
-        entries.push(Entry {
-            start,
-            end: p.workout.end_time(),
-            workout_id: p.workout.workout_id,
-            sport: p.workout.sport_class(),
-            steps: Steps::of(p),
-            target,
-        });
+        entries.push(Entry { item, target });
     }
-    let mut out = vec![History::unknown(); prepared.len()];
+    let mut out = vec![History::unknown(); targets.len()];
     for mut entries in people.into_values() {
-        entries.sort_by(|a, b| a.start.total_cmp(&b.start));
+        entries.sort_by(|a, b| a.item.start.total_cmp(&b.item.start));
         person_histories(&entries, truncation, &mut out);
     }
     out
@@ -251,14 +367,14 @@ fn person_histories(
     let mut prefix = vec![[Steps::default(); 3]];
     for e in entries {
         let mut next = *prefix.last().expect("starts with one");
-        next[e.sport.index()].add(&e.steps, 1);
+        next[e.item.sport.index()].add_workout(&e.item.steps, 1);
         prefix.push(next);
     }
     for (w, target) in entries.iter().filter_map(|w| w.target.map(|t| (w, t))) {
-        let before = entries.partition_point(|e| e.start < w.start);
-        let counts = |e: &Entry| e.workout_id != w.workout_id;
+        let before = entries.partition_point(|e| e.item.start < w.item.start);
+        let counts = |e: &Entry| e.item.workout_id != w.item.workout_id;
         let earlier = entries[..before].iter().filter(|e| counts(e)).count();
-        let keep = truncation(target).keep(earlier, w.workout_id);
+        let keep = truncation(target).keep(earlier, w.item.workout_id);
         // The latest `keep` earlier workouts: from `from` to `before`, less w's own pieces.
         let mut from = before;
         let mut kept = 0;
@@ -271,16 +387,21 @@ fn person_histories(
             s.add(low, -1);
         }
         for own in entries[from..before].iter().filter(|e| !counts(e)) {
-            sums[own.sport.index()].add(&own.steps, -1);
+            sums[own.item.sport.index()].add_workout(&own.item.steps, -1);
         }
         let latest = entries[from..before].iter().rev().find(|e| counts(e));
-        out[target] = summarize(&sums, w, keep, latest);
+        out[target] = summarize(&sums, w.item, keep, latest.map(|e| e.item));
     }
 }
 
 /// The history values of workout `w` from the sums of its history per sport, the number of
 /// workouts in it and the latest of them.
-fn summarize(sums: &[Steps; 3], w: &Entry, workouts: usize, latest: Option<&Entry>) -> History {
+fn summarize(
+    sums: &[Steps; 3],
+    w: &HistoryItem,
+    workouts: usize,
+    latest: Option<&HistoryItem>,
+) -> History {
     let mut all = Steps::default();
     for s in sums {
         all.add(s, 1);
@@ -334,7 +455,7 @@ pub struct Summary {
 pub fn summarize_workouts(workouts: &[&Prepared]) -> Summary {
     let mut all = Steps::default();
     for p in workouts {
-        all.add(&Steps::of(p), 1);
+        all.add(&Steps::of(&p.sequence), 1);
     }
     Summary {
         workouts: workouts.len(),

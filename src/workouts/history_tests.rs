@@ -196,7 +196,7 @@ fn percentiles_use_nearest_rank_on_whole_bpm() {
     let mut steps = Steps::default();
     for hr in [100.4, 100.6, 102.0, 150.0] {
         let p = workout(1, 1, "run", 0.0, &[(0.0, hr)]);
-        steps.add(&Steps::of(&p), 1);
+        steps.add_workout(&WorkoutSteps::of(&p.sequence), 1);
     }
     assert_eq!(steps.percentile(0.05), Some(100.0));
     assert_eq!(steps.percentile(0.5), Some(101.0));
@@ -217,4 +217,25 @@ fn slope_needs_moving_steps_and_speed_variance() {
         ];
         assert_eq!(histories(&person, &[], &all)[1].0[4], None);
     }
+}
+
+#[test]
+fn bins_beyond_16_bits_are_kept_whole() {
+    assert!(matches!(Bins::of(&[1, 65_535]), Bins::Narrow(_)));
+    let wide = WorkoutSteps {
+        count: 70_001,
+        hr_sum: 0.0,
+        first_bin: 10,
+        bins: Bins::of(&[70_000, 1]),
+        moving: [0.0; 5],
+    };
+    assert!(matches!(wide.bins, Bins::Wide(_)));
+    let mut steps = Steps::default();
+    steps.add_workout(&wide, 1);
+    assert_eq!(
+        (steps.bins[10], steps.bins[11], steps.count),
+        (70_000, 1, 70_001)
+    );
+    steps.add_workout(&wide, -1);
+    assert_eq!((steps.bins[10], steps.count), (0, 0));
 }

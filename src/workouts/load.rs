@@ -2,8 +2,8 @@
 //! one grid interval, and what was passed over or cleaned, with the reason.
 
 use super::Prepared;
+use super::scan::scan;
 use crate::data::{self, Profile, Skipped};
-use crate::features;
 use anyhow::{Result, bail, ensure};
 use std::path::PathBuf;
 
@@ -41,53 +41,30 @@ pub struct Loaded {
     pub history: Vec<Prepared>,
 }
 
-impl Loaded {
-    /// Resamples a cleaned piece of a workout at `interval_s` and keeps it, or passes it over
-    /// with the reason (no usable grid, fewer than [`MIN_VALID_STEPS`] valid steps).
-    fn keep(&mut self, piece: data::Workout, interval_s: f64) {
-        match features::resample(&piece, interval_s) {
-            Ok(sequence) if sequence.valid_steps() >= MIN_VALID_STEPS => {
-                self.prepared.push(Prepared::new(piece, sequence))
-            }
-            Ok(sequence) => self.skipped.push(Skipped {
-                source: piece.source,
-                reason: format!(
-                    "too short: {} steps with a valid heart rate, at least {MIN_VALID_STEPS} needed",
-                    sequence.valid_steps()
-                ),
-            }),
-            Err(err) => self.skipped.push(Skipped {
-                source: piece.source,
-                reason: format!("{err:#}"),
-            }),
-        }
-    }
-}
-
 /// Reads, cleans and resamples every workout in `inputs` at `interval_s`; a workout whose file
 /// records no resting or maximal heart rate takes `fallback`'s. A workout that cannot be used is
 /// passed over with its reason; it fails only when no workout is usable.
 pub fn load(inputs: &[PathBuf], interval_s: f64, fallback: Profile) -> Result<Loaded> {
     check_interval(interval_s)?;
-    let loaded = clean_and_resample(data::read_inputs(inputs)?, interval_s, fallback);
-    nothing_usable("--input", inputs, &loaded)?;
+    let loaded = load_found(data::find_inputs(inputs)?, interval_s, fallback)?;
+    nothing_usable("--input", inputs, loaded.prepared.len(), &loaded.read())?;
     Ok(loaded)
 }
 
 /// Reads, cleans and resamples the workouts of `history` (`prepare --history`), which only
-/// serve as earlier workouts of the people of `inputs` ([`data::read_history`] says who is
+/// serve as earlier workouts of the people of `inputs` ([`data::find_history`] says who is
 /// who), at `interval_s`: the workouts kept are in [`Loaded::prepared`] of the result. Fails
 /// when none is usable.
 pub fn load_history(history: &[PathBuf], inputs: &[PathBuf], interval_s: f64) -> Result<Loaded> {
     check_interval(interval_s)?;
-    let read = data::read_history(history, inputs)?;
-    let loaded = clean_and_resample(read, interval_s, Profile::default());
-    nothing_usable("--history", history, &loaded)?;
+    let found = data::find_history(history, inputs)?;
+    let loaded = load_found(found, interval_s, Profile::default())?;
+    nothing_usable("--history", history, loaded.prepared.len(), &loaded.read())?;
     Ok(loaded)
 }
 
 /// Checks `--interval`.
-fn check_interval(interval_s: f64) -> Result<()> {
+pub fn check_interval(interval_s: f64) -> Result<()> {
     ensure!(
         interval_s.is_finite() && (MIN_INTERVAL_S..=MAX_INTERVAL_S).contains(&interval_s),
         "--interval must be between {MIN_INTERVAL_S} and {MAX_INTERVAL_S} seconds, got {interval_s}"
@@ -95,56 +72,66 @@ fn check_interval(interval_s: f64) -> Result<()> {
     Ok(())
 }
 
-/// Cleans and resamples the workouts read at `interval_s`, each taking `fallback`'s heart
-/// rates where its file records none.
-fn clean_and_resample(read: data::ReadResult, interval_s: f64, fallback: Profile) -> Loaded {
-    let mut loaded = Loaded {
-        prepared: Vec::new(),
-        files: read.files,
-        workouts_read: read.workouts.len(),
-        skipped: read.skipped,
-        cleaned: Vec::new(),
-        history: Vec::new(),
-    };
-    for mut workout in read.workouts {
-        workout.profile = workout.profile.or(fallback);
-        let cleaned = data::clean(&workout);
-        if !cleaned.notes.is_empty() {
-            loaded.cleaned.push(Skipped {
-                source: workout.source.clone(),
-                reason: cleaned.notes.join("; "),
-            });
-        }
-        if cleaned.pieces.is_empty() {
-            loaded.skipped.push(Skipped {
-                source: workout.source,
-                reason: "no usable records left after cleaning".into(),
-            });
-            continue;
-        }
-        for piece in cleaned.pieces {
-            loaded.keep(piece, interval_s);
-        }
+/// The workouts of the files `found`, read, cleaned and resampled at `interval_s` ([`scan`]),
+/// all in memory.
+fn load_found(found: data::Found, interval_s: f64, fallback: Profile) -> Result<Loaded> {
+    let mut prepared = Vec::new();
+    let mut raws = Vec::new();
+    let scanned = scan(found, interval_s, fallback, &|_| {}, &mut |piece| {
+        raws.push(piece.raw);
+        prepared.push(Prepared::new(piece.workout, piece.sequence));
+        Ok(())
+    })?;
+    for (p, raw) in prepared.iter_mut().zip(raws) {
+        p.workout.profile = scanned.profiles[raw];
     }
-    loaded
+    Ok(Loaded {
+        prepared,
+        files: scanned.files,
+        workouts_read: scanned.workouts_read,
+        skipped: scanned.skipped,
+        cleaned: scanned.cleaned,
+        history: Vec::new(),
+    })
 }
 
-/// Fails, naming `flag` and `paths` and why each workout was skipped, where `loaded` kept none:
+impl Loaded {
+    /// What was read, for [`nothing_usable`].
+    fn read(&self) -> Read<'_> {
+        Read {
+            files: self.files,
+            workouts: self.workouts_read,
+            skipped: &self.skipped,
+        }
+    }
+}
+
+/// What reading inputs found, for [`nothing_usable`].
+pub struct Read<'a> {
+    /// Workout files looked at.
+    pub files: usize,
+    /// Workouts read from them.
+    pub workouts: usize,
+    /// What was passed over, with the reason.
+    pub skipped: &'a [Skipped],
+}
+
+/// Fails, naming `flag` and `paths` and why each workout was skipped, where `kept` is 0:
 /// "no usable workout in FILE: REASON" where one thing was skipped, else how many files and
 /// workouts were read and each reason on a line of its own.
-fn nothing_usable(flag: &str, paths: &[PathBuf], loaded: &Loaded) -> Result<()> {
-    if !loaded.prepared.is_empty() {
+pub fn nothing_usable(flag: &str, paths: &[PathBuf], kept: usize, loaded: &Read) -> Result<()> {
+    if kept > 0 {
         return Ok(());
     }
     let inputs = describe_inputs(paths);
-    if let [only] = loaded.skipped.as_slice() {
+    if let [only] = loaded.skipped {
         bail!("{flag} {inputs}: no usable workout in {only}");
     }
     let reasons: Vec<String> = loaded.skipped.iter().map(|s| format!("\n  {s}")).collect();
     bail!(
         "{flag} {inputs}: no usable workout in {} ({} read); skipped:{}",
         counted(loaded.files, "file"),
-        counted(loaded.workouts_read, "workout"),
+        counted(loaded.workouts, "workout"),
         reasons.concat()
     )
 }

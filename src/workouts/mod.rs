@@ -15,21 +15,28 @@ mod history;
 mod history_flag;
 mod load;
 mod profile_args;
+mod scan;
 mod windows;
 
 pub use history::{
-    History, MIN_SLOPE_STEPS, MIN_SPEED_VARIANCE, MIN_SPORT_SLOPE_STEPS, MOVING_SPEED_KMH, Summary,
-    Truncation, fill_histories, histories, summarize_workouts,
+    History, HistoryItem, MIN_SLOPE_STEPS, MIN_SPEED_VARIANCE, MIN_SPORT_SLOPE_STEPS,
+    MOVING_SPEED_KMH, Summary, Truncation, fill_histories, histories, histories_of,
+    summarize_workouts,
 };
 pub use history_flag::{load_history_flag, takes_history, warn_history_unused};
 pub use load::{
-    Loaded, MAX_INTERVAL_S, MIN_INTERVAL_S, MIN_VALID_STEPS, describe_inputs, grid_seconds, load,
-    load_history, warn,
+    Loaded, MAX_INTERVAL_S, MIN_INTERVAL_S, MIN_VALID_STEPS, Read, check_interval, describe_inputs,
+    grid_seconds, load, load_history, nothing_usable, warn,
 };
 pub use profile_args::ProfileArgs;
-pub use windows::{longest, push_windows, push_windows_with, windows};
+pub use scan::{Piece, Scanned, scan};
+pub use windows::{
+    longest, longest_of, push_sequence, push_windows, push_windows_with, window_ranges, windows,
+};
 
-use crate::data::{NUM_HISTORY_INPUTS, NUM_PERSON_INPUTS, NUM_PROFILE_INPUTS, Workout};
+use crate::data::{
+    NUM_HISTORY_INPUTS, NUM_PERSON_INPUTS, NUM_PROFILE_INPUTS, Profile, Sport, Workout,
+};
 use crate::features::Sequence;
 
 /// One kept workout, ready to be windowed.
@@ -62,14 +69,23 @@ impl Prepared {
     /// [`Prepared::person_values`] with `history` in place of the workout's own (a truncated one
     /// for training, or none to stand for a newcomer).
     pub fn person_values_with(&self, history: &History) -> [Option<f64>; NUM_PERSON_INPUTS] {
-        let mut values = [None; NUM_PERSON_INPUTS];
-        let history_end = NUM_PROFILE_INPUTS + NUM_HISTORY_INPUTS;
-        values[..NUM_PROFILE_INPUTS].copy_from_slice(&self.workout.profile.values());
-        values[NUM_PROFILE_INPUTS..history_end].copy_from_slice(&history.0);
-        let sport = self.workout.sport_class().one_hot().map(Some);
-        values[history_end..].copy_from_slice(&sport);
-        values
+        person_values(self.workout.profile, history, self.workout.sport_class())
     }
+}
+
+/// A workout's person-level inputs, in the order of [`crate::data::PERSON_INPUT_NAMES`]: the
+/// `profile`, the `history` and the `sport`'s one-hot (always known).
+pub fn person_values(
+    profile: Profile,
+    history: &History,
+    sport: Sport,
+) -> [Option<f64>; NUM_PERSON_INPUTS] {
+    let mut values = [None; NUM_PERSON_INPUTS];
+    let history_end = NUM_PROFILE_INPUTS + NUM_HISTORY_INPUTS;
+    values[..NUM_PROFILE_INPUTS].copy_from_slice(&profile.values());
+    values[NUM_PROFILE_INPUTS..history_end].copy_from_slice(&history.0);
+    values[history_end..].copy_from_slice(&sport.one_hot().map(Some));
+    values
 }
 
 /// Whether workout `earlier` counts as one of `later`'s earlier workouts: the same person's,

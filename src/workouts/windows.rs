@@ -4,15 +4,8 @@
 use super::Prepared;
 use crate::data::NUM_PERSON_INPUTS;
 use crate::dataset::{MAX_SEQ_LEN, Split};
-use crate::features::NUM_FEATURES;
-
-impl Prepared {
-    /// The number of windows of `seq_len` steps the workout is cut into (the last one padded),
-    /// counting any without valid heart rate, which [`push_windows`] leaves out.
-    pub fn window_count(&self, seq_len: usize) -> usize {
-        self.sequence.len().div_ceil(seq_len)
-    }
-}
+use crate::features::{NUM_FEATURES, Sequence};
+use std::ops::Range;
 
 /// Appends a workout's windows to a split: consecutive windows of `seq_len` steps, the last one
 /// padded with zeros and masked. A window without any valid heart rate teaches nothing and is
@@ -28,14 +21,38 @@ pub fn push_windows_with(
     p: &Prepared,
     person: &[Option<f64>; NUM_PERSON_INPUTS],
 ) {
+    let w = &p.workout;
+    push_sequence(
+        split,
+        &p.sequence,
+        (w.user_id, w.workout_id),
+        &w.name(),
+        person,
+    );
+}
+
+/// The steps of each window of `seq_len` steps that `sequence` is cut into ([`push_windows`]),
+/// those without any valid heart rate left out.
+pub fn window_ranges(sequence: &Sequence, seq_len: usize) -> impl Iterator<Item = Range<usize>> {
+    (0..sequence.len())
+        .step_by(seq_len)
+        .map(move |start| start..(start + seq_len).min(sequence.len()))
+        .filter(|steps| sequence.valid[steps.clone()].contains(&true))
+}
+
+/// Appends the windows of `seq` ([`push_windows`]) to a split, as those of workout `name` with
+/// the ids `(user_id, workout_id)` and the person-level inputs `person`.
+pub fn push_sequence(
+    split: &mut Split,
+    seq: &Sequence,
+    (user_id, workout_id): (i64, i64),
+    name: &str,
+    person: &[Option<f64>; NUM_PERSON_INPUTS],
+) {
     let person = Split::person_values(person);
     let t = split.seq_len;
-    let seq = &p.sequence;
-    for start in (0..seq.len()).step_by(t) {
-        let end = (start + t).min(seq.len());
-        if !seq.valid[start..end].contains(&true) {
-            continue;
-        }
+    for steps in window_ranges(seq, t) {
+        let (start, end) = (steps.start, steps.end);
         let pad = t - (end - start);
         split
             .features
@@ -54,12 +71,12 @@ pub fn push_windows_with(
         );
         split.mask.extend(std::iter::repeat_n(0.0, pad));
         split.length.push((end - start) as i64);
-        split.user_id.push(p.workout.user_id);
-        split.workout_id.push(p.workout.workout_id);
+        split.user_id.push(user_id);
+        split.workout_id.push(workout_id);
         split
             .names
-            .entry(p.workout.workout_id)
-            .or_insert_with(|| p.workout.name());
+            .entry(workout_id)
+            .or_insert_with(|| name.to_string());
         split.person.extend(person);
         split.n += 1;
     }
@@ -77,6 +94,10 @@ pub fn windows(prepared: &[Prepared], seq_len: usize, interval_s: f64, source: &
 /// The window length that holds each of `prepared` whole: its longest workout's steps (at
 /// least 1, at most [`MAX_SEQ_LEN`]).
 pub fn longest(prepared: &[Prepared]) -> usize {
-    let steps = prepared.iter().map(|p| p.sequence.len()).max();
-    steps.unwrap_or(1).clamp(1, MAX_SEQ_LEN)
+    longest_of(prepared.iter().map(|p| p.sequence.len()))
+}
+
+/// [`longest`] of workouts of `steps` steps.
+pub fn longest_of(steps: impl Iterator<Item = usize>) -> usize {
+    steps.max().unwrap_or(1).clamp(1, MAX_SEQ_LEN)
 }

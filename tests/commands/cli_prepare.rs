@@ -159,6 +159,7 @@ fn split_by_time_keeps_each_users_later_workouts_for_val_and_test() {
         split_by: hrcast::prepare::SplitBy::Time,
         seed: 0,
         profile: Default::default(),
+        threads: None,
     };
     let summary = hrcast::prepare::prepare(&options).unwrap();
     assert!(summary.splits.iter().all(|s| s.0 > 0), "{summary}");

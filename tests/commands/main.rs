@@ -8,6 +8,7 @@ mod cli_prepare;
 #[path = "../common/mod.rs"]
 mod common;
 mod crossval;
+mod golden_prepare;
 mod history_flags;
 mod people;
 mod person_inputs;

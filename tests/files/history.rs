@@ -50,6 +50,7 @@ fn prepare_splits(inputs: Vec<PathBuf>, out: &Path, seed: u64) -> Vec<Split> {
         split_by: SplitBy::Time,
         seed,
         profile: Default::default(),
+        threads: None,
     };
     prepare(&options).unwrap();
     ["train", "val", "test"]
