@@ -2,7 +2,7 @@
 //! evaluated; every PNG decodes at its size, and people and workouts go by their folder and file
 //! names.
 
-use crate::common::{WORKOUTS, hrcast_in, succeeded};
+use crate::common::{WORKOUTS, hrcast_in, png_size, succeeded};
 use hrcast::dataset::Split;
 use std::path::Path;
 
@@ -12,12 +12,6 @@ const PEOPLE: [&str; 5] = ["fitparser", "gpx", "sweat", "tcx", "workoutizer"];
 /// Runs hrcast in `dir` with `args` and returns its stdout; fails the test when it fails.
 fn run(dir: &Path, args: &[&str]) -> String {
     succeeded(&hrcast_in(dir, args))
-}
-
-/// The width and height of the PNG at `path`, which must decode.
-fn png_size(path: &Path) -> (u32, u32) {
-    let image = image::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    (image.width(), image.height())
 }
 
 #[test]

@@ -2,9 +2,10 @@
 //! TCX course) timed from `--pace` or `--speed`, the CSV, the PNG and the printed summary; a
 //! folder of routes; a recorded workout retimed at another pace.
 
-use crate::common::{WORKOUTS, fails_with, hrcast_in, succeeded};
+use crate::common::{WORKOUTS, fails_with, hrcast_in, png_size, succeeded};
 use hrcast::data::haversine_m;
 use std::path::Path;
+use std::process::Output;
 
 /// Latitude step between the points of the test routes, degrees (about 500 m north).
 const STEP_DEG: f64 = 0.0045;
@@ -14,6 +15,24 @@ const POINTS: usize = 13;
 /// Runs hrcast in `dir` with `args`; fails the test where it fails; its stdout.
 fn run(dir: &Path, args: &[&str]) -> String {
     succeeded(&hrcast_in(dir, args))
+}
+
+/// `hrcast predict` in `dir`, on the CPU, with the model [`train`] wrote, of `input` into
+/// `out`, with `flags`.
+fn predict_in(dir: &Path, input: &str, out: &str, flags: &[&str]) -> Output {
+    let mut args = vec![
+        "predict",
+        "--checkpoint",
+        "checkpoints/best_model.safetensors",
+        "--input",
+        input,
+        "--out",
+        out,
+        "--device",
+        "cpu",
+    ];
+    args.extend(flags);
+    hrcast_in(dir, &args)
 }
 
 /// A tiny model trained on the test workouts, at `dir/checkpoints/best_model.safetensors`.
@@ -141,33 +160,13 @@ fn seconds(clock: &str) -> f64 {
     })
 }
 
-/// The PNG at `path` decodes; its width and height.
-fn png_size(path: &Path) -> (u32, u32) {
-    let image = image::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    (image.width(), image.height())
-}
-
 #[test]
 fn a_planned_route_is_timed_by_its_pace_plotted_and_summed_up() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     train(d);
     std::fs::write(d.join("hill.gpx"), gpx_route()).unwrap();
-    let predict = |out: &str, flags: &[&str]| {
-        let mut args = vec![
-            "predict",
-            "--checkpoint",
-            "checkpoints/best_model.safetensors",
-            "--input",
-            "hill.gpx",
-            "--out",
-            out,
-            "--device",
-            "cpu",
-        ];
-        args.extend(flags);
-        hrcast_in(d, &args)
-    };
+    let predict = |out: &str, flags: &[&str]| predict_in(d, "hill.gpx", out, flags);
 
     // Without a pace there is nothing to time the route with.
     fails_with(
@@ -248,22 +247,7 @@ fn a_folder_of_routes_gives_one_csv_png_and_summary_each() {
     std::fs::write(d.join("routes/track.gpx"), gpx_track_without_times()).unwrap();
     std::fs::write(d.join("routes/tcx/course.tcx"), tcx_course()).unwrap();
     std::fs::write(d.join("routes/broken.gpx"), "<gpx><rte><rtept").unwrap();
-    let predict = |input: &str| {
-        let args = [
-            "predict",
-            "--checkpoint",
-            "checkpoints/best_model.safetensors",
-            "--input",
-            input,
-            "--out",
-            "planned",
-            "--speed",
-            "12",
-            "--device",
-            "cpu",
-        ];
-        hrcast_in(d, &args)
-    };
+    let predict = |input: &str| predict_in(d, input, "planned", &["--speed", "12"]);
     let predicted = predict("routes");
     let out = succeeded(&predicted);
     let err = String::from_utf8_lossy(&predicted.stderr);
@@ -302,21 +286,7 @@ fn a_route_predicted_with_history_is_the_persons() {
     std::fs::write(d.join("hill.gpx"), gpx_route()).unwrap();
     let history = Path::new(WORKOUTS).join("tcx");
     let predict = |out: &str, flags: &[&str]| {
-        let mut args = vec![
-            "predict",
-            "--checkpoint",
-            "checkpoints/best_model.safetensors",
-            "--input",
-            "hill.gpx",
-            "--out",
-            out,
-            "--pace",
-            "6:00",
-            "--device",
-            "cpu",
-        ];
-        args.extend(flags);
-        let predicted = hrcast_in(d, &args);
+        let predicted = predict_in(d, "hill.gpx", out, &[&["--pace", "6:00"], flags].concat());
         succeeded(&predicted);
         String::from_utf8_lossy(&predicted.stderr).into_owned()
     };
@@ -340,21 +310,8 @@ fn a_recorded_workout_given_a_pace_is_run_at_that_pace() {
     let d = dir.path();
     train(d);
     let gpx = Path::new(WORKOUTS).join("gpx/garmin-activity.gpx");
-    let predict = |out: &str, flags: &[&str]| {
-        let mut args = vec![
-            "predict",
-            "--checkpoint",
-            "checkpoints/best_model.safetensors",
-            "--input",
-            gpx.to_str().unwrap(),
-            "--out",
-            out,
-            "--device",
-            "cpu",
-        ];
-        args.extend(flags);
-        run(d, &args)
-    };
+    let predict =
+        |out: &str, flags: &[&str]| succeeded(&predict_in(d, gpx.to_str().unwrap(), out, flags));
     let recorded = predict("recorded.csv", &[]);
     assert!(recorded.contains("MAE"), "{recorded}");
     let retimed = predict("slow.csv", &["--pace", "9:00"]);

@@ -300,6 +300,12 @@ pub fn succeeded(out: &Output) -> String {
     text
 }
 
+/// The width and height of the PNG at `path`, which must decode.
+pub fn png_size(path: &Path) -> (u32, u32) {
+    let image = image::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    (image.width(), image.height())
+}
+
 /// Asserts that a run failed cleanly (non-zero, no panic) with a stderr naming every needle.
 pub fn fails_with(out: &Output, needles: &[&str]) {
     let err = String::from_utf8_lossy(&out.stderr);
