@@ -20,11 +20,12 @@ use crate::atomic;
 use crate::checkpoint::{Checkpoint, engine_for};
 use crate::dataset::Split;
 use crate::engine::ComputeArgs;
-use crate::score::{Scored, score_split, too_few};
+use crate::evaluate::{EvaluateConfig, Labels, Metrics, evaluate_split};
 use crate::train::{self, Folders, Splits, StartFrom, TrainConfig};
 use crate::values::{at_least, non_negative};
 use crate::workouts::{self, Prepared, ProfileArgs, Truncation};
 use anyhow::{Context, Result, ensure};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -91,8 +92,9 @@ pub struct Calibration {
     pub best: PathBuf,
     /// Recordings fine-tuned on, and held out.
     pub workouts: [usize; 2],
-    /// The checkpoint and the calibrated model on the held-out workouts' windows.
-    pub before_after: Option<[Scored; 2]>,
+    /// The checkpoint and the calibrated model on the held-out workouts' windows (as
+    /// `evaluate` scores them: MAE with its interval, RMSE, R², the note where too few).
+    pub before_after: Option<[Metrics; 2]>,
     /// The held-out steps' valid minutes.
     pub held_out_minutes: f64,
 }
@@ -168,10 +170,22 @@ pub fn calibrate(options: &CalibrateOptions) -> Result<Calibration> {
         workouts::push_windows(&mut held, p);
     }
     let before_after = if held.n > 0 {
-        let device = options.compute.device;
-        let before = score_split(engine_for(&ck, device)?.as_mut(), &ck, &held)?;
-        let tuned = Checkpoint::load(&best)?;
-        let after = score_split(engine_for(&tuned, device)?.as_mut(), &tuned, &held)?;
+        let config = EvaluateConfig {
+            device: options.compute.device,
+            ..EvaluateConfig::default()
+        };
+        let score = |ck: &Checkpoint, path: &Path| -> Result<Metrics> {
+            let labels = Labels {
+                checkpoint: path.display().to_string(),
+                data: "the held-out recordings".into(),
+                whole_workouts: false,
+            };
+            let mut engine = engine_for(ck, config.device)?;
+            let shift = BTreeMap::new();
+            Ok(evaluate_split(engine.as_mut(), ck, &held, labels, &config, &shift)?.metrics)
+        };
+        let before = score(&ck, &options.checkpoint)?;
+        let after = score(&Checkpoint::load(&best)?, &best)?;
         Some([before, after])
     } else {
         None
@@ -241,10 +255,10 @@ pub fn report(c: &Calibration) -> String {
         });
         out += &format!(
             "| {name} | {:.2} | {interval} | {:.2} | {:.3} |\n",
-            s.scores.mae, s.scores.rmse, s.scores.r2
+            s.mae, s.rmse, s.r2
         );
     }
-    if let Some(few) = too_few(after.workouts, c.held_out_minutes) {
+    if let Some(few) = &after.too_few {
         out += &format!("\nnote: {few}\n");
     }
     out

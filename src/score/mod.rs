@@ -23,8 +23,6 @@ use crate::engine::Engine;
 use crate::features::feature_indices;
 use crate::model::{Batch, Normalization};
 use anyhow::Result;
-use serde::Serialize;
-use std::collections::BTreeMap;
 
 /// Windows per batch of [`predict_split`].
 const PREDICT_BATCH: usize = 16;
@@ -61,39 +59,6 @@ pub fn valid_steps<'a>(
         .map(move |step| row * t + step)
         .filter(|&i| split.mask[i] > 0.0)
         .map(move |i| (i - row * t, split.heart_rate[i], predicted[i]))
-}
-
-/// A model's windows of one split scored: MAE, RMSE and R² over the valid steps, and a 95 %
-/// interval of the MAE by bootstrap over the workouts.
-#[derive(Debug, Clone, Copy, Serialize)]
-pub struct Scored {
-    /// The scores.
-    pub scores: Scores,
-    /// The MAE's interval (two workouts or more).
-    pub mae_interval: Option<MaeInterval>,
-    /// Workouts with a valid step.
-    pub workouts: usize,
-}
-
-/// Scores the predictions of the model of `ck` on `engine` for every window of `split`.
-pub fn score_split(engine: &mut dyn Engine, ck: &Checkpoint, split: &Split) -> Result<Scored> {
-    let predicted = predict_split(engine, ck, split)?;
-    let mut pairs = Vec::new();
-    let mut per_workout: BTreeMap<i64, (f64, usize)> = BTreeMap::new();
-    for row in 0..split.n {
-        let w = per_workout.entry(split.workout_id[row]).or_default();
-        for (_, actual, p) in valid_steps(split, &predicted, row) {
-            pairs.push((actual, p));
-            w.0 += f64::from((p - actual).abs());
-            w.1 += 1;
-        }
-    }
-    let per_workout: Vec<(f64, usize)> = per_workout.into_values().filter(|w| w.1 > 0).collect();
-    Ok(Scored {
-        scores: Scores::of(&pairs),
-        mae_interval: MaeInterval::over_workouts(&per_workout),
-        workouts: per_workout.len(),
-    })
 }
 
 /// How a split is scored during training: batches of `batch_size` windows, and whether the

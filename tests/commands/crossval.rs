@@ -568,10 +568,10 @@ fn calibrate_fine_tunes_a_model_on_one_persons_workouts() {
     // fitparser's person has two recordings: the earlier fine-tunes, the later scores both
     // models on the same steps.
     assert_eq!(calibration.workouts, [1, 1]);
-    let [before_scores, after_scores] = calibration.before_after.unwrap();
-    assert!(before_scores.scores.n_steps > 0);
-    assert_eq!(before_scores.scores.n_steps, after_scores.scores.n_steps);
-    assert_ne!(before_scores.scores.mae, after_scores.scores.mae);
+    let [before_scores, after_scores] = calibration.before_after.as_ref().unwrap();
+    assert!(before_scores.n_steps > 0);
+    assert_eq!(before_scores.n_steps, after_scores.n_steps);
+    assert_ne!(before_scores.mae, after_scores.mae);
     let printed = hrcast::calibrate::report(&calibration);
     assert!(
         printed.contains("| before (the checkpoint) |") && printed.contains("note: only 1 workout"),
